@@ -1,0 +1,293 @@
+//! The `modeldeck` command line. Each handler parses what the user typed into the core's
+//! terms, calls one [`Core`] method, and prints the answer as a table or, with `--json`, as
+//! JSON for scripts. Errors are printed as one line (`error: …`), or as
+//! `{"error":{"code","message"}}` on stderr with `--json`, with exit code 1.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, CommandFactory, Parser, Subcommand};
+use serde_json::json;
+
+use crate::config::DataDir;
+use crate::control::{ControlError, Core, ImportRequest};
+use crate::domain::{ModelKind, ModelRef};
+use crate::registry::{Addressing, S3Options, Source};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "modeldeck",
+    version,
+    about = "Operations console and serving platform for machine-learning models"
+)]
+pub struct Cli {
+    /// Data directory (default: ~/.local/share/modeldeck)
+    #[arg(long, global = true, env = "MODELDECK_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The model repository: import, list, show, remove
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Import a model file, folder, URL or bucket object as a new version
+    Import(ImportArgs),
+    /// List models
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a model's versions
+    Show {
+        /// Model name
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a version (NAME:VERSION) or a whole model (NAME)
+    Rm {
+        /// NAME or NAME:VERSION
+        target: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// A file or folder, an http(s):// URL, s3://BUCKET/KEY or cos://BUCKET-APPID/KEY
+    pub source: String,
+    /// Model name: a-z, 0-9, '.', '_', '-' (a second import under the same name adds a version)
+    #[arg(long)]
+    pub name: String,
+    /// pmml, onnx, angel or upstream (detected from the content when left out)
+    #[arg(long = "type", value_name = "TYPE")]
+    pub kind: Option<ModelKind>,
+    #[arg(long, default_value = "")]
+    pub description: String,
+    /// S3/COS region (default: AWS_REGION, then us-east-1; required for cos://)
+    #[arg(long)]
+    pub region: Option<String>,
+    /// S3-compatible endpoint URL (default: AWS_ENDPOINT_URL, then AWS S3)
+    #[arg(long)]
+    pub endpoint: Option<String>,
+    /// Bucket addressing: path or virtual (default: virtual for AWS/COS, path for --endpoint)
+    #[arg(long)]
+    pub addressing: Option<Addressing>,
+    /// AWS shared credentials file (default: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY)
+    #[arg(long, value_name = "FILE")]
+    pub credentials_file: Option<PathBuf>,
+    /// Profile in the credentials file (default: AWS_PROFILE, then "default")
+    #[arg(long)]
+    pub profile: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl Command {
+    fn json(&self) -> bool {
+        match self {
+            Command::Models(m) => match m {
+                ModelsCommand::Import(a) => a.json,
+                ModelsCommand::List { json }
+                | ModelsCommand::Show { json, .. }
+                | ModelsCommand::Rm { json, .. } => *json,
+            },
+        }
+    }
+}
+
+/// Runs a parsed command line to completion.
+pub fn run(cli: Cli) -> ExitCode {
+    let Some(command) = cli.command else {
+        // The console arrives with its own issue; until then, say what there is.
+        let _ = Cli::command().print_help();
+        return ExitCode::SUCCESS;
+    };
+    let json = command.json();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(json, "io", &format!("cannot start: {e}")),
+    };
+    match runtime.block_on(dispatch(cli.data_dir, command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(json, e.code(), &e.to_string()),
+    }
+}
+
+fn fail(json: bool, code: &str, message: &str) -> ExitCode {
+    let mut err = std::io::stderr().lock();
+    if json {
+        let _ = writeln!(err, "{}", json!({"error": {"code": code, "message": message}}));
+    } else {
+        let _ = writeln!(err, "error: {message}");
+    }
+    ExitCode::FAILURE
+}
+
+async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), ControlError> {
+    let open = || Core::open(DataDir::open(data_dir.as_deref())?);
+    let actor = actor();
+    match command {
+        Command::Models(ModelsCommand::Import(args)) => {
+            // Check what the user typed before touching the data directory.
+            let opts = S3Options {
+                region: args.region,
+                endpoint: args.endpoint,
+                addressing: args.addressing,
+                credentials_file: args.credentials_file,
+                profile: args.profile,
+            };
+            let source = Source::parse(&args.source, &opts, &|k| std::env::var(k).ok())?;
+            let core = open()?;
+            let request = ImportRequest {
+                source,
+                name: args.name,
+                kind: args.kind,
+                description: args.description,
+            };
+            let v = core.import_model(&actor, request).await?;
+            if args.json {
+                print_json(&json!({
+                    "name": v.name, "version": v.version, "type": v.kind,
+                    "sha256": v.sha256, "size": v.size,
+                }));
+            } else {
+                println!(
+                    "imported {}:{} ({}, {}, sha256 {})",
+                    v.name,
+                    v.version,
+                    v.kind,
+                    human_size(v.size),
+                    &v.sha256[..12]
+                );
+            }
+        }
+        Command::Models(ModelsCommand::List { json }) => {
+            let models = open()?.list_models()?;
+            if json {
+                print_json(&json!(models));
+            } else if models.is_empty() {
+                println!("no models yet: import one with `modeldeck models import FILE --name NAME`");
+            } else {
+                let mut rows = vec![row(["NAME", "TYPE", "LATEST", "VERSIONS", "SIZE", "USED BY"])];
+                for m in &models {
+                    rows.push(vec![
+                        m.name.clone(),
+                        m.kind.to_string(),
+                        m.latest_version.to_string(),
+                        m.versions.to_string(),
+                        human_size(m.size),
+                        used_by(m.used_by.iter().cloned()),
+                    ]);
+                }
+                print_table(&rows);
+            }
+        }
+        Command::Models(ModelsCommand::Show { name, json }) => {
+            let versions = open()?.show_model(&name)?;
+            if json {
+                print_json(&json!({"name": name, "versions": versions}));
+            } else {
+                let mut rows = vec![row(["VERSION", "TYPE", "SIZE", "SHA256", "CREATED", "USED BY", "SOURCE"])];
+                for v in &versions {
+                    rows.push(vec![
+                        v.version.to_string(),
+                        v.kind.to_string(),
+                        human_size(v.size),
+                        v.sha256[..12].to_string(),
+                        v.created_at.clone(),
+                        used_by(v.used_by.iter().map(|u| format!("{} ({}%)", u.service, u.weight))),
+                        v.source.clone(),
+                    ]);
+                }
+                print_table(&rows);
+            }
+        }
+        Command::Models(ModelsCommand::Rm { target, json }) => {
+            let target: ModelRef = target
+                .parse()
+                .map_err(|e: crate::domain::ModelRefError| ControlError::BadRequest(e.to_string()))?;
+            let removed = open()?.remove_model(&actor, &target).await?;
+            if json {
+                let list: Vec<_> = removed
+                    .iter()
+                    .map(|v| json!({"name": v.name, "version": v.version}))
+                    .collect();
+                print_json(&json!({"removed": list}));
+            } else {
+                let list: Vec<String> =
+                    removed.iter().map(|v| format!("{}:{}", v.name, v.version)).collect();
+                println!("removed {}", list.join(", "));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Who the audit log names for a change made from this command line.
+fn actor() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".to_string());
+    format!("cli:{user}")
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{value}");
+}
+
+fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
+    cells.iter().map(|c| c.to_string()).collect()
+}
+
+fn used_by(services: impl Iterator<Item = String>) -> String {
+    let list: Vec<String> = services.collect();
+    if list.is_empty() {
+        "-".to_string()
+    } else {
+        list.join(", ")
+    }
+}
+
+fn print_table(rows: &[Vec<String>]) {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..columns)
+        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0))
+        .collect();
+    let mut out = std::io::stdout().lock();
+    for r in rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            if c + 1 == r.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
+            }
+        }
+        let _ = writeln!(out, "{}", line.trim_end());
+    }
+}
+
+/// Sizes in binary units, as `ls -h` would.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,241 @@
+//! Where modeldeck keeps its state, and the server settings that live with it.
+//!
+//! The data directory is chosen by, in order: `--data-dir DIR`, `MODELDECK_DATA_DIR`, then the
+//! platform's data directory (`~/.local/share/modeldeck` on Linux). It holds everything a
+//! server needs to come back exactly as it was: the database, the artifacts, the lock, and an
+//! optional `config.toml` with server settings. Console preferences (keys, theme) are a
+//! person's, not a server's, and live apart in `~/.config/modeldeck/console.toml`.
+
+use std::fs;
+use std::io;
+use std::net::SocketAddr;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "no data directory: $HOME is not set; pass --data-dir DIR or set MODELDECK_DATA_DIR"
+    )]
+    NoHome,
+    #[error("cannot create data directory {path}: {source}; pass a writable --data-dir DIR")]
+    CreateDir { path: PathBuf, source: io::Error },
+    #[error("{path} exists but is not a directory; pass another --data-dir DIR")]
+    NotADir { path: PathBuf },
+    #[error("cannot read {path}: {source}")]
+    Read { path: PathBuf, source: io::Error },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// The data directory, created with owner-only permissions.
+#[derive(Debug, Clone)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// Resolves the directory (`explicit` is `--data-dir` or `MODELDECK_DATA_DIR`, already merged
+    /// by the CLI) and creates it if needed.
+    pub fn open(explicit: Option<&Path>) -> Result<DataDir, ConfigError> {
+        let root = match explicit {
+            Some(p) => p.to_path_buf(),
+            None => directories::ProjectDirs::from("", "", "modeldeck")
+                .ok_or(ConfigError::NoHome)?
+                .data_dir()
+                .to_path_buf(),
+        };
+        if root.exists() && !root.is_dir() {
+            return Err(ConfigError::NotADir { path: root });
+        }
+        if !root.exists() {
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(&root)
+                .map_err(|source| ConfigError::CreateDir {
+                    path: root.clone(),
+                    source,
+                })?;
+            // `recursive` applies the mode to every directory it creates, but the umask may
+            // have narrowed it further or a parent may have existed: pin the leaf exactly.
+            fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).map_err(|source| {
+                ConfigError::CreateDir {
+                    path: root.clone(),
+                    source,
+                }
+            })?;
+        }
+        Ok(DataDir { root })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.root.join("modeldeck.db")
+    }
+
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("lock")
+    }
+
+    pub fn artifacts(&self) -> PathBuf {
+        self.root.join("artifacts")
+    }
+
+    /// Scratch space for imports in progress; on the same file system as `artifacts/` so that
+    /// a finished import is published with one rename.
+    pub fn staging(&self) -> PathBuf {
+        self.root.join("tmp")
+    }
+
+    pub fn settings_file(&self) -> PathBuf {
+        self.root.join("config.toml")
+    }
+
+    /// Reads `config.toml`; a missing file means the defaults.
+    pub fn settings(&self) -> Result<Settings, ConfigError> {
+        let path = self.settings_file();
+        match fs::read_to_string(&path) {
+            Ok(text) => Settings::parse(&text).map_err(|message| ConfigError::Invalid {
+                path: path.clone(),
+                message,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Settings::default()),
+            Err(source) => Err(ConfigError::Read { path, source }),
+        }
+    }
+}
+
+/// Server settings from `DATA_DIR/config.toml`. Every key is optional.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Data plane (prediction gateway) address; TF Serving's REST port by default.
+    pub gateway: SocketAddr,
+    /// Control API address.
+    pub control: SocketAddr,
+    /// Services get the virtual host `<service>.<domain>`.
+    pub domain: String,
+    /// Shown in the console; `prod` makes destructive actions ask for the typed name.
+    pub environment: String,
+    pub import: ImportSettings,
+}
+
+/// Limits on model imports.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImportSettings {
+    /// Largest artifact accepted from any source, in bytes.
+    pub max_bytes: u64,
+    /// Seconds to wait for a connection to an HTTP or S3 source.
+    pub connect_timeout_secs: u64,
+    /// Seconds a download may stall without receiving a byte before it is abandoned.
+    pub read_timeout_secs: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            gateway: SocketAddr::from(([127, 0, 0, 1], 8501)),
+            control: SocketAddr::from(([127, 0, 0, 1], 8502)),
+            domain: "modeldeck.local".to_string(),
+            environment: "dev".to_string(),
+            import: ImportSettings::default(),
+        }
+    }
+}
+
+impl Default for ImportSettings {
+    fn default() -> Self {
+        ImportSettings {
+            max_bytes: 4 << 30,
+            connect_timeout_secs: 10,
+            read_timeout_secs: 30,
+        }
+    }
+}
+
+impl Settings {
+    pub fn parse(text: &str) -> Result<Settings, String> {
+        let settings: Settings = toml::from_str(text).map_err(|e| e.to_string())?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let label_ok = |l: &str| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        };
+        if self.domain.len() > 200 || !self.domain.split('.').all(label_ok) {
+            return Err(format!(
+                "domain {:?} is not a DNS name: use lowercase labels separated by dots, e.g. \"modeldeck.local\"",
+                self.domain
+            ));
+        }
+        if !label_ok(&self.environment) {
+            return Err(format!(
+                "environment {:?} must be a short lowercase word such as \"dev\", \"staging\" or \"prod\"",
+                self.environment
+            ));
+        }
+        if self.gateway == self.control {
+            return Err(format!(
+                "gateway and control both use {}: give them different ports",
+                self.gateway
+            ));
+        }
+        if self.import.max_bytes == 0 || self.import.read_timeout_secs == 0 {
+            return Err("import.max_bytes and import.read_timeout_secs must be above 0".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_file_means_defaults() {
+        let s = Settings::parse("").unwrap();
+        assert_eq!(s, Settings::default());
+        assert_eq!(s.gateway.to_string(), "127.0.0.1:8501");
+        assert_eq!(s.control.to_string(), "127.0.0.1:8502");
+        assert_eq!(s.domain, "modeldeck.local");
+    }
+
+    #[test]
+    fn keys_override_defaults() {
+        let s = Settings::parse(
+            "gateway = \"0.0.0.0:9000\"\ndomain = \"ml.example\"\nenvironment = \"prod\"\n[import]\nmax_bytes = 1024\n",
+        )
+        .unwrap();
+        assert_eq!(s.gateway.port(), 9000);
+        assert_eq!(s.domain, "ml.example");
+        assert_eq!(s.environment, "prod");
+        assert_eq!(s.import.max_bytes, 1024);
+        assert_eq!(s.import.read_timeout_secs, 30);
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_named() {
+        let e = Settings::parse("gatway = \"127.0.0.1:1\"").unwrap_err();
+        assert!(e.contains("gatway"), "{e}");
+        let e = Settings::parse("domain = \"Bad_Domain\"").unwrap_err();
+        assert!(e.contains("Bad_Domain"), "{e}");
+        let e = Settings::parse("gateway = \"localhost\"").unwrap_err();
+        assert!(e.contains("gateway"), "{e}");
+        let e = Settings::parse("control = \"127.0.0.1:8501\"").unwrap_err();
+        assert!(e.contains("different ports"), "{e}");
+    }
+}

@@ -1,0 +1,117 @@
+//! The core's operations, one function per thing a user can ask for.
+//!
+//! [`Core`] owns a data directory: it holds the owner lock, the store, the artifact store and
+//! the settings. The CLI opens a `Core` in-process when the data directory is free; the
+//! control API of `modeldeck serve` will call the very same methods, so there is one write
+//! path whichever way a change arrives.
+
+mod models;
+pub mod owner;
+
+use std::fs;
+
+use crate::config::{ConfigError, DataDir, Settings};
+use crate::registry::{Artifacts, ImportError};
+use crate::store::{Store, StoreError};
+
+pub use models::ImportRequest;
+pub use owner::{OwnerError, OwnerLock};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Owner(#[from] OwnerError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+}
+
+impl ControlError {
+    /// A stable, machine-readable code for scripts and the control API.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ControlError::Config(_) => "config",
+            ControlError::Owner(_) => "data_dir_in_use",
+            ControlError::Store(StoreError::InService { .. }) => "in_service",
+            ControlError::Store(_) => "store",
+            ControlError::Import(e) => e.code(),
+            ControlError::NotFound(_) => "not_found",
+            ControlError::BadRequest(_) => "bad_request",
+        }
+    }
+}
+
+/// The running core of one data directory.
+pub struct Core {
+    data_dir: DataDir,
+    settings: Settings,
+    store: Store,
+    artifacts: Artifacts,
+    http: reqwest::Client,
+    /// Serialises "publish artifact + register row" against "remove row + delete artifact",
+    /// so a shared artifact is never deleted under an import that is about to reference it.
+    artifact_lock: tokio::sync::Mutex<()>,
+    _owner: OwnerLock,
+}
+
+impl Core {
+    /// Takes ownership of `data_dir` (failing if another process has it), opens the store and
+    /// clears what an interrupted import may have left behind.
+    pub fn open(data_dir: DataDir) -> Result<Core, ControlError> {
+        let owner = OwnerLock::acquire(data_dir.root(), &data_dir.lock_file())?;
+        let settings = data_dir.settings()?;
+        let store = Store::open(&data_dir.database())?;
+        let artifacts = Artifacts::new(data_dir.artifacts());
+        let http = crate::registry::http::client(&settings.import)?;
+        let core = Core {
+            data_dir,
+            settings,
+            store,
+            artifacts,
+            http,
+            artifact_lock: tokio::sync::Mutex::new(()),
+            _owner: owner,
+        };
+        core.sweep()?;
+        Ok(core)
+    }
+
+    /// Removes staging folders and artifacts no version references: both are what a crash
+    /// between "file written" and "row committed" leaves, and we hold the lock, so nothing
+    /// else can be in the middle of an import.
+    fn sweep(&self) -> Result<(), ControlError> {
+        let _ = fs::remove_dir_all(self.data_dir.staging());
+        let referenced = self.store.referenced_artifacts()?;
+        for sha in self.artifacts.stored().unwrap_or_default() {
+            if !referenced.contains(&sha) {
+                let _ = self.artifacts.remove(&sha);
+            }
+        }
+        Ok(())
+    }
+
+    pub fn data_dir(&self) -> &DataDir {
+        &self.data_dir
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Replaces the HTTP client imports use (tests point it at hosts that need a resolver
+    /// override, such as virtual-hosted S3 buckets on loopback).
+    pub fn set_http_client(&mut self, client: reqwest::Client) {
+        self.http = client;
+    }
+}

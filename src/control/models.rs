@@ -1,0 +1,122 @@
+//! Model repository operations: import, list, show, remove.
+
+use std::collections::BTreeSet;
+
+use super::{ControlError, Core};
+use crate::domain::{ModelKind, ModelName, ModelRef, ModelSummary, ModelVersion};
+use crate::registry::{Fetched, ImportError, Source, Staging, formats, http, local, s3};
+use crate::store::NewVersion;
+
+/// One `models import`.
+#[derive(Debug, Clone)]
+pub struct ImportRequest {
+    pub source: Source,
+    pub name: String,
+    pub kind: Option<ModelKind>,
+    pub description: String,
+}
+
+impl Core {
+    /// Imports a model version. Nothing is registered unless every step succeeds: fetch, type
+    /// check, publish, and the store's row.
+    pub async fn import_model(
+        &self,
+        actor: &str,
+        req: ImportRequest,
+    ) -> Result<ModelVersion, ImportError> {
+        let name = ModelName::parse(&req.name)?;
+        let limit = self.settings.import.max_bytes;
+        let config = self.data_dir.settings_file().display().to_string();
+        let label = req.source.describe();
+        let staging = Staging::new(&self.data_dir.staging())?;
+        let fetched = match &req.source {
+            Source::Local(path) => local::fetch(path, &staging, limit, &config)?,
+            Source::Http(url) => Fetched {
+                bytes: http::download(&self.http, url, &label, &staging.incoming(), limit, &config)
+                    .await?,
+                is_dir: false,
+            },
+            Source::S3(object) => s3::fetch(&self.http, object, &staging, limit, &config).await?,
+        };
+        if fetched.bytes == 0 {
+            return Err(ImportError::Empty(label));
+        }
+        let inspected = formats::inspect(&staging.incoming(), fetched.is_dir, req.kind, &label)?;
+        let (sha256, size) = staging.finalize(&inspected.keep, inspected.entry)?;
+
+        let _guard = self.artifact_lock.lock().await;
+        let published = self.artifacts.publish(staging, &sha256, inspected.entry)?;
+        let new = NewVersion {
+            name: name.to_string(),
+            kind: inspected.kind,
+            sha256: sha256.clone(),
+            size,
+            artifact: published.relative_path,
+            source: match inspected.note {
+                Some(note) => format!("{label} ({note})"),
+                None => label,
+            },
+            description: req.description,
+        };
+        match self.store.register_version(actor, new).await {
+            Ok(version) => Ok(version),
+            Err(e) => {
+                if published.created {
+                    let _ = self.artifacts.remove(&sha256);
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    pub fn list_models(&self) -> Result<Vec<ModelSummary>, ControlError> {
+        Ok(self.store.list_models()?)
+    }
+
+    /// Every version of a model, oldest first.
+    pub fn show_model(&self, name: &str) -> Result<Vec<ModelVersion>, ControlError> {
+        self.store
+            .model_versions(name)?
+            .ok_or_else(|| no_such_model(name))
+    }
+
+    /// Removes a version, or the whole model; refused while a service uses any of it.
+    /// Artifacts are deleted once no remaining version references them.
+    pub async fn remove_model(
+        &self,
+        actor: &str,
+        target: &ModelRef,
+    ) -> Result<Vec<ModelVersion>, ControlError> {
+        let name = target.name.as_str();
+        let versions = self.show_model(name)?;
+        if let Some(v) = target.version
+            && !versions.iter().any(|x| x.version == v)
+        {
+            let have: Vec<String> = versions.iter().map(|x| x.version.to_string()).collect();
+            return Err(ControlError::NotFound(format!(
+                "model {name} has no version {v} (it has {})",
+                have.join(", ")
+            )));
+        }
+        let _guard = self.artifact_lock.lock().await;
+        let removed = self.store.remove_versions(actor, name, target.version).await?;
+        let digests: BTreeSet<&str> = removed.iter().map(|v| v.sha256.as_str()).collect();
+        for sha in digests {
+            if !self.store.artifact_referenced(sha)? {
+                self.artifacts.remove(sha).map_err(|source| {
+                    ControlError::Import(ImportError::Io {
+                        path: self.artifacts.root().join(sha),
+                        source,
+                    })
+                })?;
+            }
+        }
+        Ok(removed)
+    }
+}
+
+fn no_such_model(name: &str) -> ControlError {
+    ControlError::NotFound(format!(
+        "no model named {name:?}; `modeldeck models list` shows the models there are"
+    ))
+}

@@ -1,0 +1,9 @@
+//! Pure types of the product and their invariants. Nothing here does IO, so every rule about a
+//! name or a version can be tested as a plain function and reused by the CLI, the control API
+//! and the console alike.
+
+mod model;
+mod name;
+
+pub use model::{ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse};
+pub use name::{ModelName, NameError};

@@ -1,0 +1,173 @@
+//! Models and their versions as the repository records them.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::Serialize;
+
+use super::name::{ModelName, NameError};
+
+/// What kind of artifact a model version is, which decides the engine that serves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ModelKind {
+    /// A PMML document, evaluated natively.
+    Pmml,
+    /// An ONNX model (protobuf).
+    Onnx,
+    /// An Angel model folder (`graph.json` plus one folder per parameter matrix).
+    Angel,
+    /// A reference to a remote TF Serving / KServe / Triton endpoint; requests are forwarded.
+    Upstream,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 4] = [
+        ModelKind::Pmml,
+        ModelKind::Onnx,
+        ModelKind::Angel,
+        ModelKind::Upstream,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Pmml => "pmml",
+            ModelKind::Onnx => "onnx",
+            ModelKind::Angel => "angel",
+            ModelKind::Upstream => "upstream",
+        }
+    }
+}
+
+impl fmt::Display for ModelKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ModelKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ModelKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("unknown model type {s:?}: use pmml, onnx, angel or upstream"))
+    }
+}
+
+/// `NAME` or `NAME:VERSION`, as users type it on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRef {
+    pub name: ModelName,
+    pub version: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelRefError {
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("bad version in {0:?}: a version is a whole number from 1 up, as in \"iris:2\"")]
+    Version(String),
+}
+
+impl FromStr for ModelRef {
+    type Err = ModelRefError;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let (name, version) = match text.rsplit_once(':') {
+            Some((name, v)) => {
+                let version = v
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|v| *v >= 1)
+                    .ok_or_else(|| ModelRefError::Version(text.to_string()))?;
+                (name, Some(version))
+            }
+            None => (text, None),
+        };
+        Ok(ModelRef {
+            name: ModelName::parse(name)?,
+            version,
+        })
+    }
+}
+
+impl fmt::Display for ModelRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.version {
+            Some(v) => write!(f, "{}:{v}", self.name),
+            None => write!(f, "{}", self.name),
+        }
+    }
+}
+
+/// A service that currently routes traffic to a model version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceUse {
+    pub service: String,
+    pub weight: u8,
+}
+
+/// One registered version of a model.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelVersion {
+    pub name: String,
+    pub version: u32,
+    #[serde(rename = "type")]
+    pub kind: ModelKind,
+    pub sha256: String,
+    pub size: u64,
+    /// Path of the artifact relative to the data directory (`artifacts/<sha256>/…`).
+    pub artifact: String,
+    /// Where it was imported from, without credentials.
+    pub source: String,
+    pub description: String,
+    /// RFC 3339, UTC.
+    pub created_at: String,
+    pub used_by: Vec<ServiceUse>,
+}
+
+/// A model with its versions folded into the figures a listing shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ModelSummary {
+    pub name: String,
+    pub description: String,
+    #[serde(rename = "type")]
+    pub kind: ModelKind,
+    pub latest_version: u32,
+    pub versions: u32,
+    /// Size of the latest version's artifact, in bytes.
+    pub size: u64,
+    /// Services that use any version of the model.
+    pub used_by: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn model_ref_parses_name_and_optional_version() {
+        let r: ModelRef = "iris:3".parse().unwrap();
+        assert_eq!((r.name.as_str(), r.version), ("iris", Some(3)));
+        let r: ModelRef = "iris".parse().unwrap();
+        assert_eq!(r.version, None);
+        assert_eq!(r.to_string(), "iris");
+    }
+
+    #[test]
+    fn model_ref_refuses_bad_versions_and_names() {
+        for bad in ["iris:0", "iris:-1", "iris:x", "iris:", "Iris:1", ":2"] {
+            assert!(bad.parse::<ModelRef>().is_err(), "{bad} was accepted");
+        }
+    }
+
+    #[test]
+    fn kinds_round_trip_through_text() {
+        for k in ModelKind::ALL {
+            assert_eq!(k.as_str().parse::<ModelKind>(), Ok(k));
+        }
+        assert!("tensorflow".parse::<ModelKind>().is_err());
+    }
+}

@@ -1,0 +1,102 @@
+//! Structural check of a PMML document: well-formed XML (no DTD, so no entity tricks), a
+//! `<PMML>` root with a version, a `DataDictionary`, and at least one model element.
+
+use std::path::Path;
+
+/// Every model element PMML 4.4 defines.
+pub const MODEL_ELEMENTS: &[&str] = &[
+    "AnomalyDetectionModel",
+    "AssociationModel",
+    "BayesianNetworkModel",
+    "BaselineModel",
+    "ClusteringModel",
+    "GaussianProcessModel",
+    "GeneralRegressionModel",
+    "MiningModel",
+    "NaiveBayesModel",
+    "NearestNeighborModel",
+    "NeuralNetwork",
+    "RegressionModel",
+    "RuleSetModel",
+    "SequenceModel",
+    "Scorecard",
+    "SupportVectorMachineModel",
+    "TextModel",
+    "TimeSeriesModel",
+    "TreeModel",
+];
+
+pub fn check(path: &Path) -> Result<(), String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| format!("it is not UTF-8 text (bad byte at offset {})", e.valid_up_to()))?;
+    check_text(text)
+}
+
+pub fn check_text(text: &str) -> Result<(), String> {
+    let doc = roxmltree::Document::parse(text).map_err(|e| format!("the XML is malformed: {e}"))?;
+    let root = doc.root_element();
+    if root.tag_name().name() != "PMML" {
+        return Err(format!(
+            "the XML root element is <{}>, not <PMML>",
+            root.tag_name().name()
+        ));
+    }
+    if let Some(ns) = root.tag_name().namespace()
+        && !ns.starts_with("http://www.dmg.org/PMML-")
+    {
+        return Err(format!("the <PMML> element is in namespace {ns:?}, not a PMML one"));
+    }
+    let version = root
+        .attribute("version")
+        .ok_or("the <PMML> element has no version attribute")?;
+    let children: Vec<&str> = root
+        .children()
+        .filter(|n| n.is_element())
+        .map(|n| n.tag_name().name())
+        .collect();
+    if !children.contains(&"DataDictionary") {
+        return Err("there is no <DataDictionary>".into());
+    }
+    if !children.iter().any(|c| MODEL_ELEMENTS.contains(c)) {
+        return Err(format!(
+            "PMML {version} document has no model element (such as TreeModel, RegressionModel or MiningModel)"
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const OK: &str = r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><Header/>
+        <DataDictionary numberOfFields="1"><DataField name="y" optype="continuous" dataType="double"/></DataDictionary>
+        <RegressionModel functionName="regression"><MiningSchema><MiningField name="y" usageType="target"/></MiningSchema>
+        <RegressionTable intercept="1"/></RegressionModel></PMML>"#;
+
+    #[test]
+    fn a_minimal_document_passes() {
+        check_text(OK).unwrap();
+    }
+
+    #[test]
+    fn each_defect_is_named() {
+        let cut = &OK[..OK.len() / 2];
+        assert!(check_text(cut).unwrap_err().contains("malformed"));
+        let other = "<html><body/></html>";
+        assert!(check_text(other).unwrap_err().contains("<html>"));
+        let no_model = OK.replace("RegressionModel", "Foo");
+        assert!(check_text(&no_model).unwrap_err().contains("no model element"));
+        let no_dict = OK.replace("DataDictionary", "Dictionary");
+        assert!(check_text(&no_dict).unwrap_err().contains("DataDictionary"));
+        let no_version = OK.replace(r#"version="4.4""#, "");
+        assert!(check_text(&no_version).unwrap_err().contains("version"));
+    }
+
+    #[test]
+    fn entity_expansion_is_refused() {
+        let bomb = r#"<?xml version="1.0"?><!DOCTYPE PMML [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><PMML version="4.4">&b;</PMML>"#;
+        assert!(check_text(bomb).is_err());
+    }
+}

@@ -1,0 +1,115 @@
+//! Upstream files: a model that lives on a remote TF Serving, KServe or Triton server, which
+//! modeldeck fronts (gateway, keys, traffic split, monitoring) and forwards requests to.
+//!
+//! The file is small TOML (or the same keys as JSON). Secrets never go in it: an auth header's
+//! value is read at run time from the environment variable the file names.
+
+use std::path::Path;
+
+use reqwest::Url;
+use serde::{Deserialize, Serialize};
+
+/// What the refusal of a SavedModel offers to paste.
+pub const SAVED_MODEL_EXAMPLE: &str = r#"    # resnet.upstream.toml: serve the SavedModel with TF Serving, e.g.
+    #   tensorflow_model_server --rest_api_port=8501 --model_name=resnet --model_base_path=/models/resnet
+    protocol = "tfserving"
+    url = "http://tf-serving.internal:8501"
+    model = "resnet"
+    # version = 3                      # pin a remote version (default: the server's latest)
+    # timeout_ms = 5000
+    # auth_header_env = "RESNET_TOKEN" # send Authorization from this environment variable
+
+then: modeldeck models import resnet.upstream.toml --name resnet"#;
+
+/// The wire protocol the remote server speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Protocol {
+    /// TensorFlow Serving REST (`/v1/models/m:predict`).
+    Tfserving,
+    /// KServe V1 (the same paths, KServe's semantics).
+    KserveV1,
+    /// Open Inference Protocol (KServe V2, Triton, MLServer).
+    KserveV2,
+}
+
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamSpec {
+    pub protocol: Protocol,
+    pub url: String,
+    pub model: String,
+    #[serde(default)]
+    pub version: Option<u64>,
+    #[serde(default)]
+    pub timeout_ms: Option<u64>,
+    /// Name of an environment variable whose value is sent as `Authorization`.
+    #[serde(default)]
+    pub auth_header_env: Option<String>,
+}
+
+pub fn check(path: &Path) -> Result<UpstreamSpec, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("it is not UTF-8 text ({e})"))?;
+    parse(&text)
+}
+
+pub fn parse(text: &str) -> Result<UpstreamSpec, String> {
+    let spec: UpstreamSpec = if text.trim_start().starts_with('{') {
+        serde_json::from_str(text).map_err(|e| format!("the JSON is malformed: {e}"))?
+    } else {
+        toml::from_str(text).map_err(|e| {
+            format!("the TOML is malformed: {}", e.to_string().replace('\n', " ").trim())
+        })?
+    };
+    let url = Url::parse(&spec.url).map_err(|e| format!("url {:?} is not a URL: {e}", spec.url))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("url {:?} must be http:// or https:// with a host", spec.url));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("url carries credentials; put the token in an environment variable and name it with auth_header_env".into());
+    }
+    if spec.model.trim().is_empty() || spec.model.contains('/') {
+        return Err("model must name the model on the remote server, e.g. model = \"resnet\"".into());
+    }
+    if spec.timeout_ms == Some(0) {
+        return Err("timeout_ms must be above 0".into());
+    }
+    Ok(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_offered_example_is_itself_valid() {
+        let body: String = SAVED_MODEL_EXAMPLE
+            .lines()
+            .take_while(|l| !l.starts_with("then:"))
+            .map(|l| format!("{}\n", l.trim_start()))
+            .collect();
+        let spec = parse(&body).unwrap();
+        assert_eq!(spec.protocol, Protocol::Tfserving);
+        assert_eq!(spec.model, "resnet");
+    }
+
+    #[test]
+    fn toml_and_json_forms() {
+        let t = parse("protocol = \"kserve-v2\"\nurl = \"https://triton:8000\"\nmodel = \"m\"\n").unwrap();
+        assert_eq!(t.protocol, Protocol::KserveV2);
+        let j = parse(r#"{"protocol":"kserve-v1","url":"http://k:80","model":"m","version":2}"#).unwrap();
+        assert_eq!((j.protocol, j.version), (Protocol::KserveV1, Some(2)));
+    }
+
+    #[test]
+    fn mistakes_are_named() {
+        let e = parse("protocol = \"grpc\"\nurl = \"http://x\"\nmodel = \"m\"").unwrap_err();
+        assert!(e.contains("grpc"), "{e}");
+        let e = parse("protocol = \"tfserving\"\nurl = \"ftp://x\"\nmodel = \"m\"").unwrap_err();
+        assert!(e.contains("http://"), "{e}");
+        let e = parse("protocol = \"tfserving\"\nurl = \"http://u:p@x\"\nmodel = \"m\"").unwrap_err();
+        assert!(e.contains("auth_header_env"), "{e}");
+        let e = parse("protocol = \"tfserving\"\nurl = \"http://x\"\nmodel = \"m\"\ntoken = \"s\"").unwrap_err();
+        assert!(e.contains("token"), "{e}");
+    }
+}
