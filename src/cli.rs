@@ -127,7 +127,11 @@ pub fn run(cli: Cli) -> ExitCode {
 fn fail(json: bool, code: &str, message: &str) -> ExitCode {
     let mut err = std::io::stderr().lock();
     if json {
-        let _ = writeln!(err, "{}", json!({"error": {"code": code, "message": message}}));
+        let _ = writeln!(
+            err,
+            "{}",
+            json!({"error": {"code": code, "message": message}})
+        );
     } else {
         let _ = writeln!(err, "error: {message}");
     }
@@ -177,9 +181,13 @@ async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), Con
             if json {
                 print_json(&json!(models));
             } else if models.is_empty() {
-                println!("no models yet: import one with `modeldeck models import FILE --name NAME`");
+                println!(
+                    "no models yet: import one with `modeldeck models import FILE --name NAME`"
+                );
             } else {
-                let mut rows = vec![row(["NAME", "TYPE", "LATEST", "VERSIONS", "SIZE", "USED BY"])];
+                let mut rows = vec![row([
+                    "NAME", "TYPE", "LATEST", "VERSIONS", "SIZE", "USED BY",
+                ])];
                 for m in &models {
                     rows.push(vec![
                         m.name.clone(),
@@ -198,7 +206,9 @@ async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), Con
             if json {
                 print_json(&json!({"name": name, "versions": versions}));
             } else {
-                let mut rows = vec![row(["VERSION", "TYPE", "SIZE", "SHA256", "CREATED", "USED BY", "SOURCE"])];
+                let mut rows = vec![row([
+                    "VERSION", "TYPE", "SIZE", "SHA256", "CREATED", "USED BY", "SOURCE",
+                ])];
                 for v in &versions {
                     rows.push(vec![
                         v.version.to_string(),
@@ -206,7 +216,11 @@ async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), Con
                         human_size(v.size),
                         v.sha256[..12].to_string(),
                         v.created_at.clone(),
-                        used_by(v.used_by.iter().map(|u| format!("{} ({}%)", u.service, u.weight))),
+                        used_by(
+                            v.used_by
+                                .iter()
+                                .map(|u| format!("{} ({}%)", u.service, u.weight)),
+                        ),
                         v.source.clone(),
                     ]);
                 }
@@ -214,9 +228,9 @@ async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), Con
             }
         }
         Command::Models(ModelsCommand::Rm { target, json }) => {
-            let target: ModelRef = target
-                .parse()
-                .map_err(|e: crate::domain::ModelRefError| ControlError::BadRequest(e.to_string()))?;
+            let target: ModelRef = target.parse().map_err(|e: crate::domain::ModelRefError| {
+                ControlError::BadRequest(e.to_string())
+            })?;
             let removed = open()?.remove_model(&actor, &target).await?;
             if json {
                 let list: Vec<_> = removed
@@ -225,8 +239,10 @@ async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), Con
                     .collect();
                 print_json(&json!({"removed": list}));
             } else {
-                let list: Vec<String> =
-                    removed.iter().map(|v| format!("{}:{}", v.name, v.version)).collect();
+                let list: Vec<String> = removed
+                    .iter()
+                    .map(|v| format!("{}:{}", v.name, v.version))
+                    .collect();
                 println!("removed {}", list.join(", "));
             }
         }
@@ -260,7 +276,12 @@ fn used_by(services: impl Iterator<Item = String>) -> String {
 fn print_table(rows: &[Vec<String>]) {
     let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
     let widths: Vec<usize> = (0..columns)
-        .map(|c| rows.iter().map(|r| r.get(c).map_or(0, |s| s.chars().count())).max().unwrap_or(0))
+        .map(|c| {
+            rows.iter()
+                .map(|r| r.get(c).map_or(0, |s| s.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
     let mut out = std::io::stdout().lock();
     for r in rows {

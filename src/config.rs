@@ -16,9 +16,7 @@ use serde::Deserialize;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error(
-        "no data directory: $HOME is not set; pass --data-dir DIR or set MODELDECK_DATA_DIR"
-    )]
+    #[error("no data directory: $HOME is not set; pass --data-dir DIR or set MODELDECK_DATA_DIR")]
     NoHome,
     #[error("cannot create data directory {path}: {source}; pass a writable --data-dir DIR")]
     CreateDir { path: PathBuf, source: io::Error },

@@ -99,7 +99,10 @@ impl Core {
             )));
         }
         let _guard = self.artifact_lock.lock().await;
-        let removed = self.store.remove_versions(actor, name, target.version).await?;
+        let removed = self
+            .store
+            .remove_versions(actor, name, target.version)
+            .await?;
         let digests: BTreeSet<&str> = removed.iter().map(|v| v.sha256.as_str()).collect();
         for sha in digests {
             if !self.store.artifact_referenced(sha)? {

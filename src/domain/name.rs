@@ -49,8 +49,18 @@ mod tests {
 
     #[test]
     fn accepts_the_documented_alphabet() {
-        for ok in ["iris", "a", "0model", "fraud-v2", "x.y_z-1", &"a".repeat(63)] {
-            assert_eq!(ModelName::parse(ok).map(|n| n.to_string()), Ok(ok.to_string()));
+        for ok in [
+            "iris",
+            "a",
+            "0model",
+            "fraud-v2",
+            "x.y_z-1",
+            &"a".repeat(63),
+        ] {
+            assert_eq!(
+                ModelName::parse(ok).map(|n| n.to_string()),
+                Ok(ok.to_string())
+            );
         }
     }
 

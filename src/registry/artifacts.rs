@@ -133,7 +133,9 @@ impl Artifacts {
     /// Deletes the artifact with this digest (when no version references it any more).
     pub fn remove(&self, sha256: &str) -> io::Result<()> {
         if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(io::Error::other(format!("not an artifact digest: {sha256}")));
+            return Err(io::Error::other(format!(
+                "not an artifact digest: {sha256}"
+            )));
         }
         match fs::remove_dir_all(self.root.join(sha256)) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),

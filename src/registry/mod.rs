@@ -64,7 +64,11 @@ pub enum ImportError {
     #[error("cannot download {url}: {detail}")]
     Network { url: String, detail: String },
     #[error("download of {url} was cut short after {got} of {expected} bytes; try again")]
-    Truncated { url: String, got: u64, expected: u64 },
+    Truncated {
+        url: String,
+        got: u64,
+        expected: u64,
+    },
     #[error("{location}: {message}")]
     S3 { location: String, message: String },
     #[error("credentials: {0}")]

@@ -27,10 +27,16 @@ pub async fn fetch(
         return fetch_folder(client, obj, &obj.key, &incoming, limit, config_file).await;
     }
     let response = send(client, obj, &obj.key, &[]).await?;
-    if response.status() == StatusCode::NOT_FOUND {
-        // Maybe a folder written without its trailing slash.
+    let status = response.status();
+    if !status.is_success() && status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED
+    {
+        // Maybe a folder written without its trailing slash (S3 answers 404 for it; stores
+        // backed by a file system may answer otherwise).
         let prefix = format!("{}/", obj.key);
-        if !list(client, obj, &prefix).await?.is_empty() {
+        if list(client, obj, &prefix)
+            .await
+            .is_ok_and(|keys| !keys.is_empty())
+        {
             return fetch_folder(client, obj, &prefix, &incoming, limit, config_file).await;
         }
     }
@@ -55,8 +61,9 @@ async fn fetch_folder(
         .into_iter()
         .filter(|k| !k.ends_with('/')) // folder markers some tools write
         .map(|k| {
-            let rel = safe_relative(&k[prefix.len()..])
-                .map_err(|why| ImportError::UnsafePath(format!("{}://{}/{k}: {why}", obj.scheme, obj.bucket)))?;
+            let rel = safe_relative(&k[prefix.len()..]).map_err(|why| {
+                ImportError::UnsafePath(format!("{}://{}/{k}: {why}", obj.scheme, obj.bucket))
+            })?;
             Ok((k, rel))
         })
         .collect::<Result<_, ImportError>>()?;
@@ -102,7 +109,10 @@ async fn list(client: &Client, obj: &S3Object, prefix: &str) -> Result<Vec<Strin
             query.push(("continuation-token", t));
         }
         let response = check(send(client, obj, "", &query).await?, obj).await?;
-        let body = response.text().await.map_err(|e| network(&obj.to_string(), &e))?;
+        let body = response
+            .text()
+            .await
+            .map_err(|e| network(&obj.to_string(), &e))?;
         let doc = roxmltree::Document::parse(&body).map_err(|e| ImportError::S3 {
             location: obj.to_string(),
             message: format!("the store's object listing is not XML ({e})"),
@@ -114,8 +124,16 @@ async fn list(client: &Client, obj: &S3Object, prefix: &str) -> Result<Vec<Strin
                 .and_then(|n| n.text())
                 .map(str::to_string)
         };
-        for contents in doc.root_element().children().filter(|n| n.has_tag_name("Contents")) {
-            if let Some(key) = contents.children().find(|n| n.has_tag_name("Key")).and_then(|n| n.text()) {
+        for contents in doc
+            .root_element()
+            .children()
+            .filter(|n| n.has_tag_name("Contents"))
+        {
+            if let Some(key) = contents
+                .children()
+                .find(|n| n.has_tag_name("Key"))
+                .and_then(|n| n.text())
+            {
                 keys.push(key.to_string());
             }
         }
@@ -153,7 +171,10 @@ async fn send(
             request = request.header(name, value);
         }
     }
-    request.send().await.map_err(|e| network(&obj.to_string(), &e))
+    request
+        .send()
+        .await
+        .map_err(|e| network(&obj.to_string(), &e))
 }
 
 /// The request URL in canonical form: the path and the sorted query are already encoded the
@@ -165,8 +186,14 @@ pub fn object_url(obj: &S3Object, key: &str, query: &[(&str, &str)]) -> Result<U
     let base_path = ep.path().trim_end_matches('/');
     let key = uri_encode(key, true);
     let (authority, path) = match obj.addressing {
-        Addressing::Path => (format!("{host}{port}"), format!("{base_path}/{}/{key}", obj.bucket)),
-        Addressing::Virtual => (format!("{}.{host}{port}", obj.bucket), format!("{base_path}/{key}")),
+        Addressing::Path => (
+            format!("{host}{port}"),
+            format!("{base_path}/{}/{key}", obj.bucket),
+        ),
+        Addressing::Virtual => (
+            format!("{}.{host}{port}", obj.bucket),
+            format!("{base_path}/{key}"),
+        ),
     };
     let mut pairs: Vec<String> = query
         .iter()
@@ -179,7 +206,8 @@ pub fn object_url(obj: &S3Object, key: &str, query: &[(&str, &str)]) -> Result<U
         format!("?{}", pairs.join("&"))
     };
     let text = format!("{}://{authority}{path}{query}", ep.scheme());
-    Url::parse(&text).map_err(|e| ImportError::BadSource(format!("cannot form a URL for {obj}: {e}")))
+    Url::parse(&text)
+        .map_err(|e| ImportError::BadSource(format!("cannot form a URL for {obj}: {e}")))
 }
 
 /// Turns an S3 error response into a message that says what to fix.
@@ -206,8 +234,9 @@ async fn check(response: Response, obj: &S3Object) -> Result<Response, ImportErr
     let message = match code.as_str() {
         "NoSuchKey" => "no such key; check the path (keys are case-sensitive)".to_string(),
         "NoSuchBucket" => format!("no such bucket {:?} at {}", obj.bucket, obj.endpoint),
-        "InvalidAccessKeyId" => format!(
-            "the access key is not known to {} (InvalidAccessKeyId); check AWS_ACCESS_KEY_ID or --credentials-file",
+        // MinIO and s3s say NotSignedUp where AWS says InvalidAccessKeyId.
+        "InvalidAccessKeyId" | "NotSignedUp" => format!(
+            "the access key is not known to {} ({code}); check AWS_ACCESS_KEY_ID or --credentials-file",
             obj.endpoint
         ),
         "SignatureDoesNotMatch" => "the secret key does not match the access key (SignatureDoesNotMatch); check AWS_SECRET_ACCESS_KEY or --credentials-file".to_string(),
@@ -233,7 +262,9 @@ pub fn safe_relative(rel: &str) -> Result<PathBuf, String> {
     let mut out = PathBuf::new();
     for segment in rel.split('/') {
         if segment.is_empty() || segment == "." || segment == ".." {
-            return Err(format!("the key has a {segment:?} segment, which could escape the folder"));
+            return Err(format!(
+                "the key has a {segment:?} segment, which could escape the folder"
+            ));
         }
         if segment.contains('\\') || segment.contains('\0') {
             return Err("the key has a backslash or NUL, which could escape the folder".into());
@@ -263,14 +294,24 @@ mod tests {
 
     #[test]
     fn urls_for_each_addressing_style() {
-        let o = obj("s3://models/iris v1.pmml", Some("http://127.0.0.1:9000"), None);
+        let o = obj(
+            "s3://models/iris v1.pmml",
+            Some("http://127.0.0.1:9000"),
+            None,
+        );
         assert_eq!(
             object_url(&o, &o.key, &[]).unwrap().as_str(),
             "http://127.0.0.1:9000/models/iris%20v1.pmml"
         );
-        let o = obj("s3://models/a/b.onnx", Some("http://store.test:9000"), Some(Addressing::Virtual));
+        let o = obj(
+            "s3://models/a/b.onnx",
+            Some("http://store.test:9000"),
+            Some(Addressing::Virtual),
+        );
         assert_eq!(
-            object_url(&o, &o.key, &[("prefix", "a/"), ("list-type", "2")]).unwrap().as_str(),
+            object_url(&o, &o.key, &[("prefix", "a/"), ("list-type", "2")])
+                .unwrap()
+                .as_str(),
             "http://models.store.test:9000/a/b.onnx?list-type=2&prefix=a%2F"
         );
         let o = obj("cos://models-1250000000/iris.pmml", None, None);
@@ -282,8 +323,19 @@ mod tests {
 
     #[test]
     fn folder_keys_that_escape_are_refused() {
-        assert_eq!(safe_relative("6/graph.json").unwrap(), PathBuf::from("6/graph.json"));
-        for bad in ["../etc/passwd", "a/../../b", "/abs", "a//b", "./a", "a\\..\\b", ""] {
+        assert_eq!(
+            safe_relative("6/graph.json").unwrap(),
+            PathBuf::from("6/graph.json")
+        );
+        for bad in [
+            "../etc/passwd",
+            "a/../../b",
+            "/abs",
+            "a//b",
+            "./a",
+            "a\\..\\b",
+            "",
+        ] {
             assert!(safe_relative(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -57,7 +57,10 @@ pub fn sign(req: &Request, creds: &Credentials, at: DateTime<Utc>) -> Vec<(Strin
         "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{}",
         hex::encode(Sha256::digest(canonical_request.as_bytes()))
     );
-    let mut key = hmac(format!("AWS4{}", creds.secret_key).as_bytes(), day.as_bytes());
+    let mut key = hmac(
+        format!("AWS4{}", creds.secret_key).as_bytes(),
+        day.as_bytes(),
+    );
     for part in [req.region, req.service, "aws4_request"] {
         key = hmac(&key, part.as_bytes());
     }
@@ -78,7 +81,8 @@ pub fn sign(req: &Request, creds: &Credentials, at: DateTime<Utc>) -> Vec<(Strin
 
 fn hmac(key: &[u8], data: &[u8]) -> Vec<u8> {
     // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key).expect("HMAC takes any key length");
     mac.update(data);
     mac.finalize().into_bytes().to_vec()
 }
@@ -124,7 +128,11 @@ mod tests {
         };
         let at = Utc.with_ymd_and_hms(2013, 5, 24, 0, 0, 0).unwrap();
         let headers = sign(&req, &creds, at);
-        let auth = &headers.iter().find(|(k, _)| k == "authorization").unwrap().1;
+        let auth = &headers
+            .iter()
+            .find(|(k, _)| k == "authorization")
+            .unwrap()
+            .1;
         assert_eq!(
             auth,
             "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request, \

@@ -96,7 +96,9 @@ impl Source {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Source, ImportError> {
         if text.is_empty() {
-            return Err(ImportError::BadSource("no source given: name a file, folder, http(s):// URL or s3:// location".into()));
+            return Err(ImportError::BadSource(
+                "no source given: name a file, folder, http(s):// URL or s3:// location".into(),
+            ));
         }
         let Some((scheme, rest)) = text.split_once("://") else {
             return Ok(Source::Local(PathBuf::from(text)));
@@ -252,9 +254,8 @@ fn credentials(
 }
 
 fn credentials_from_file(path: &Path, profile: &str) -> Result<Credentials, ImportError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        ImportError::Credentials(format!("cannot read {}: {e}", path.display()))
-    })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ImportError::Credentials(format!("cannot read {}: {e}", path.display())))?;
     let mut in_profile = false;
     let (mut id, mut secret, mut token) = (None, None, None);
     for line in text.lines().map(str::trim) {
@@ -315,8 +316,14 @@ mod tests {
     #[test]
     fn plain_paths_are_local_and_urls_are_http() {
         let none = env_of(&[]);
-        assert!(matches!(Source::parse("./m.pmml", &S3Options::default(), &none), Ok(Source::Local(_))));
-        assert!(matches!(Source::parse("https://x.test/m.pmml", &S3Options::default(), &none), Ok(Source::Http(_))));
+        assert!(matches!(
+            Source::parse("./m.pmml", &S3Options::default(), &none),
+            Ok(Source::Local(_))
+        ));
+        assert!(matches!(
+            Source::parse("https://x.test/m.pmml", &S3Options::default(), &none),
+            Ok(Source::Http(_))
+        ));
         let e = Source::parse("ftp://x/m", &S3Options::default(), &none).unwrap_err();
         assert!(e.to_string().contains("ftp://"), "{e}");
     }
@@ -326,7 +333,10 @@ mod tests {
         let env = env_of(&[("AWS_REGION", "eu-west-1")]);
         let o = s3("s3://models/iris/v1.pmml", &S3Options::default(), &env);
         assert_eq!(o.endpoint.as_str(), "https://s3.eu-west-1.amazonaws.com/");
-        assert_eq!((o.bucket.as_str(), o.key.as_str()), ("models", "iris/v1.pmml"));
+        assert_eq!(
+            (o.bucket.as_str(), o.key.as_str()),
+            ("models", "iris/v1.pmml")
+        );
         assert_eq!(o.addressing, Addressing::Virtual);
         assert!(o.credentials.is_none());
 
@@ -344,11 +354,15 @@ mod tests {
             ..S3Options::default()
         };
         let o = s3("cos://models-1250000000/a/iris.pmml", &opts, &none);
-        assert_eq!(o.endpoint.as_str(), "https://cos.ap-guangzhou.myqcloud.com/");
+        assert_eq!(
+            o.endpoint.as_str(),
+            "https://cos.ap-guangzhou.myqcloud.com/"
+        );
         assert_eq!(o.addressing, Addressing::Virtual);
         assert_eq!(o.to_string(), "cos://models-1250000000/a/iris.pmml");
 
-        let e = Source::parse("cos://models-1250000000/a", &S3Options::default(), &none).unwrap_err();
+        let e =
+            Source::parse("cos://models-1250000000/a", &S3Options::default(), &none).unwrap_err();
         assert!(e.to_string().contains("--region"), "{e}");
         let e = Source::parse("cos://models/a", &opts, &none).unwrap_err();
         assert!(e.to_string().contains("APPID"), "{e}");
@@ -381,10 +395,19 @@ mod tests {
             credentials_file: Some(path.clone()),
             ..S3Options::default()
         };
-        assert_eq!(s3("s3://bkt/k", &opts, &none).credentials.unwrap().access_key, "A1");
+        assert_eq!(
+            s3("s3://bkt/k", &opts, &none)
+                .credentials
+                .unwrap()
+                .access_key,
+            "A1"
+        );
         opts.profile = Some("ci".into());
         let c = s3("s3://bkt/k", &opts, &none).credentials.unwrap();
-        assert_eq!((c.access_key.as_str(), c.session_token.as_deref()), ("A2", Some("T2")));
+        assert_eq!(
+            (c.access_key.as_str(), c.session_token.as_deref()),
+            ("A2", Some("T2"))
+        );
         opts.profile = Some("nope".into());
         let e = Source::parse("s3://bkt/k", &opts, &none).unwrap_err();
         assert!(e.to_string().contains("[nope]"), "{e}");
@@ -393,7 +416,12 @@ mod tests {
     #[test]
     fn recorded_sources_carry_no_secrets() {
         let none = env_of(&[]);
-        let s = Source::parse("https://u:p@x.test/m.pmml?X-Amz-Signature=abc", &S3Options::default(), &none).unwrap();
+        let s = Source::parse(
+            "https://u:p@x.test/m.pmml?X-Amz-Signature=abc",
+            &S3Options::default(),
+            &none,
+        )
+        .unwrap();
         assert_eq!(s.describe(), "https://x.test/m.pmml");
     }
 }

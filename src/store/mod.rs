@@ -92,7 +92,8 @@ impl Store {
         conn.busy_timeout(BUSY_TIMEOUT)?;
         // Check ownership before the first write: even switching to WAL writes the header.
         schema::migrate(&mut conn, path)?;
-        let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
+        let mode: String =
+            conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(StoreError::Io {
                 path: path.to_path_buf(),
@@ -187,9 +188,11 @@ impl Store {
     /// The newest event revision (0 when the log is empty).
     pub fn revision(&self) -> Result<i64, StoreError> {
         self.read(|c| {
-            Ok(c.query_row("SELECT coalesce(max(revision), 0) FROM events", [], |r| {
-                r.get(0)
-            })?)
+            Ok(
+                c.query_row("SELECT coalesce(max(revision), 0) FROM events", [], |r| {
+                    r.get(0)
+                })?,
+            )
         })
     }
 

@@ -240,9 +240,9 @@ fn query_versions(c: &Connection, name: Option<&str>) -> Result<Vec<ModelVersion
     let mut out = Vec::new();
     for row in rows {
         let (id, kind, mut v) = row?;
-        v.kind = kind
-            .parse()
-            .map_err(|e: String| StoreError::Constraint(format!("{}:{}: {e}", v.name, v.version)))?;
+        v.kind = kind.parse().map_err(|e: String| {
+            StoreError::Constraint(format!("{}:{}: {e}", v.name, v.version))
+        })?;
         v.used_by = uses
             .query_map([id], |r| {
                 Ok(ServiceUse {

@@ -1,1 +1,9 @@
+//! modeldeck's integration tests: one crate, so one binary to link. They drive the real
+//! binary and real parts — SQLite files, HTTP servers and an S3 API server on loopback.
 
+mod common;
+mod import_http;
+mod import_local;
+mod import_s3;
+mod ownership;
+mod store;

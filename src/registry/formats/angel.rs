@@ -54,7 +54,11 @@ pub fn check(dir: &Path) -> Result<(PathBuf, Option<String>), String> {
             .filter(|(_, p)| p.join("graph.json").is_file())
             .max_by_key(|(n, _)| *n)
             .ok_or("there is no graph.json, neither at the top nor in a numbered version folder")?;
-        let rel = path.strip_prefix(dir).unwrap_or(&path).display().to_string();
+        let rel = path
+            .strip_prefix(dir)
+            .unwrap_or(&path)
+            .display()
+            .to_string();
         (path, Some(format!("Angel version {n} from {rel}")))
     };
     check_version_dir(&version_dir)?;
@@ -82,14 +86,15 @@ fn check_version_dir(dir: &Path) -> Result<(), String> {
     for entry in fs::read_dir(dir).map_err(|e| e.to_string())?.flatten() {
         let meta = entry.path().join("meta");
         if meta.is_file() {
-            check_matrix(&entry.path()).map_err(|e| {
-                format!("matrix {}: {e}", entry.file_name().to_string_lossy())
-            })?;
+            check_matrix(&entry.path())
+                .map_err(|e| format!("matrix {}: {e}", entry.file_name().to_string_lossy()))?;
             matrices += 1;
         }
     }
     if matrices == 0 {
-        return Err("there are no parameter matrices (folders with a meta file) beside graph.json".into());
+        return Err(
+            "there are no parameter matrices (folders with a meta file) beside graph.json".into(),
+        );
     }
     Ok(())
 }
@@ -100,9 +105,12 @@ fn check_matrix(dir: &Path) -> Result<(), String> {
         .get(..4)
         .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
         .ok_or("meta is shorter than its 4-byte header")?;
-    let json = bytes
-        .get(4..4 + len)
-        .ok_or_else(|| format!("meta announces {len} bytes of JSON but holds {}", bytes.len().saturating_sub(4)))?;
+    let json = bytes.get(4..4 + len).ok_or_else(|| {
+        format!(
+            "meta announces {len} bytes of JSON but holds {}",
+            bytes.len().saturating_sub(4)
+        )
+    })?;
     let meta: serde_json::Value =
         serde_json::from_slice(json).map_err(|e| format!("meta is not valid JSON: {e}"))?;
     let parts = meta
@@ -114,7 +122,11 @@ fn check_matrix(dir: &Path) -> Result<(), String> {
             .get("fileName")
             .and_then(|f| f.as_str())
             .ok_or("a partition in meta has no fileName")?;
-        let safe = !file.is_empty() && !file.contains('/') && !file.contains('\\') && file != ".." && file != ".";
+        let safe = !file.is_empty()
+            && !file.contains('/')
+            && !file.contains('\\')
+            && file != ".."
+            && file != ".";
         if !safe {
             return Err(format!("partition file {file:?} is not a plain file name"));
         }

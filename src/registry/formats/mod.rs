@@ -49,7 +49,9 @@ pub fn inspect(
         return match requested {
             Some(kind) if kind != ModelKind::Angel => Err(invalid(
                 kind,
-                format!("it is a folder; only Angel models are folders (--type angel), a {kind} model is a single file"),
+                format!(
+                    "it is a folder; only Angel models are folders (--type angel), a {kind} model is a single file"
+                ),
             )),
             _ => {
                 let (keep, note) = angel::check(path).map_err(|d| match requested {
@@ -70,7 +72,9 @@ pub fn inspect(
     }
 
     let head = read_head(path)?;
-    let guessed = guess(&head);
+    // Content first; the name's extension only when the content says nothing (a truncated
+    // ONNX file should be reported as a broken ONNX file, not as an unknown one).
+    let guessed = guess(&head).or_else(|| by_extension(label));
     let kind = match (requested, guessed) {
         (Some(k), _) => k,
         (None, Some(k)) => k,
@@ -87,7 +91,10 @@ pub fn inspect(
         ModelKind::Pmml => pmml::check(path),
         ModelKind::Onnx => onnx::check(path),
         ModelKind::Upstream => upstream::check(path).map(|_| ()),
-        ModelKind::Angel => Err("an Angel model is a folder (graph.json plus one folder per matrix), not a single file".to_string()),
+        ModelKind::Angel => Err(
+            "an Angel model is a folder (graph.json plus one folder per matrix), not a single file"
+                .to_string(),
+        ),
     };
     if let Err(detail) = result {
         let hint = match guessed {
@@ -116,7 +123,10 @@ pub fn inspect(
 /// The kind the first bytes suggest: XML means PMML, JSON or TOML text naming an endpoint
 /// means upstream. ONNX has no signature and is tried by parsing.
 fn guess(head: &[u8]) -> Option<ModelKind> {
-    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head).trim_ascii_start();
+    let text = head
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(head)
+        .trim_ascii_start();
     if text.starts_with(b"<") {
         return Some(ModelKind::Pmml);
     }
@@ -126,6 +136,16 @@ fn guess(head: &[u8]) -> Option<ModelKind> {
     let s = std::str::from_utf8(text).ok()?;
     let mentions = |key: &str| s.lines().any(|l| l.trim_start().starts_with(key));
     (mentions("url") && mentions("protocol")).then_some(ModelKind::Upstream)
+}
+
+fn by_extension(label: &str) -> Option<ModelKind> {
+    let name = label.rsplit('/').next()?;
+    let (_, ext) = name.rsplit_once('.')?;
+    match ext.to_ascii_lowercase().as_str() {
+        "onnx" => Some(ModelKind::Onnx),
+        "pmml" | "xml" => Some(ModelKind::Pmml),
+        _ => None,
+    }
 }
 
 fn read_head(path: &Path) -> Result<Vec<u8>, ImportError> {

@@ -23,7 +23,9 @@ pub fn check_bytes(bytes: &[u8]) -> Result<(), String> {
         })
         .ok_or("it has no ir_version, so it is not an ONNX ModelProto")?;
     if !(1..=64).contains(&ir_version) {
-        return Err(format!("ir_version {ir_version} is not a real ONNX IR version"));
+        return Err(format!(
+            "ir_version {ir_version} is not a real ONNX IR version"
+        ));
     }
     let graph = model
         .iter()
@@ -74,7 +76,10 @@ fn fields<'a>(mut buf: &'a [u8], message: &str) -> Result<Vec<Field<'a>>, String
             return Err(bad("corrupt (field number 0)"));
         }
         match wire {
-            0 => out.push(Field::Varint(number, varint(&mut buf).ok_or_else(|| bad("truncated"))?)),
+            0 => out.push(Field::Varint(
+                number,
+                varint(&mut buf).ok_or_else(|| bad("truncated"))?,
+            )),
             1 | 5 => {
                 let n = if wire == 1 { 8 } else { 4 };
                 if buf.len() < n {

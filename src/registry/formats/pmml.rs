@@ -28,8 +28,12 @@ pub const MODEL_ELEMENTS: &[&str] = &[
 
 pub fn check(path: &Path) -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| format!("it is not UTF-8 text (bad byte at offset {})", e.valid_up_to()))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        format!(
+            "it is not UTF-8 text (bad byte at offset {})",
+            e.valid_up_to()
+        )
+    })?;
     check_text(text)
 }
 
@@ -45,7 +49,9 @@ pub fn check_text(text: &str) -> Result<(), String> {
     if let Some(ns) = root.tag_name().namespace()
         && !ns.starts_with("http://www.dmg.org/PMML-")
     {
-        return Err(format!("the <PMML> element is in namespace {ns:?}, not a PMML one"));
+        return Err(format!(
+            "the <PMML> element is in namespace {ns:?}, not a PMML one"
+        ));
     }
     let version = root
         .attribute("version")
@@ -87,7 +93,11 @@ mod tests {
         let other = "<html><body/></html>";
         assert!(check_text(other).unwrap_err().contains("<html>"));
         let no_model = OK.replace("RegressionModel", "Foo");
-        assert!(check_text(&no_model).unwrap_err().contains("no model element"));
+        assert!(
+            check_text(&no_model)
+                .unwrap_err()
+                .contains("no model element")
+        );
         let no_dict = OK.replace("DataDictionary", "Dictionary");
         assert!(check_text(&no_dict).unwrap_err().contains("DataDictionary"));
         let no_version = OK.replace(r#"version="4.4""#, "");

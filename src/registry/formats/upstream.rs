@@ -58,18 +58,26 @@ pub fn parse(text: &str) -> Result<UpstreamSpec, String> {
         serde_json::from_str(text).map_err(|e| format!("the JSON is malformed: {e}"))?
     } else {
         toml::from_str(text).map_err(|e| {
-            format!("the TOML is malformed: {}", e.to_string().replace('\n', " ").trim())
+            format!(
+                "the TOML is malformed: {}",
+                e.to_string().replace('\n', " ").trim()
+            )
         })?
     };
     let url = Url::parse(&spec.url).map_err(|e| format!("url {:?} is not a URL: {e}", spec.url))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!("url {:?} must be http:// or https:// with a host", spec.url));
+        return Err(format!(
+            "url {:?} must be http:// or https:// with a host",
+            spec.url
+        ));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err("url carries credentials; put the token in an environment variable and name it with auth_header_env".into());
     }
     if spec.model.trim().is_empty() || spec.model.contains('/') {
-        return Err("model must name the model on the remote server, e.g. model = \"resnet\"".into());
+        return Err(
+            "model must name the model on the remote server, e.g. model = \"resnet\"".into(),
+        );
     }
     if spec.timeout_ms == Some(0) {
         return Err("timeout_ms must be above 0".into());
@@ -95,9 +103,11 @@ mod tests {
 
     #[test]
     fn toml_and_json_forms() {
-        let t = parse("protocol = \"kserve-v2\"\nurl = \"https://triton:8000\"\nmodel = \"m\"\n").unwrap();
+        let t = parse("protocol = \"kserve-v2\"\nurl = \"https://triton:8000\"\nmodel = \"m\"\n")
+            .unwrap();
         assert_eq!(t.protocol, Protocol::KserveV2);
-        let j = parse(r#"{"protocol":"kserve-v1","url":"http://k:80","model":"m","version":2}"#).unwrap();
+        let j = parse(r#"{"protocol":"kserve-v1","url":"http://k:80","model":"m","version":2}"#)
+            .unwrap();
         assert_eq!((j.protocol, j.version), (Protocol::KserveV1, Some(2)));
     }
 
@@ -107,9 +117,11 @@ mod tests {
         assert!(e.contains("grpc"), "{e}");
         let e = parse("protocol = \"tfserving\"\nurl = \"ftp://x\"\nmodel = \"m\"").unwrap_err();
         assert!(e.contains("http://"), "{e}");
-        let e = parse("protocol = \"tfserving\"\nurl = \"http://u:p@x\"\nmodel = \"m\"").unwrap_err();
+        let e =
+            parse("protocol = \"tfserving\"\nurl = \"http://u:p@x\"\nmodel = \"m\"").unwrap_err();
         assert!(e.contains("auth_header_env"), "{e}");
-        let e = parse("protocol = \"tfserving\"\nurl = \"http://x\"\nmodel = \"m\"\ntoken = \"s\"").unwrap_err();
+        let e = parse("protocol = \"tfserving\"\nurl = \"http://x\"\nmodel = \"m\"\ntoken = \"s\"")
+            .unwrap_err();
         assert!(e.contains("token"), "{e}");
     }
 }

@@ -1,0 +1,58 @@
+//! One owner per data directory: while another process holds the lock, commands do not touch
+//! the store and say who holds it.
+
+use modeldeck::control::OwnerLock;
+
+use crate::common::{DataDir, repo_path};
+
+#[tokio::test]
+async fn commands_refuse_a_data_directory_owned_by_another_process() {
+    let dd = DataDir::new();
+    dd.ok(&["models", "list"]).await;
+    let lock = OwnerLock::acquire(&dd.path, &dd.path.join("lock")).unwrap();
+    let iris = repo_path("assets/iris/iris.pmml").display().to_string();
+    let out = dd.run(&["models", "import", &iris, "--name", "iris"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(err.contains("--data-dir"), "{err}");
+    drop(lock);
+    // Released: the same command now works and nothing from the refused attempt lingers.
+    let list = dd.json(&["models", "list", "--json"]).await;
+    assert_eq!(list, serde_json::json!([]));
+    dd.ok(&["models", "import", &iris, "--name", "iris"]).await;
+}
+
+#[tokio::test]
+async fn data_dir_comes_from_the_environment_when_no_flag_is_given() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("from-env");
+    let out = tokio::process::Command::new(crate::common::BIN)
+        .args(["models", "list", "--json"])
+        .env("MODELDECK_DATA_DIR", &dir)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(dir.join("modeldeck.db").exists());
+}
+
+#[tokio::test]
+async fn a_bad_config_file_is_named() {
+    let dd = DataDir::new();
+    dd.configure("gatway = \"127.0.0.1:9000\"\n");
+    let out = dd.run(&["models", "list"]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("config.toml") && err.contains("gatway"),
+        "{err}"
+    );
+}
