@@ -29,20 +29,43 @@ impl Core {
         let config = self.data_dir.settings_file().display().to_string();
         let label = req.source.describe();
         let staging = Staging::new(&self.data_dir.staging())?;
-        let fetched = match &req.source {
-            Source::Local(path) => local::fetch(path, &staging, limit, &config)?,
-            Source::Http(url) => Fetched {
-                bytes: http::download(&self.http, url, &label, &staging.incoming(), limit, &config)
-                    .await?,
-                is_dir: false,
-            },
-            Source::S3(object) => s3::fetch(&self.http, object, &staging, limit, &config).await?,
+        let (staging, fetched) = match &req.source {
+            Source::Local(path) => {
+                let path = path.clone();
+                blocking(move || {
+                    let fetched = local::fetch(&path, &staging, limit, &config)?;
+                    Ok((staging, fetched))
+                })
+                .await?
+            }
+            Source::Http(url) => {
+                let incoming = staging.incoming();
+                let bytes =
+                    http::download(&self.http, url, &label, &incoming, limit, &config).await?;
+                let fetched = Fetched {
+                    bytes,
+                    is_dir: false,
+                };
+                (staging, fetched)
+            }
+            Source::S3(object) => {
+                let fetched = s3::fetch(&self.http, object, &staging, limit, &config).await?;
+                (staging, fetched)
+            }
         };
         if fetched.bytes == 0 {
             return Err(ImportError::Empty(label));
         }
-        let inspected = formats::inspect(&staging.incoming(), fetched.is_dir, req.kind, &label)?;
-        let (sha256, size) = staging.finalize(&inspected.keep, inspected.entry)?;
+        // Parsing and hashing are CPU and disk work: keep them off the async workers.
+        let requested = req.kind;
+        let shown = label.clone();
+        let (staging, inspected, sha256, size) = blocking(move || {
+            let inspected =
+                formats::inspect(&staging.incoming(), fetched.is_dir, requested, &shown)?;
+            let (sha256, size) = staging.finalize(&inspected.keep, inspected.entry)?;
+            Ok((staging, inspected, sha256, size))
+        })
+        .await?;
 
         let _guard = self.artifact_lock.lock().await;
         let published = self.artifacts.publish(staging, &sha256, inspected.entry)?;
@@ -122,4 +145,16 @@ fn no_such_model(name: &str) -> ControlError {
     ControlError::NotFound(format!(
         "no model named {name:?}; `modeldeck models list` shows the models there are"
     ))
+}
+
+/// Runs file-system work on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, ImportError> + Send + 'static,
+) -> Result<T, ImportError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| ImportError::Io {
+            path: Default::default(),
+            source: std::io::Error::other(format!("import task failed: {e}")),
+        })?
 }

@@ -2,8 +2,10 @@
 //! name or a version can be tested as a plain function and reused by the CLI, the control API
 //! and the console alike.
 
+mod event;
 mod model;
 mod name;
 
+pub use event::Event;
 pub use model::{ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse};
 pub use name::{ModelName, NameError};

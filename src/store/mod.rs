@@ -18,6 +18,8 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
+use crate::domain::Event;
+
 pub use models::NewVersion;
 
 #[derive(Debug, thiserror::Error)]
@@ -196,16 +198,24 @@ impl Store {
         })
     }
 
-    /// Events after `revision`, oldest first: `(revision, actor, kind, subject)`.
-    pub fn events_since(
-        &self,
-        revision: i64,
-    ) -> Result<Vec<(i64, String, String, String)>, StoreError> {
+    /// Events after `revision`, oldest first.
+    pub fn events_since(&self, revision: i64) -> Result<Vec<Event>, StoreError> {
         self.read(|c| {
             let mut stmt = c.prepare(
-                "SELECT revision, actor, kind, subject FROM events WHERE revision > ?1 ORDER BY revision",
+                "SELECT revision, at, actor, kind, subject, detail FROM events
+                 WHERE revision > ?1 ORDER BY revision",
             )?;
-            let rows = stmt.query_map([revision], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?;
+            let rows = stmt.query_map([revision], |r| {
+                let detail: String = r.get(5)?;
+                Ok(Event {
+                    revision: r.get(0)?,
+                    at: r.get(1)?,
+                    actor: r.get(2)?,
+                    kind: r.get(3)?,
+                    subject: r.get(4)?,
+                    detail: serde_json::from_str(&detail).unwrap_or(serde_json::Value::Null),
+                })
+            })?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
     }

@@ -3,7 +3,7 @@
 
 use std::os::unix::fs::PermissionsExt;
 
-use crate::common::{DataDir, assert_refused, repo_path, sha256_hex, stderr};
+use crate::common::{DataDir, assert_refused, copy_dir, repo_path, sha256_hex, stderr};
 
 fn iris() -> String {
     repo_path("assets/iris/iris.pmml").display().to_string()
@@ -427,16 +427,4 @@ async fn json_errors_carry_a_stable_code() {
             .unwrap()
             .contains("\"Bad\"")
     );
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
 }

@@ -10,7 +10,7 @@ use s3s::host::MultiDomain;
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 
-use crate::common::{DataDir, assert_refused, repo_path, sha256_hex};
+use crate::common::{DataDir, assert_refused, copy_dir, repo_path, sha256_hex};
 
 const ACCESS_KEY: &str = "AKIDMODELDECKTEST";
 const SECRET_KEY: &str = "s3cr3t/modeldeck+test";
@@ -43,18 +43,6 @@ async fn start_s3(root: &Path, domain: &str) -> String {
         }
     });
     format!("http://127.0.0.1:{}", addr.port())
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let dest = to.join(e.file_name());
-        if e.path().is_dir() {
-            copy_dir(&e.path(), &dest);
-        } else {
-            std::fs::copy(e.path(), &dest).unwrap();
-        }
-    }
 }
 
 fn bucket_root(dd: &DataDir) -> std::path::PathBuf {

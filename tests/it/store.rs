@@ -85,15 +85,17 @@ async fn fresh_file_is_migrated_and_survives_reopening() {
     );
     let events = store.events_since(0).unwrap();
     assert_eq!(events.len(), 2);
+    let first = &events[0];
     assert_eq!(
         (
-            events[0].1.as_str(),
-            events[0].2.as_str(),
-            events[0].3.as_str()
+            first.actor.as_str(),
+            first.kind.as_str(),
+            first.subject.as_str()
         ),
         ("alice", "model.imported", "iris:1")
     );
-    assert_eq!(store.revision().unwrap(), events[1].0);
+    assert_eq!(first.detail["sha256"], SHA);
+    assert_eq!(store.revision().unwrap(), events[1].revision);
 }
 
 #[tokio::test]
