@@ -43,6 +43,7 @@ pub enum ModelsCommand {
     Import(ImportArgs),
     /// List models
     List {
+        /// Print JSON for scripts
         #[arg(long)]
         json: bool,
     },
@@ -50,6 +51,7 @@ pub enum ModelsCommand {
     Show {
         /// Model name
         name: String,
+        /// Print JSON for scripts
         #[arg(long)]
         json: bool,
     },
@@ -57,6 +59,7 @@ pub enum ModelsCommand {
     Rm {
         /// NAME or NAME:VERSION
         target: String,
+        /// Print JSON for scripts
         #[arg(long)]
         json: bool,
     },
@@ -72,6 +75,7 @@ pub struct ImportArgs {
     /// pmml, onnx, angel or upstream (detected from the content when left out)
     #[arg(long = "type", value_name = "TYPE")]
     pub kind: Option<ModelKind>,
+    /// What the model is, for people reading the listing
     #[arg(long, default_value = "")]
     pub description: String,
     /// S3/COS region (default: AWS_REGION, then us-east-1; required for cos://)
@@ -89,6 +93,7 @@ pub struct ImportArgs {
     /// Profile in the credentials file (default: AWS_PROFILE, then "default")
     #[arg(long)]
     pub profile: Option<String>,
+    /// Print JSON for scripts
     #[arg(long)]
     pub json: bool,
 }
@@ -202,10 +207,22 @@ async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), Con
             }
         }
         Command::Models(ModelsCommand::Show { name, json }) => {
-            let versions = open()?.show_model(&name)?;
+            let core = open()?;
+            let versions = core.show_model(&name)?;
+            let description = core
+                .list_models()?
+                .into_iter()
+                .find(|m| m.name == name)
+                .map(|m| m.description)
+                .unwrap_or_default();
             if json {
-                print_json(&json!({"name": name, "versions": versions}));
+                print_json(
+                    &json!({"name": name, "description": description, "versions": versions}),
+                );
             } else {
+                if !description.is_empty() {
+                    println!("{name}: {description}\n");
+                }
                 let mut rows = vec![row([
                     "VERSION", "TYPE", "SIZE", "SHA256", "CREATED", "USED BY", "SOURCE",
                 ])];

@@ -53,7 +53,7 @@ impl Core {
                 (staging, fetched)
             }
         };
-        if fetched.bytes == 0 {
+        if fetched.bytes == 0 && !fetched.is_dir {
             return Err(ImportError::Empty(label));
         }
         // Parsing and hashing are CPU and disk work: keep them off the async workers.

@@ -340,7 +340,8 @@ async fn bad_local_inputs_are_refused_and_register_nothing() {
 
     let saved = dd.scratch.join("resnet/1");
     std::fs::create_dir_all(saved.join("variables")).unwrap();
-    std::fs::write(saved.join("saved_model.pb"), b"\x08\x01").unwrap();
+    // Empty on purpose: the folder is recognised before any emptiness check.
+    std::fs::write(saved.join("saved_model.pb"), b"").unwrap();
     let err = assert_refused(
         &dd,
         &[
