@@ -79,6 +79,12 @@ impl DataDir {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{args:?}: {e}: {text}"))
     }
 
+    /// `models import SOURCE --name NAME --json`, which must succeed.
+    pub async fn import(&self, source: &str, name: &str) -> Value {
+        self.json(&["models", "import", source, "--name", name, "--json"])
+            .await
+    }
+
     /// What is registered: the model listing, every version, and the artifact files on disk.
     pub async fn snapshot(&self) -> (Value, BTreeSet<String>) {
         let list = self.json(&["models", "list", "--json"]).await;

@@ -101,14 +101,7 @@ async fn http_sources_download_or_fail_cleanly() {
     dd.configure("[import]\nread_timeout_secs = 1\nmax_bytes = 20000\n");
 
     let v = dd
-        .json(&[
-            "models",
-            "import",
-            &format!("{base}/iris.pmml?X-Amz-Signature=secret"),
-            "--name",
-            "iris",
-            "--json",
-        ])
+        .import(&format!("{base}/iris.pmml?X-Amz-Signature=secret"), "iris")
         .await;
     assert_eq!(
         (v["version"].as_u64(), v["type"].as_str()),
@@ -123,16 +116,7 @@ async fn http_sources_download_or_fail_cleanly() {
         "query strings can carry secrets"
     );
 
-    let v = dd
-        .json(&[
-            "models",
-            "import",
-            &format!("{base}/slow.pmml"),
-            "--name",
-            "iris",
-            "--json",
-        ])
-        .await;
+    let v = dd.import(&format!("{base}/slow.pmml"), "iris").await;
     assert_eq!(v["version"], 2);
     assert_eq!(v["sha256"], sha256_hex(&model).as_str());
 

@@ -12,9 +12,7 @@ fn iris() -> String {
 #[tokio::test]
 async fn versions_increment_and_identical_content_is_stored_once() {
     let dd = DataDir::new();
-    let v1 = dd
-        .json(&["models", "import", &iris(), "--name", "iris", "--json"])
-        .await;
+    let v1 = dd.import(&iris(), "iris").await;
     let expected_sha = sha256_hex(&std::fs::read(iris()).unwrap());
     assert_eq!(v1["name"], "iris");
     assert_eq!(v1["version"], 1);
@@ -22,9 +20,7 @@ async fn versions_increment_and_identical_content_is_stored_once() {
     assert_eq!(v1["sha256"], expected_sha.as_str());
     assert_eq!(v1["size"], std::fs::metadata(iris()).unwrap().len());
 
-    let v2 = dd
-        .json(&["models", "import", &iris(), "--name", "iris", "--json"])
-        .await;
+    let v2 = dd.import(&iris(), "iris").await;
     assert_eq!(v2["version"], 2);
     let stored: Vec<_> = std::fs::read_dir(dd.path.join("artifacts"))
         .unwrap()
@@ -81,9 +77,7 @@ async fn versions_increment_and_identical_content_is_stored_once() {
     assert_eq!(shown["versions"].as_array().unwrap().len(), 1);
     assert_eq!(shown["versions"][0]["version"], 2);
     // Numbers are not reused while the model lives.
-    let v3 = dd
-        .json(&["models", "import", &iris(), "--name", "iris", "--json"])
-        .await;
+    let v3 = dd.import(&iris(), "iris").await;
     assert_eq!(v3["version"], 3);
     let removed = dd.json(&["models", "rm", "iris", "--json"]).await;
     assert_eq!(removed["removed"].as_array().unwrap().len(), 2);
@@ -112,9 +106,7 @@ async fn folders_onnx_and_upstream_files_are_detected() {
     let dd = DataDir::new();
     // An Angel Serving base path: the highest numbered version folder is taken.
     let lr = repo_path("tests/fixtures/angel/lr").display().to_string();
-    let v = dd
-        .json(&["models", "import", &lr, "--name", "angel-lr", "--json"])
-        .await;
+    let v = dd.import(&lr, "angel-lr").await;
     assert_eq!(v["type"], "angel");
     let shown = dd.json(&["models", "show", "angel-lr", "--json"]).await;
     let artifact = shown["versions"][0]["artifact"]
@@ -135,11 +127,7 @@ async fn folders_onnx_and_upstream_files_are_detected() {
     let bare = repo_path("tests/fixtures/angel/mlcore-test-lr")
         .display()
         .to_string();
-    assert_eq!(
-        dd.json(&["models", "import", &bare, "--name", "angel-bare", "--json"])
-            .await["type"],
-        "angel"
-    );
+    assert_eq!(dd.import(&bare, "angel-bare").await["type"], "angel");
 
     let onnx = dd.scratch.join("identity.bin");
     std::fs::write(
@@ -147,16 +135,7 @@ async fn folders_onnx_and_upstream_files_are_detected() {
         modeldeck::registry::formats::onnx::testing::identity_model(),
     )
     .unwrap();
-    let v = dd
-        .json(&[
-            "models",
-            "import",
-            onnx.to_str().unwrap(),
-            "--name",
-            "identity",
-            "--json",
-        ])
-        .await;
+    let v = dd.import(onnx.to_str().unwrap(), "identity").await;
     assert_eq!(v["type"], "onnx");
 
     let upstream = dd.scratch.join("resnet.toml");
@@ -165,16 +144,7 @@ async fn folders_onnx_and_upstream_files_are_detected() {
         "protocol = \"tfserving\"\nurl = \"http://tfs.internal:8501\"\nmodel = \"resnet\"\n",
     )
     .unwrap();
-    let v = dd
-        .json(&[
-            "models",
-            "import",
-            upstream.to_str().unwrap(),
-            "--name",
-            "resnet",
-            "--json",
-        ])
-        .await;
+    let v = dd.import(upstream.to_str().unwrap(), "resnet").await;
     assert_eq!(v["type"], "upstream");
     let json_upstream = dd.scratch.join("triton.json");
     std::fs::write(
@@ -182,16 +152,7 @@ async fn folders_onnx_and_upstream_files_are_detected() {
         r#"{"protocol":"kserve-v2","url":"https://triton:8000","model":"m"}"#,
     )
     .unwrap();
-    let v = dd
-        .json(&[
-            "models",
-            "import",
-            json_upstream.to_str().unwrap(),
-            "--name",
-            "triton",
-            "--json",
-        ])
-        .await;
+    let v = dd.import(json_upstream.to_str().unwrap(), "triton").await;
     assert_eq!(v["type"], "upstream");
 }
 

@@ -123,14 +123,7 @@ async fn s3_objects_and_folders_import_with_signed_requests() {
 
     // The same folder from disk has the same digest too: content, not origin, names it.
     let from_disk = dd
-        .json(&[
-            "models",
-            "import",
-            repo_path("tests/fixtures/angel/lr").to_str().unwrap(),
-            "--name",
-            "lr",
-            "--json",
-        ])
+        .import(repo_path("tests/fixtures/angel/lr").to_str().unwrap(), "lr")
         .await;
     assert_eq!(from_disk["sha256"], v["sha256"]);
 
