@@ -11,7 +11,7 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde_json::json;
 
 use crate::config::DataDir;
-use crate::control::{ControlError, Core, ImportRequest};
+use crate::control::{ControlError, Core, ImportRequest, Role};
 use crate::domain::{ModelKind, ModelRef};
 use crate::registry::{Addressing, S3Options, Source};
 
@@ -144,7 +144,7 @@ fn fail(json: bool, code: &str, message: &str) -> ExitCode {
 }
 
 async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), ControlError> {
-    let open = || Core::open(DataDir::open(data_dir.as_deref())?);
+    let open = || Core::open(DataDir::open(data_dir.as_deref())?, Role::Command);
     let actor = actor();
     match command {
         Command::Models(ModelsCommand::Import(args)) => {

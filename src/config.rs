@@ -26,6 +26,35 @@ pub enum ConfigError {
     Read { path: PathBuf, source: io::Error },
     #[error("{path}: {message}")]
     Invalid { path: PathBuf, message: String },
+    #[error(
+        "cannot listen on {addr} for the {listener}: {reason}; choose another address with --{listener} ADDR or `{listener} = \"…\"` in config.toml"
+    )]
+    Bind {
+        addr: SocketAddr,
+        listener: &'static str,
+        reason: String,
+    },
+}
+
+/// Binds one of the server's listeners (`listener` is `gateway` or `control`, which is also
+/// the flag and the config key that change it), with an error that says how to fix a clash.
+pub fn bind(
+    addr: SocketAddr,
+    listener: &'static str,
+) -> Result<std::net::TcpListener, ConfigError> {
+    std::net::TcpListener::bind(addr).map_err(|e| ConfigError::Bind {
+        addr,
+        listener,
+        reason: match e.kind() {
+            io::ErrorKind::AddrInUse => {
+                "the address is already in use by another program".to_string()
+            }
+            io::ErrorKind::PermissionDenied => {
+                "permission denied (ports below 1024 need privileges)".to_string()
+            }
+            _ => e.to_string(),
+        },
+    })
 }
 
 /// The data directory, created with owner-only permissions.
@@ -223,6 +252,20 @@ mod tests {
         assert_eq!(s.environment, "prod");
         assert_eq!(s.import.max_bytes, 1024);
         assert_eq!(s.import.read_timeout_secs, 30);
+    }
+
+    #[test]
+    fn a_port_in_use_names_the_flag_to_change_it() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let err = bind(addr, "gateway").unwrap_err().to_string();
+        assert!(err.contains(&addr.to_string()), "{err}");
+        assert!(
+            err.contains("already in use") && err.contains("--gateway ADDR"),
+            "{err}"
+        );
+        drop(taken);
+        assert!(bind(addr, "gateway").is_ok());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use crate::registry::{Artifacts, ImportError};
 use crate::store::{Store, StoreError};
 
 pub use models::ImportRequest;
-pub use owner::{OwnerError, OwnerLock};
+pub use owner::{OwnerError, OwnerLock, Role};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -62,10 +62,15 @@ pub struct Core {
 }
 
 impl Core {
-    /// Takes ownership of `data_dir` (failing if another process has it), opens the store and
-    /// clears what an interrupted import may have left behind.
-    pub fn open(data_dir: DataDir) -> Result<Core, ControlError> {
-        let owner = OwnerLock::acquire(data_dir.root(), &data_dir.lock_file())?;
+    /// Takes ownership of `data_dir` as `role` (a command waits for another command; anyone
+    /// else fails while the directory is owned), opens the store and clears what an
+    /// interrupted import may have left behind.
+    pub fn open(data_dir: DataDir, role: Role) -> Result<Core, ControlError> {
+        let wait = match role {
+            Role::Command => owner::COMMAND_WAIT,
+            Role::Server => std::time::Duration::ZERO,
+        };
+        let owner = OwnerLock::acquire(data_dir.root(), &data_dir.lock_file(), role, wait)?;
         let settings = data_dir.settings()?;
         let store = Store::open(&data_dir.database())?;
         let artifacts = Artifacts::new(data_dir.artifacts());

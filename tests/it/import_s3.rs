@@ -247,7 +247,7 @@ async fn s3_failures_name_the_problem_and_register_nothing() {
 /// the library's HTTP client takes a resolver override, which the CLI has no need for.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn virtual_hosted_addressing_reaches_the_bucket() {
-    use modeldeck::control::{Core, ImportRequest};
+    use modeldeck::control::{Core, ImportRequest, Role};
     use modeldeck::registry::{Addressing, S3Options, Source};
 
     let dd = DataDir::new();
@@ -265,7 +265,8 @@ async fn virtual_hosted_addressing_reaches_the_bucket() {
         _ => None,
     };
     let source = Source::parse("s3://models/iris/v1.pmml", &opts, &env).unwrap();
-    let mut core = Core::open(modeldeck::config::DataDir::open(Some(&dd.path)).unwrap()).unwrap();
+    let data_dir = modeldeck::config::DataDir::open(Some(&dd.path)).unwrap();
+    let mut core = Core::open(data_dir, Role::Server).unwrap();
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], port));
     core.set_http_client(
         reqwest::Client::builder()

@@ -1,7 +1,9 @@
 //! One owner per data directory: while another process holds the lock, commands do not touch
 //! the store and say who holds it.
 
-use modeldeck::control::OwnerLock;
+use std::time::Duration;
+
+use modeldeck::control::{OwnerLock, Role};
 
 use crate::common::{DataDir, repo_path};
 
@@ -9,7 +11,13 @@ use crate::common::{DataDir, repo_path};
 async fn commands_refuse_a_data_directory_owned_by_another_process() {
     let dd = DataDir::new();
     dd.ok(&["models", "list"]).await;
-    let lock = OwnerLock::acquire(&dd.path, &dd.path.join("lock")).unwrap();
+    let lock = OwnerLock::acquire(
+        &dd.path,
+        &dd.path.join("lock"),
+        Role::Server,
+        Duration::ZERO,
+    )
+    .unwrap();
     let iris = repo_path("assets/iris/iris.pmml").display().to_string();
     let out = dd.run(&["models", "import", &iris, "--name", "iris"]).await;
     let err = String::from_utf8_lossy(&out.stderr);
@@ -24,6 +32,28 @@ async fn commands_refuse_a_data_directory_owned_by_another_process() {
     let list = dd.json(&["models", "list", "--json"]).await;
     assert_eq!(list, serde_json::json!([]));
     dd.ok(&["models", "import", &iris, "--name", "iris"]).await;
+}
+
+/// Two commands at once (a script importing in parallel): the second waits for the first.
+#[tokio::test]
+async fn a_command_waits_for_another_command() {
+    let dd = DataDir::new();
+    dd.ok(&["models", "list"]).await;
+    let lock = OwnerLock::acquire(
+        &dd.path,
+        &dd.path.join("lock"),
+        Role::Command,
+        Duration::ZERO,
+    )
+    .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(700));
+        drop(lock);
+    });
+    let iris = repo_path("assets/iris/iris.pmml").display().to_string();
+    let v = dd.import(&iris, "iris").await;
+    assert_eq!(v["version"], 1);
+    release.join().unwrap();
 }
 
 #[tokio::test]
