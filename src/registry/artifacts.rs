@@ -18,7 +18,9 @@ use super::ImportError;
 
 /// A private folder under `DATA_DIR/tmp/` for one import; removed on drop unless published.
 pub struct Staging {
-    dir: Option<PathBuf>,
+    dir: PathBuf,
+    /// Set once the folder has been renamed into the artifact store.
+    published: bool,
 }
 
 static STAGING_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -39,11 +41,14 @@ impl Staging {
                 path: dir.clone(),
                 source,
             })?;
-        Ok(Staging { dir: Some(dir) })
+        Ok(Staging {
+            dir,
+            published: false,
+        })
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.as_deref().unwrap_or(Path::new("/nonexistent"))
+        &self.dir
     }
 
     /// Where a fetcher writes what it downloads, before the type is known.
@@ -62,16 +67,12 @@ impl Staging {
         }
         digest(&target)
     }
-
-    fn take(&mut self) -> Option<PathBuf> {
-        self.dir.take()
-    }
 }
 
 impl Drop for Staging {
     fn drop(&mut self) {
-        if let Some(dir) = self.dir.take() {
-            let _ = fs::remove_dir_all(dir);
+        if !self.published {
+            let _ = fs::remove_dir_all(&self.dir);
         }
     }
 }
@@ -116,13 +117,8 @@ impl Artifacts {
                 created: false,
             });
         }
-        let Some(dir) = staging.take() else {
-            return Err(ImportError::BadSource("staging folder vanished".into()));
-        };
-        if let Err(e) = rename(&dir, &target) {
-            let _ = fs::remove_dir_all(&dir);
-            return Err(e);
-        }
+        rename(staging.path(), &target)?;
+        staging.published = true;
         sync_dir(&self.root);
         Ok(Published {
             relative_path,

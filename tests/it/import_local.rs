@@ -390,3 +390,24 @@ async fn json_errors_carry_a_stable_code() {
             .contains("\"Bad\"")
     );
 }
+
+/// What a crash between "artifact written" and "row committed" leaves behind is cleared the
+/// next time the directory is opened; referenced artifacts are kept.
+#[tokio::test]
+async fn leftovers_of_an_interrupted_import_are_swept() {
+    let dd = DataDir::new();
+    let v = dd.import(&iris(), "iris").await;
+    let orphan = dd.path.join("artifacts").join("ab".repeat(32));
+    std::fs::create_dir_all(&orphan).unwrap();
+    std::fs::write(orphan.join("model.pmml"), b"half an import").unwrap();
+    let stale = dd.path.join("tmp/import-1-2-3/incoming");
+    std::fs::create_dir_all(&stale).unwrap();
+    dd.ok(&["models", "list"]).await;
+    assert!(!orphan.exists(), "orphan artifact kept");
+    assert!(!stale.exists(), "stale staging folder kept");
+    let kept = dd
+        .path
+        .join("artifacts")
+        .join(v["sha256"].as_str().unwrap());
+    assert!(kept.join("model.pmml").exists());
+}
