@@ -35,6 +35,24 @@ pub enum Command {
     /// The model repository: import, list, show, remove
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Score a CSV or JSON-lines file through a model file, offline (no server)
+    Score(ScoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The model file (PMML)
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Input records: .csv, or .jsonl/.ndjson/.json for JSON lines; - for stdin (CSV)
+    #[arg(long, value_name = "FILE")]
+    pub input: String,
+    /// Where to write the scored records, same formats; - for stdout (CSV)
+    #[arg(long, value_name = "FILE")]
+    pub output: String,
+    /// Worker threads (default: all cores)
+    #[arg(long)]
+    pub threads: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,25 +116,27 @@ pub struct ImportArgs {
     pub json: bool,
 }
 
-impl Command {
+impl ModelsCommand {
     fn json(&self) -> bool {
         match self {
-            Command::Models(m) => match m {
-                ModelsCommand::Import(a) => a.json,
-                ModelsCommand::List { json }
-                | ModelsCommand::Show { json, .. }
-                | ModelsCommand::Rm { json, .. } => *json,
-            },
+            ModelsCommand::Import(a) => a.json,
+            ModelsCommand::List { json }
+            | ModelsCommand::Show { json, .. }
+            | ModelsCommand::Rm { json, .. } => *json,
         }
     }
 }
 
 /// Runs a parsed command line to completion.
 pub fn run(cli: Cli) -> ExitCode {
-    let Some(command) = cli.command else {
+    let command = match cli.command {
         // The console arrives with its own issue; until then, say what there is.
-        let _ = Cli::command().print_help();
-        return ExitCode::SUCCESS;
+        None => {
+            let _ = Cli::command().print_help();
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Score(args)) => return score(args),
+        Some(Command::Models(command)) => command,
     };
     let json = command.json();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -143,11 +163,11 @@ fn fail(json: bool, code: &str, message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), ControlError> {
+async fn dispatch(data_dir: Option<PathBuf>, command: ModelsCommand) -> Result<(), ControlError> {
     let open = || Core::open(DataDir::open(data_dir.as_deref())?, Role::Command);
     let actor = actor();
     match command {
-        Command::Models(ModelsCommand::Import(args)) => {
+        ModelsCommand::Import(args) => {
             // Check what the user typed before touching the data directory.
             let opts = S3Options {
                 region: args.region,
@@ -181,7 +201,7 @@ async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), Con
                 );
             }
         }
-        Command::Models(ModelsCommand::List { json }) => {
+        ModelsCommand::List { json } => {
             let models = open()?.list_models()?;
             if json {
                 print_json(&json!(models));
@@ -206,7 +226,7 @@ async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), Con
                 print_table(&rows);
             }
         }
-        Command::Models(ModelsCommand::Show { name, json }) => {
+        ModelsCommand::Show { name, json } => {
             let core = open()?;
             let versions = core.show_model(&name)?;
             let description = core
@@ -244,7 +264,7 @@ async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), Con
                 print_table(&rows);
             }
         }
-        Command::Models(ModelsCommand::Rm { target, json }) => {
+        ModelsCommand::Rm { target, json } => {
             let target: ModelRef = target.parse().map_err(|e: crate::domain::ModelRefError| {
                 ControlError::BadRequest(e.to_string())
             })?;
@@ -265,6 +285,43 @@ async fn dispatch(data_dir: Option<PathBuf>, command: Command) -> Result<(), Con
         }
     }
     Ok(())
+}
+
+/// Exit code when the file was scored but some records failed (their `_error` says why).
+const SOME_RECORDS_FAILED: u8 = 3;
+
+fn score(args: ScoreArgs) -> ExitCode {
+    use crate::runtime::pmml::PmmlModel;
+    let model = match PmmlModel::load(&args.model) {
+        Ok(m) => m,
+        Err(e) => {
+            return fail(
+                false,
+                "invalid_model",
+                &format!("{}: {e}", args.model.display()),
+            );
+        }
+    };
+    let options = crate::batch::ScoreOptions {
+        threads: args.threads,
+    };
+    match crate::batch::score_file(&model, &args.input, &args.output, &options) {
+        Ok(summary) if summary.failed > 0 => {
+            eprintln!(
+                "scored {} records; {} failed (see the _error column)",
+                summary.records, summary.failed
+            );
+            ExitCode::from(SOME_RECORDS_FAILED)
+        }
+        Ok(summary) => {
+            if args.output != "-" {
+                eprintln!("scored {} records into {}", summary.records, args.output);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(crate::batch::ScoreError::Closed) => ExitCode::SUCCESS,
+        Err(e) => fail(false, "score_failed", &e.to_string()),
+    }
 }
 
 /// Who the audit log names for a change made from this command line.

@@ -11,14 +11,18 @@
 //!   the content-addressed artifact store, and format validation.
 //! - [`control`]: the operations users ask for (import, list, show, remove). The CLI calls these
 //!   in-process when it owns the data directory; the control API will call the same functions.
-//! - [`cli`]: the `modeldeck` command line, a thin layer over [`control`].
+//! - [`runtime`]: one `Predictor` interface; the native PMML evaluator behind it.
+//! - [`batch`]: reading, scoring and writing records (`modeldeck score`).
+//! - [`cli`]: the `modeldeck` command line, a thin layer over [`control`] and [`batch`].
 //!
-//! Modules still to come, in the same layout: `runtime/` (model evaluation), `gateway/` (the
-//! TF Serving-compatible data plane), `monitor/`, `batch/` and `tui/` (the console).
+//! Modules still to come, in the same layout: `gateway/` (the TF Serving-compatible data
+//! plane), `monitor/` and `tui/` (the console).
 
+pub mod batch;
 pub mod cli;
 pub mod config;
 pub mod control;
 pub mod domain;
 pub mod registry;
+pub mod runtime;
 pub mod store;

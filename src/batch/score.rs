@@ -1,0 +1,136 @@
+//! Offline scoring of a file through a model.
+//!
+//! Records are read in chunks; a window of chunks is scored on all cores at once and written
+//! back in input order before the next window is read, so memory stays bounded by the window
+//! whatever the input size, and output order always equals input order.
+
+use std::num::NonZeroUsize;
+
+use super::ScoreError;
+use super::records::{Format, Reader, Record, Writer, open_input};
+use crate::runtime::{Predictor, RecordError};
+
+/// Records per chunk: large enough to amortise hand-offs, small enough to spread the work.
+const CHUNK: usize = 1024;
+
+#[derive(Debug, Clone)]
+pub struct ScoreOptions {
+    /// Worker threads; default: the machine's cores.
+    pub threads: Option<NonZeroUsize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScoreSummary {
+    pub records: u64,
+    pub failed: u64,
+}
+
+/// Scores `input` into `output` (paths, or `-` for stdin/stdout).
+pub fn score_file(
+    model: &dyn Predictor,
+    input: &str,
+    output: &str,
+    options: &ScoreOptions,
+) -> Result<ScoreSummary, ScoreError> {
+    let signature = model.signature();
+    let inputs: Vec<String> = signature.inputs.iter().map(|f| f.name.clone()).collect();
+    let columns: Vec<String> = signature
+        .outputs
+        .iter()
+        .map(|o| o.field.name.clone())
+        .collect();
+    let mut reader = Reader::new(open_input(input)?, Format::of(input), &inputs)?;
+    let mut writer = Writer::create(output, columns)?;
+    let threads = options
+        .threads
+        .or_else(|| std::thread::available_parallelism().ok())
+        .map_or(1, NonZeroUsize::get);
+    let result = run(model, &mut reader, &mut writer, threads);
+    match result {
+        Ok(summary) => {
+            writer.finish()?;
+            Ok(summary)
+        }
+        Err(e) => {
+            writer.abandon();
+            Err(e)
+        }
+    }
+}
+
+fn run(
+    model: &dyn Predictor,
+    reader: &mut Reader,
+    writer: &mut Writer,
+    threads: usize,
+) -> Result<ScoreSummary, ScoreError> {
+    let mut summary = ScoreSummary {
+        records: 0,
+        failed: 0,
+    };
+    loop {
+        let mut window = Vec::with_capacity(threads * 2);
+        for _ in 0..threads * 2 {
+            let chunk = reader.chunk(CHUNK)?;
+            if chunk.is_empty() {
+                break;
+            }
+            window.push(chunk);
+        }
+        if window.is_empty() {
+            return Ok(summary);
+        }
+        let scored: Vec<Vec<Record>> = if window.len() == 1 || threads == 1 {
+            window.iter().map(|c| score_chunk(model, c)).collect()
+        } else {
+            std::thread::scope(|scope| {
+                let per_thread = window.len().div_ceil(threads);
+                let handles: Vec<_> = window
+                    .chunks(per_thread)
+                    .map(|group| {
+                        scope.spawn(move || {
+                            group
+                                .iter()
+                                .map(|c| score_chunk(model, c))
+                                .collect::<Vec<_>>()
+                        })
+                    })
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| {
+                        h.join().unwrap_or_else(|_| {
+                            vec![vec![Err(RecordError("scoring thread panicked".into()))]]
+                        })
+                    })
+                    .collect()
+            })
+        };
+        for record in scored.iter().flatten() {
+            summary.records += 1;
+            if record.is_err() {
+                summary.failed += 1;
+            }
+            writer.write(record)?;
+        }
+    }
+}
+
+/// Scores the readable records of a chunk in one `predict` call, keeping unreadable ones as
+/// their errors, in order.
+fn score_chunk(model: &dyn Predictor, chunk: &[Record]) -> Vec<Record> {
+    let rows: Vec<Vec<crate::runtime::Value>> = chunk
+        .iter()
+        .filter_map(|r| r.as_ref().ok().cloned())
+        .collect();
+    let mut answers = model.predict(&rows).into_iter();
+    chunk
+        .iter()
+        .map(|r| match r {
+            Ok(_) => answers
+                .next()
+                .unwrap_or_else(|| Err(RecordError("the model gave no answer".into()))),
+            Err(e) => Err(e.clone()),
+        })
+        .collect()
+}

@@ -1,0 +1,103 @@
+//! Model runtimes behind one interface.
+//!
+//! Every local model kind (PMML now; ONNX and Angel later) is compiled at load time into a
+//! flat evaluation form and served through [`Predictor`]: a [`Signature`] that says what goes
+//! in and what comes out (with the role of each output, so `:classify`, probability bars and
+//! batch output columns need no guessing), and a batch `predict` that answers each record
+//! separately — one bad record is an error for that record, not for the batch.
+//!
+//! Runtimes are synchronous CPU code and know nothing of HTTP or SQL: the gateway and the
+//! batch runner decide where that CPU time is spent.
+
+pub mod pmml;
+
+use std::fmt;
+
+/// One value going into or coming out of a model.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Missing,
+    Number(f64),
+    Integer(i64),
+    String(String),
+    Boolean(bool),
+}
+
+impl fmt::Display for Value {
+    /// The text a CSV cell gets: numbers in shortest round-trip form (a whole double keeps its
+    /// `.0`, as Java and Python print it), missing as empty.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Missing => Ok(()),
+            Value::Number(n) if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e16 => {
+                write!(f, "{n:.1}")
+            }
+            Value::Number(n) => write!(f, "{n}"),
+            Value::Integer(i) => write!(f, "{i}"),
+            Value::String(s) => f.write_str(s),
+            Value::Boolean(b) => write!(f, "{b}"),
+        }
+    }
+}
+
+/// Element types of inputs and outputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DType {
+    Double,
+    /// Values are rounded to f32 on the way in (PMML `dataType="float"`).
+    Float,
+    Integer,
+    String,
+    Boolean,
+}
+
+/// A named input or output; PMML fields are scalars (empty shape), tensors have dimensions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldSpec {
+    pub name: String,
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    /// For categorical inputs, the values the model declares valid.
+    pub categories: Option<Vec<String>>,
+}
+
+/// What an output means, so that consumers can find the label or the probabilities.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OutputRole {
+    /// The predicted value of a regression.
+    PredictedValue,
+    /// The predicted class label.
+    PredictedLabel,
+    /// The probability of one class.
+    Probability { class: String },
+    /// Anything else the model reports.
+    Other,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutputSpec {
+    pub field: FieldSpec,
+    pub role: OutputRole,
+}
+
+/// What a model takes and gives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Signature {
+    pub inputs: Vec<FieldSpec>,
+    pub outputs: Vec<OutputSpec>,
+    /// Input names in the order positional (array) records list them.
+    pub feature_order: Option<Vec<String>>,
+}
+
+/// Why one record could not be scored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RecordError(pub String);
+
+/// A loaded model. `inputs` rows are aligned with `signature().inputs`; each answer row with
+/// `signature().outputs`.
+pub trait Predictor: Send + Sync {
+    fn signature(&self) -> &Signature;
+
+    fn predict(&self, inputs: &[Vec<Value>]) -> Vec<Result<Vec<Value>, RecordError>>;
+}

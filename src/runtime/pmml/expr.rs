@@ -1,0 +1,673 @@
+//! Expressions: `Constant`, `FieldRef`, `NormContinuous`, `NormDiscrete`, `Discretize`,
+//! `MapValues` and `Apply` with PMML's built-in functions, compiled to a tree over slots.
+//!
+//! Missing values follow PMML: a function with a missing argument is missing (unless it is one
+//! of the functions about missingness, or `if`, which only needs its condition), then
+//! `mapMissingTo` applies; a result that is not a number (NaN) is missing, then `defaultValue`
+//! applies.
+
+use std::collections::HashMap;
+
+use roxmltree::Node;
+
+use super::fields::{Fields, UNSEEN, V};
+use super::xml::{self, Result, attr, child, children, elements, err, name};
+
+/// Nesting deeper than this is refused at load time (the compiler recurses over expressions).
+const MAX_DEPTH: usize = 256;
+
+#[derive(Debug, Clone)]
+pub enum Expr {
+    Const(V),
+    Field {
+        slot: usize,
+        map_missing_to: Option<V>,
+    },
+    NormContinuous {
+        slot: usize,
+        /// (orig, norm) knots, ascending in orig.
+        points: Vec<(f64, f64)>,
+        outliers: Outliers,
+        map_missing_to: Option<f64>,
+    },
+    NormDiscrete {
+        slot: usize,
+        value: V,
+        map_missing_to: Option<f64>,
+    },
+    Discretize {
+        slot: usize,
+        bins: Vec<(Interval, V)>,
+        map_missing_to: V,
+        default: V,
+    },
+    MapValues {
+        slots: Vec<usize>,
+        rows: HashMap<Vec<Key>, V>,
+        map_missing_to: V,
+        default: V,
+    },
+    Apply {
+        func: Func,
+        args: Vec<Expr>,
+        map_missing_to: Option<V>,
+        default: Option<V>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outliers {
+    AsIs,
+    AsMissing,
+    AsExtreme,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Interval {
+    pub left: f64,
+    pub right: f64,
+    pub left_closed: bool,
+    pub right_closed: bool,
+}
+
+impl Interval {
+    fn contains(&self, x: f64) -> bool {
+        (if self.left_closed {
+            x >= self.left
+        } else {
+            x > self.left
+        }) && (if self.right_closed {
+            x <= self.right
+        } else {
+            x < self.right
+        })
+    }
+}
+
+/// A hashable form of a value, for `MapValues` tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Key {
+    Num(u64),
+    Str(u32),
+}
+
+fn key(v: V) -> Option<Key> {
+    match v {
+        V::Missing => None,
+        V::Num(n) => Some(Key::Num(if n == 0.0 { 0 } else { n.to_bits() })),
+        V::Str(id) => Some(Key::Str(id)),
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Func {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Min,
+    Max,
+    Sum,
+    Avg,
+    Product,
+    Log10,
+    Ln,
+    Sqrt,
+    Abs,
+    Exp,
+    Pow,
+    Threshold,
+    Floor,
+    Ceil,
+    Round,
+    Expm1,
+    Ln1p,
+    Sin,
+    Cos,
+    Tan,
+    Asin,
+    Acos,
+    Atan,
+    Sinh,
+    Cosh,
+    Tanh,
+    Hypot,
+    Modulo,
+    IsMissing,
+    IsNotMissing,
+    Equal,
+    NotEqual,
+    LessThan,
+    LessOrEqual,
+    GreaterThan,
+    GreaterOrEqual,
+    And,
+    Or,
+    Not,
+    IsIn,
+    IsNotIn,
+    If,
+}
+
+impl Func {
+    fn parse(text: &str) -> Option<(Func, usize, Option<usize>)> {
+        use Func::*;
+        let text = text.strip_prefix("x-").unwrap_or(text);
+        // (function, fewest arguments, most arguments)
+        Some(match text {
+            "+" => (Add, 2, Some(2)),
+            "-" => (Sub, 2, Some(2)),
+            "*" => (Mul, 2, Some(2)),
+            "/" => (Div, 2, Some(2)),
+            "min" => (Min, 1, None),
+            "max" => (Max, 1, None),
+            "sum" => (Sum, 1, None),
+            "avg" => (Avg, 1, None),
+            "product" => (Product, 1, None),
+            "log10" => (Log10, 1, Some(1)),
+            "ln" => (Ln, 1, Some(1)),
+            "sqrt" => (Sqrt, 1, Some(1)),
+            "abs" => (Abs, 1, Some(1)),
+            "exp" => (Exp, 1, Some(1)),
+            "pow" => (Pow, 2, Some(2)),
+            "threshold" => (Threshold, 2, Some(2)),
+            "floor" => (Floor, 1, Some(1)),
+            "ceil" => (Ceil, 1, Some(1)),
+            "round" => (Round, 1, Some(1)),
+            "expm1" => (Expm1, 1, Some(1)),
+            "ln1p" => (Ln1p, 1, Some(1)),
+            "sin" => (Sin, 1, Some(1)),
+            "cos" => (Cos, 1, Some(1)),
+            "tan" => (Tan, 1, Some(1)),
+            "asin" => (Asin, 1, Some(1)),
+            "acos" => (Acos, 1, Some(1)),
+            "atan" => (Atan, 1, Some(1)),
+            "sinh" => (Sinh, 1, Some(1)),
+            "cosh" => (Cosh, 1, Some(1)),
+            "tanh" => (Tanh, 1, Some(1)),
+            "hypot" => (Hypot, 2, Some(2)),
+            "modulo" => (Modulo, 2, Some(2)),
+            "isMissing" => (IsMissing, 1, Some(1)),
+            "isNotMissing" => (IsNotMissing, 1, Some(1)),
+            "equal" => (Equal, 2, Some(2)),
+            "notEqual" => (NotEqual, 2, Some(2)),
+            "lessThan" => (LessThan, 2, Some(2)),
+            "lessOrEqual" => (LessOrEqual, 2, Some(2)),
+            "greaterThan" => (GreaterThan, 2, Some(2)),
+            "greaterOrEqual" => (GreaterOrEqual, 2, Some(2)),
+            "and" => (And, 2, None),
+            "or" => (Or, 2, None),
+            "not" => (Not, 1, Some(1)),
+            "isIn" => (IsIn, 2, None),
+            "isNotIn" => (IsNotIn, 2, None),
+            "if" => (If, 2, Some(3)),
+            _ => return None,
+        })
+    }
+}
+
+/// True if `node` is one of the expression elements.
+pub fn is_expression(node: Node) -> bool {
+    matches!(
+        name(node),
+        "Constant"
+            | "FieldRef"
+            | "NormContinuous"
+            | "NormDiscrete"
+            | "Discretize"
+            | "MapValues"
+            | "Apply"
+    )
+}
+
+/// Compiles the expression element `node`; `target` is the slot whose type constants take.
+pub fn compile(
+    fields: &mut Fields,
+    node: Node,
+    target: Option<usize>,
+    depth: usize,
+) -> Result<Expr> {
+    if depth > MAX_DEPTH {
+        return err(
+            node,
+            format!("expressions nest deeper than {MAX_DEPTH} levels"),
+        );
+    }
+    let missing_to = |fields: &mut Fields, slot: Option<usize>| -> Result<Option<V>> {
+        node.attribute("mapMissingTo")
+            .map(|t| typed(fields, node, slot, t))
+            .transpose()
+    };
+    Ok(match name(node) {
+        "Constant" => {
+            let text = node.text().unwrap_or("").trim();
+            if node.attribute("missing") == Some("true") {
+                Expr::Const(V::Missing)
+            } else {
+                match node.attribute("dataType") {
+                    Some("string") => Expr::Const(V::Str(fields.intern(text))),
+                    Some(_) => Expr::Const(V::Num(xml::number(node, "Constant", text)?)),
+                    None => match xml::parse_number(text) {
+                        Some(n) => Expr::Const(V::Num(n)),
+                        None => Expr::Const(V::Str(fields.intern(text))),
+                    },
+                }
+            }
+        }
+        "FieldRef" => {
+            let slot = fields.resolve(node, attr(node, "field")?)?;
+            Expr::Field {
+                slot,
+                map_missing_to: missing_to(fields, Some(slot))?,
+            }
+        }
+        "NormContinuous" => {
+            let slot = fields.resolve(node, attr(node, "field")?)?;
+            let mut points = Vec::new();
+            for ln in children(node, "LinearNorm") {
+                points.push((xml::attr_f64(ln, "orig")?, xml::attr_f64(ln, "norm")?));
+            }
+            if points.len() < 2 || points.windows(2).any(|w| w[0].0 >= w[1].0) {
+                return err(
+                    node,
+                    "NormContinuous needs at least two LinearNorm points in ascending orig order",
+                );
+            }
+            let outliers = match node.attribute("outliers").unwrap_or("asIs") {
+                "asIs" => Outliers::AsIs,
+                "asMissingValues" => Outliers::AsMissing,
+                "asExtremeValues" => Outliers::AsExtreme,
+                other => return err(node, format!("outliers {other:?} is not supported")),
+            };
+            Expr::NormContinuous {
+                slot,
+                points,
+                outliers,
+                map_missing_to: xml::opt_f64(node, "mapMissingTo")?,
+            }
+        }
+        "NormDiscrete" => {
+            let slot = fields.resolve(node, attr(node, "field")?)?;
+            let value = fields.constant(node, slot, attr(node, "value")?)?;
+            Expr::NormDiscrete {
+                slot,
+                value,
+                map_missing_to: xml::opt_f64(node, "mapMissingTo")?,
+            }
+        }
+        "Discretize" => {
+            let slot = fields.resolve(node, attr(node, "field")?)?;
+            let mut bins = Vec::new();
+            for bin in children(node, "DiscretizeBin") {
+                let iv = child(bin, "Interval")
+                    .ok_or_else(|| xml::error(bin, "DiscretizeBin has no Interval"))?;
+                let (left_closed, right_closed) = closure(iv)?;
+                let interval = Interval {
+                    left: xml::opt_f64(iv, "leftMargin")?.unwrap_or(f64::NEG_INFINITY),
+                    right: xml::opt_f64(iv, "rightMargin")?.unwrap_or(f64::INFINITY),
+                    left_closed,
+                    right_closed,
+                };
+                bins.push((
+                    interval,
+                    typed(fields, bin, target, attr(bin, "binValue")?)?,
+                ));
+            }
+            Expr::Discretize {
+                slot,
+                bins,
+                map_missing_to: missing_to(fields, target)?.unwrap_or(V::Missing),
+                default: node
+                    .attribute("defaultValue")
+                    .map(|t| typed(fields, node, target, t))
+                    .transpose()?
+                    .unwrap_or(V::Missing),
+            }
+        }
+        "MapValues" => map_values(fields, node, target)?,
+        "Apply" => {
+            let function = attr(node, "function")?;
+            let (func, min, max) = Func::parse(function).ok_or_else(|| {
+                xml::error(
+                    node,
+                    format!("Apply function {function:?} is not supported"),
+                )
+            })?;
+            let mut args = Vec::new();
+            for arg in elements(node).filter(|n| is_expression(*n)) {
+                args.push(compile(fields, arg, None, depth + 1)?);
+            }
+            if args.len() < min || max.is_some_and(|m| args.len() > m) {
+                return err(
+                    node,
+                    format!("Apply {function:?} got {} arguments", args.len()),
+                );
+            }
+            if node
+                .attribute("invalidValueTreatment")
+                .is_some_and(|t| t != "returnInvalid" && t != "asMissing")
+            {
+                return err(
+                    node,
+                    "Apply invalidValueTreatment other than returnInvalid/asMissing is not supported",
+                );
+            }
+            Expr::Apply {
+                func,
+                args,
+                map_missing_to: missing_to(fields, target)?,
+                default: node
+                    .attribute("defaultValue")
+                    .map(|t| typed(fields, node, target, t))
+                    .transpose()?,
+            }
+        }
+        other => return err(node, format!("<{other}> is not a supported expression")),
+    })
+}
+
+fn closure(iv: Node) -> Result<(bool, bool)> {
+    Ok(match attr(iv, "closure")? {
+        "openClosed" => (false, true),
+        "openOpen" => (false, false),
+        "closedOpen" => (true, false),
+        "closedClosed" => (true, true),
+        other => return err(iv, format!("closure {other:?} is not a PMML closure")),
+    })
+}
+
+/// A constant typed for `slot` when known, else a number if it parses as one.
+fn typed(fields: &mut Fields, node: Node, slot: Option<usize>, text: &str) -> Result<V> {
+    match slot {
+        Some(s) => fields.constant(node, s, text),
+        None => Ok(match xml::parse_number(text) {
+            Some(n) => V::Num(n),
+            None => V::Str(fields.intern(text)),
+        }),
+    }
+}
+
+fn map_values(fields: &mut Fields, node: Node, target: Option<usize>) -> Result<Expr> {
+    let output = attr(node, "outputColumn")?;
+    let mut columns = Vec::new();
+    let mut slots = Vec::new();
+    for pair in children(node, "FieldColumnPair") {
+        let slot = fields.resolve(pair, attr(pair, "field")?)?;
+        slots.push(slot);
+        columns.push(attr(pair, "column")?.to_string());
+    }
+    let table = child(node, "InlineTable")
+        .ok_or_else(|| xml::error(node, "MapValues without an InlineTable is not supported"))?;
+    let mut rows = HashMap::new();
+    for row in children(table, "row") {
+        // Cells are elements named after their column, possibly namespaced (`data:input`).
+        let cell = |col: &str| {
+            elements(row)
+                .find(|c| name(*c) == col)
+                .map(|c| c.text().unwrap_or("").to_string())
+        };
+        let Some(out) = cell(output) else {
+            return err(row, format!("an InlineTable row has no {output:?} cell"));
+        };
+        let mut k = Vec::new();
+        for (col, &slot) in columns.iter().zip(&slots) {
+            let Some(text) = cell(col) else {
+                return err(row, format!("an InlineTable row has no {col:?} cell"));
+            };
+            let v = fields.constant(row, slot, &text)?;
+            k.extend(key(v));
+        }
+        let value = typed(fields, row, target, &out)?;
+        rows.entry(k).or_insert(value);
+    }
+    Ok(Expr::MapValues {
+        slots,
+        rows,
+        map_missing_to: node
+            .attribute("mapMissingTo")
+            .map(|t| typed(fields, node, target, t))
+            .transpose()?
+            .unwrap_or(V::Missing),
+        default: node
+            .attribute("defaultValue")
+            .map(|t| typed(fields, node, target, t))
+            .transpose()?
+            .unwrap_or(V::Missing),
+    })
+}
+
+/// Ids of "true" and "false" in the interner, which boolean results use.
+#[derive(Debug, Clone, Copy)]
+pub struct Bools {
+    pub t: u32,
+    pub f: u32,
+}
+
+impl Expr {
+    pub fn eval(&self, slots: &[V], b: Bools) -> V {
+        match self {
+            Expr::Const(v) => *v,
+            Expr::Field {
+                slot,
+                map_missing_to,
+            } => match (slots[*slot], map_missing_to) {
+                (V::Missing, Some(m)) => *m,
+                (v, _) => v,
+            },
+            Expr::NormContinuous {
+                slot,
+                points,
+                outliers,
+                map_missing_to,
+            } => match slots[*slot] {
+                V::Num(x) => norm_continuous(x, points, *outliers),
+                _ => map_missing_to.map_or(V::Missing, V::Num),
+            },
+            Expr::NormDiscrete {
+                slot,
+                value,
+                map_missing_to,
+            } => match slots[*slot] {
+                V::Missing => map_missing_to.map_or(V::Missing, V::Num),
+                v => V::Num(if v == *value { 1.0 } else { 0.0 }),
+            },
+            Expr::Discretize {
+                slot,
+                bins,
+                map_missing_to,
+                default,
+            } => match slots[*slot] {
+                V::Num(x) => bins
+                    .iter()
+                    .find(|(iv, _)| iv.contains(x))
+                    .map_or(*default, |(_, v)| *v),
+                V::Missing => *map_missing_to,
+                V::Str(_) => *default,
+            },
+            Expr::MapValues {
+                slots: inputs,
+                rows,
+                map_missing_to,
+                default,
+            } => {
+                let mut k = Vec::with_capacity(inputs.len());
+                for &s in inputs {
+                    match key(slots[s]) {
+                        Some(x) => k.push(x),
+                        None => return *map_missing_to,
+                    }
+                }
+                rows.get(&k).copied().unwrap_or(*default)
+            }
+            Expr::Apply {
+                func,
+                args,
+                map_missing_to,
+                default,
+            } => {
+                let result = apply(*func, args, slots, b);
+                match result {
+                    Applied::Value(V::Num(n)) if n.is_nan() => default.unwrap_or(V::Missing),
+                    Applied::Value(V::Missing) => default.unwrap_or(V::Missing),
+                    Applied::Value(v) => v,
+                    Applied::MissingInput => map_missing_to.unwrap_or(V::Missing),
+                }
+            }
+        }
+    }
+}
+
+enum Applied {
+    Value(V),
+    MissingInput,
+}
+
+fn norm_continuous(x: f64, points: &[(f64, f64)], outliers: Outliers) -> V {
+    let (first, last) = (points[0], points[points.len() - 1]);
+    if x < first.0 || x > last.0 {
+        match outliers {
+            Outliers::AsMissing => return V::Missing,
+            Outliers::AsExtreme => return V::Num(if x < first.0 { first.1 } else { last.1 }),
+            Outliers::AsIs => {}
+        }
+    }
+    // The segment containing x, or the outermost one for extrapolation.
+    let i = points
+        .windows(2)
+        .position(|w| x <= w[1].0)
+        .unwrap_or(points.len() - 2);
+    let (a, b) = (points[i], points[i + 1]);
+    V::Num(a.1 + (x - a.0) * (b.1 - a.1) / (b.0 - a.0))
+}
+
+fn apply(func: Func, args: &[Expr], slots: &[V], b: Bools) -> Applied {
+    use Func::*;
+    let boolean = |x: bool| V::Str(if x { b.t } else { b.f });
+    let truth = |v: V| match v {
+        V::Str(id) => Some(id == b.t),
+        V::Num(n) => Some(n != 0.0),
+        V::Missing => None,
+    };
+    match func {
+        IsMissing => return Applied::Value(boolean(args[0].eval(slots, b).is_missing())),
+        IsNotMissing => return Applied::Value(boolean(!args[0].eval(slots, b).is_missing())),
+        If => {
+            return match truth(args[0].eval(slots, b)) {
+                None => Applied::MissingInput,
+                Some(true) => Applied::Value(args[1].eval(slots, b)),
+                Some(false) => Applied::Value(args.get(2).map_or(V::Missing, |e| e.eval(slots, b))),
+            };
+        }
+        _ => {}
+    }
+    let mut values = [V::Missing; 4];
+    let mut many = Vec::new();
+    let vals: &[V] = if args.len() <= values.len() {
+        for (slot, a) in values.iter_mut().zip(args) {
+            *slot = a.eval(slots, b);
+        }
+        &values[..args.len()]
+    } else {
+        many.extend(args.iter().map(|a| a.eval(slots, b)));
+        &many
+    };
+    if vals.iter().any(|v| v.is_missing()) {
+        return Applied::MissingInput;
+    }
+    let num = |v: V| match v {
+        V::Num(n) => n,
+        _ => f64::NAN,
+    };
+    let n = |i: usize| num(vals[i]);
+    let cmp = |f: fn(f64, f64) -> bool| boolean(f(n(0), n(1)));
+    let v = match func {
+        Add => V::Num(n(0) + n(1)),
+        Sub => V::Num(n(0) - n(1)),
+        Mul => V::Num(n(0) * n(1)),
+        Div => V::Num(n(0) / n(1)),
+        Min => V::Num(vals.iter().map(|v| num(*v)).fold(f64::INFINITY, f64::min)),
+        Max => V::Num(
+            vals.iter()
+                .map(|v| num(*v))
+                .fold(f64::NEG_INFINITY, f64::max),
+        ),
+        Sum => V::Num(vals.iter().map(|v| num(*v)).sum()),
+        Avg => V::Num(vals.iter().map(|v| num(*v)).sum::<f64>() / vals.len() as f64),
+        Product => V::Num(vals.iter().map(|v| num(*v)).product()),
+        Log10 => V::Num(n(0).log10()),
+        Ln => V::Num(n(0).ln()),
+        Sqrt => V::Num(n(0).sqrt()),
+        Abs => V::Num(n(0).abs()),
+        Exp => V::Num(n(0).exp()),
+        Pow => V::Num(n(0).powf(n(1))),
+        Threshold => V::Num(if n(0) > n(1) { 1.0 } else { 0.0 }),
+        Floor => V::Num(n(0).floor()),
+        Ceil => V::Num(n(0).ceil()),
+        Round => V::Num(n(0).round()),
+        Expm1 => V::Num(n(0).exp_m1()),
+        Ln1p => V::Num(n(0).ln_1p()),
+        Sin => V::Num(n(0).sin()),
+        Cos => V::Num(n(0).cos()),
+        Tan => V::Num(n(0).tan()),
+        Asin => V::Num(n(0).asin()),
+        Acos => V::Num(n(0).acos()),
+        Atan => V::Num(n(0).atan()),
+        Sinh => V::Num(n(0).sinh()),
+        Cosh => V::Num(n(0).cosh()),
+        Tanh => V::Num(n(0).tanh()),
+        Hypot => V::Num(n(0).hypot(n(1))),
+        Modulo => V::Num(n(0) - (n(0) / n(1)).floor() * n(1)),
+        Equal => boolean(vals[0] == vals[1]),
+        NotEqual => boolean(vals[0] != vals[1]),
+        LessThan => cmp(|a, b| a < b),
+        LessOrEqual => cmp(|a, b| a <= b),
+        GreaterThan => cmp(|a, b| a > b),
+        GreaterOrEqual => cmp(|a, b| a >= b),
+        And => boolean(vals.iter().all(|v| truth(*v) == Some(true))),
+        Or => boolean(vals.iter().any(|v| truth(*v) == Some(true))),
+        Not => boolean(truth(vals[0]) == Some(false)),
+        IsIn => boolean(vals[1..].contains(&vals[0])),
+        IsNotIn => boolean(!vals[1..].contains(&vals[0])),
+        IsMissing | IsNotMissing | If => unreachable!("handled above"),
+    };
+    if matches!(v, V::Str(UNSEEN)) {
+        return Applied::Value(V::Missing);
+    }
+    Applied::Value(v)
+}
+
+/// Compiles a `DerivedField` (in a TransformationDictionary or LocalTransformations): declares
+/// its slot and returns it with its expression.
+pub fn derived_field(fields: &mut Fields, node: Node) -> Result<(usize, Expr)> {
+    let dtype = super::fields::dtype(node)?;
+    let optype = super::fields::optype(node, dtype)?;
+    let field_name = attr(node, "name")?;
+    let slot = fields.add(node, super::fields::Field::new(field_name, dtype, optype))?;
+    let Some(expr_node) = elements(node).find(|n| is_expression(*n)) else {
+        return err(
+            node,
+            format!("DerivedField {field_name:?} has no expression"),
+        );
+    };
+    let expr = compile(fields, expr_node, Some(slot), 0)?;
+    Ok((slot, expr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn norm_continuous_interpolates_and_extrapolates() {
+        let pts = [(0.0, 0.0), (10.0, 1.0), (20.0, 3.0)];
+        assert_eq!(norm_continuous(5.0, &pts, Outliers::AsIs), V::Num(0.5));
+        assert_eq!(norm_continuous(15.0, &pts, Outliers::AsIs), V::Num(2.0));
+        assert_eq!(norm_continuous(30.0, &pts, Outliers::AsIs), V::Num(5.0));
+        assert_eq!(norm_continuous(-10.0, &pts, Outliers::AsIs), V::Num(-1.0));
+        assert_eq!(
+            norm_continuous(30.0, &pts, Outliers::AsExtreme),
+            V::Num(3.0)
+        );
+        assert_eq!(norm_continuous(30.0, &pts, Outliers::AsMissing), V::Missing);
+    }
+}

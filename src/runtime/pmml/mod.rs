@@ -1,0 +1,371 @@
+//! The native PMML runtime.
+//!
+//! A document is parsed once with roxmltree (no DTDs, so no entity expansion) and *compiled*:
+//! every field becomes a slot, strings become interned ids, trees become flat arrays,
+//! ensembles map their segments' classes onto their own up front. Evaluating a record then
+//! walks no XML and looks up no field names. Anything the compiler does not support is a
+//! load-time error naming the element and its line, never a silently different answer.
+//!
+//! Module map: [`fields`] (slots, values, DataDictionary), [`expr`] (transformations),
+//! [`predicate`], [`model`] (what all model elements share, Targets, Output), [`tree`],
+//! [`regression`], [`mining`] (Segmentation).
+
+pub mod expr;
+pub mod fields;
+pub mod mining;
+pub mod model;
+pub mod predicate;
+pub mod regression;
+pub mod tree;
+pub mod xml;
+
+use std::path::Path;
+
+use roxmltree::Node;
+
+use self::expr::{Bools, Expr};
+use self::fields::{Fields, Optype, V};
+use self::model::{Compiler, Env, ModelNode, OutputKind};
+pub use self::xml::LoadError;
+use crate::runtime::{
+    DType, FieldSpec, OutputRole, OutputSpec, Predictor, RecordError, Signature, Value,
+};
+
+/// Every model element PMML 4.4 defines (the ones this runtime does not compile yet are
+/// refused by name).
+pub const MODEL_ELEMENTS: &[&str] = &[
+    "AnomalyDetectionModel",
+    "AssociationModel",
+    "BayesianNetworkModel",
+    "BaselineModel",
+    "ClusteringModel",
+    "GaussianProcessModel",
+    "GeneralRegressionModel",
+    "MiningModel",
+    "NaiveBayesModel",
+    "NearestNeighborModel",
+    "NeuralNetwork",
+    "RegressionModel",
+    "RuleSetModel",
+    "SequenceModel",
+    "Scorecard",
+    "SupportVectorMachineModel",
+    "TextModel",
+    "TimeSeriesModel",
+    "TreeModel",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InvalidTreatment {
+    ReturnInvalid,
+    AsIs,
+    AsMissing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum OutlierTreatment {
+    Keep,
+    MissingOutside(f64, f64),
+    ClampTo(f64, f64),
+}
+
+/// An active input of the top-level model, with its MiningField treatments.
+#[derive(Debug)]
+struct Input {
+    slot: usize,
+    invalid: InvalidTreatment,
+    outliers: OutlierTreatment,
+    replacement: Option<V>,
+}
+
+/// A compiled PMML document.
+#[derive(Debug)]
+pub struct PmmlModel {
+    fields: Fields,
+    bools: Bools,
+    inputs: Vec<Input>,
+    derived: Vec<(usize, Expr)>,
+    model: ModelNode,
+    /// Output columns: the target's slot (if any), then the final OutputFields' slots.
+    output_slots: Vec<usize>,
+    signature: Signature,
+}
+
+impl PmmlModel {
+    pub fn load(path: &Path) -> Result<PmmlModel, LoadError> {
+        let text = std::fs::read(path).map_err(|e| LoadError {
+            line: 0,
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        let text = std::str::from_utf8(&text).map_err(|e| LoadError {
+            line: 0,
+            message: format!(
+                "the file is not UTF-8 (bad byte at offset {})",
+                e.valid_up_to()
+            ),
+        })?;
+        PmmlModel::parse(text)
+    }
+
+    pub fn parse(text: &str) -> Result<PmmlModel, LoadError> {
+        let doc = roxmltree::Document::parse(text).map_err(|e| LoadError {
+            line: e.pos().row,
+            message: format!("the XML is malformed: {e}"),
+        })?;
+        compile(doc.root_element())
+    }
+
+    /// Scores one record given as values aligned with `signature().inputs`.
+    pub fn score(&self, row: &[Value], slots: &mut Vec<V>) -> Result<Vec<Value>, RecordError> {
+        slots.clear();
+        slots.resize(self.fields.len(), V::Missing);
+        if row.len() != self.inputs.len() {
+            return Err(RecordError(format!(
+                "expected {} inputs, got {}",
+                self.inputs.len(),
+                row.len()
+            )));
+        }
+        for (input, value) in self.inputs.iter().zip(row) {
+            slots[input.slot] = self.prepare(input, value)?;
+        }
+        for (slot, e) in &self.derived {
+            slots[*slot] = self.fields.cast(*slot, e.eval(slots, self.bools));
+        }
+        let env = Env {
+            fields: &self.fields,
+            bools: self.bools,
+        };
+        let pred = self.model.eval(slots, env)?;
+        let mut out = Vec::with_capacity(self.output_slots.len());
+        if let Some(t) = self.model.target {
+            out.push(
+                self.fields
+                    .output(Some(t), self.model.predicted_value(&pred)),
+            );
+        }
+        for o in self.model.outputs.iter().filter(|o| o.is_final) {
+            out.push(self.fields.output(Some(o.slot), slots[o.slot]));
+        }
+        Ok(out)
+    }
+
+    /// Applies a MiningField's treatments to one input value.
+    fn prepare(&self, input: &Input, value: &Value) -> Result<V, RecordError> {
+        let mut v = self.fields.input(input.slot, value)?;
+        if !v.is_missing() && !self.fields.is_valid(input.slot, v) {
+            match input.invalid {
+                InvalidTreatment::ReturnInvalid => {
+                    return Err(RecordError(format!(
+                        "field {:?}: {value:?} is outside the declared values",
+                        self.fields.fields[input.slot].name
+                    )));
+                }
+                InvalidTreatment::AsMissing => v = V::Missing,
+                InvalidTreatment::AsIs => {}
+            }
+        }
+        if let V::Num(x) = v {
+            match input.outliers {
+                OutlierTreatment::Keep => {}
+                OutlierTreatment::MissingOutside(lo, hi) if x < lo || x > hi => v = V::Missing,
+                OutlierTreatment::MissingOutside(..) => {}
+                OutlierTreatment::ClampTo(lo, hi) => v = V::Num(x.clamp(lo, hi)),
+            }
+        }
+        if v.is_missing()
+            && let Some(r) = input.replacement
+        {
+            v = r;
+        }
+        Ok(v)
+    }
+}
+
+impl Predictor for PmmlModel {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, inputs: &[Vec<Value>]) -> Vec<Result<Vec<Value>, RecordError>> {
+        let mut slots = Vec::with_capacity(self.fields.len());
+        inputs
+            .iter()
+            .map(|row| self.score(row, &mut slots))
+            .collect()
+    }
+}
+
+fn compile(root: Node) -> Result<PmmlModel, LoadError> {
+    if xml::name(root) != "PMML" {
+        return xml::err(
+            root,
+            format!("the root element is <{}>, not <PMML>", xml::name(root)),
+        );
+    }
+    let version = xml::attr(root, "version")?;
+    if !matches!(version, "4.1" | "4.2" | "4.3" | "4.4") {
+        return xml::err(
+            root,
+            format!("PMML version {version} is not supported (4.1 to 4.4 are)"),
+        );
+    }
+    let mut fields = Fields::default();
+    let bools = Bools {
+        t: fields.intern("true"),
+        f: fields.intern("false"),
+    };
+    let dict = xml::child(root, "DataDictionary")
+        .ok_or_else(|| xml::error(root, "there is no DataDictionary"))?;
+    fields::data_dictionary(&mut fields, dict)?;
+    let mut derived = Vec::new();
+    if let Some(td) = xml::child(root, "TransformationDictionary") {
+        if let Some(df) = xml::child(td, "DefineFunction") {
+            return xml::err(df, "DefineFunction is not supported yet");
+        }
+        for df in xml::children(td, "DerivedField") {
+            derived.push(expr::derived_field(&mut fields, df)?);
+        }
+    }
+    let model_node = xml::elements(root)
+        .find(|n| MODEL_ELEMENTS.contains(&xml::name(*n)))
+        .ok_or_else(|| xml::error(root, "there is no model element"))?;
+    let inputs = inputs(&mut fields, model_node)?;
+    let model = {
+        let mut c = Compiler {
+            fields: &mut fields,
+            depth: 0,
+        };
+        model::compile(&mut c, model_node)?
+    };
+    let signature = signature(&fields, &inputs, &model);
+    let mut output_slots: Vec<usize> = model.target.into_iter().collect();
+    output_slots.extend(model.outputs.iter().filter(|o| o.is_final).map(|o| o.slot));
+    Ok(PmmlModel {
+        fields,
+        bools,
+        inputs,
+        derived,
+        model,
+        output_slots,
+        signature,
+    })
+}
+
+/// The top-level model's active MiningFields and their treatments.
+fn inputs(fields: &mut Fields, model: Node) -> Result<Vec<Input>, LoadError> {
+    let schema = xml::child(model, "MiningSchema")
+        .ok_or_else(|| xml::error(model, format!("<{}> has no MiningSchema", xml::name(model))))?;
+    let mut out = Vec::new();
+    for mf in xml::children(schema, "MiningField") {
+        match mf.attribute("usageType").unwrap_or("active") {
+            "active" => {}
+            "target" | "predicted" | "supplementary" | "group" | "order" | "frequencyWeight"
+            | "analysisWeight" => continue,
+            other => return xml::err(mf, format!("usageType {other:?} is not supported")),
+        }
+        let slot = fields.resolve(mf, xml::attr(mf, "name")?)?;
+        let invalid = match mf
+            .attribute("invalidValueTreatment")
+            .unwrap_or("returnInvalid")
+        {
+            "returnInvalid" => InvalidTreatment::ReturnInvalid,
+            "asIs" => InvalidTreatment::AsIs,
+            "asMissing" => InvalidTreatment::AsMissing,
+            other => {
+                return xml::err(
+                    mf,
+                    format!("invalidValueTreatment {other:?} is not supported"),
+                );
+            }
+        };
+        let outliers = match mf.attribute("outliers").unwrap_or("asIs") {
+            "asIs" => OutlierTreatment::Keep,
+            "asMissingValues" => OutlierTreatment::MissingOutside(
+                xml::attr_f64(mf, "lowValue")?,
+                xml::attr_f64(mf, "highValue")?,
+            ),
+            "asExtremeValues" => OutlierTreatment::ClampTo(
+                xml::attr_f64(mf, "lowValue")?,
+                xml::attr_f64(mf, "highValue")?,
+            ),
+            other => return xml::err(mf, format!("outliers {other:?} is not supported")),
+        };
+        let replacement = mf
+            .attribute("missingValueReplacement")
+            .map(|t| fields.constant(mf, slot, t))
+            .transpose()?;
+        out.push(Input {
+            slot,
+            invalid,
+            outliers,
+            replacement,
+        });
+    }
+    Ok(out)
+}
+
+fn signature(fields: &Fields, inputs: &[Input], model: &ModelNode) -> Signature {
+    let spec = |slot: usize| {
+        let f = &fields.fields[slot];
+        let categories = (f.optype != Optype::Continuous && !f.valid.is_empty()).then(|| {
+            f.valid
+                .iter()
+                .map(|v| fields.output(Some(slot), *v).to_string())
+                .collect()
+        });
+        FieldSpec {
+            name: f.name.clone(),
+            dtype: f.dtype,
+            shape: Vec::new(),
+            categories,
+        }
+    };
+    let class_name = |i: usize| {
+        let v = model.function.classes()[i];
+        fields.output(model.target, v).to_string()
+    };
+    let mut outputs = Vec::new();
+    if let Some(t) = model.target {
+        let role = match model.function {
+            model::Function::Regression => OutputRole::PredictedValue,
+            model::Function::Classification(_) => OutputRole::PredictedLabel,
+        };
+        outputs.push(OutputSpec {
+            field: spec(t),
+            role,
+        });
+    }
+    for o in model.outputs.iter().filter(|o| o.is_final) {
+        let role = match &o.kind {
+            OutputKind::Probability(Some(i)) => OutputRole::Probability {
+                class: class_name(*i),
+            },
+            _ => OutputRole::Other,
+        };
+        outputs.push(OutputSpec {
+            field: spec(o.slot),
+            role,
+        });
+    }
+    let inputs: Vec<FieldSpec> = inputs.iter().map(|i| spec(i.slot)).collect();
+    Signature {
+        feature_order: Some(inputs.iter().map(|f| f.name.clone()).collect()),
+        inputs,
+        outputs,
+    }
+}
+
+/// Input dtype of a field, for callers converting text (CSV cells) into values.
+pub fn parse_cell(dtype: DType, text: &str) -> Value {
+    if text.is_empty() {
+        return Value::Missing;
+    }
+    match dtype {
+        DType::String => Value::String(text.to_string()),
+        _ => match xml::parse_number(text) {
+            Some(n) => Value::Number(n),
+            None => Value::String(text.to_string()),
+        },
+    }
+}
