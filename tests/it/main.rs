@@ -6,4 +6,5 @@ mod import_http;
 mod import_local;
 mod import_s3;
 mod ownership;
+mod pmml_conformance;
 mod store;

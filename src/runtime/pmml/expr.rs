@@ -1,10 +1,10 @@
 //! Expressions: `Constant`, `FieldRef`, `NormContinuous`, `NormDiscrete`, `Discretize`,
 //! `MapValues` and `Apply` with PMML's built-in functions, compiled to a tree over slots.
 //!
-//! Missing values follow PMML: a function with a missing argument is missing (unless it is one
-//! of the functions about missingness, or `if`, which only needs its condition), then
-//! `mapMissingTo` applies; a result that is not a number (NaN) is missing, then `defaultValue`
-//! applies.
+//! Missing values follow JPMML-Evaluator (see `OnMissing`): `mapMissingTo` answers for any
+//! missing argument; otherwise arithmetic gives missing, aggregates skip it, and the other
+//! functions refuse the record. A result that is not a number (NaN) is missing, then
+//! `defaultValue` applies.
 
 use std::collections::HashMap;
 
@@ -12,6 +12,7 @@ use roxmltree::Node;
 
 use super::fields::{Fields, UNSEEN, V};
 use super::xml::{self, Result, attr, child, children, elements, err, name};
+use crate::runtime::RecordError;
 
 /// Nesting deeper than this is refused at load time (the compiler recurses over expressions).
 const MAX_DEPTH: usize = 256;
@@ -443,9 +444,11 @@ pub struct Bools {
     pub f: u32,
 }
 
+type Eval = std::result::Result<V, RecordError>;
+
 impl Expr {
-    pub fn eval(&self, slots: &[V], b: Bools) -> V {
-        match self {
+    pub fn eval(&self, slots: &[V], b: Bools) -> Eval {
+        Ok(match self {
             Expr::Const(v) => *v,
             Expr::Field {
                 slot,
@@ -494,7 +497,7 @@ impl Expr {
                 for &s in inputs {
                     match key(slots[s]) {
                         Some(x) => k.push(x),
-                        None => return *map_missing_to,
+                        None => return Ok(*map_missing_to),
                     }
                 }
                 rows.get(&k).copied().unwrap_or(*default)
@@ -504,16 +507,13 @@ impl Expr {
                 args,
                 map_missing_to,
                 default,
-            } => {
-                let result = apply(*func, args, slots, b);
-                match result {
-                    Applied::Value(V::Num(n)) if n.is_nan() => default.unwrap_or(V::Missing),
-                    Applied::Value(V::Missing) => default.unwrap_or(V::Missing),
-                    Applied::Value(v) => v,
-                    Applied::MissingInput => map_missing_to.unwrap_or(V::Missing),
-                }
-            }
-        }
+            } => match apply(*func, args, slots, b, map_missing_to.is_some())? {
+                Applied::Value(V::Num(n)) if n.is_nan() => default.unwrap_or(V::Missing),
+                Applied::Value(V::Missing) => default.unwrap_or(V::Missing),
+                Applied::Value(v) => v,
+                Applied::MissingInput => map_missing_to.unwrap_or(V::Missing),
+            },
+        })
     }
 }
 
@@ -540,7 +540,40 @@ fn norm_continuous(x: f64, points: &[(f64, f64)], outliers: Outliers) -> V {
     V::Num(a.1 + (x - a.0) * (b.1 - a.1) / (b.0 - a.0))
 }
 
-fn apply(func: Func, args: &[Expr], slots: &[V], b: Bools) -> Applied {
+/// How a function meets a missing argument, as JPMML-Evaluator treats it: arithmetic
+/// operators answer missing, aggregates skip it, the functions about missingness and set
+/// membership take it as a value, and every other function refuses the record.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OnMissing {
+    Propagate,
+    Skip,
+    Accept,
+    Refuse,
+}
+
+impl Func {
+    fn on_missing(self) -> OnMissing {
+        use Func::*;
+        match self {
+            Add | Sub | Mul | Div | Modulo => OnMissing::Propagate,
+            Min | Max | Sum | Avg | Product => OnMissing::Skip,
+            IsMissing | IsNotMissing | IsIn | IsNotIn | And | Or => OnMissing::Accept,
+            _ => OnMissing::Refuse,
+        }
+    }
+
+    fn name(self) -> String {
+        format!("{self:?}")
+    }
+}
+
+fn apply(
+    func: Func,
+    args: &[Expr],
+    slots: &[V],
+    b: Bools,
+    has_map_missing: bool,
+) -> std::result::Result<Applied, RecordError> {
     use Func::*;
     let boolean = |x: bool| V::Str(if x { b.t } else { b.f });
     let truth = |v: V| match v {
@@ -548,52 +581,75 @@ fn apply(func: Func, args: &[Expr], slots: &[V], b: Bools) -> Applied {
         V::Num(n) => Some(n != 0.0),
         V::Missing => None,
     };
-    match func {
-        IsMissing => return Applied::Value(boolean(args[0].eval(slots, b).is_missing())),
-        IsNotMissing => return Applied::Value(boolean(!args[0].eval(slots, b).is_missing())),
-        If => {
-            return match truth(args[0].eval(slots, b)) {
-                None => Applied::MissingInput,
-                Some(true) => Applied::Value(args[1].eval(slots, b)),
-                Some(false) => Applied::Value(args.get(2).map_or(V::Missing, |e| e.eval(slots, b))),
-            };
-        }
-        _ => {}
-    }
-    let mut values = [V::Missing; 4];
+    // Every argument is evaluated, even an `if`'s branch that is not taken (JPMML does the
+    // same, so an error in either branch is an error for the record).
+    let mut small = [V::Missing; 4];
     let mut many = Vec::new();
-    let vals: &[V] = if args.len() <= values.len() {
-        for (slot, a) in values.iter_mut().zip(args) {
-            *slot = a.eval(slots, b);
+    let vals: &mut [V] = if args.len() <= small.len() {
+        for (slot, a) in small.iter_mut().zip(args) {
+            *slot = a.eval(slots, b)?;
         }
-        &values[..args.len()]
+        &mut small[..args.len()]
     } else {
-        many.extend(args.iter().map(|a| a.eval(slots, b)));
-        &many
+        for a in args {
+            many.push(a.eval(slots, b)?);
+        }
+        &mut many
     };
-    if vals.iter().any(|v| v.is_missing()) {
-        return Applied::MissingInput;
+    let missing_at = vals.iter().position(|v| v.is_missing());
+    if let Some(position) = missing_at {
+        if has_map_missing {
+            return Ok(Applied::MissingInput);
+        }
+        match func.on_missing() {
+            OnMissing::Propagate => return Ok(Applied::MissingInput),
+            OnMissing::Refuse => {
+                return Err(RecordError(format!(
+                    "function {} got a missing value as argument {}; give the Apply a mapMissingTo or fill the value in",
+                    func.name().to_lowercase(),
+                    position + 1
+                )));
+            }
+            OnMissing::Skip | OnMissing::Accept => {}
+        }
     }
     let num = |v: V| match v {
         V::Num(n) => n,
         _ => f64::NAN,
     };
+    let present = || vals.iter().filter(|v| !v.is_missing()).map(|v| num(*v));
     let n = |i: usize| num(vals[i]);
     let cmp = |f: fn(f64, f64) -> bool| boolean(f(n(0), n(1)));
     let v = match func {
+        Min | Max | Sum | Avg | Product if present().count() == 0 => V::Missing,
+        Min => V::Num(present().fold(f64::INFINITY, f64::min)),
+        Max => V::Num(present().fold(f64::NEG_INFINITY, f64::max)),
+        Sum => V::Num(present().sum()),
+        Avg => V::Num(present().sum::<f64>() / present().count() as f64),
+        Product => V::Num(present().product()),
+        IsMissing => boolean(vals[0].is_missing()),
+        IsNotMissing => boolean(!vals[0].is_missing()),
+        IsIn => boolean(!vals[0].is_missing() && vals[1..].contains(&vals[0])),
+        IsNotIn => boolean(vals[0].is_missing() || !vals[1..].contains(&vals[0])),
+        And | Or => {
+            // Three-valued: false AND missing is false, true OR missing is true.
+            let decisive = func == Or;
+            if vals.iter().any(|v| truth(*v) == Some(decisive)) {
+                boolean(decisive)
+            } else if missing_at.is_some() {
+                return Ok(Applied::MissingInput);
+            } else {
+                boolean(!decisive)
+            }
+        }
+        If => match truth(vals[0]) {
+            Some(true) => vals[1],
+            _ => vals.get(2).copied().unwrap_or(V::Missing),
+        },
         Add => V::Num(n(0) + n(1)),
         Sub => V::Num(n(0) - n(1)),
         Mul => V::Num(n(0) * n(1)),
         Div => V::Num(n(0) / n(1)),
-        Min => V::Num(vals.iter().map(|v| num(*v)).fold(f64::INFINITY, f64::min)),
-        Max => V::Num(
-            vals.iter()
-                .map(|v| num(*v))
-                .fold(f64::NEG_INFINITY, f64::max),
-        ),
-        Sum => V::Num(vals.iter().map(|v| num(*v)).sum()),
-        Avg => V::Num(vals.iter().map(|v| num(*v)).sum::<f64>() / vals.len() as f64),
-        Product => V::Num(vals.iter().map(|v| num(*v)).product()),
         Log10 => V::Num(n(0).log10()),
         Ln => V::Num(n(0).ln()),
         Sqrt => V::Num(n(0).sqrt()),
@@ -623,17 +679,12 @@ fn apply(func: Func, args: &[Expr], slots: &[V], b: Bools) -> Applied {
         LessOrEqual => cmp(|a, b| a <= b),
         GreaterThan => cmp(|a, b| a > b),
         GreaterOrEqual => cmp(|a, b| a >= b),
-        And => boolean(vals.iter().all(|v| truth(*v) == Some(true))),
-        Or => boolean(vals.iter().any(|v| truth(*v) == Some(true))),
         Not => boolean(truth(vals[0]) == Some(false)),
-        IsIn => boolean(vals[1..].contains(&vals[0])),
-        IsNotIn => boolean(!vals[1..].contains(&vals[0])),
-        IsMissing | IsNotMissing | If => unreachable!("handled above"),
     };
     if matches!(v, V::Str(UNSEEN)) {
-        return Applied::Value(V::Missing);
+        return Ok(Applied::Value(V::Missing));
     }
-    Applied::Value(v)
+    Ok(Applied::Value(v))
 }
 
 /// Compiles a `DerivedField` (in a TransformationDictionary or LocalTransformations): declares

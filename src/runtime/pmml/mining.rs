@@ -47,6 +47,10 @@ struct Segment {
 pub struct Mining {
     method: Method,
     missing: MissingTreatment,
+    /// The share of (weighted) missing segment predictions above which the result is missing.
+    missing_threshold: f64,
+    /// Sums and averages in f32 (`x-mathContext="float"`).
+    float: bool,
     segments: Vec<Segment>,
 }
 
@@ -122,186 +126,270 @@ pub fn compile(
         return err(seg, "Segmentation has no Segment");
     }
     let _ = target;
+    if !classification && method == Method::Max {
+        return err(seg, "multipleModelMethod max is for classification only");
+    }
     Ok(Mining {
         method,
         missing,
+        missing_threshold: xml::opt_f64(seg, "missingThreshold")?.unwrap_or(1.0),
+        float: c.float,
         segments,
     })
 }
 
 impl Mining {
+    /// In a model chain, every segment's model: the chain reports the outputs of whichever
+    /// segment gave its result, as JPMML does.
+    pub fn chain_models(&self) -> impl Iterator<Item = &ModelNode> {
+        self.segments
+            .iter()
+            .filter(|_| self.method == Method::ModelChain)
+            .map(|s| &s.model)
+    }
+
     pub fn eval(
         &self,
         slots: &mut [V],
         env: Env,
         function: &Function,
+        target: Option<usize>,
     ) -> std::result::Result<Pred, RecordError> {
         let classes = function.classes().len();
-        match self.method {
-            Method::ModelChain | Method::SelectFirst => {
-                let mut last = Pred::Missing;
-                let mut last_segment = None;
-                for s in &self.segments {
-                    if s.predicate.eval(slots) != Some(true) {
-                        continue;
-                    }
-                    last = s.model.eval(slots, env)?;
-                    last_segment = Some(s);
-                    if self.method == Method::SelectFirst {
-                        break;
-                    }
+        if matches!(self.method, Method::ModelChain | Method::SelectFirst) {
+            let mut last: Option<(usize, Pred)> = None;
+            for (i, s) in self.segments.iter().enumerate() {
+                if s.predicate.eval(slots) != Some(true) {
+                    continue;
                 }
-                Ok(match last_segment {
-                    Some(s) => remap(last, s, classes),
-                    None => Pred::Missing,
-                })
+                last = Some((i, remap(s.model.eval(slots, env)?, s, classes)));
+                if self.method == Method::SelectFirst {
+                    break;
+                }
             }
-            Method::MajorityVote | Method::WeightedMajorityVote => {
-                let weighted = self.method == Method::WeightedMajorityVote;
-                let mut votes = vec![0.0; classes];
-                let (mut missing_votes, mut total) = (0.0, 0.0);
-                for s in &self.segments {
-                    if s.predicate.eval(slots) != Some(true) {
-                        continue;
-                    }
-                    let w = if weighted { s.weight } else { 1.0 };
-                    match remap(s.model.eval(slots, env)?, s, classes) {
-                        Pred::Class { label, .. } => votes[label] += w,
-                        Pred::Missing => match self.missing {
-                            MissingTreatment::ReturnMissing => return Ok(Pred::Missing),
-                            MissingTreatment::SkipSegment => continue,
-                            MissingTreatment::Continue => missing_votes += w,
-                        },
-                        Pred::Value(_) => {
-                            return Err(RecordError(
-                                "a voting segment made a regression prediction".into(),
-                            ));
+            let Some((producer, pred)) = last else {
+                return Ok(Pred::Missing);
+            };
+            if self.method == Method::ModelChain {
+                // Only the producing segment's outputs are the chain's answer.
+                for (i, s) in self.segments.iter().enumerate() {
+                    if i != producer {
+                        for o in s.model.result_outputs() {
+                            slots[o.slot] = V::Missing;
                         }
                     }
-                    total += w;
                 }
-                let Some(label) = argmax(&votes) else {
-                    return Ok(Pred::Missing);
-                };
-                if total == 0.0 || missing_votes > votes[label] {
+                // A segment predicting some other field does not predict the chain's target.
+                if self.segments[producer].model.target != target {
                     return Ok(Pred::Missing);
                 }
-                Ok(Pred::Class {
-                    label,
-                    probs: votes.iter().map(|v| v / total).collect(),
-                })
             }
-            _ => self.aggregate(slots, env, classes),
+            return Ok(pred);
         }
-    }
-
-    /// sum, average, weightedAverage, median and max, over values or probability vectors.
-    fn aggregate(
-        &self,
-        slots: &mut [V],
-        env: Env,
-        classes: usize,
-    ) -> std::result::Result<Pred, RecordError> {
-        let mut values: Vec<(f64, Pred)> = Vec::with_capacity(self.segments.len());
+        // Every participating segment's (weight, prediction), in document order.
+        let mut results: Vec<(f64, Pred)> = Vec::with_capacity(self.segments.len());
         for s in &self.segments {
-            if s.predicate.eval(slots) != Some(true) {
+            if s.predicate.eval(slots) == Some(true) {
+                results.push((s.weight, remap(s.model.eval(slots, env)?, s, classes)));
+            }
+        }
+        let total_weight: f64 = results.iter().map(|(w, _)| w).sum();
+        let (mut missing_weight, mut missing_count) = (0.0, 0.0);
+        let voting = matches!(
+            self.method,
+            Method::MajorityVote | Method::WeightedMajorityVote
+        );
+        let mut kept: Vec<(f64, Pred)> = Vec::with_capacity(results.len());
+        for (w, p) in results {
+            if p != Pred::Missing {
+                kept.push((w, p));
                 continue;
             }
-            match remap(s.model.eval(slots, env)?, s, classes) {
-                Pred::Missing => match self.missing {
-                    MissingTreatment::SkipSegment => continue,
-                    _ => return Ok(Pred::Missing),
-                },
-                p => values.push((s.weight, p)),
+            match self.missing {
+                MissingTreatment::ReturnMissing => return Ok(Pred::Missing),
+                // Averages cannot go on without a member; votes can.
+                MissingTreatment::Continue if !voting => return Ok(Pred::Missing),
+                _ => {
+                    missing_weight += w;
+                    missing_count += 1.0;
+                    if missing_weight / total_weight > self.missing_threshold {
+                        return Ok(Pred::Missing);
+                    }
+                }
             }
         }
-        if values.is_empty() {
+        if kept.is_empty() {
             return Ok(Pred::Missing);
         }
-        if classes == 0 {
-            let mut ys: Vec<(f64, f64)> = values
-                .iter()
-                .map(|(w, p)| match p {
-                    Pred::Value(y) => Ok((*w, *y)),
-                    _ => Err(RecordError(
-                        "a regression ensemble got a class prediction".into(),
-                    )),
-                })
-                .collect::<std::result::Result<_, _>>()?;
-            let y = match self.method {
-                Method::Sum => ys.iter().map(|(_, y)| y).sum(),
-                Method::Average => ys.iter().map(|(_, y)| y).sum::<f64>() / ys.len() as f64,
-                Method::WeightedAverage => {
-                    let wsum: f64 = ys.iter().map(|(w, _)| w).sum();
-                    ys.iter().map(|(w, y)| w * y).sum::<f64>() / wsum
-                }
-                Method::Max => ys.iter().map(|(_, y)| *y).fold(f64::NEG_INFINITY, f64::max),
-                Method::Median => {
-                    ys.sort_by(|a, b| a.1.total_cmp(&b.1));
-                    let n = ys.len();
-                    if n % 2 == 1 {
-                        ys[n / 2].1
-                    } else {
-                        (ys[n / 2 - 1].1 + ys[n / 2].1) / 2.0
-                    }
-                }
-                _ => unreachable!("voting and chains are handled by eval"),
+        if voting {
+            let weighted = self.method == Method::WeightedMajorityVote;
+            let missing_votes = if weighted {
+                missing_weight
+            } else {
+                missing_count
             };
-            return Ok(Pred::Value(y));
+            return self.vote(&kept, classes, weighted, missing_votes);
         }
-        let probs_of = |p: &Pred| match p {
-            Pred::Class { probs, .. } => Ok(probs.clone()),
-            _ => Err(RecordError(
-                "a classification ensemble got a regression prediction".into(),
-            )),
-        };
-        let probs: Vec<f64> = match self.method {
-            Method::Average | Method::WeightedAverage => {
-                let weighted = self.method == Method::WeightedAverage;
-                let mut acc = vec![0.0; classes];
-                let mut wsum = 0.0;
-                for (w, p) in &values {
-                    let w = if weighted { *w } else { 1.0 };
-                    for (a, x) in acc.iter_mut().zip(probs_of(p)?) {
-                        *a += w * x;
-                    }
-                    wsum += w;
-                }
-                acc.into_iter().map(|a| a / wsum).collect()
+        if classes == 0 {
+            return self.combine_values(&kept).map(Pred::Value);
+        }
+        self.combine_probabilities(&kept, classes)
+    }
+
+    /// Majority votes; ties go to the label that was voted for first. The probabilities are
+    /// vote shares among the segments that predicted something; "missing" wins only with more
+    /// votes than any label.
+    fn vote(
+        &self,
+        kept: &[(f64, Pred)],
+        classes: usize,
+        weighted: bool,
+        missing_votes: f64,
+    ) -> std::result::Result<Pred, RecordError> {
+        let mut votes = vec![0.0; classes];
+        let mut order: Vec<usize> = Vec::new();
+        for (w, p) in kept {
+            let Pred::Class { label, .. } = p else {
+                return Err(RecordError(
+                    "a voting segment made a regression prediction".into(),
+                ));
+            };
+            votes[*label] += if weighted { *w } else { 1.0 };
+            if !order.contains(label) {
+                order.push(*label);
             }
-            Method::Max => {
-                // The segment most confident in its own label wins.
-                let mut best: Option<(f64, Vec<f64>)> = None;
-                for (_, p) in &values {
-                    let probs = probs_of(p)?;
-                    let top = probs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    if best.as_ref().is_none_or(|(b, _)| top > *b) {
-                        best = Some((top, probs));
-                    }
+        }
+        let mut label = order[0];
+        for &l in &order[1..] {
+            if votes[l] > votes[label] {
+                label = l;
+            }
+        }
+        if self.missing == MissingTreatment::Continue && missing_votes > votes[label] {
+            return Ok(Pred::Missing);
+        }
+        let sum: f64 = votes.iter().sum();
+        Ok(Pred::Class {
+            label,
+            probs: votes.iter().map(|v| v / sum).collect(),
+        })
+    }
+
+    fn combine_values(&self, kept: &[(f64, Pred)]) -> std::result::Result<f64, RecordError> {
+        let mut ys: Vec<(f64, f64)> = Vec::with_capacity(kept.len());
+        for (w, p) in kept {
+            match p {
+                Pred::Value(y) => ys.push((*w, *y)),
+                _ => {
+                    return Err(RecordError(
+                        "a regression ensemble got a class prediction".into(),
+                    ));
                 }
-                best.map(|(_, p)| p).unwrap_or_default()
+            }
+        }
+        if self.float && matches!(self.method, Method::Sum | Method::Average) {
+            let sum: f32 = ys.iter().map(|(_, y)| *y as f32).sum();
+            let n = if self.method == Method::Sum {
+                1.0
+            } else {
+                ys.len() as f32
+            };
+            return Ok(f64::from(sum / n));
+        }
+        Ok(match self.method {
+            Method::Sum => ys.iter().map(|(_, y)| y).sum(),
+            Method::Average => ys.iter().map(|(_, y)| y).sum::<f64>() / ys.len() as f64,
+            Method::WeightedAverage => {
+                let wsum: f64 = ys.iter().map(|(w, _)| w).sum();
+                ys.iter().map(|(w, y)| w * y).sum::<f64>() / wsum
             }
             Method::Median => {
-                let all: Vec<Vec<f64>> = values
-                    .iter()
-                    .map(|(_, p)| probs_of(p))
-                    .collect::<std::result::Result<_, _>>()?;
-                (0..classes)
-                    .map(|k| {
-                        let mut col: Vec<f64> = all.iter().map(|p| p[k]).collect();
-                        col.sort_by(f64::total_cmp);
-                        let n = col.len();
-                        if n % 2 == 1 {
-                            col[n / 2]
-                        } else {
-                            (col[n / 2 - 1] + col[n / 2]) / 2.0
-                        }
-                    })
-                    .collect()
+                ys.sort_by(|a, b| a.1.total_cmp(&b.1));
+                let n = ys.len();
+                if n % 2 == 1 {
+                    ys[n / 2].1
+                } else {
+                    (ys[n / 2 - 1].1 + ys[n / 2].1) / 2.0
+                }
             }
             _ => {
                 return Err(RecordError(
-                    "sum of class probabilities is not defined".into(),
+                    "this multipleModelMethod does not apply to regression".into(),
+                ));
+            }
+        })
+    }
+
+    fn combine_probabilities(
+        &self,
+        kept: &[(f64, Pred)],
+        classes: usize,
+    ) -> std::result::Result<Pred, RecordError> {
+        let mut all: Vec<(f64, &[f64])> = Vec::with_capacity(kept.len());
+        for (w, p) in kept {
+            match p {
+                Pred::Class { probs, .. } => all.push((*w, probs)),
+                _ => {
+                    return Err(RecordError(
+                        "a classification ensemble got a regression prediction".into(),
+                    ));
+                }
+            }
+        }
+        let average = |members: &[(f64, &[f64])], weighted: bool| {
+            let wsum: f64 = members
+                .iter()
+                .map(|(w, _)| if weighted { *w } else { 1.0 })
+                .sum();
+            (0..classes)
+                .map(|k| {
+                    members
+                        .iter()
+                        .map(|(w, p)| if weighted { w * p[k] } else { p[k] })
+                        .sum::<f64>()
+                        / wsum
+                })
+                .collect::<Vec<f64>>()
+        };
+        let probs = match self.method {
+            Method::Average => average(&all, false),
+            Method::WeightedAverage => average(&all, true),
+            Method::Max | Method::Median => {
+                // Per class, the max (or median) over segments; the class where it is highest
+                // wins (the first in class order on ties); the answer is the average of the
+                // segments that agree most closely with that class's figure.
+                let per_class: Vec<f64> = (0..classes)
+                    .map(|k| {
+                        let mut col: Vec<f64> = all.iter().map(|(_, p)| p[k]).collect();
+                        col.sort_by(f64::total_cmp);
+                        if self.method == Method::Max {
+                            col[col.len() - 1]
+                        } else {
+                            col[col.len() / 2]
+                        }
+                    })
+                    .collect();
+                let mut winner = 0;
+                for k in 1..classes {
+                    if per_class[k] > per_class[winner] {
+                        winner = k;
+                    }
+                }
+                let target = per_class[winner];
+                let closest = all
+                    .iter()
+                    .map(|(_, p)| (p[winner] - target).abs())
+                    .fold(f64::INFINITY, f64::min);
+                let members: Vec<(f64, &[f64])> = all
+                    .iter()
+                    .filter(|(_, p)| (p[winner] - target).abs() <= closest)
+                    .copied()
+                    .collect();
+                average(&members, false)
+            }
+            _ => {
+                return Err(RecordError(
+                    "this multipleModelMethod does not apply to classification".into(),
                 ));
             }
         };

@@ -86,7 +86,7 @@ pub struct PmmlModel {
     inputs: Vec<Input>,
     derived: Vec<(usize, Expr)>,
     model: ModelNode,
-    /// Output columns: the target's slot (if any), then the final OutputFields' slots.
+    /// Slots of the reported OutputFields, after the target's predicted value.
     output_slots: Vec<usize>,
     signature: Signature,
 }
@@ -130,7 +130,7 @@ impl PmmlModel {
             slots[input.slot] = self.prepare(input, value)?;
         }
         for (slot, e) in &self.derived {
-            slots[*slot] = self.fields.cast(*slot, e.eval(slots, self.bools));
+            slots[*slot] = self.fields.cast(*slot, e.eval(slots, self.bools)?);
         }
         let env = Env {
             fields: &self.fields,
@@ -144,8 +144,8 @@ impl PmmlModel {
                     .output(Some(t), self.model.predicted_value(&pred)),
             );
         }
-        for o in self.model.outputs.iter().filter(|o| o.is_final) {
-            out.push(self.fields.output(Some(o.slot), slots[o.slot]));
+        for &slot in &self.output_slots {
+            out.push(self.fields.output(Some(slot), slots[slot]));
         }
         Ok(out)
     }
@@ -235,12 +235,12 @@ fn compile(root: Node) -> Result<PmmlModel, LoadError> {
         let mut c = Compiler {
             fields: &mut fields,
             depth: 0,
+            float: false,
         };
         model::compile(&mut c, model_node)?
     };
     let signature = signature(&fields, &inputs, &model);
-    let mut output_slots: Vec<usize> = model.target.into_iter().collect();
-    output_slots.extend(model.outputs.iter().filter(|o| o.is_final).map(|o| o.slot));
+    let output_slots: Vec<usize> = model.result_outputs().iter().map(|o| o.slot).collect();
     Ok(PmmlModel {
         fields,
         bools,
@@ -336,7 +336,7 @@ fn signature(fields: &Fields, inputs: &[Input], model: &ModelNode) -> Signature 
             role,
         });
     }
-    for o in model.outputs.iter().filter(|o| o.is_final) {
+    for o in model.result_outputs() {
         let role = match &o.kind {
             OutputKind::Probability(Some(i)) => OutputRole::Probability {
                 class: class_name(*i),

@@ -74,6 +74,7 @@ struct TargetRule {
     max: Option<f64>,
     cast: Option<fn(f64) -> f64>,
     default: Option<f64>,
+    float: bool,
 }
 
 #[derive(Debug)]
@@ -96,6 +97,8 @@ pub enum OutputKind {
 pub struct Compiler<'f> {
     pub fields: &'f mut Fields,
     pub depth: usize,
+    /// `x-mathContext="float"` (XGBoost): the model computes in f32, inherited by segments.
+    pub float: bool,
 }
 
 /// Compiles a model element (`TreeModel`, `RegressionModel`, `MiningModel`).
@@ -139,6 +142,13 @@ pub fn compile(c: &mut Compiler, node: Node) -> Result<ModelNode> {
             );
         }
     };
+    let outer_float = c.float;
+    c.float = match node.attribute("x-mathContext") {
+        Some("float") => true,
+        Some("double") => false,
+        Some(other) => return err(node, format!("x-mathContext {other:?} is not supported")),
+        None => outer_float,
+    };
     c.depth += 1;
     let body = match name(node) {
         "TreeModel" => Body::Tree(tree::compile(c, node, target, &mut function)?),
@@ -147,7 +157,11 @@ pub fn compile(c: &mut Compiler, node: Node) -> Result<ModelNode> {
         other => return err(node, format!("<{other}> models are not supported yet")),
     };
     c.depth -= 1;
-    let targets = target_rule(node, target, c.fields)?;
+    let mut targets = target_rule(node, target, c.fields)?;
+    if let Some(t) = targets.as_mut() {
+        t.float = c.float;
+    }
+    c.float = outer_float;
     let outputs = outputs(c, node, &function)?;
     Ok(ModelNode {
         function,
@@ -220,6 +234,7 @@ fn target_rule(node: Node, target: Option<usize>, fields: &Fields) -> Result<Opt
         max: xml::opt_f64(t, "max")?,
         cast,
         default,
+        float: false,
     }))
 }
 
@@ -291,17 +306,21 @@ impl ModelNode {
     /// Evaluates the model on `slots`, writing its derived and output fields into them.
     pub fn eval(&self, slots: &mut [V], env: Env) -> std::result::Result<Pred, RecordError> {
         for (slot, e) in &self.local {
-            slots[*slot] = env.fields.cast(*slot, e.eval(slots, env.bools));
+            slots[*slot] = env.fields.cast(*slot, e.eval(slots, env.bools)?);
         }
         let mut pred = match &self.body {
             Body::Tree(t) => t.eval(slots),
             Body::Regression(r) => r.eval(slots),
-            Body::Mining(m) => m.eval(slots, env, &self.function)?,
+            Body::Mining(m) => m.eval(slots, env, &self.function, self.target)?,
         };
         if let Some(rule) = &self.targets {
             pred = match pred {
                 Pred::Value(mut y) => {
-                    y = y * rule.factor + rule.constant;
+                    y = if rule.float {
+                        f64::from(y as f32 * rule.factor as f32 + rule.constant as f32)
+                    } else {
+                        y * rule.factor + rule.constant
+                    };
                     if let Some(min) = rule.min {
                         y = y.max(min);
                     }
@@ -325,11 +344,27 @@ impl ModelNode {
                     V::Num(probs[class.unwrap_or(*label)])
                 }
                 (OutputKind::Probability(_), _) => V::Missing,
-                (OutputKind::Transformed(e), _) => e.eval(slots, env.bools),
+                (OutputKind::Transformed(e), _) => e.eval(slots, env.bools)?,
             };
             slots[o.slot] = env.fields.cast(o.slot, v);
         }
         Ok(pred)
+    }
+
+    /// The output fields a caller sees: this model's final ones, then (for a model chain) those
+    /// of its segments, filled in for the segment that gave the result, as JPMML reports them.
+    pub fn result_outputs(&self) -> Vec<&OutputField> {
+        let mut out: Vec<&OutputField> = self.outputs.iter().filter(|o| o.is_final).collect();
+        if let Body::Mining(m) = &self.body {
+            for segment in m.chain_models() {
+                for o in segment.result_outputs() {
+                    if !out.iter().any(|x| x.slot == o.slot) {
+                        out.push(o);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// The predicted value as a value of the target field.

@@ -37,6 +37,8 @@ pub struct Regression {
     tables: Vec<Table>,
     norm: Norm,
     classes: usize,
+    /// Arithmetic in f32 (`x-mathContext="float"`).
+    float: bool,
 }
 
 pub fn compile(
@@ -120,10 +122,40 @@ pub fn compile(
         tables,
         norm,
         classes: function.classes().len(),
+        float: c.float,
     })
 }
 
 impl Table {
+    /// The table's value in f32 arithmetic.
+    fn value_f32(&self, slots: &[V]) -> Option<f64> {
+        let mut y = self.intercept as f32;
+        for &(slot, exponent, coef) in &self.numeric {
+            let V::Num(x) = slots[slot] else { return None };
+            let x = x as f32;
+            y += coef as f32
+                * if exponent == 1.0 {
+                    x
+                } else {
+                    x.powf(exponent as f32)
+                };
+        }
+        for &(slot, value, coef) in &self.categorical {
+            if slots[slot] == value {
+                y += coef as f32;
+            }
+        }
+        for (term, coef) in &self.terms {
+            let mut product = *coef as f32;
+            for &slot in term {
+                let V::Num(x) = slots[slot] else { return None };
+                product *= x as f32;
+            }
+            y += product;
+        }
+        Some(f64::from(y))
+    }
+
     /// The table's value, or `None` when a numeric input is missing.
     fn value(&self, slots: &[V]) -> Option<f64> {
         let mut y = self.intercept;
@@ -131,11 +163,10 @@ impl Table {
             let V::Num(x) = slots[slot] else { return None };
             y += coef * if exponent == 1.0 { x } else { x.powf(exponent) };
         }
+        // A missing categorical input matches none of its predictors (JPMML).
         for &(slot, value, coef) in &self.categorical {
-            match slots[slot] {
-                V::Missing => return None,
-                v if v == value => y += coef,
-                _ => {}
+            if slots[slot] == value {
+                y += coef;
             }
         }
         for (term, coef) in &self.terms {
@@ -163,10 +194,30 @@ fn link(norm: Norm, y: f64) -> f64 {
 }
 
 impl Regression {
+    fn table(&self, t: &Table, slots: &[V]) -> Option<f64> {
+        if self.float {
+            t.value_f32(slots)
+        } else {
+            t.value(slots)
+        }
+    }
+
+    fn link(&self, y: f64) -> f64 {
+        if !self.float {
+            return link(self.norm, y);
+        }
+        let y = y as f32;
+        f64::from(match self.norm {
+            Norm::Logit => 1.0 / (1.0 + (-y).exp()),
+            Norm::Exp => y.exp(),
+            other => link(other, f64::from(y)) as f32,
+        })
+    }
+
     pub fn eval(&self, slots: &[V]) -> Pred {
         if self.classes == 0 {
-            return match self.tables[0].value(slots) {
-                Some(y) => Pred::Value(link(self.norm, y)),
+            return match self.table(&self.tables[0], slots) {
+                Some(y) => Pred::Value(self.link(y)),
                 None => Pred::Missing,
             };
         }
@@ -190,15 +241,32 @@ impl Regression {
                 let sum: f64 = values.iter().sum();
                 values.iter().map(|y| y / sum).collect()
             }
-            // Binary: the first table gives p, the other class gets 1 - p.
-            _ if self.tables.len() == 2 && self.classes == 2 => {
-                let first = self.tables[0].class.unwrap_or(0);
-                let p = link(self.norm, values[first]);
-                let mut probs = vec![1.0 - p; 2];
-                probs[first] = p;
+            // Link functions (and none) give each table but the last its probability; the
+            // last class gets the rest.
+            norm => {
+                let last = self.tables.last().and_then(|t| t.class);
+                let mut probs = vec![0.0; self.classes];
+                let mut rest = 1.0;
+                for t in &self.tables {
+                    let Some(class) = t.class else { continue };
+                    if Some(class) != last {
+                        probs[class] = if norm == self.norm {
+                            self.link(values[class])
+                        } else {
+                            link(norm, values[class])
+                        };
+                        rest -= probs[class];
+                    }
+                }
+                if let Some(class) = last {
+                    probs[class] = if self.float {
+                        f64::from(rest as f32)
+                    } else {
+                        rest
+                    };
+                }
                 probs
             }
-            norm => values.iter().map(|y| link(norm, *y)).collect(),
         };
         match argmax(&probs) {
             Some(label) => Pred::Class { label, probs },

@@ -158,7 +158,14 @@ fn tree_node(
             let v = class_value(c.fields, node, target, text)?;
             class_index(function, v).map(|i| i as f64)
         }
-        Some(text) => Some(xml::number(node, "score", text)?),
+        Some(text) => {
+            let score = xml::number(node, "score", text)?;
+            Some(if c.float {
+                f64::from(score as f32)
+            } else {
+                score
+            })
+        }
     };
     let mut dist = Vec::new();
     if classification {
