@@ -7,4 +7,5 @@ mod import_local;
 mod import_s3;
 mod ownership;
 mod pmml_conformance;
+mod pmml_errors;
 mod store;

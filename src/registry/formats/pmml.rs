@@ -1,75 +1,20 @@
-//! Structural check of a PMML document: well-formed XML (no DTD, so no entity tricks), a
-//! `<PMML>` root with a version, a `DataDictionary`, and at least one model element.
+//! PMML validation: the document must compile with modeldeck's own evaluator, so a model that
+//! imports is a model that serves. The evaluator's message (with the line) is the reason given
+//! for a refusal.
 
 use std::path::Path;
 
-/// Every model element PMML 4.4 defines.
-pub const MODEL_ELEMENTS: &[&str] = &[
-    "AnomalyDetectionModel",
-    "AssociationModel",
-    "BayesianNetworkModel",
-    "BaselineModel",
-    "ClusteringModel",
-    "GaussianProcessModel",
-    "GeneralRegressionModel",
-    "MiningModel",
-    "NaiveBayesModel",
-    "NearestNeighborModel",
-    "NeuralNetwork",
-    "RegressionModel",
-    "RuleSetModel",
-    "SequenceModel",
-    "Scorecard",
-    "SupportVectorMachineModel",
-    "TextModel",
-    "TimeSeriesModel",
-    "TreeModel",
-];
+use crate::runtime::pmml::PmmlModel;
 
 pub fn check(path: &Path) -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| {
-        format!(
-            "it is not UTF-8 text (bad byte at offset {})",
-            e.valid_up_to()
-        )
-    })?;
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|e| format!("it is not UTF-8 text (bad byte at offset {})", e.valid_up_to()))?;
     check_text(text)
 }
 
 pub fn check_text(text: &str) -> Result<(), String> {
-    let doc = roxmltree::Document::parse(text).map_err(|e| format!("the XML is malformed: {e}"))?;
-    let root = doc.root_element();
-    if root.tag_name().name() != "PMML" {
-        return Err(format!(
-            "the XML root element is <{}>, not <PMML>",
-            root.tag_name().name()
-        ));
-    }
-    if let Some(ns) = root.tag_name().namespace()
-        && !ns.starts_with("http://www.dmg.org/PMML-")
-    {
-        return Err(format!(
-            "the <PMML> element is in namespace {ns:?}, not a PMML one"
-        ));
-    }
-    let version = root
-        .attribute("version")
-        .ok_or("the <PMML> element has no version attribute")?;
-    let children: Vec<&str> = root
-        .children()
-        .filter(|n| n.is_element())
-        .map(|n| n.tag_name().name())
-        .collect();
-    if !children.contains(&"DataDictionary") {
-        return Err("there is no <DataDictionary>".into());
-    }
-    if !children.iter().any(|c| MODEL_ELEMENTS.contains(c)) {
-        return Err(format!(
-            "PMML {version} document has no model element (such as TreeModel, RegressionModel or MiningModel)"
-        ));
-    }
-    Ok(())
+    PmmlModel::parse(text).map(|_| ()).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

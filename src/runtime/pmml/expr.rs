@@ -15,7 +15,7 @@ use super::xml::{self, Result, attr, child, children, elements, err, name};
 use crate::runtime::RecordError;
 
 /// Nesting deeper than this is refused at load time (the compiler recurses over expressions).
-const MAX_DEPTH: usize = 256;
+const MAX_DEPTH: usize = 100;
 
 #[derive(Debug, Clone)]
 pub enum Expr {

@@ -55,6 +55,9 @@ pub const MODEL_ELEMENTS: &[&str] = &[
     "TreeModel",
 ];
 
+/// Stack for the compiler thread.
+const COMPILE_STACK: usize = 64 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum InvalidTreatment {
     ReturnInvalid,
@@ -108,11 +111,31 @@ impl PmmlModel {
     }
 
     pub fn parse(text: &str) -> Result<PmmlModel, LoadError> {
-        let doc = roxmltree::Document::parse(text).map_err(|e| LoadError {
-            line: e.pos().row,
-            message: format!("the XML is malformed: {e}"),
-        })?;
-        compile(doc.root_element())
+        // The compiler recurses over nested predicates, expressions and segments (each capped);
+        // a thread of its own with a generous stack keeps that safe whatever thread loads.
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("pmml-compile".into())
+                .stack_size(COMPILE_STACK)
+                .spawn_scoped(scope, || {
+                    let doc = roxmltree::Document::parse(text).map_err(|e| LoadError {
+                        line: e.pos().row,
+                        message: format!("the XML is malformed: {e}"),
+                    })?;
+                    compile(doc.root_element())
+                })
+                .map_err(|e| LoadError {
+                    line: 0,
+                    message: format!("cannot start the compiler: {e}"),
+                })?
+                .join()
+                .unwrap_or_else(|_| {
+                    Err(LoadError {
+                        line: 0,
+                        message: "the compiler failed unexpectedly".into(),
+                    })
+                })
+        })
     }
 
     /// Scores one record given as values aligned with `signature().inputs`.

@@ -11,7 +11,7 @@ use super::{mining, regression, tree};
 use crate::runtime::RecordError;
 
 /// Models nested deeper than this (Segmentation inside Segmentation …) are refused.
-const MAX_MODEL_DEPTH: usize = 64;
+const MAX_MODEL_DEPTH: usize = 32;
 
 /// What a model predicts.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use roxmltree::Node;
 use super::fields::{Fields, V};
 use super::xml::{Result, array_items, attr, child, elements, err, name};
 
-const MAX_DEPTH: usize = 256;
+const MAX_DEPTH: usize = 100;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {

@@ -18,6 +18,9 @@ use super::model::{Compiler, Function, Pred, class_index, class_value};
 use super::predicate::{self, Predicate};
 use super::xml::{self, Result, attr, children, err};
 
+/// Deeper trees are refused: unpruned trees reach thousands of levels, a nesting bomb far more.
+pub const MAX_TREE_DEPTH: usize = 20_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Missing {
     NullPrediction,
@@ -85,10 +88,13 @@ pub fn compile(
     let mut nodes: Vec<TreeNode> = Vec::new();
     // Class distributions as (class index, weight) until the class list is complete.
     let mut dists: Vec<Vec<(usize, f64)>> = Vec::new();
-    let mut queue: VecDeque<(Node, usize)> = VecDeque::new();
+    let mut queue: VecDeque<(Node, usize, usize)> = VecDeque::new();
     nodes.push(tree_node(c, root, target, function, &mut dists)?);
-    queue.push_back((root, 0));
-    while let Some((xml_node, index)) = queue.pop_front() {
+    queue.push_back((root, 0, 0));
+    while let Some((xml_node, index, depth)) = queue.pop_front() {
+        if depth > MAX_TREE_DEPTH {
+            return err(xml_node, format!("the tree is more than {MAX_TREE_DEPTH} levels deep"));
+        }
         let kids: Vec<Node> = children(xml_node, "Node").collect();
         let first = nodes.len();
         if first + kids.len() > u32::MAX as usize {
@@ -96,7 +102,7 @@ pub fn compile(
         }
         for kid in &kids {
             nodes.push(tree_node(c, *kid, target, function, &mut dists)?);
-            queue.push_back((*kid, nodes.len() - 1));
+            queue.push_back((*kid, nodes.len() - 1, depth + 1));
         }
         nodes[index].first_child = first as u32;
         nodes[index].child_count = kids.len() as u32;
