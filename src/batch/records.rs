@@ -151,16 +151,26 @@ fn json_record(text: &str, inputs: &[String], line: u64) -> Record {
         Ok(_) => return Err(RecordError(format!("line {line}: not a JSON object"))),
         Err(e) => return Err(RecordError(format!("line {line}: not JSON ({e})"))),
     };
+    let absent: Vec<String> = inputs
+        .iter()
+        .filter(|name| !object.contains_key(*name))
+        .map(|name| format!("{name:?}"))
+        .collect();
+    if !absent.is_empty() {
+        return Err(RecordError(format!(
+            "line {line}: no field {}",
+            absent.join(", ")
+        )));
+    }
     inputs
         .iter()
-        .map(|name| match object.get(name) {
-            None => Err(RecordError(format!("line {line}: no field {name:?}"))),
-            Some(Json::Null) => Ok(Value::Missing),
-            Some(Json::Bool(b)) => Ok(Value::Boolean(*b)),
-            Some(Json::Number(n)) => Ok(n.as_f64().map_or(Value::Missing, Value::Number)),
-            Some(Json::String(s)) => Ok(Value::String(s.clone())),
-            Some(other) => Err(RecordError(format!(
-                "line {line}: field {name:?} is {other}, not a scalar"
+        .map(|name| match &object[name] {
+            Json::Null => Ok(Value::Missing),
+            Json::Bool(b) => Ok(Value::Boolean(*b)),
+            Json::Number(n) => Ok(n.as_f64().map_or(Value::Missing, Value::Number)),
+            Json::String(s) => Ok(Value::String(s.clone())),
+            other => Err(RecordError(format!(
+                "line {line}: field {name:?} is {other}, not a number, string or boolean"
             ))),
         })
         .collect()

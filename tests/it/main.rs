@@ -8,4 +8,5 @@ mod import_s3;
 mod ownership;
 mod pmml_conformance;
 mod pmml_errors;
+mod score;
 mod store;

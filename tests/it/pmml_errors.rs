@@ -1,9 +1,9 @@
 //! The PMML runtime against bad input: every defect is a clear error (at load time with its
 //! line, or for the one record), never a panic, a stack overflow or a hang.
 
+use modeldeck::runtime::Predictor;
 use modeldeck::runtime::Value;
 use modeldeck::runtime::pmml::PmmlModel;
-use modeldeck::runtime::Predictor;
 
 use crate::common::repo_path;
 
@@ -84,11 +84,17 @@ fn unsupported_and_undefined_things_are_named_with_their_line() {
     let e = load_err(&format!(
         "{HEAD}{DICT}\n<SupportVectorMachineModel functionName=\"regression\"><MiningSchema><MiningField name=\"x\"/></MiningSchema></SupportVectorMachineModel></PMML>"
     ));
-    assert!(e.starts_with("line 2:") && e.contains("<SupportVectorMachineModel>"), "{e}");
+    assert!(
+        e.starts_with("line 2:") && e.contains("<SupportVectorMachineModel>"),
+        "{e}"
+    );
     let e = load_err(&format!(
         "{HEAD}{DICT}<RegressionModel functionName=\"regression\"><MiningSchema><MiningField name=\"x\"/></MiningSchema>\n<RegressionTable intercept=\"0\"><NumericPredictor name=\"zz\" coefficient=\"1\"/></RegressionTable></RegressionModel></PMML>"
     ));
-    assert!(e.starts_with("line 2:") && e.contains("\"zz\" is not defined"), "{e}");
+    assert!(
+        e.starts_with("line 2:") && e.contains("\"zz\" is not defined"),
+        "{e}"
+    );
     let e = load_err(&format!(
         "{HEAD}{DICT}<TransformationDictionary><DerivedField name=\"d\" dataType=\"double\" optype=\"continuous\"><Apply function=\"frobnicate\"><FieldRef field=\"x\"/></Apply></DerivedField></TransformationDictionary><RegressionModel functionName=\"regression\"><MiningSchema><MiningField name=\"x\"/></MiningSchema><RegressionTable intercept=\"0\"/></RegressionModel></PMML>"
     ));
@@ -115,9 +121,15 @@ fn bad_records_are_errors_for_that_record_only() {
     ]);
     assert_eq!(answers[0], Ok(vec![Value::Number(13.0)]));
     let e = answers[1].as_ref().unwrap_err().to_string();
-    assert!(e.contains("\"x\" expects a number") && e.contains("\"abc\""), "{e}");
+    assert!(
+        e.contains("\"x\" expects a number") && e.contains("\"abc\""),
+        "{e}"
+    );
     let e = answers[2].as_ref().unwrap_err().to_string();
-    assert!(e.contains("\"c\"") && e.contains("outside the declared values"), "{e}");
+    assert!(
+        e.contains("\"c\"") && e.contains("outside the declared values"),
+        "{e}"
+    );
     assert_eq!(answers[3], Ok(vec![Value::Missing]));
     assert_eq!(answers[4], Ok(vec![Value::Number(6.0)]));
 }

@@ -8,13 +8,19 @@ use crate::runtime::pmml::PmmlModel;
 
 pub fn check(path: &Path) -> Result<(), String> {
     let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let text = std::str::from_utf8(&bytes)
-        .map_err(|e| format!("it is not UTF-8 text (bad byte at offset {})", e.valid_up_to()))?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| {
+        format!(
+            "it is not UTF-8 text (bad byte at offset {})",
+            e.valid_up_to()
+        )
+    })?;
     check_text(text)
 }
 
 pub fn check_text(text: &str) -> Result<(), String> {
-    PmmlModel::parse(text).map(|_| ()).map_err(|e| e.to_string())
+    PmmlModel::parse(text)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

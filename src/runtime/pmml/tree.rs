@@ -93,7 +93,10 @@ pub fn compile(
     queue.push_back((root, 0, 0));
     while let Some((xml_node, index, depth)) = queue.pop_front() {
         if depth > MAX_TREE_DEPTH {
-            return err(xml_node, format!("the tree is more than {MAX_TREE_DEPTH} levels deep"));
+            return err(
+                xml_node,
+                format!("the tree is more than {MAX_TREE_DEPTH} levels deep"),
+            );
         }
         let kids: Vec<Node> = children(xml_node, "Node").collect();
         let first = nodes.len();
