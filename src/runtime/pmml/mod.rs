@@ -8,12 +8,13 @@
 //!
 //! Module map: [`fields`] (slots, values, DataDictionary), [`expr`] (transformations),
 //! [`predicate`], [`model`] (what all model elements share, Targets, Output), [`tree`],
-//! [`regression`], [`mining`] (Segmentation).
+//! [`regression`], [`neural`], [`mining`] (Segmentation).
 
 pub mod expr;
 pub mod fields;
 pub mod mining;
 pub mod model;
+pub mod neural;
 pub mod predicate;
 pub mod regression;
 pub mod tree;

@@ -7,7 +7,7 @@ use roxmltree::Node;
 use super::expr::{self, Bools, Expr};
 use super::fields::{Field, Fields, V, dtype, optype};
 use super::xml::{self, Result, attr, child, children, err, name};
-use super::{mining, regression, tree};
+use super::{mining, neural, regression, tree};
 use crate::runtime::RecordError;
 
 /// Models nested deeper than this (Segmentation inside Segmentation …) are refused.
@@ -64,6 +64,7 @@ enum Body {
     Tree(tree::Tree),
     Regression(regression::Regression),
     Mining(mining::Mining),
+    Neural(neural::NeuralNetwork),
 }
 
 #[derive(Debug)]
@@ -154,6 +155,7 @@ pub fn compile(c: &mut Compiler, node: Node) -> Result<ModelNode> {
         "TreeModel" => Body::Tree(tree::compile(c, node, target, &mut function)?),
         "RegressionModel" => Body::Regression(regression::compile(c, node, target, &mut function)?),
         "MiningModel" => Body::Mining(mining::compile(c, node, target, &mut function)?),
+        "NeuralNetwork" => Body::Neural(neural::compile(c, node, target, &mut function)?),
         other => return err(node, format!("<{other}> models are not supported yet")),
     };
     c.depth -= 1;
@@ -312,6 +314,7 @@ impl ModelNode {
             Body::Tree(t) => t.eval(slots),
             Body::Regression(r) => r.eval(slots),
             Body::Mining(m) => m.eval(slots, env, &self.function, self.target)?,
+            Body::Neural(n) => n.eval(slots, env.bools)?,
         };
         if let Some(rule) = &self.targets {
             pred = match pred {
