@@ -51,6 +51,12 @@ pub struct Mining {
     missing_threshold: f64,
     /// Sums and averages in f32 (`x-mathContext="float"`).
     float: bool,
+    /// Every segment is a plain tree that always takes part, and the method is a sum or an
+    /// average: then the trees' leaves are added up directly, with no per-segment results.
+    direct: bool,
+    /// For a direct ensemble that reads only input and dictionary-derived fields: its index in
+    /// the batch cache, where a whole batch's results are computed tree by tree up front.
+    pub batch_id: Option<usize>,
     segments: Vec<Segment>,
 }
 
@@ -129,11 +135,28 @@ pub fn compile(
     if !classification && method == Method::Max {
         return err(seg, "multipleModelMethod max is for classification only");
     }
+    let direct = matches!(method, Method::Sum | Method::Average | Method::WeightedAverage)
+        && missing != MissingTreatment::SkipSegment
+        && segments
+            .iter()
+            .all(|s| matches!(s.predicate, Predicate::True) && s.model.plain_tree().is_some());
+    let reads_inputs_only = segments.iter().all(|s| {
+        s.model
+            .plain_tree()
+            .and_then(|t| t.max_slot())
+            .is_some_and(|m| m < c.model_boundary)
+    });
+    let batch_id = (direct && reads_inputs_only).then(|| {
+        c.batch_nodes += 1;
+        c.batch_nodes - 1
+    });
     Ok(Mining {
         method,
         missing,
         missing_threshold: xml::opt_f64(seg, "missingThreshold")?.unwrap_or(1.0),
         float: c.float,
+        direct,
+        batch_id,
         segments,
     })
 }
@@ -186,6 +209,12 @@ impl Mining {
             }
             return Ok(pred);
         }
+        if let Some(pred) = self.batch_id.and_then(|id| env.cached(id)) {
+            return Ok(pred.clone());
+        }
+        if self.direct {
+            return Ok(self.eval_direct(slots, classes));
+        }
         // Every participating segment's (weight, prediction), in document order.
         let mut results: Vec<(f64, Pred)> = Vec::with_capacity(self.segments.len());
         for s in &self.segments {
@@ -234,6 +263,131 @@ impl Mining {
             return self.combine_values(&kept).map(Pred::Value);
         }
         self.combine_probabilities(&kept, classes)
+    }
+
+    /// `eval_direct` for a whole batch (`all` holds `width` slots per record), tree by tree.
+    pub fn eval_batch(&self, all: &[V], width: usize, rows: usize, classes: usize) -> Vec<Pred> {
+        let weighted = self.method == Method::WeightedAverage;
+        let mut leaves = vec![0usize; rows];
+        let mut missing = vec![false; rows];
+        let mut wsum = 0.0;
+        let mut sums = vec![0.0f64; if classes == 0 { rows } else { rows * classes }];
+        let mut sums32 = vec![0.0f32; if self.float { rows } else { 0 }];
+        for s in &self.segments {
+            let Some(tree) = s.model.plain_tree() else { return vec![Pred::Missing; rows] };
+            tree.find_batch(all, width, &mut leaves);
+            let w = if weighted { s.weight } else { 1.0 };
+            wsum += w;
+            for (r, &leaf) in leaves.iter().enumerate() {
+                if leaf == usize::MAX {
+                    missing[r] = true;
+                    continue;
+                }
+                if classes == 0 {
+                    match tree.score(leaf) {
+                        Some(y) if self.float => sums32[r] += w as f32 * y as f32,
+                        Some(y) => sums[r] += w * y,
+                        None => missing[r] = true,
+                    }
+                } else {
+                    let acc = &mut sums[r * classes..(r + 1) * classes];
+                    match tree.probabilities(leaf) {
+                        Some(probs) => {
+                            for (k, p) in probs.iter().enumerate() {
+                                acc[s.class_map[k]] += w * p;
+                            }
+                        }
+                        None => match tree.eval(&all[r * width..(r + 1) * width]) {
+                            Pred::Class { label, .. } => acc[s.class_map[label]] += w,
+                            _ => missing[r] = true,
+                        },
+                    }
+                }
+            }
+        }
+        (0..rows)
+            .map(|r| {
+                if missing[r] {
+                    return Pred::Missing;
+                }
+                if classes == 0 {
+                    return Pred::Value(if self.float {
+                        let n = if self.method == Method::Sum { 1.0 } else { wsum as f32 };
+                        f64::from(sums32[r] / n)
+                    } else if self.method == Method::Sum {
+                        sums[r]
+                    } else {
+                        sums[r] / wsum
+                    });
+                }
+                let probs: Vec<f64> = sums[r * classes..(r + 1) * classes].iter().map(|a| a / wsum).collect();
+                match argmax(&probs) {
+                    Some(label) => Pred::Class { label, probs },
+                    None => Pred::Missing,
+                }
+            })
+            .collect()
+    }
+
+    /// Every batch-evaluable ensemble in this one and its segments, with its class count.
+    pub fn batch_nodes<'a>(&'a self, classes: usize, out: &mut Vec<(usize, &'a Mining, usize)>) {
+        if let Some(id) = self.batch_id {
+            out.push((id, self, classes));
+        }
+        for s in &self.segments {
+            s.model.batch_nodes(out);
+        }
+    }
+
+    /// Sums and averages of plain trees, read straight off their leaves. Same answers as the
+    /// general path (a member without a prediction makes the result missing).
+    fn eval_direct(&self, slots: &[V], classes: usize) -> Pred {
+        let weighted = self.method == Method::WeightedAverage;
+        let mut wsum = 0.0;
+        if classes == 0 {
+            let (mut sum, mut sum32) = (0.0f64, 0.0f32);
+            for s in &self.segments {
+                let Some(tree) = s.model.plain_tree() else { return Pred::Missing };
+                let Some(y) = tree.find(slots).and_then(|i| tree.score(i)) else {
+                    return Pred::Missing;
+                };
+                let w = if weighted { s.weight } else { 1.0 };
+                if self.float {
+                    sum32 += w as f32 * y as f32;
+                } else {
+                    sum += w * y;
+                }
+                wsum += w;
+            }
+            if self.float {
+                let n = if self.method == Method::Sum { 1.0 } else { wsum as f32 };
+                return Pred::Value(f64::from(sum32 / n));
+            }
+            return Pred::Value(if self.method == Method::Sum { sum } else { sum / wsum });
+        }
+        let mut acc = vec![0.0; classes];
+        for s in &self.segments {
+            let Some(tree) = s.model.plain_tree() else { return Pred::Missing };
+            let Some(i) = tree.find(slots) else { return Pred::Missing };
+            let w = if weighted { s.weight } else { 1.0 };
+            match tree.probabilities(i) {
+                Some(probs) => {
+                    for (k, p) in probs.iter().enumerate() {
+                        acc[s.class_map[k]] += w * p;
+                    }
+                }
+                None => match tree.eval(slots) {
+                    Pred::Class { label, .. } => acc[s.class_map[label]] += w,
+                    _ => return Pred::Missing,
+                },
+            }
+            wsum += w;
+        }
+        acc.iter_mut().for_each(|a| *a /= wsum);
+        match argmax(&acc) {
+            Some(label) => Pred::Class { label, probs: acc },
+            None => Pred::Missing,
+        }
     }
 
     /// Majority votes; ties go to the label that was voted for first. The probabilities are

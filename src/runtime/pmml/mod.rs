@@ -143,6 +143,12 @@ impl PmmlModel {
     pub fn score(&self, row: &[Value], slots: &mut Vec<V>) -> Result<Vec<Value>, RecordError> {
         slots.clear();
         slots.resize(self.fields.len(), V::Missing);
+        self.load_record(row, slots)?;
+        self.finish(slots, None)
+    }
+
+    /// Fills a record's input and dictionary-derived slots.
+    fn load_record(&self, row: &[Value], slots: &mut [V]) -> Result<(), RecordError> {
         if row.len() != self.inputs.len() {
             return Err(RecordError(format!(
                 "expected {} inputs, got {}",
@@ -156,9 +162,15 @@ impl PmmlModel {
         for (slot, e) in &self.derived {
             slots[*slot] = self.fields.cast(*slot, e.eval(slots, self.bools)?);
         }
+        Ok(())
+    }
+
+    /// Runs the model on loaded slots and forms the answer row.
+    fn finish(&self, slots: &mut [V], cache: Option<(&[Vec<model::Pred>], usize)>) -> Result<Vec<Value>, RecordError> {
         let env = Env {
             fields: &self.fields,
             bools: self.bools,
+            cache,
         };
         let pred = self.model.eval(slots, env)?;
         let mut out = Vec::with_capacity(self.output_slots.len());
@@ -211,11 +223,35 @@ impl Predictor for PmmlModel {
         &self.signature
     }
 
+    /// Records are loaded first; tree ensembles that read only inputs are then evaluated tree
+    /// by tree over the whole batch (each tree stays in cache, eight records walk it at once);
+    /// the rest of each model runs record by record with those results at hand.
     fn predict(&self, inputs: &[Vec<Value>]) -> Vec<Result<Vec<Value>, RecordError>> {
-        let mut slots = Vec::with_capacity(self.fields.len());
-        inputs
+        let width = self.fields.len();
+        let mut batch_nodes = Vec::new();
+        self.model.batch_nodes(&mut batch_nodes);
+        if inputs.len() < 2 || batch_nodes.is_empty() {
+            let mut slots = Vec::with_capacity(width);
+            return inputs.iter().map(|row| self.score(row, &mut slots)).collect();
+        }
+        let mut all = vec![V::Missing; width * inputs.len()];
+        let loaded: Vec<Result<(), RecordError>> = inputs
             .iter()
-            .map(|row| self.score(row, &mut slots))
+            .zip(all.chunks_mut(width))
+            .map(|(row, slots)| self.load_record(row, slots))
+            .collect();
+        let mut cache: Vec<Vec<model::Pred>> = vec![Vec::new(); batch_nodes.len()];
+        for (id, mining, classes) in batch_nodes {
+            cache[id] = mining.eval_batch(&all, width, inputs.len(), classes);
+        }
+        loaded
+            .into_iter()
+            .zip(all.chunks_mut(width))
+            .enumerate()
+            .map(|(r, (ok, slots))| {
+                ok?;
+                self.finish(slots, Some((&cache, r)))
+            })
             .collect()
     }
 }
@@ -256,10 +292,13 @@ fn compile(root: Node) -> Result<PmmlModel, LoadError> {
         .ok_or_else(|| xml::error(root, "there is no model element"))?;
     let inputs = inputs(&mut fields, model_node)?;
     let model = {
+        let model_boundary = fields.len();
         let mut c = Compiler {
             fields: &mut fields,
             depth: 0,
             float: false,
+            model_boundary,
+            batch_nodes: 0,
         };
         model::compile(&mut c, model_node)?
     };

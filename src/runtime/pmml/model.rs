@@ -47,6 +47,15 @@ pub enum Pred {
 pub struct Env<'a> {
     pub fields: &'a Fields,
     pub bools: Bools,
+    /// Results of batch-evaluated ensembles for this record, by their `batch_id`.
+    pub cache: Option<(&'a [Vec<Pred>], usize)>,
+}
+
+impl<'a> Env<'a> {
+    pub fn cached(&self, id: usize) -> Option<&'a Pred> {
+        let (cache, row) = self.cache?;
+        cache.get(id)?.get(row)
+    }
 }
 
 #[derive(Debug)]
@@ -100,6 +109,10 @@ pub struct Compiler<'f> {
     pub depth: usize,
     /// `x-mathContext="float"` (XGBoost): the model computes in f32, inherited by segments.
     pub float: bool,
+    /// Slots below this are inputs and dictionary-derived fields, known before any model runs.
+    pub model_boundary: usize,
+    /// How many ensembles can be evaluated a batch at a time.
+    pub batch_nodes: usize,
 }
 
 /// Compiles a model element (`TreeModel`, `RegressionModel`, `MiningModel`).
@@ -352,6 +365,22 @@ impl ModelNode {
             slots[o.slot] = env.fields.cast(o.slot, v);
         }
         Ok(pred)
+    }
+
+    /// Every batch-evaluable ensemble in this model, with its id and class count.
+    pub fn batch_nodes<'a>(&'a self, out: &mut Vec<(usize, &'a mining::Mining, usize)>) {
+        if let Body::Mining(m) = &self.body {
+            m.batch_nodes(self.function.classes().len(), out);
+        }
+    }
+
+    /// The tree, when this model is nothing but a tree (no transformations, targets or outputs
+    /// of its own), which lets an ensemble score it directly.
+    pub fn plain_tree(&self) -> Option<&tree::Tree> {
+        match &self.body {
+            Body::Tree(t) if self.local.is_empty() && self.outputs.is_empty() && self.targets.is_none() => Some(t),
+            _ => None,
+        }
     }
 
     /// The output fields a caller sees: this model's final ones, then (for a model chain) those

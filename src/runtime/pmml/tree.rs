@@ -15,7 +15,7 @@ use roxmltree::Node;
 
 use super::fields::V;
 use super::model::{Compiler, Function, Pred, class_index, class_value};
-use super::predicate::{self, Predicate};
+use super::predicate::{self, Op, Predicate};
 use super::xml::{self, Result, attr, children, err};
 
 /// Deeper trees are refused: unpruned trees reach thousands of levels, a nesting bomb far more.
@@ -48,6 +48,51 @@ pub struct Tree {
     return_last: bool,
     classes: usize,
     probs: Vec<f64>,
+    /// The same tree in a compact form (a comparison per node) when every predicate is
+    /// `True`, `False` or a numeric comparison — what converters emit.
+    compact: Option<Vec<Compact>>,
+    /// The compact tree rewritten as binary `x <= t` tests (each node's list of children
+    /// becomes a chain of tests), walked with one comparison and no data-dependent branch per
+    /// level; missing values follow the tree's strategies through each test's `missing` exit.
+    binary: Option<Binary>,
+}
+
+/// A binary test: `x <= threshold` goes to `yes`, otherwise `no`, or `missing` when x is
+/// missing. Exits are [`Exit`]-encoded.
+#[derive(Debug, Clone, Copy)]
+struct Bin {
+    threshold: f64,
+    slot: u32,
+    yes: u32,
+    no: u32,
+    missing: u32,
+}
+
+#[derive(Debug)]
+struct Binary {
+    start: u32,
+    tests: Vec<Bin>,
+}
+
+/// Exits of a binary test: another test's index, or (with the top bit) the original node whose
+/// score is the result, or `NO_RESULT`.
+const RESULT: u32 = 1 << 31;
+const NO_RESULT: u32 = u32::MAX;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Test {
+    True,
+    False,
+    Cmp(Op),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Compact {
+    threshold: f64,
+    first_child: u32,
+    slot: u32,
+    child_count: u32,
+    test: Test,
 }
 
 pub fn compile(
@@ -143,12 +188,18 @@ pub fn compile(
             node.probs = Some(offset as u32);
         }
     }
+    let compact = compact(&nodes);
+    let binary = compact
+        .as_deref()
+        .and_then(|c| binarize(c, &nodes, missing, return_last));
     Ok(Tree {
         nodes,
         missing,
         return_last,
         classes,
         probs,
+        compact,
+        binary,
     })
 }
 
@@ -205,16 +256,123 @@ fn tree_node(
     })
 }
 
+/// Rewrites a compact tree as binary tests; `None` if some comparison has no `<=` form
+/// (equality), the root is not `True`, or the tree is too large to index.
+fn binarize(c: &[Compact], nodes: &[TreeNode], missing: Missing, return_last: bool) -> Option<Binary> {
+    if c.len() >= RESULT as usize || c[0].test != Test::True {
+        return None;
+    }
+    let mut tests: Vec<Bin> = Vec::new();
+    // The exit that reaches each original node: its chain of tests, or itself as a result.
+    let mut entry = vec![NO_RESULT; c.len()];
+    // Children come after their parents (breadth-first), so building from the end means every
+    // child's entry is known when its parent's chain is built.
+    for n in (0..c.len()).rev() {
+        let node = c[n];
+        if node.child_count == 0 {
+            entry[n] = RESULT | n as u32;
+            continue;
+        }
+        let no_match = if return_last { RESULT | n as u32 } else { NO_RESULT };
+        let unknown = match missing {
+            Missing::NullPrediction => Some(NO_RESULT),
+            Missing::LastPrediction => Some(RESULT | n as u32),
+            Missing::DefaultChild => Some(entry[nodes[n].default_child? as usize]),
+            // UNKNOWN counts as false: on to the next child.
+            Missing::None => None,
+        };
+        // Build the chain backwards: each test's "fails" exit is the rest of the chain.
+        let first = node.first_child as usize;
+        let mut rest = no_match;
+        for k in (first..first + node.child_count as usize).rev() {
+            match c[k].test {
+                Test::False => {}
+                Test::True => rest = entry[k],
+                Test::Cmp(op) => {
+                    let (threshold, holds_when_le) = match op {
+                        Op::LessOrEqual => (c[k].threshold, true),
+                        Op::LessThan => (c[k].threshold.next_down(), true),
+                        Op::GreaterThan => (c[k].threshold, false),
+                        Op::GreaterOrEqual => (c[k].threshold.next_down(), false),
+                        Op::Equal | Op::NotEqual => return None,
+                    };
+                    let (hold, fail) = (entry[k], rest);
+                    tests.push(Bin {
+                        threshold,
+                        slot: c[k].slot,
+                        yes: if holds_when_le { hold } else { fail },
+                        no: if holds_when_le { fail } else { hold },
+                        missing: unknown.unwrap_or(fail),
+                    });
+                    rest = (tests.len() - 1) as u32;
+                    if rest >= RESULT {
+                        return None;
+                    }
+                }
+            }
+        }
+        entry[n] = rest;
+    }
+    Some(Binary {
+        start: entry[0],
+        tests,
+    })
+}
+
+/// The compact form, if every predicate has one.
+fn compact(nodes: &[TreeNode]) -> Option<Vec<Compact>> {
+    nodes
+        .iter()
+        .map(|n| {
+            let (test, slot, threshold) = match n.predicate {
+                Predicate::True => (Test::True, 0, 0.0),
+                Predicate::False => (Test::False, 0, 0.0),
+                Predicate::Compare {
+                    slot,
+                    op,
+                    value: V::Num(t),
+                } => (Test::Cmp(op), u32::try_from(slot).ok()?, t),
+                _ => return None,
+            };
+            Some(Compact {
+                threshold,
+                first_child: n.first_child,
+                slot,
+                child_count: n.child_count,
+                test,
+            })
+        })
+        .collect()
+}
+
 impl Tree {
     pub fn eval(&self, slots: &[V]) -> Pred {
+        match self.find(slots) {
+            Some(i) => self.result(i),
+            None => Pred::Missing,
+        }
+    }
+
+    /// The node whose score is the prediction, or `None` for no prediction.
+    pub fn find(&self, slots: &[V]) -> Option<usize> {
+        if let Some(b) = &self.binary {
+            return find_binary(b, slots);
+        }
+        match &self.compact {
+            Some(compact) => self.find_compact(compact, slots),
+            None => self.find_general(slots),
+        }
+    }
+
+    fn find_general(&self, slots: &[V]) -> Option<usize> {
         let mut i = 0usize;
         if self.nodes[0].predicate.eval(slots) != Some(true) {
-            return Pred::Missing;
+            return None;
         }
         loop {
             let node = &self.nodes[i];
             if node.child_count == 0 {
-                return self.result(i);
+                return Some(i);
             }
             let mut next = None;
             let first = node.first_child as usize;
@@ -226,8 +384,8 @@ impl Tree {
                     }
                     Some(false) => {}
                     None => match self.missing {
-                        Missing::NullPrediction => return Pred::Missing,
-                        Missing::LastPrediction => return self.result(i),
+                        Missing::NullPrediction => return None,
+                        Missing::LastPrediction => return Some(i),
                         Missing::DefaultChild => {
                             next = node.default_child.map(|d| d as usize);
                             break;
@@ -238,10 +396,128 @@ impl Tree {
             }
             match next {
                 Some(k) => i = k,
-                None if self.return_last => return self.result(i),
-                None => return Pred::Missing,
+                None if self.return_last => return Some(i),
+                None => return None,
             }
         }
+    }
+
+    /// `find_general` over the compact nodes: the same walk, the same missing-value rules.
+    fn find_compact(&self, nodes: &[Compact], slots: &[V]) -> Option<usize> {
+        let test = |n: &Compact| -> Option<bool> {
+            match n.test {
+                Test::True => Some(true),
+                Test::False => Some(false),
+                Test::Cmp(op) => match slots[n.slot as usize] {
+                    V::Num(x) => Some(match op {
+                        Op::LessThan => x < n.threshold,
+                        Op::LessOrEqual => x <= n.threshold,
+                        Op::GreaterThan => x > n.threshold,
+                        Op::GreaterOrEqual => x >= n.threshold,
+                        Op::Equal => x == n.threshold,
+                        Op::NotEqual => x != n.threshold,
+                    }),
+                    V::Missing => None,
+                    V::Str(_) => Some(false),
+                },
+            }
+        };
+        if test(&nodes[0]) != Some(true) {
+            return None;
+        }
+        let mut i = 0usize;
+        loop {
+            let node = &nodes[i];
+            if node.child_count == 0 {
+                return Some(i);
+            }
+            let first = node.first_child as usize;
+            let mut next = None;
+            for (k, child) in nodes[first..first + node.child_count as usize].iter().enumerate() {
+                match test(child) {
+                    Some(true) => {
+                        next = Some(first + k);
+                        break;
+                    }
+                    Some(false) => {}
+                    None => match self.missing {
+                        Missing::NullPrediction => return None,
+                        Missing::LastPrediction => return Some(i),
+                        Missing::DefaultChild => {
+                            next = self.nodes[i].default_child.map(|d| d as usize);
+                            break;
+                        }
+                        Missing::None => {}
+                    },
+                }
+            }
+            match next {
+                Some(k) => i = k,
+                None if self.return_last => return Some(i),
+                None => return None,
+            }
+        }
+    }
+
+    /// The highest slot the tree reads, when it reads only through comparisons.
+    pub fn max_slot(&self) -> Option<usize> {
+        let compact = self.compact.as_ref()?;
+        Some(compact.iter().map(|c| c.slot as usize).max().unwrap_or(0))
+    }
+
+    /// `find` for many records at once (`all` holds `width` slots per record), writing each
+    /// record's result node (or `usize::MAX`) into `out`. Eight records walk the tree together,
+    /// so their independent loads overlap instead of waiting on one another.
+    pub fn find_batch(&self, all: &[V], width: usize, out: &mut [usize]) {
+        let Some(b) = &self.binary else {
+            for (r, o) in out.iter_mut().enumerate() {
+                *o = self.find(&all[r * width..(r + 1) * width]).unwrap_or(usize::MAX);
+            }
+            return;
+        };
+        const LANES: usize = 8;
+        for (block, outs) in out.chunks_mut(LANES).enumerate() {
+            let base = block * LANES;
+            let mut exits = [b.start; LANES];
+            loop {
+                let mut active = false;
+                for (lane, exit) in exits.iter_mut().enumerate().take(outs.len()) {
+                    if *exit & RESULT != 0 {
+                        continue;
+                    }
+                    active = true;
+                    let t = &b.tests[*exit as usize];
+                    let row = base + lane;
+                    *exit = match all[row * width + t.slot as usize] {
+                        V::Num(x) => {
+                            if x <= t.threshold {
+                                t.yes
+                            } else {
+                                t.no
+                            }
+                        }
+                        _ => t.missing,
+                    };
+                }
+                if !active {
+                    break;
+                }
+            }
+            for (o, exit) in outs.iter_mut().zip(exits) {
+                *o = if exit == NO_RESULT { usize::MAX } else { (exit & !RESULT) as usize };
+            }
+        }
+    }
+
+    /// A regression node's score.
+    pub fn score(&self, i: usize) -> Option<f64> {
+        self.nodes[i].score
+    }
+
+    /// A classification node's class probabilities, when it has a distribution.
+    pub fn probabilities(&self, i: usize) -> Option<&[f64]> {
+        let off = self.nodes[i].probs? as usize;
+        Some(&self.probs[off..off + self.classes])
     }
 
     fn result(&self, i: usize) -> Pred {
@@ -270,6 +546,24 @@ impl Tree {
     }
 }
 
+fn find_binary(b: &Binary, slots: &[V]) -> Option<usize> {
+    let mut exit = b.start;
+    while exit & RESULT == 0 {
+        let t = &b.tests[exit as usize];
+        exit = match slots[t.slot as usize] {
+            V::Num(x) => {
+                if x <= t.threshold {
+                    t.yes
+                } else {
+                    t.no
+                }
+            }
+            _ => t.missing,
+        };
+    }
+    (exit != NO_RESULT).then_some((exit & !RESULT) as usize)
+}
+
 /// Index of the largest value (the first on ties); `None` for an empty slice.
 pub fn argmax(values: &[f64]) -> Option<usize> {
     let mut best: Option<usize> = None;
@@ -279,4 +573,80 @@ pub fn argmax(values: &[f64]) -> Option<usize> {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::DType;
+    use crate::runtime::pmml::fields::{Field, Fields, Optype};
+
+    /// A random compare-only tree: each inner node has 2-4 children, the last `True` or not.
+    fn random_tree(seed: &mut u64, depth: usize) -> String {
+        let mut next = || {
+            *seed ^= *seed << 13;
+            *seed ^= *seed >> 7;
+            *seed ^= *seed << 17;
+            *seed
+        };
+        fn node(next: &mut dyn FnMut() -> u64, depth: usize, pred: String, out: &mut String, id: &mut u32) {
+            *id += 1;
+            out.push_str(&format!(r#"<Node id="{id}" score="{id}">{pred}"#));
+            if depth > 0 && next() % 4 != 0 {
+                let kids = 2 + next() % 3;
+                for k in 0..kids {
+                    let last = k + 1 == kids;
+                    let pred = if last && next() % 2 == 0 {
+                        "<True/>".to_string()
+                    } else {
+                        let op = ["lessThan", "lessOrEqual", "greaterThan", "greaterOrEqual"][(next() % 4) as usize];
+                        format!(r#"<SimplePredicate field="x{}" operator="{op}" value="{}"/>"#, next() % 3, next() % 5)
+                    };
+                    node(next, depth - 1, pred, out, id);
+                }
+            }
+            out.push_str("</Node>");
+        }
+        let mut out = String::new();
+        let mut id = 0;
+        node(&mut next, depth, "<True/>".into(), &mut out, &mut id);
+        out
+    }
+
+    #[test]
+    fn binary_compact_and_general_walks_agree_under_every_strategy() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        for strategy in ["nullPrediction", "lastPrediction", "none"] {
+            for return_last in ["returnNullPrediction", "returnLastPrediction"] {
+                for _ in 0..40 {
+                    let body = random_tree(&mut seed, 4);
+                    let xml = format!(
+                        r#"<TreeModel functionName="regression" missingValueStrategy="{strategy}" noTrueChildStrategy="{return_last}">{body}</TreeModel>"#
+                    );
+                    let doc = roxmltree::Document::parse(&xml).unwrap();
+                    let mut fields = Fields::default();
+                    for name in ["x0", "x1", "x2"] {
+                        let f = Field::new(name, DType::Double, Optype::Continuous);
+                        fields.add(doc.root_element(), f).unwrap();
+                    }
+                    let mut c = Compiler { fields: &mut fields, depth: 0, float: false, model_boundary: 3, batch_nodes: 0 };
+                    let mut function = Function::Regression;
+                    let tree = compile(&mut c, doc.root_element(), None, &mut function).unwrap();
+                    let compact = tree.compact.as_deref().expect("compact form");
+                    let binary = tree.binary.as_ref().expect("binary form");
+                    for a in 0..6u32 {
+                        for b in 0..6u32 {
+                            for d in 0..6u32 {
+                                let v = |k: u32| if k == 5 { V::Missing } else { V::Num(f64::from(k) - 0.5 * f64::from(k % 2)) };
+                                let slots = [v(a), v(b), v(d)];
+                                let general = tree.find_general(&slots);
+                                assert_eq!(tree.find_compact(compact, &slots), general, "{xml}");
+                                assert_eq!(find_binary(binary, &slots), general, "{xml} {slots:?}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
