@@ -23,8 +23,14 @@ fn thread_cpu_seconds() -> f64 {
 }
 
 fn rows(model: &PmmlModel, csv: &Path) -> Vec<Vec<Value>> {
-    let mut reader = csv::Reader::from_path(csv).expect("bench data: run benches/pmml/make_models.py");
-    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    let mut reader =
+        csv::Reader::from_path(csv).expect("bench data: run benches/pmml/make_models.py");
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
     let columns: Vec<usize> = model
         .signature()
         .inputs
@@ -53,9 +59,18 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn main() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-pmml");
-    for (name, csv) in [("forest", "cancer.csv"), ("gbm", "cancer.csv"), ("pipeline", "pipeline.csv")] {
+    let only = std::env::args().nth(1).filter(|a| !a.starts_with('-'));
+    for (name, csv) in [
+        ("forest", "cancer.csv"),
+        ("gbm", "cancer.csv"),
+        ("pipeline", "pipeline.csv"),
+    ] {
+        if only.as_deref().is_some_and(|o| o != name) {
+            continue;
+        }
         let path = dir.join(format!("{name}.pmml"));
-        let text = std::fs::read_to_string(&path).expect("bench model: run benches/pmml/make_models.py");
+        let text =
+            std::fs::read_to_string(&path).expect("bench model: run benches/pmml/make_models.py");
         let loads: Vec<f64> = (0..5)
             .map(|_| {
                 let t = Instant::now();

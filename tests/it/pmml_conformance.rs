@@ -33,6 +33,45 @@ fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
     (header, rows)
 }
 
+/// Scoring records one at a time must give exactly what scoring them as a batch gives (the
+/// batch path evaluates tree ensembles tree by tree, the single path record by record).
+fn single_matches_batch(case: &str, model: &PmmlModel, input: &Path) -> Vec<String> {
+    use modeldeck::runtime::{Predictor, Value};
+    let (header, rows) = read_csv(input);
+    let records: Vec<Vec<Value>> = rows
+        .iter()
+        .map(|row| {
+            model
+                .signature()
+                .inputs
+                .iter()
+                .map(|f| {
+                    let i = header
+                        .iter()
+                        .position(|h| *h == f.name)
+                        .expect("input column");
+                    if row[i].is_empty() {
+                        Value::Missing
+                    } else {
+                        Value::String(row[i].clone())
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    let batch = model.predict(&records);
+    records
+        .iter()
+        .zip(&batch)
+        .enumerate()
+        .filter_map(|(r, (record, b))| {
+            let single = model.predict(std::slice::from_ref(record)).remove(0);
+            (single != *b).then(|| format!("{case} row {r}: single {single:?} but batch {b:?}"))
+        })
+        .take(3)
+        .collect()
+}
+
 fn same(expected: &str, got: &str, tolerance: f64) -> bool {
     if expected == got {
         return true;
@@ -64,6 +103,7 @@ fn check(case: &Case) -> Vec<String> {
     ) {
         return vec![format!("{}: scoring failed: {e}", case.case)];
     }
+    let mut problems = single_matches_batch(&case.case, &model, &dir.join("input.csv"));
     let (exp_header, exp_rows) = read_csv(&dir.join("expected.csv"));
     let (got_header, got_rows) = read_csv(&out);
     let got_col: HashMap<&str, usize> = got_header
@@ -71,7 +111,6 @@ fn check(case: &Case) -> Vec<String> {
         .enumerate()
         .map(|(i, h)| (h.as_str(), i))
         .collect();
-    let mut problems = Vec::new();
     if exp_rows.len() != got_rows.len() {
         return vec![format!(
             "{}: {} rows expected, {} scored",

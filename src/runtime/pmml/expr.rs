@@ -581,6 +581,19 @@ fn apply(
         V::Num(n) => Some(n != 0.0),
         V::Missing => None,
     };
+    // The common case first: binary arithmetic, as scalers and decision functions are written.
+    if matches!(func, Add | Sub | Mul | Div) && args.len() == 2 {
+        let (V::Num(a), V::Num(c)) = (args[0].eval(slots, b)?, args[1].eval(slots, b)?) else {
+            return Ok(Applied::MissingInput);
+        };
+        let v = match func {
+            Add => a + c,
+            Sub => a - c,
+            Mul => a * c,
+            _ => a / c,
+        };
+        return Ok(Applied::Value(V::Num(v)));
+    }
     // Every argument is evaluated, even an `if`'s branch that is not taken (JPMML does the
     // same, so an error in either branch is an error for the record).
     let mut small = [V::Missing; 4];

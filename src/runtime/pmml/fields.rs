@@ -7,6 +7,7 @@
 //! integer comparison and a `FieldRef` between string fields copies the id.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use roxmltree::Node;
 
@@ -67,13 +68,39 @@ impl Field {
     }
 }
 
+/// FNV-1a: category strings are short, and this lookup is on every record's path, where
+/// SipHash's resistance to chosen keys buys nothing (the keys are the model's own values).
+#[derive(Default)]
+pub struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
+
 /// The document's fields and strings.
 #[derive(Debug, Default, Clone)]
 pub struct Fields {
     pub fields: Vec<Field>,
     by_name: HashMap<String, usize>,
     strings: Vec<String>,
-    string_ids: HashMap<String, u32>,
+    string_ids: FastMap<String, u32>,
 }
 
 impl Fields {

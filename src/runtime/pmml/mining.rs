@@ -10,6 +10,7 @@ use roxmltree::Node;
 use super::fields::V;
 use super::model::{self, Compiler, Env, Function, ModelNode, Pred, class_index};
 use super::predicate::{self, Predicate};
+use super::tree;
 use super::tree::argmax;
 use super::xml::{self, Result, attr, child, children, elements, err, name};
 use crate::runtime::RecordError;
@@ -135,8 +136,10 @@ pub fn compile(
     if !classification && method == Method::Max {
         return err(seg, "multipleModelMethod max is for classification only");
     }
-    let direct = matches!(method, Method::Sum | Method::Average | Method::WeightedAverage)
-        && missing != MissingTreatment::SkipSegment
+    let direct = matches!(
+        method,
+        Method::Sum | Method::Average | Method::WeightedAverage
+    ) && missing != MissingTreatment::SkipSegment
         && segments
             .iter()
             .all(|s| matches!(s.predicate, Predicate::True) && s.model.plain_tree().is_some());
@@ -266,7 +269,14 @@ impl Mining {
     }
 
     /// `eval_direct` for a whole batch (`all` holds `width` slots per record), tree by tree.
-    pub fn eval_batch(&self, all: &[V], width: usize, rows: usize, classes: usize) -> Vec<Pred> {
+    pub fn eval_batch(
+        &self,
+        vals: &[f64],
+        all: &[V],
+        width: usize,
+        rows: usize,
+        classes: usize,
+    ) -> Vec<Pred> {
         let weighted = self.method == Method::WeightedAverage;
         let mut leaves = vec![0usize; rows];
         let mut missing = vec![false; rows];
@@ -274,8 +284,10 @@ impl Mining {
         let mut sums = vec![0.0f64; if classes == 0 { rows } else { rows * classes }];
         let mut sums32 = vec![0.0f32; if self.float { rows } else { 0 }];
         for s in &self.segments {
-            let Some(tree) = s.model.plain_tree() else { return vec![Pred::Missing; rows] };
-            tree.find_batch(all, width, &mut leaves);
+            let Some(tree) = s.model.plain_tree() else {
+                return vec![Pred::Missing; rows];
+            };
+            tree.find_batch(vals, all, width, &mut leaves);
             let w = if weighted { s.weight } else { 1.0 };
             wsum += w;
             for (r, &leaf) in leaves.iter().enumerate() {
@@ -312,7 +324,11 @@ impl Mining {
                 }
                 if classes == 0 {
                     return Pred::Value(if self.float {
-                        let n = if self.method == Method::Sum { 1.0 } else { wsum as f32 };
+                        let n = if self.method == Method::Sum {
+                            1.0
+                        } else {
+                            wsum as f32
+                        };
                         f64::from(sums32[r] / n)
                     } else if self.method == Method::Sum {
                         sums[r]
@@ -320,7 +336,10 @@ impl Mining {
                         sums[r] / wsum
                     });
                 }
-                let probs: Vec<f64> = sums[r * classes..(r + 1) * classes].iter().map(|a| a / wsum).collect();
+                let probs: Vec<f64> = sums[r * classes..(r + 1) * classes]
+                    .iter()
+                    .map(|a| a / wsum)
+                    .collect();
                 match argmax(&probs) {
                     Some(label) => Pred::Class { label, probs },
                     None => Pred::Missing,
@@ -342,13 +361,22 @@ impl Mining {
     /// Sums and averages of plain trees, read straight off their leaves. Same answers as the
     /// general path (a member without a prediction makes the result missing).
     fn eval_direct(&self, slots: &[V], classes: usize) -> Pred {
+        let trees: Vec<&tree::Tree> = self
+            .segments
+            .iter()
+            .filter_map(|s| s.model.plain_tree())
+            .collect();
+        if trees.len() != self.segments.len() {
+            return Pred::Missing;
+        }
+        let mut leaves = vec![usize::MAX; trees.len()];
+        tree::find_trees(&trees, slots, &mut leaves);
         let weighted = self.method == Method::WeightedAverage;
         let mut wsum = 0.0;
         if classes == 0 {
             let (mut sum, mut sum32) = (0.0f64, 0.0f32);
-            for s in &self.segments {
-                let Some(tree) = s.model.plain_tree() else { return Pred::Missing };
-                let Some(y) = tree.find(slots).and_then(|i| tree.score(i)) else {
+            for ((s, tree), &leaf) in self.segments.iter().zip(&trees).zip(&leaves) {
+                let Some(y) = (leaf != usize::MAX).then(|| tree.score(leaf)).flatten() else {
                     return Pred::Missing;
                 };
                 let w = if weighted { s.weight } else { 1.0 };
@@ -360,17 +388,26 @@ impl Mining {
                 wsum += w;
             }
             if self.float {
-                let n = if self.method == Method::Sum { 1.0 } else { wsum as f32 };
+                let n = if self.method == Method::Sum {
+                    1.0
+                } else {
+                    wsum as f32
+                };
                 return Pred::Value(f64::from(sum32 / n));
             }
-            return Pred::Value(if self.method == Method::Sum { sum } else { sum / wsum });
+            return Pred::Value(if self.method == Method::Sum {
+                sum
+            } else {
+                sum / wsum
+            });
         }
         let mut acc = vec![0.0; classes];
-        for s in &self.segments {
-            let Some(tree) = s.model.plain_tree() else { return Pred::Missing };
-            let Some(i) = tree.find(slots) else { return Pred::Missing };
+        for ((s, tree), &leaf) in self.segments.iter().zip(&trees).zip(&leaves) {
+            if leaf == usize::MAX {
+                return Pred::Missing;
+            }
             let w = if weighted { s.weight } else { 1.0 };
-            match tree.probabilities(i) {
+            match tree.probabilities(leaf) {
                 Some(probs) => {
                     for (k, p) in probs.iter().enumerate() {
                         acc[s.class_map[k]] += w * p;

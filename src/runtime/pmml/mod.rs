@@ -166,7 +166,11 @@ impl PmmlModel {
     }
 
     /// Runs the model on loaded slots and forms the answer row.
-    fn finish(&self, slots: &mut [V], cache: Option<(&[Vec<model::Pred>], usize)>) -> Result<Vec<Value>, RecordError> {
+    fn finish(
+        &self,
+        slots: &mut [V],
+        cache: Option<(&[Vec<model::Pred>], usize)>,
+    ) -> Result<Vec<Value>, RecordError> {
         let env = Env {
             fields: &self.fields,
             bools: self.bools,
@@ -232,7 +236,10 @@ impl Predictor for PmmlModel {
         self.model.batch_nodes(&mut batch_nodes);
         if inputs.len() < 2 || batch_nodes.is_empty() {
             let mut slots = Vec::with_capacity(width);
-            return inputs.iter().map(|row| self.score(row, &mut slots)).collect();
+            return inputs
+                .iter()
+                .map(|row| self.score(row, &mut slots))
+                .collect();
         }
         let mut all = vec![V::Missing; width * inputs.len()];
         let loaded: Vec<Result<(), RecordError>> = inputs
@@ -240,9 +247,17 @@ impl Predictor for PmmlModel {
             .zip(all.chunks_mut(width))
             .map(|(row, slots)| self.load_record(row, slots))
             .collect();
+        // Numbers only, NaN for missing: what tree tests read.
+        let vals: Vec<f64> = all
+            .iter()
+            .map(|v| match v {
+                V::Num(x) => *x,
+                _ => f64::NAN,
+            })
+            .collect();
         let mut cache: Vec<Vec<model::Pred>> = vec![Vec::new(); batch_nodes.len()];
         for (id, mining, classes) in batch_nodes {
-            cache[id] = mining.eval_batch(&all, width, inputs.len(), classes);
+            cache[id] = mining.eval_batch(&vals, &all, width, inputs.len(), classes);
         }
         loaded
             .into_iter()

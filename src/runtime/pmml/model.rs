@@ -378,7 +378,11 @@ impl ModelNode {
     /// of its own), which lets an ensemble score it directly.
     pub fn plain_tree(&self) -> Option<&tree::Tree> {
         match &self.body {
-            Body::Tree(t) if self.local.is_empty() && self.outputs.is_empty() && self.targets.is_none() => Some(t),
+            Body::Tree(t)
+                if self.local.is_empty() && self.outputs.is_empty() && self.targets.is_none() =>
+            {
+                Some(t)
+            }
             _ => None,
         }
     }

@@ -230,30 +230,31 @@ impl Regression {
                 values[class] = y;
             }
         }
-        let probs = match self.norm {
+        // The probabilities replace the table values in place: one allocation per record.
+        let mut probs = values;
+        match self.norm {
             Norm::Softmax => {
-                let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let exps: Vec<f64> = values.iter().map(|y| (y - max).exp()).collect();
-                let sum: f64 = exps.iter().sum();
-                exps.into_iter().map(|e| e / sum).collect()
+                let max = probs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                probs.iter_mut().for_each(|y| *y = (*y - max).exp());
+                let sum: f64 = probs.iter().sum();
+                probs.iter_mut().for_each(|p| *p /= sum);
             }
             Norm::Simplemax => {
-                let sum: f64 = values.iter().sum();
-                values.iter().map(|y| y / sum).collect()
+                let sum: f64 = probs.iter().sum();
+                probs.iter_mut().for_each(|p| *p /= sum);
             }
             // Link functions (and none) give each table but the last its probability; the
             // last class gets the rest.
             norm => {
                 let last = self.tables.last().and_then(|t| t.class);
-                let mut probs = vec![0.0; self.classes];
                 let mut rest = 1.0;
                 for t in &self.tables {
                     let Some(class) = t.class else { continue };
                     if Some(class) != last {
                         probs[class] = if norm == self.norm {
-                            self.link(values[class])
+                            self.link(probs[class])
                         } else {
-                            link(norm, values[class])
+                            link(norm, probs[class])
                         };
                         rest -= probs[class];
                     }
@@ -265,9 +266,8 @@ impl Regression {
                         rest
                     };
                 }
-                probs
             }
-        };
+        }
         match argmax(&probs) {
             Some(label) => Pred::Class { label, probs },
             None => Pred::Missing,

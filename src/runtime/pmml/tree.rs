@@ -258,7 +258,12 @@ fn tree_node(
 
 /// Rewrites a compact tree as binary tests; `None` if some comparison has no `<=` form
 /// (equality), the root is not `True`, or the tree is too large to index.
-fn binarize(c: &[Compact], nodes: &[TreeNode], missing: Missing, return_last: bool) -> Option<Binary> {
+fn binarize(
+    c: &[Compact],
+    nodes: &[TreeNode],
+    missing: Missing,
+    return_last: bool,
+) -> Option<Binary> {
     if c.len() >= RESULT as usize || c[0].test != Test::True {
         return None;
     }
@@ -273,7 +278,11 @@ fn binarize(c: &[Compact], nodes: &[TreeNode], missing: Missing, return_last: bo
             entry[n] = RESULT | n as u32;
             continue;
         }
-        let no_match = if return_last { RESULT | n as u32 } else { NO_RESULT };
+        let no_match = if return_last {
+            RESULT | n as u32
+        } else {
+            NO_RESULT
+        };
         let unknown = match missing {
             Missing::NullPrediction => Some(NO_RESULT),
             Missing::LastPrediction => Some(RESULT | n as u32),
@@ -433,7 +442,10 @@ impl Tree {
             }
             let first = node.first_child as usize;
             let mut next = None;
-            for (k, child) in nodes[first..first + node.child_count as usize].iter().enumerate() {
+            for (k, child) in nodes[first..first + node.child_count as usize]
+                .iter()
+                .enumerate()
+            {
                 match test(child) {
                     Some(true) => {
                         next = Some(first + k);
@@ -465,19 +477,22 @@ impl Tree {
         Some(compact.iter().map(|c| c.slot as usize).max().unwrap_or(0))
     }
 
-    /// `find` for many records at once (`all` holds `width` slots per record), writing each
-    /// record's result node (or `usize::MAX`) into `out`. Eight records walk the tree together,
-    /// so their independent loads overlap instead of waiting on one another.
-    pub fn find_batch(&self, all: &[V], width: usize, out: &mut [usize]) {
+    /// `find` for many records at once, over `vals`: `width` numbers per record with NaN for a
+    /// missing value (the batch view of the input slots). Writes each record's result node (or
+    /// `usize::MAX`) into `out`. Eight records walk the tree together, so their independent
+    /// loads overlap instead of waiting on one another.
+    pub fn find_batch(&self, vals: &[f64], all: &[V], width: usize, out: &mut [usize]) {
         let Some(b) = &self.binary else {
             for (r, o) in out.iter_mut().enumerate() {
-                *o = self.find(&all[r * width..(r + 1) * width]).unwrap_or(usize::MAX);
+                *o = self
+                    .find(&all[r * width..(r + 1) * width])
+                    .unwrap_or(usize::MAX);
             }
             return;
         };
         const LANES: usize = 8;
         for (block, outs) in out.chunks_mut(LANES).enumerate() {
-            let base = block * LANES;
+            let rows = &vals[block * LANES * width..];
             let mut exits = [b.start; LANES];
             loop {
                 let mut active = false;
@@ -487,16 +502,13 @@ impl Tree {
                     }
                     active = true;
                     let t = &b.tests[*exit as usize];
-                    let row = base + lane;
-                    *exit = match all[row * width + t.slot as usize] {
-                        V::Num(x) => {
-                            if x <= t.threshold {
-                                t.yes
-                            } else {
-                                t.no
-                            }
-                        }
-                        _ => t.missing,
+                    let x = rows[lane * width + t.slot as usize];
+                    *exit = if x <= t.threshold {
+                        t.yes
+                    } else if x.is_nan() {
+                        t.missing
+                    } else {
+                        t.no
                     };
                 }
                 if !active {
@@ -504,7 +516,11 @@ impl Tree {
                 }
             }
             for (o, exit) in outs.iter_mut().zip(exits) {
-                *o = if exit == NO_RESULT { usize::MAX } else { (exit & !RESULT) as usize };
+                *o = if exit == NO_RESULT {
+                    usize::MAX
+                } else {
+                    (exit & !RESULT) as usize
+                };
             }
         }
     }
@@ -564,6 +580,54 @@ fn find_binary(b: &Binary, slots: &[V]) -> Option<usize> {
     (exit != NO_RESULT).then_some((exit & !RESULT) as usize)
 }
 
+/// `find` for up to eight trees on one record at once (their walks overlap like the records in
+/// `find_batch`); trees without the binary form are walked one by one.
+pub fn find_trees(trees: &[&Tree], slots: &[V], out: &mut [usize]) {
+    const LANES: usize = 8;
+    for (group, outs) in trees.chunks(LANES).zip(out.chunks_mut(LANES)) {
+        let mut exits = [NO_RESULT; LANES];
+        for (lane, tree) in group.iter().enumerate() {
+            match &tree.binary {
+                Some(b) => exits[lane] = b.start,
+                None => {
+                    outs[lane] = tree.find(slots).unwrap_or(usize::MAX);
+                    exits[lane] = RESULT | 0x7fff_fffe; // done already; marked below
+                }
+            }
+        }
+        loop {
+            let mut active = false;
+            for (lane, tree) in group.iter().enumerate() {
+                let exit = &mut exits[lane];
+                if *exit & RESULT != 0 {
+                    continue;
+                }
+                let Some(b) = &tree.binary else { continue };
+                active = true;
+                let t = &b.tests[*exit as usize];
+                *exit = match slots[t.slot as usize] {
+                    V::Num(x) if x <= t.threshold => t.yes,
+                    V::Num(_) => t.no,
+                    _ => t.missing,
+                };
+            }
+            if !active {
+                break;
+            }
+        }
+        for (lane, tree) in group.iter().enumerate() {
+            if tree.binary.is_some() {
+                let exit = exits[lane];
+                outs[lane] = if exit == NO_RESULT {
+                    usize::MAX
+                } else {
+                    (exit & !RESULT) as usize
+                };
+            }
+        }
+    }
+}
+
 /// Index of the largest value (the first on ties); `None` for an empty slice.
 pub fn argmax(values: &[f64]) -> Option<usize> {
     let mut best: Option<usize> = None;
@@ -589,18 +653,29 @@ mod tests {
             *seed ^= *seed << 17;
             *seed
         };
-        fn node(next: &mut dyn FnMut() -> u64, depth: usize, pred: String, out: &mut String, id: &mut u32) {
+        fn node(
+            next: &mut dyn FnMut() -> u64,
+            depth: usize,
+            pred: String,
+            out: &mut String,
+            id: &mut u32,
+        ) {
             *id += 1;
             out.push_str(&format!(r#"<Node id="{id}" score="{id}">{pred}"#));
-            if depth > 0 && next() % 4 != 0 {
+            if depth > 0 && !next().is_multiple_of(4) {
                 let kids = 2 + next() % 3;
                 for k in 0..kids {
                     let last = k + 1 == kids;
-                    let pred = if last && next() % 2 == 0 {
+                    let pred = if last && next().is_multiple_of(2) {
                         "<True/>".to_string()
                     } else {
-                        let op = ["lessThan", "lessOrEqual", "greaterThan", "greaterOrEqual"][(next() % 4) as usize];
-                        format!(r#"<SimplePredicate field="x{}" operator="{op}" value="{}"/>"#, next() % 3, next() % 5)
+                        let op = ["lessThan", "lessOrEqual", "greaterThan", "greaterOrEqual"]
+                            [(next() % 4) as usize];
+                        format!(
+                            r#"<SimplePredicate field="x{}" operator="{op}" value="{}"/>"#,
+                            next() % 3,
+                            next() % 5
+                        )
                     };
                     node(next, depth - 1, pred, out, id);
                 }
@@ -629,7 +704,13 @@ mod tests {
                         let f = Field::new(name, DType::Double, Optype::Continuous);
                         fields.add(doc.root_element(), f).unwrap();
                     }
-                    let mut c = Compiler { fields: &mut fields, depth: 0, float: false, model_boundary: 3, batch_nodes: 0 };
+                    let mut c = Compiler {
+                        fields: &mut fields,
+                        depth: 0,
+                        float: false,
+                        model_boundary: 3,
+                        batch_nodes: 0,
+                    };
                     let mut function = Function::Regression;
                     let tree = compile(&mut c, doc.root_element(), None, &mut function).unwrap();
                     let compact = tree.compact.as_deref().expect("compact form");
@@ -637,7 +718,13 @@ mod tests {
                     for a in 0..6u32 {
                         for b in 0..6u32 {
                             for d in 0..6u32 {
-                                let v = |k: u32| if k == 5 { V::Missing } else { V::Num(f64::from(k) - 0.5 * f64::from(k % 2)) };
+                                let v = |k: u32| {
+                                    if k == 5 {
+                                        V::Missing
+                                    } else {
+                                        V::Num(f64::from(k) - 0.5 * f64::from(k % 2))
+                                    }
+                                };
                                 let slots = [v(a), v(b), v(d)];
                                 let general = tree.find_general(&slots);
                                 assert_eq!(tree.find_compact(compact, &slots), general, "{xml}");
