@@ -672,7 +672,7 @@ fn apply(
         Threshold => V::Num(if n(0) > n(1) { 1.0 } else { 0.0 }),
         Floor => V::Num(n(0).floor()),
         Ceil => V::Num(n(0).ceil()),
-        Round => V::Num(n(0).round()),
+        Round => V::Num(round_half_up(n(0))),
         Expm1 => V::Num(n(0).exp_m1()),
         Ln1p => V::Num(n(0).ln_1p()),
         Sin => V::Num(n(0).sin()),
@@ -698,6 +698,13 @@ fn apply(
         return Ok(Applied::Value(V::Missing));
     }
     Ok(Applied::Value(v))
+}
+
+/// Rounds to the nearest integer, halves towards positive infinity (Java's `Math.round`, which
+/// JPMML uses: -1.5 becomes -1, 2.5 becomes 3).
+pub fn round_half_up(x: f64) -> f64 {
+    let f = x.floor();
+    if x - f >= 0.5 { f + 1.0 } else { f }
 }
 
 /// Compiles a `DerivedField` (in a TransformationDictionary or LocalTransformations): declares

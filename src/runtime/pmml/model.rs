@@ -233,7 +233,7 @@ fn target_rule(node: Node, target: Option<usize>, fields: &Fields) -> Result<Opt
     }
     let cast: Option<fn(f64) -> f64> = match t.attribute("castInteger") {
         None => None,
-        Some("round") => Some(f64::round),
+        Some("round") => Some(expr::round_half_up),
         Some("ceiling") => Some(f64::ceil),
         Some("floor") => Some(f64::floor),
         Some(other) => return err(t, format!("castInteger {other:?} is not supported")),

@@ -78,6 +78,8 @@ struct Binary {
 /// score is the result, or `NO_RESULT`.
 const RESULT: u32 = 1 << 31;
 const NO_RESULT: u32 = u32::MAX;
+/// A lane of `find_batch` with no record left to walk.
+const DONE: u32 = u32::MAX - 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Test {
@@ -264,7 +266,7 @@ fn binarize(
     missing: Missing,
     return_last: bool,
 ) -> Option<Binary> {
-    if c.len() >= RESULT as usize || c[0].test != Test::True {
+    if c.len() >= (RESULT - 2) as usize || c[0].test != Test::True {
         return None;
     }
     let mut tests: Vec<Bin> = Vec::new();
@@ -490,37 +492,50 @@ impl Tree {
             }
             return;
         };
+        // Eight walks at a time; a lane that reaches its result takes the next record at once,
+        // so all eight stay busy whatever the depths.
         const LANES: usize = 8;
-        for (block, outs) in out.chunks_mut(LANES).enumerate() {
-            let rows = &vals[block * LANES * width..];
-            let mut exits = [b.start; LANES];
-            loop {
-                let mut active = false;
-                for (lane, exit) in exits.iter_mut().enumerate().take(outs.len()) {
-                    if *exit & RESULT != 0 {
-                        continue;
-                    }
-                    active = true;
-                    let t = &b.tests[*exit as usize];
-                    let x = rows[lane * width + t.slot as usize];
-                    *exit = if x <= t.threshold {
+        let rows = out.len();
+        let mut lane_row = [0usize; LANES];
+        let mut exits = [DONE; LANES];
+        let mut next = 0;
+        for lane in 0..LANES.min(rows) {
+            lane_row[lane] = lane;
+            exits[lane] = b.start;
+            next += 1;
+        }
+        let mut busy = LANES.min(rows);
+        while busy > 0 {
+            for lane in 0..LANES {
+                let exit = exits[lane];
+                if exit & RESULT == 0 {
+                    let t = &b.tests[exit as usize];
+                    let x = vals[lane_row[lane] * width + t.slot as usize];
+                    exits[lane] = if x <= t.threshold {
                         t.yes
                     } else if x.is_nan() {
                         t.missing
                     } else {
                         t.no
                     };
+                    continue;
                 }
-                if !active {
-                    break;
+                if exit == DONE {
+                    continue;
                 }
-            }
-            for (o, exit) in outs.iter_mut().zip(exits) {
-                *o = if exit == NO_RESULT {
+                out[lane_row[lane]] = if exit == NO_RESULT {
                     usize::MAX
                 } else {
                     (exit & !RESULT) as usize
                 };
+                if next < rows {
+                    lane_row[lane] = next;
+                    exits[lane] = b.start;
+                    next += 1;
+                } else {
+                    exits[lane] = DONE;
+                    busy -= 1;
+                }
             }
         }
     }
