@@ -45,7 +45,7 @@ fn rows(model: &PmmlModel, csv: &Path) -> Vec<Vec<Value>> {
                 .iter()
                 .map(|&c| match r[c].parse::<f64>() {
                     Ok(n) => Value::Number(n),
-                    Err(_) => Value::String(r[c].to_string()),
+                    Err(_) => Value::String(r[c].into()),
                 })
                 .collect()
         })

@@ -34,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
         .map(|c| match c.first().copied().unwrap_or(0) % 5 {
             0 => Value::Missing,
             1 => Value::Number(f64::from_le_bytes(c.get(1..9).and_then(|b| b.try_into().ok()).unwrap_or([0; 8]))),
-            2 => Value::String(String::from_utf8_lossy(&c[1..]).into_owned()),
+            2 => Value::String(String::from_utf8_lossy(&c[1..]).into()),
             3 => Value::Boolean(c.len() % 2 == 0),
             _ => Value::Integer(i64::from(c.len() as u8)),
         })

@@ -115,7 +115,7 @@ impl Reader {
                         .iter()
                         .map(|&c| match row.get(c).map(str::trim) {
                             None | Some("") => Value::Missing,
-                            Some(text) => Value::String(text.to_string()),
+                            Some(text) => Value::String(text.into()),
                         })
                         .collect())),
                     Err(e) => match e.kind() {
@@ -168,7 +168,7 @@ fn json_record(text: &str, inputs: &[String], line: u64) -> Record {
             Json::Null => Ok(Value::Missing),
             Json::Bool(b) => Ok(Value::Boolean(*b)),
             Json::Number(n) => Ok(n.as_f64().map_or(Value::Missing, Value::Number)),
-            Json::String(s) => Ok(Value::String(s.clone())),
+            Json::String(s) => Ok(Value::String(s.as_str().into())),
             other => Err(RecordError(format!(
                 "line {line}: field {name:?} is {other}, not a number, string or boolean"
             ))),
@@ -277,7 +277,7 @@ pub fn to_json(v: &Value) -> Json {
         Value::Missing => Json::Null,
         Value::Number(n) => serde_json::Number::from_f64(*n).map_or(Json::Null, Json::Number),
         Value::Integer(i) => Json::from(*i),
-        Value::String(s) => Json::String(s.clone()),
+        Value::String(s) => Json::String(s.to_string()),
         Value::Boolean(b) => Json::Bool(*b),
     }
 }

@@ -12,6 +12,7 @@
 pub mod pmml;
 
 use std::fmt;
+use std::sync::Arc;
 
 /// One value going into or coming out of a model.
 #[derive(Debug, Clone, PartialEq)]
@@ -19,7 +20,9 @@ pub enum Value {
     Missing,
     Number(f64),
     Integer(i64),
-    String(String),
+    /// Shared, because labels repeat: a model hands out the same label for many records
+    /// without allocating it each time.
+    String(Arc<str>),
     Boolean(bool),
 }
 

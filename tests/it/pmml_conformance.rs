@@ -53,7 +53,7 @@ fn single_matches_batch(case: &str, model: &PmmlModel, input: &Path) -> Vec<Stri
                     if row[i].is_empty() {
                         Value::Missing
                     } else {
-                        Value::String(row[i].clone())
+                        Value::String(row[i].as_str().into())
                     }
                 })
                 .collect()

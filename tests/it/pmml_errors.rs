@@ -111,7 +111,7 @@ fn bad_records_are_errors_for_that_record_only() {
         "{HEAD}{DICT}<RegressionModel functionName=\"regression\"><MiningSchema><MiningField name=\"x\"/><MiningField name=\"c\"/><MiningField name=\"y\" usageType=\"target\"/></MiningSchema><RegressionTable intercept=\"1\"><NumericPredictor name=\"x\" coefficient=\"2\"/><CategoricalPredictor name=\"c\" value=\"a\" coefficient=\"10\"/></RegressionTable></RegressionModel></PMML>"
     );
     let model = PmmlModel::parse(&doc).unwrap();
-    let s = |t: &str| Value::String(t.to_string());
+    let s = |t: &str| Value::String(t.into());
     let answers = model.predict(&[
         vec![Value::Number(1.0), s("a")],
         vec![s("abc"), s("a")],

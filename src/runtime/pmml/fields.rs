@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 
 use roxmltree::Node;
 
@@ -99,7 +100,7 @@ type FastMap<K, V> = HashMap<K, V, BuildHasherDefault<Fnv>>;
 pub struct Fields {
     pub fields: Vec<Field>,
     by_name: HashMap<String, usize>,
-    strings: Vec<String>,
+    strings: Vec<Arc<str>>,
     string_ids: FastMap<String, u32>,
 }
 
@@ -138,13 +139,13 @@ impl Fields {
             return id;
         }
         let id = self.strings.len() as u32;
-        self.strings.push(text.to_string());
+        self.strings.push(Arc::from(text));
         self.string_ids.insert(text.to_string(), id);
         id
     }
 
     pub fn string(&self, id: u32) -> &str {
-        self.strings.get(id as usize).map_or("", String::as_str)
+        self.strings.get(id as usize).map_or("", |s| s)
     }
 
     /// The id of `text`, or `UNSEEN`, without growing the interner (evaluation time).
@@ -236,7 +237,10 @@ impl Fields {
     pub fn output(&self, slot: Option<usize>, v: V) -> Value {
         match v {
             V::Missing => Value::Missing,
-            V::Str(id) => Value::String(self.string(id).to_string()),
+            V::Str(id) => match self.strings.get(id as usize) {
+                Some(s) => Value::String(Arc::clone(s)),
+                None => Value::Missing,
+            },
             V::Num(n) => match slot.map(|s| self.fields[s].dtype) {
                 Some(DType::Integer) => Value::Integer(n.round() as i64),
                 Some(DType::Boolean) => Value::Boolean(n != 0.0),

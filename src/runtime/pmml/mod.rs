@@ -28,9 +28,7 @@ use self::expr::{Bools, Expr};
 use self::fields::{Fields, Optype, V};
 use self::model::{Compiler, Env, ModelNode, OutputKind};
 pub use self::xml::LoadError;
-use crate::runtime::{
-    DType, FieldSpec, OutputRole, OutputSpec, Predictor, RecordError, Signature, Value,
-};
+use crate::runtime::{FieldSpec, OutputRole, OutputSpec, Predictor, RecordError, Signature, Value};
 
 /// Every model element PMML 4.4 defines (the ones this runtime does not compile yet are
 /// refused by name).
@@ -431,19 +429,5 @@ fn signature(fields: &Fields, inputs: &[Input], model: &ModelNode) -> Signature 
         feature_order: Some(inputs.iter().map(|f| f.name.clone()).collect()),
         inputs,
         outputs,
-    }
-}
-
-/// Input dtype of a field, for callers converting text (CSV cells) into values.
-pub fn parse_cell(dtype: DType, text: &str) -> Value {
-    if text.is_empty() {
-        return Value::Missing;
-    }
-    match dtype {
-        DType::String => Value::String(text.to_string()),
-        _ => match xml::parse_number(text) {
-            Some(n) => Value::Number(n),
-            None => Value::String(text.to_string()),
-        },
     }
 }
