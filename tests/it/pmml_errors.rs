@@ -99,6 +99,10 @@ fn unsupported_and_undefined_things_are_named_with_their_line() {
         "{HEAD}{DICT}<TransformationDictionary><DerivedField name=\"d\" dataType=\"double\" optype=\"continuous\"><Apply function=\"frobnicate\"><FieldRef field=\"x\"/></Apply></DerivedField></TransformationDictionary><RegressionModel functionName=\"regression\"><MiningSchema><MiningField name=\"x\"/></MiningSchema><RegressionTable intercept=\"0\"/></RegressionModel></PMML>"
     ));
     assert!(e.contains("\"frobnicate\" is not supported"), "{e}");
+    let e = load_err(&format!(
+        "{HEAD}{DICT}<TransformationDictionary><DerivedField name=\"d1\" dataType=\"double\" optype=\"continuous\"><FieldRef field=\"d2\"/></DerivedField><DerivedField name=\"d2\" dataType=\"double\" optype=\"continuous\"><FieldRef field=\"d1\"/></DerivedField></TransformationDictionary><RegressionModel functionName=\"regression\"><MiningSchema><MiningField name=\"x\"/></MiningSchema><RegressionTable intercept=\"0\"/></RegressionModel></PMML>"
+    ));
+    assert!(e.contains("depends on itself"), "{e}");
     let e = load_err(&format!("{HEAD}{DICT}</PMML>"));
     assert!(e.contains("no model element"), "{e}");
     let e = load_err(r#"<PMML version="3.0"><DataDictionary/></PMML>"#);

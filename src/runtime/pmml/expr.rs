@@ -707,21 +707,82 @@ pub fn round_half_up(x: f64) -> f64 {
     if x - f >= 0.5 { f + 1.0 } else { f }
 }
 
-/// Compiles a `DerivedField` (in a TransformationDictionary or LocalTransformations): declares
-/// its slot and returns it with its expression.
-pub fn derived_field(fields: &mut Fields, node: Node) -> Result<(usize, Expr)> {
-    let dtype = super::fields::dtype(node)?;
-    let optype = super::fields::optype(node, dtype)?;
-    let field_name = attr(node, "name")?;
-    let slot = fields.add(node, super::fields::Field::new(field_name, dtype, optype))?;
-    let Some(expr_node) = elements(node).find(|n| is_expression(*n)) else {
-        return err(
-            node,
-            format!("DerivedField {field_name:?} has no expression"),
-        );
-    };
-    let expr = compile(fields, expr_node, Some(slot), 0)?;
-    Ok((slot, expr))
+/// Compiles the `DerivedField`s of a TransformationDictionary or LocalTransformations. They may
+/// refer to one another in any order (JPMML resolves them by name), so all are declared first,
+/// then compiled, then ordered so that each is computed after the fields it reads.
+pub fn derived_fields(fields: &mut Fields, nodes: &[Node]) -> Result<Vec<(usize, Expr)>> {
+    let mut declared = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        let dtype = super::fields::dtype(*node)?;
+        let optype = super::fields::optype(*node, dtype)?;
+        let slot = fields.add(
+            *node,
+            super::fields::Field::new(attr(*node, "name")?, dtype, optype),
+        )?;
+        declared.push(slot);
+    }
+    let mut compiled = Vec::with_capacity(nodes.len());
+    for (node, &slot) in nodes.iter().zip(&declared) {
+        let Some(expr_node) = elements(*node).find(|n| is_expression(*n)) else {
+            return err(
+                *node,
+                format!(
+                    "DerivedField {:?} has no expression",
+                    fields.fields[slot].name
+                ),
+            );
+        };
+        compiled.push(Some((slot, compile(fields, expr_node, Some(slot), 0)?)));
+    }
+    // Emit a field once everything it reads from this set has been emitted.
+    let mut ordered = Vec::with_capacity(compiled.len());
+    let mut done = vec![false; compiled.len()];
+    while ordered.len() < compiled.len() {
+        let before = ordered.len();
+        for i in 0..compiled.len() {
+            if done[i] {
+                continue;
+            }
+            let Some((_, e)) = &compiled[i] else { continue };
+            let mut refs = Vec::new();
+            e.refs(&mut refs);
+            let ready = refs
+                .iter()
+                .all(|r| declared.iter().position(|d| d == r).is_none_or(|j| done[j]));
+            if ready {
+                done[i] = true;
+                if let Some(entry) = compiled[i].take() {
+                    ordered.push(entry);
+                }
+            }
+        }
+        if ordered.len() == before {
+            let stuck = (0..compiled.len()).find(|i| !done[*i]).unwrap_or(0);
+            return err(
+                nodes[stuck],
+                format!(
+                    "DerivedField {:?} depends on itself",
+                    fields.fields[declared[stuck]].name
+                ),
+            );
+        }
+    }
+    Ok(ordered)
+}
+
+impl Expr {
+    /// The slots this expression reads.
+    pub fn refs(&self, out: &mut Vec<usize>) {
+        match self {
+            Expr::Const(_) => {}
+            Expr::Field { slot, .. }
+            | Expr::NormContinuous { slot, .. }
+            | Expr::NormDiscrete { slot, .. }
+            | Expr::Discretize { slot, .. } => out.push(*slot),
+            Expr::MapValues { slots, .. } => out.extend(slots),
+            Expr::Apply { args, .. } => args.iter().for_each(|a| a.refs(out)),
+        }
+    }
 }
 
 #[cfg(test)]

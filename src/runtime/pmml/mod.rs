@@ -296,9 +296,8 @@ fn compile(root: Node) -> Result<PmmlModel, LoadError> {
         if let Some(df) = xml::child(td, "DefineFunction") {
             return xml::err(df, "DefineFunction is not supported yet");
         }
-        for df in xml::children(td, "DerivedField") {
-            derived.push(expr::derived_field(&mut fields, df)?);
-        }
+        let nodes: Vec<Node> = xml::children(td, "DerivedField").collect();
+        derived = expr::derived_fields(&mut fields, &nodes)?;
     }
     let model_node = xml::elements(root)
         .find(|n| MODEL_ELEMENTS.contains(&xml::name(*n)))

@@ -87,6 +87,22 @@ struct TargetRule {
     float: bool,
 }
 
+impl TargetRule {
+    /// min, max, then castInteger.
+    fn bound(&self, mut y: f64) -> f64 {
+        if let Some(min) = self.min {
+            y = y.max(min);
+        }
+        if let Some(max) = self.max {
+            y = y.min(max);
+        }
+        if let Some(cast) = self.cast {
+            y = cast(y);
+        }
+        y
+    }
+}
+
 #[derive(Debug)]
 pub struct OutputField {
     pub slot: usize,
@@ -135,9 +151,8 @@ pub fn compile(c: &mut Compiler, node: Node) -> Result<ModelNode> {
     }
     let mut local = Vec::new();
     if let Some(lt) = child(node, "LocalTransformations") {
-        for df in children(lt, "DerivedField") {
-            local.push(expr::derived_field(c.fields, df)?);
-        }
+        let nodes: Vec<Node> = children(lt, "DerivedField").collect();
+        local = expr::derived_fields(c.fields, &nodes)?;
     }
     let mut function = match attr(node, "functionName")? {
         "regression" => Function::Regression,
@@ -268,7 +283,7 @@ fn outputs(c: &mut Compiler, node: Node, function: &Function) -> Result<Vec<Outp
             .fields
             .add(of, Field::new(field_name, dt, optype(of, dt)?))?;
         let kind = match of.attribute("feature").unwrap_or("predictedValue") {
-            "predictedValue" | "predictedDisplayValue" => OutputKind::PredictedValue,
+            "predictedValue" => OutputKind::PredictedValue,
             "probability" => match of.attribute("value") {
                 None => OutputKind::Probability(None),
                 Some(text) => {
@@ -331,24 +346,18 @@ impl ModelNode {
         };
         if let Some(rule) = &self.targets {
             pred = match pred {
-                Pred::Value(mut y) => {
-                    y = if rule.float {
+                Pred::Value(y) => {
+                    let y = if rule.float {
                         f64::from(y as f32 * rule.factor as f32 + rule.constant as f32)
                     } else {
                         y * rule.factor + rule.constant
                     };
-                    if let Some(min) = rule.min {
-                        y = y.max(min);
-                    }
-                    if let Some(max) = rule.max {
-                        y = y.min(max);
-                    }
-                    if let Some(cast) = rule.cast {
-                        y = cast(y);
-                    }
-                    Pred::Value(y)
+                    Pred::Value(rule.bound(y))
                 }
-                Pred::Missing => rule.default.map_or(Pred::Missing, Pred::Value),
+                // The default stands in for the rescaled value: bounded and cast, not rescaled.
+                Pred::Missing => rule
+                    .default
+                    .map_or(Pred::Missing, |d| Pred::Value(rule.bound(d))),
                 other => other,
             };
         }
