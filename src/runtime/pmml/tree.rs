@@ -63,9 +63,16 @@ pub struct Tree {
 struct Bin {
     threshold: f64,
     slot: u32,
-    yes: u32,
-    no: u32,
-    missing: u32,
+    /// Exits indexed by `(x <= threshold) + 2 * x.is_nan()`: no, yes, missing, missing — so a
+    /// step is a comparison and a load, with no branch on the data.
+    exits: [u32; 4],
+}
+
+impl Bin {
+    #[inline(always)]
+    fn step(&self, x: f64) -> u32 {
+        self.exits[usize::from(x <= self.threshold) | (usize::from(x.is_nan()) << 1)]
+    }
 }
 
 #[derive(Debug)]
@@ -311,9 +318,15 @@ fn binarize(
                     tests.push(Bin {
                         threshold,
                         slot: c[k].slot,
-                        yes: if holds_when_le { hold } else { fail },
-                        no: if holds_when_le { fail } else { hold },
-                        missing: unknown.unwrap_or(fail),
+                        exits: {
+                            let (yes, no) = if holds_when_le {
+                                (hold, fail)
+                            } else {
+                                (fail, hold)
+                            };
+                            let missing = unknown.unwrap_or(fail);
+                            [no, yes, missing, missing]
+                        },
                     });
                     rest = (tests.len() - 1) as u32;
                     if rest >= RESULT {
@@ -510,14 +523,7 @@ impl Tree {
                 let exit = exits[lane];
                 if exit & RESULT == 0 {
                     let t = &b.tests[exit as usize];
-                    let x = vals[lane_row[lane] * width + t.slot as usize];
-                    exits[lane] = if x <= t.threshold {
-                        t.yes
-                    } else if x.is_nan() {
-                        t.missing
-                    } else {
-                        t.no
-                    };
+                    exits[lane] = t.step(vals[lane_row[lane] * width + t.slot as usize]);
                     continue;
                 }
                 if exit == DONE {
@@ -577,20 +583,20 @@ impl Tree {
     }
 }
 
+/// A slot as a tree test reads it: its number, or NaN for missing.
+#[inline(always)]
+fn number(v: V) -> f64 {
+    match v {
+        V::Num(x) => x,
+        _ => f64::NAN,
+    }
+}
+
 fn find_binary(b: &Binary, slots: &[V]) -> Option<usize> {
     let mut exit = b.start;
     while exit & RESULT == 0 {
         let t = &b.tests[exit as usize];
-        exit = match slots[t.slot as usize] {
-            V::Num(x) => {
-                if x <= t.threshold {
-                    t.yes
-                } else {
-                    t.no
-                }
-            }
-            _ => t.missing,
-        };
+        exit = t.step(number(slots[t.slot as usize]));
     }
     (exit != NO_RESULT).then_some((exit & !RESULT) as usize)
 }
@@ -620,11 +626,7 @@ pub fn find_trees(trees: &[&Tree], slots: &[V], out: &mut [usize]) {
                 let Some(b) = &tree.binary else { continue };
                 active = true;
                 let t = &b.tests[*exit as usize];
-                *exit = match slots[t.slot as usize] {
-                    V::Num(x) if x <= t.threshold => t.yes,
-                    V::Num(_) => t.no,
-                    _ => t.missing,
-                };
+                *exit = t.step(number(slots[t.slot as usize]));
             }
             if !active {
                 break;
