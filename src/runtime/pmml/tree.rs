@@ -389,46 +389,13 @@ impl Tree {
     }
 
     fn find_general(&self, slots: &[V]) -> Option<usize> {
-        let mut i = 0usize;
-        if self.nodes[0].predicate.eval(slots) != Some(true) {
-            return None;
-        }
-        loop {
-            let node = &self.nodes[i];
-            if node.child_count == 0 {
-                return Some(i);
-            }
-            let mut next = None;
-            let first = node.first_child as usize;
-            for k in first..first + node.child_count as usize {
-                match self.nodes[k].predicate.eval(slots) {
-                    Some(true) => {
-                        next = Some(k);
-                        break;
-                    }
-                    Some(false) => {}
-                    None => match self.missing {
-                        Missing::NullPrediction => return None,
-                        Missing::LastPrediction => return Some(i),
-                        Missing::DefaultChild => {
-                            next = node.default_child.map(|d| d as usize);
-                            break;
-                        }
-                        Missing::None => {}
-                    },
-                }
-            }
-            match next {
-                Some(k) => i = k,
-                None if self.return_last => return Some(i),
-                None => return None,
-            }
-        }
+        self.walk(|k| self.nodes[k].predicate.eval(slots))
     }
 
-    /// `find_general` over the compact nodes: the same walk, the same missing-value rules.
+    /// `find_general` over the compact nodes: the same walk, cheaper tests.
     fn find_compact(&self, nodes: &[Compact], slots: &[V]) -> Option<usize> {
-        let test = |n: &Compact| -> Option<bool> {
+        self.walk(|k| {
+            let n = &nodes[k];
             match n.test {
                 Test::True => Some(true),
                 Test::False => Some(false),
@@ -445,25 +412,28 @@ impl Tree {
                     V::Str(_) => Some(false),
                 },
             }
-        };
-        if test(&nodes[0]) != Some(true) {
+        })
+    }
+
+    /// The PMML walk: from the root, take the first child whose predicate is true; an UNKNOWN
+    /// predicate is handled by the missing-value strategy, a node with no true child by the
+    /// no-true-child strategy. `test` evaluates node k's predicate.
+    fn walk(&self, test: impl Fn(usize) -> Option<bool>) -> Option<usize> {
+        if test(0) != Some(true) {
             return None;
         }
         let mut i = 0usize;
         loop {
-            let node = &nodes[i];
+            let node = &self.nodes[i];
             if node.child_count == 0 {
                 return Some(i);
             }
             let first = node.first_child as usize;
             let mut next = None;
-            for (k, child) in nodes[first..first + node.child_count as usize]
-                .iter()
-                .enumerate()
-            {
-                match test(child) {
+            for k in first..first + node.child_count as usize {
+                match test(k) {
                     Some(true) => {
-                        next = Some(first + k);
+                        next = Some(k);
                         break;
                     }
                     Some(false) => {}
@@ -471,7 +441,7 @@ impl Tree {
                         Missing::NullPrediction => return None,
                         Missing::LastPrediction => return Some(i),
                         Missing::DefaultChild => {
-                            next = self.nodes[i].default_child.map(|d| d as usize);
+                            next = node.default_child.map(|d| d as usize);
                             break;
                         }
                         Missing::None => {}
