@@ -137,3 +137,21 @@ fn bad_records_are_errors_for_that_record_only() {
     assert_eq!(answers[3], Ok(vec![Value::Missing]));
     assert_eq!(answers[4], Ok(vec![Value::Number(6.0)]));
 }
+
+/// Functions other than arithmetic, aggregates and the missingness tests refuse a missing
+/// argument (as JPMML does), and say how to fix the model.
+#[test]
+fn a_function_that_cannot_take_a_missing_value_says_so() {
+    let doc = format!(
+        "{HEAD}{DICT}<TransformationDictionary><DerivedField name=\"t\" dataType=\"double\" optype=\"continuous\"><Apply function=\"threshold\"><FieldRef field=\"x\"/><Constant>1</Constant></Apply></DerivedField></TransformationDictionary><RegressionModel functionName=\"regression\"><MiningSchema><MiningField name=\"x\"/><MiningField name=\"y\" usageType=\"target\"/></MiningSchema><RegressionTable intercept=\"0\"><NumericPredictor name=\"t\" coefficient=\"1\"/></RegressionTable></RegressionModel></PMML>"
+    );
+    let model = PmmlModel::parse(&doc).unwrap();
+    let answers = model.predict(&[vec![Value::Number(3.0)], vec![Value::Missing]]);
+    assert_eq!(answers[0], Ok(vec![Value::Number(1.0)]));
+    let e = answers[1].as_ref().unwrap_err().to_string();
+    assert!(
+        e.contains("function threshold got a missing value as argument 1")
+            && e.contains("mapMissingTo"),
+        "{e}"
+    );
+}

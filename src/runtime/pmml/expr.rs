@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use roxmltree::Node;
 
 use super::fields::{Fields, UNSEEN, V};
+use super::predicate::Op;
 use super::xml::{self, Result, attr, child, children, elements, err, name};
 use crate::runtime::RecordError;
 
@@ -50,6 +51,8 @@ pub enum Expr {
     },
     Apply {
         func: Func,
+        /// The PMML function name, for messages.
+        name: Box<str>,
         args: Vec<Expr>,
         map_missing_to: Option<V>,
         default: Option<V>,
@@ -136,12 +139,8 @@ pub enum Func {
     Modulo,
     IsMissing,
     IsNotMissing,
-    Equal,
-    NotEqual,
-    LessThan,
-    LessOrEqual,
-    GreaterThan,
-    GreaterOrEqual,
+    /// The comparisons, shared with `SimplePredicate`.
+    Cmp(Op),
     And,
     Or,
     Not,
@@ -190,12 +189,12 @@ impl Func {
             "modulo" => (Modulo, 2, Some(2)),
             "isMissing" => (IsMissing, 1, Some(1)),
             "isNotMissing" => (IsNotMissing, 1, Some(1)),
-            "equal" => (Equal, 2, Some(2)),
-            "notEqual" => (NotEqual, 2, Some(2)),
-            "lessThan" => (LessThan, 2, Some(2)),
-            "lessOrEqual" => (LessOrEqual, 2, Some(2)),
-            "greaterThan" => (GreaterThan, 2, Some(2)),
-            "greaterOrEqual" => (GreaterOrEqual, 2, Some(2)),
+            "equal" => (Cmp(Op::Equal), 2, Some(2)),
+            "notEqual" => (Cmp(Op::NotEqual), 2, Some(2)),
+            "lessThan" => (Cmp(Op::LessThan), 2, Some(2)),
+            "lessOrEqual" => (Cmp(Op::LessOrEqual), 2, Some(2)),
+            "greaterThan" => (Cmp(Op::GreaterThan), 2, Some(2)),
+            "greaterOrEqual" => (Cmp(Op::GreaterOrEqual), 2, Some(2)),
             "and" => (And, 2, None),
             "or" => (Or, 2, None),
             "not" => (Not, 1, Some(1)),
@@ -355,6 +354,7 @@ pub fn compile(
             }
             Expr::Apply {
                 func,
+                name: function.into(),
                 args,
                 map_missing_to: missing_to(fields, target)?,
                 default: node
@@ -504,10 +504,11 @@ impl Expr {
             }
             Expr::Apply {
                 func,
+                name,
                 args,
                 map_missing_to,
                 default,
-            } => match apply(*func, args, slots, b, map_missing_to.is_some())? {
+            } => match apply(*func, name, args, slots, b, map_missing_to.is_some())? {
                 Applied::Value(V::Num(n)) if n.is_nan() => default.unwrap_or(V::Missing),
                 Applied::Value(V::Missing) => default.unwrap_or(V::Missing),
                 Applied::Value(v) => v,
@@ -561,14 +562,11 @@ impl Func {
             _ => OnMissing::Refuse,
         }
     }
-
-    fn name(self) -> String {
-        format!("{self:?}")
-    }
 }
 
 fn apply(
     func: Func,
+    function: &str,
     args: &[Expr],
     slots: &[V],
     b: Bools,
@@ -618,8 +616,7 @@ fn apply(
             OnMissing::Propagate => return Ok(Applied::MissingInput),
             OnMissing::Refuse => {
                 return Err(RecordError(format!(
-                    "function {} got a missing value as argument {}; give the Apply a mapMissingTo or fill the value in",
-                    func.name().to_lowercase(),
+                    "function {function} got a missing value as argument {}; give the Apply a mapMissingTo or fill the value in",
                     position + 1
                 )));
             }
@@ -686,12 +683,12 @@ fn apply(
         Tanh => V::Num(n(0).tanh()),
         Hypot => V::Num(n(0).hypot(n(1))),
         Modulo => V::Num(n(0) - (n(0) / n(1)).floor() * n(1)),
-        Equal => boolean(vals[0] == vals[1]),
-        NotEqual => boolean(vals[0] != vals[1]),
-        LessThan => cmp(|a, b| a < b),
-        LessOrEqual => cmp(|a, b| a <= b),
-        GreaterThan => cmp(|a, b| a > b),
-        GreaterOrEqual => cmp(|a, b| a >= b),
+        Cmp(Op::Equal) => boolean(vals[0] == vals[1]),
+        Cmp(Op::NotEqual) => boolean(vals[0] != vals[1]),
+        Cmp(Op::LessThan) => cmp(|a, b| a < b),
+        Cmp(Op::LessOrEqual) => cmp(|a, b| a <= b),
+        Cmp(Op::GreaterThan) => cmp(|a, b| a > b),
+        Cmp(Op::GreaterOrEqual) => cmp(|a, b| a >= b),
         Not => boolean(truth(vals[0]) == Some(false)),
     };
     if matches!(v, V::Str(UNSEEN)) {
