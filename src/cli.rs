@@ -229,12 +229,7 @@ async fn dispatch(data_dir: Option<PathBuf>, command: ModelsCommand) -> Result<(
         ModelsCommand::Show { name, json } => {
             let core = open()?;
             let versions = core.show_model(&name)?;
-            let description = core
-                .list_models()?
-                .into_iter()
-                .find(|m| m.name == name)
-                .map(|m| m.description)
-                .unwrap_or_default();
+            let description = core.model_description(&name)?;
             if json {
                 print_json(
                     &json!({"name": name, "description": description, "versions": versions}),

@@ -81,16 +81,18 @@ fn run(
             return Ok(summary);
         }
         let scored: Vec<Vec<Record>> = if window.len() == 1 || threads == 1 {
-            window.iter().map(|c| score_chunk(model, c)).collect()
+            window.into_iter().map(|c| score_chunk(model, c)).collect()
         } else {
             std::thread::scope(|scope| {
                 let per_thread = window.len().div_ceil(threads);
-                let handles: Vec<_> = window
-                    .chunks(per_thread)
+                let mut chunks = window.into_iter();
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| chunks.by_ref().take(per_thread).collect::<Vec<_>>())
+                    .filter(|group| !group.is_empty())
                     .map(|group| {
                         scope.spawn(move || {
                             group
-                                .iter()
+                                .into_iter()
                                 .map(|c| score_chunk(model, c))
                                 .collect::<Vec<_>>()
                         })
@@ -118,19 +120,27 @@ fn run(
 
 /// Scores the readable records of a chunk in one `predict` call, keeping unreadable ones as
 /// their errors, in order.
-fn score_chunk(model: &dyn Predictor, chunk: &[Record]) -> Vec<Record> {
-    let rows: Vec<Vec<crate::runtime::Value>> = chunk
-        .iter()
-        .filter_map(|r| r.as_ref().ok().cloned())
+fn score_chunk(model: &dyn Predictor, chunk: Vec<Record>) -> Vec<Record> {
+    // Readable records move into one batch; unreadable ones keep their place as errors.
+    let mut rows = Vec::with_capacity(chunk.len());
+    let placed: Vec<Option<RecordError>> = chunk
+        .into_iter()
+        .map(|r| match r {
+            Ok(row) => {
+                rows.push(row);
+                None
+            }
+            Err(e) => Some(e),
+        })
         .collect();
     let mut answers = model.predict(&rows).into_iter();
-    chunk
-        .iter()
-        .map(|r| match r {
-            Ok(_) => answers
+    placed
+        .into_iter()
+        .map(|slot| match slot {
+            None => answers
                 .next()
                 .unwrap_or_else(|| Err(RecordError("the model gave no answer".into()))),
-            Err(e) => Err(e.clone()),
+            Some(e) => Err(e),
         })
         .collect()
 }

@@ -96,6 +96,13 @@ impl Core {
         Ok(self.store.list_models()?)
     }
 
+    /// A model's description (empty when it has none).
+    pub fn model_description(&self, name: &str) -> Result<String, ControlError> {
+        self.store
+            .model_description(name)?
+            .ok_or_else(|| no_such_model(name))
+    }
+
     /// Every version of a model, oldest first.
     pub fn show_model(&self, name: &str) -> Result<Vec<ModelVersion>, ControlError> {
         self.store

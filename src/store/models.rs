@@ -95,6 +95,18 @@ impl Store {
         })
     }
 
+    /// A model's description; `None` when there is no such model.
+    pub fn model_description(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT description FROM models WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?)
+        })
+    }
+
     /// Every model, by name.
     pub fn list_models(&self) -> Result<Vec<ModelSummary>, StoreError> {
         self.read(|c| {

@@ -1,10 +1,10 @@
 //! Detecting a model's kind from its content, and checking that it is well-formed.
 //!
-//! The checks are structural: a PMML document must parse and have a model element, an ONNX
-//! file must be a complete protobuf `ModelProto` with a graph, an Angel folder must have a
-//! readable `graph.json` and matrix metadata, an upstream file must name a reachable kind of
-//! endpoint. The runtimes (a later layer) compile models fully; this layer makes sure a
-//! truncated, corrupt or mislabelled file never enters the repository.
+//! A PMML document must compile with the PMML runtime; the other kinds get structural checks
+//! until their runtimes arrive: an ONNX file must be a complete protobuf `ModelProto` with a
+//! graph, an Angel folder must have a readable `graph.json` and matrix metadata, an upstream
+//! file must name a known kind of endpoint. A truncated, corrupt or mislabelled file never
+//! enters the repository.
 
 pub mod angel;
 pub mod onnx;

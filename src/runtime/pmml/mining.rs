@@ -61,12 +61,7 @@ pub struct Mining {
     segments: Vec<Segment>,
 }
 
-pub fn compile(
-    c: &mut Compiler,
-    node: Node,
-    target: Option<usize>,
-    function: &mut Function,
-) -> Result<Mining> {
+pub fn compile(c: &mut Compiler, node: Node, function: &mut Function) -> Result<Mining> {
     let Some(seg) = child(node, "Segmentation") else {
         return err(node, "MiningModel has no Segmentation");
     };
@@ -132,7 +127,6 @@ pub fn compile(
     if segments.is_empty() {
         return err(seg, "Segmentation has no Segment");
     }
-    let _ = target;
     if !classification && method == Method::Max {
         return err(seg, "multipleModelMethod max is for classification only");
     }
@@ -282,7 +276,7 @@ impl Mining {
         let mut missing = vec![false; rows];
         let mut wsum = 0.0;
         let mut sums = vec![0.0f64; if classes == 0 { rows } else { rows * classes }];
-        let mut sums32 = vec![0.0f32; if self.float { rows } else { 0 }];
+        let mut sums32 = vec![0.0f32; rows];
         for s in &self.segments {
             let Some(tree) = s.model.plain_tree() else {
                 return vec![Pred::Missing; rows];
@@ -291,59 +285,27 @@ impl Mining {
             let w = if weighted { s.weight } else { 1.0 };
             wsum += w;
             for (r, &leaf) in leaves.iter().enumerate() {
-                if leaf == usize::MAX {
-                    missing[r] = true;
-                    continue;
-                }
-                if classes == 0 {
-                    match tree.score(leaf) {
-                        Some(y) if self.float => sums32[r] += w as f32 * y as f32,
-                        Some(y) => sums[r] += w * y,
-                        None => missing[r] = true,
-                    }
+                let row = &all[r * width..(r + 1) * width];
+                let added = if classes == 0 {
+                    self.add_score(tree, leaf, w, &mut sums[r], &mut sums32[r])
                 } else {
-                    let acc = &mut sums[r * classes..(r + 1) * classes];
-                    match tree.probabilities(leaf) {
-                        Some(probs) => {
-                            for (k, p) in probs.iter().enumerate() {
-                                acc[s.class_map[k]] += w * p;
-                            }
-                        }
-                        None => match tree.eval(&all[r * width..(r + 1) * width]) {
-                            Pred::Class { label, .. } => acc[s.class_map[label]] += w,
-                            _ => missing[r] = true,
-                        },
-                    }
-                }
+                    add_probabilities(
+                        s,
+                        tree,
+                        leaf,
+                        row,
+                        w,
+                        &mut sums[r * classes..(r + 1) * classes],
+                    )
+                };
+                missing[r] |= !added;
             }
         }
         (0..rows)
-            .map(|r| {
-                if missing[r] {
-                    return Pred::Missing;
-                }
-                if classes == 0 {
-                    return Pred::Value(if self.float {
-                        let n = if self.method == Method::Sum {
-                            1.0
-                        } else {
-                            wsum as f32
-                        };
-                        f64::from(sums32[r] / n)
-                    } else if self.method == Method::Sum {
-                        sums[r]
-                    } else {
-                        sums[r] / wsum
-                    });
-                }
-                let probs: Vec<f64> = sums[r * classes..(r + 1) * classes]
-                    .iter()
-                    .map(|a| a / wsum)
-                    .collect();
-                match argmax(&probs) {
-                    Some(label) => Pred::Class { label, probs },
-                    None => Pred::Missing,
-                }
+            .map(|r| match (missing[r], classes) {
+                (true, _) => Pred::Missing,
+                (false, 0) => Pred::Value(self.total(sums[r], sums32[r], wsum)),
+                (false, _) => class_prediction(sums[r * classes..(r + 1) * classes].to_vec(), wsum),
             })
             .collect()
     }
@@ -372,58 +334,56 @@ impl Mining {
         let mut leaves = vec![usize::MAX; trees.len()];
         tree::find_trees(&trees, slots, &mut leaves);
         let weighted = self.method == Method::WeightedAverage;
-        let mut wsum = 0.0;
-        if classes == 0 {
-            let (mut sum, mut sum32) = (0.0f64, 0.0f32);
-            for ((s, tree), &leaf) in self.segments.iter().zip(&trees).zip(&leaves) {
-                let Some(y) = (leaf != usize::MAX).then(|| tree.score(leaf)).flatten() else {
-                    return Pred::Missing;
-                };
-                let w = if weighted { s.weight } else { 1.0 };
-                if self.float {
-                    sum32 += w as f32 * y as f32;
-                } else {
-                    sum += w * y;
-                }
-                wsum += w;
-            }
-            if self.float {
-                let n = if self.method == Method::Sum {
-                    1.0
-                } else {
-                    wsum as f32
-                };
-                return Pred::Value(f64::from(sum32 / n));
-            }
-            return Pred::Value(if self.method == Method::Sum {
-                sum
-            } else {
-                sum / wsum
-            });
-        }
+        let (mut wsum, mut sum, mut sum32) = (0.0, 0.0, 0.0f32);
         let mut acc = vec![0.0; classes];
         for ((s, tree), &leaf) in self.segments.iter().zip(&trees).zip(&leaves) {
-            if leaf == usize::MAX {
-                return Pred::Missing;
-            }
             let w = if weighted { s.weight } else { 1.0 };
-            match tree.probabilities(leaf) {
-                Some(probs) => {
-                    for (k, p) in probs.iter().enumerate() {
-                        acc[s.class_map[k]] += w * p;
-                    }
-                }
-                None => match tree.eval(slots) {
-                    Pred::Class { label, .. } => acc[s.class_map[label]] += w,
-                    _ => return Pred::Missing,
-                },
+            let added = if classes == 0 {
+                self.add_score(tree, leaf, w, &mut sum, &mut sum32)
+            } else {
+                add_probabilities(s, tree, leaf, slots, w, &mut acc)
+            };
+            if !added {
+                return Pred::Missing;
             }
             wsum += w;
         }
-        acc.iter_mut().for_each(|a| *a /= wsum);
-        match argmax(&acc) {
-            Some(label) => Pred::Class { label, probs: acc },
-            None => Pred::Missing,
+        if classes == 0 {
+            Pred::Value(self.total(sum, sum32, wsum))
+        } else {
+            class_prediction(acc, wsum)
+        }
+    }
+
+    /// Adds a regression tree's leaf score (in f32 under `x-mathContext="float"`); `false` when
+    /// the tree gave no prediction.
+    fn add_score(
+        &self,
+        tree: &tree::Tree,
+        leaf: usize,
+        w: f64,
+        sum: &mut f64,
+        sum32: &mut f32,
+    ) -> bool {
+        let Some(y) = (leaf != usize::MAX).then(|| tree.score(leaf)).flatten() else {
+            return false;
+        };
+        if self.float {
+            *sum32 += w as f32 * y as f32;
+        } else {
+            *sum += w * y;
+        }
+        true
+    }
+
+    /// A sum, or an average over the weights, of the added scores.
+    fn total(&self, sum: f64, sum32: f32, wsum: f64) -> f64 {
+        let sum_only = self.method == Method::Sum;
+        match (self.float, sum_only) {
+            (true, true) => f64::from(sum32),
+            (true, false) => f64::from(sum32 / wsum as f32),
+            (false, true) => sum,
+            (false, false) => sum / wsum,
         }
     }
 
@@ -588,6 +548,42 @@ impl Mining {
             Some(label) => Ok(Pred::Class { label, probs }),
             None => Ok(Pred::Missing),
         }
+    }
+}
+
+/// Adds a classification tree's leaf distribution (or its label as one vote when the leaf has
+/// no distribution), weighted, into the parent's class order; `false` when there is none.
+fn add_probabilities(
+    s: &Segment,
+    tree: &tree::Tree,
+    leaf: usize,
+    slots: &[V],
+    w: f64,
+    acc: &mut [f64],
+) -> bool {
+    if leaf == usize::MAX {
+        return false;
+    }
+    match tree.probabilities(leaf) {
+        Some(probs) => {
+            for (k, p) in probs.iter().enumerate() {
+                acc[s.class_map[k]] += w * p;
+            }
+        }
+        None => match tree.eval(slots) {
+            Pred::Class { label, .. } => acc[s.class_map[label]] += w,
+            _ => return false,
+        },
+    }
+    true
+}
+
+/// Averaged class scores as a prediction.
+fn class_prediction(mut acc: Vec<f64>, wsum: f64) -> Pred {
+    acc.iter_mut().for_each(|a| *a /= wsum);
+    match argmax(&acc) {
+        Some(label) => Pred::Class { label, probs: acc },
+        None => Pred::Missing,
     }
 }
 

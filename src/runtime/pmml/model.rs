@@ -182,7 +182,7 @@ pub fn compile(c: &mut Compiler, node: Node) -> Result<ModelNode> {
     let body = match name(node) {
         "TreeModel" => Body::Tree(tree::compile(c, node, target, &mut function)?),
         "RegressionModel" => Body::Regression(regression::compile(c, node, target, &mut function)?),
-        "MiningModel" => Body::Mining(mining::compile(c, node, target, &mut function)?),
+        "MiningModel" => Body::Mining(mining::compile(c, node, &mut function)?),
         "NeuralNetwork" => Body::Neural(neural::compile(c, node, target, &mut function)?),
         other => return err(node, format!("<{other}> models are not supported yet")),
     };

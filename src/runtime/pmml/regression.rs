@@ -126,58 +126,66 @@ pub fn compile(
     })
 }
 
+/// The arithmetic a table is summed in: f64, or f32 under `x-mathContext="float"`.
+trait Arith: Copy + std::ops::AddAssign + std::ops::Mul<Output = Self> {
+    fn of(x: f64) -> Self;
+    fn pow(self, e: Self) -> Self;
+    fn widen(self) -> f64;
+}
+
+impl Arith for f64 {
+    fn of(x: f64) -> Self {
+        x
+    }
+    fn pow(self, e: Self) -> Self {
+        self.powf(e)
+    }
+    fn widen(self) -> f64 {
+        self
+    }
+}
+
+impl Arith for f32 {
+    fn of(x: f64) -> Self {
+        x as f32
+    }
+    fn pow(self, e: Self) -> Self {
+        self.powf(e)
+    }
+    fn widen(self) -> f64 {
+        f64::from(self)
+    }
+}
+
 impl Table {
-    /// The table's value in f32 arithmetic.
-    fn value_f32(&self, slots: &[V]) -> Option<f64> {
-        let mut y = self.intercept as f32;
+    /// The table's value, or `None` when a numeric input is missing.
+    fn value<T: Arith>(&self, slots: &[V]) -> Option<f64> {
+        let mut y = T::of(self.intercept);
         for &(slot, exponent, coef) in &self.numeric {
             let V::Num(x) = slots[slot] else { return None };
-            let x = x as f32;
-            y += coef as f32
+            let x = T::of(x);
+            y += T::of(coef)
                 * if exponent == 1.0 {
                     x
                 } else {
-                    x.powf(exponent as f32)
+                    x.pow(T::of(exponent))
                 };
-        }
-        for &(slot, value, coef) in &self.categorical {
-            if slots[slot] == value {
-                y += coef as f32;
-            }
-        }
-        for (term, coef) in &self.terms {
-            let mut product = *coef as f32;
-            for &slot in term {
-                let V::Num(x) = slots[slot] else { return None };
-                product *= x as f32;
-            }
-            y += product;
-        }
-        Some(f64::from(y))
-    }
-
-    /// The table's value, or `None` when a numeric input is missing.
-    fn value(&self, slots: &[V]) -> Option<f64> {
-        let mut y = self.intercept;
-        for &(slot, exponent, coef) in &self.numeric {
-            let V::Num(x) = slots[slot] else { return None };
-            y += coef * if exponent == 1.0 { x } else { x.powf(exponent) };
         }
         // A missing categorical input matches none of its predictors (JPMML).
         for &(slot, value, coef) in &self.categorical {
             if slots[slot] == value {
-                y += coef;
+                y += T::of(coef);
             }
         }
         for (term, coef) in &self.terms {
-            let mut product = *coef;
+            let mut product = T::of(*coef);
             for &slot in term {
                 let V::Num(x) = slots[slot] else { return None };
-                product *= x;
+                product = product * T::of(x);
             }
             y += product;
         }
-        Some(y)
+        Some(y.widen())
     }
 }
 
@@ -196,9 +204,9 @@ fn link(norm: Norm, y: f64) -> f64 {
 impl Regression {
     fn table(&self, t: &Table, slots: &[V]) -> Option<f64> {
         if self.float {
-            t.value_f32(slots)
+            t.value::<f32>(slots)
         } else {
-            t.value(slots)
+            t.value::<f64>(slots)
         }
     }
 
@@ -223,7 +231,7 @@ impl Regression {
         }
         let mut values = vec![0.0; self.classes];
         for t in &self.tables {
-            let Some(y) = t.value(slots) else {
+            let Some(y) = self.table(t, slots) else {
                 return Pred::Missing;
             };
             if let Some(class) = t.class {
