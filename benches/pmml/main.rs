@@ -2,7 +2,9 @@
 //! 100,000 rows), single-record latency and load
 //! time, for the models `make_models.py` writes to `target/bench-pmml/`.
 //!
-//!     cargo bench --bench pmml
+//!     cargo bench --bench pmml [forest|gbm|pipeline]
+//!
+//! `PASSES=N` makes more timed passes (for a profiler to sample).
 //!
 //! CPU time comes from the thread's own clock, so other load on the machine does not inflate
 //! it; BENCHMARKS.md has the peers (JPMML-Evaluator, onnxruntime) measured in the same run.
@@ -86,7 +88,11 @@ fn main() {
             std::hint::black_box(model.predict(chunk));
         }
         // Five full passes; the median pass is reported.
-        let passes: Vec<f64> = (0..5)
+        let count: usize = std::env::var("PASSES")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(5);
+        let passes: Vec<f64> = (0..count)
             .map(|_| {
                 let start = thread_cpu_seconds();
                 for chunk in data.chunks(1000) {

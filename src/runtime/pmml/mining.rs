@@ -58,7 +58,96 @@ pub struct Mining {
     /// For a direct ensemble that reads only input and dictionary-derived fields: its index in
     /// the batch cache, where a whole batch's results are computed tree by tree up front.
     pub batch_id: Option<usize>,
+    /// For a batch ensemble: what each tree's result node adds to the sums, so the batch loop
+    /// adds numbers it reads at one index instead of following distributions and class maps.
+    leaves: Option<Vec<Leaves>>,
     segments: Vec<Segment>,
+}
+
+/// A plain tree's nodes as contributions to its ensemble's sums: per node `width` numbers
+/// (one per parent class, or the score), already multiplied by the segment's weight, exactly
+/// the products the record-by-record path adds; `present` is false where a node gives no
+/// prediction.
+#[derive(Debug)]
+struct Leaves {
+    present: Vec<bool>,
+    add: Vec<f64>,
+    add32: Vec<f32>,
+}
+
+impl Leaves {
+    /// Adds each record's result node into its sums (`classes` per record, or one score).
+    fn add_batch(
+        &self,
+        leaves: &[usize],
+        classes: usize,
+        float: bool,
+        sums: &mut [f64],
+        sums32: &mut [f32],
+        missing: &mut [bool],
+    ) {
+        for (r, &leaf) in leaves.iter().enumerate() {
+            if leaf == usize::MAX || !self.present[leaf] {
+                missing[r] = true;
+                continue;
+            }
+            match classes {
+                0 if float => sums32[r] += self.add32[leaf],
+                0 => sums[r] += self.add[leaf],
+                2 => {
+                    sums[2 * r] += self.add[2 * leaf];
+                    sums[2 * r + 1] += self.add[2 * leaf + 1];
+                }
+                _ => {
+                    let add = &self.add[leaf * classes..(leaf + 1) * classes];
+                    for (sum, a) in sums[r * classes..(r + 1) * classes].iter_mut().zip(add) {
+                        *sum += a;
+                    }
+                }
+            }
+        }
+    }
+
+    /// `None` when the products cannot stand in for the record path's additions (two of the
+    /// tree's classes map onto one parent class, so the record path adds twice).
+    fn of(s: &Segment, tree: &tree::Tree, w: f64, classes: usize) -> Option<Leaves> {
+        let width = classes.max(1);
+        let mut leaves = Leaves {
+            present: vec![false; tree.len()],
+            add: vec![0.0; tree.len() * width],
+            add32: vec![0.0; if classes == 0 { tree.len() } else { 0 }],
+        };
+        let mut mapped = s.class_map.clone();
+        mapped.sort_unstable();
+        mapped.dedup();
+        if mapped.len() != s.class_map.len() {
+            return None;
+        }
+        for i in 0..tree.len() {
+            let row = &mut leaves.add[i * width..(i + 1) * width];
+            if classes == 0 {
+                if let Some(y) = tree.score(i) {
+                    row[0] = w * y;
+                    leaves.add32[i] = w as f32 * y as f32;
+                    leaves.present[i] = true;
+                }
+                continue;
+            }
+            match tree.probabilities(i) {
+                Some(probs) => {
+                    for (k, p) in probs.iter().enumerate() {
+                        row[s.class_map[k]] = w * p;
+                    }
+                }
+                None => match tree.result(i) {
+                    Pred::Class { label, .. } => row[s.class_map[label]] = w,
+                    _ => continue,
+                },
+            }
+            leaves.present[i] = true;
+        }
+        Some(leaves)
+    }
 }
 
 pub fn compile(c: &mut Compiler, node: Node, function: &mut Function) -> Result<Mining> {
@@ -147,6 +236,20 @@ pub fn compile(c: &mut Compiler, node: Node, function: &mut Function) -> Result<
         c.batch_nodes += 1;
         c.batch_nodes - 1
     });
+    let classes = function.classes().len();
+    let leaves = batch_id.and_then(|_| {
+        segments
+            .iter()
+            .map(|s| {
+                let w = if method == Method::WeightedAverage {
+                    s.weight
+                } else {
+                    1.0
+                };
+                Leaves::of(s, s.model.plain_tree()?, w, classes)
+            })
+            .collect()
+    });
     Ok(Mining {
         method,
         missing,
@@ -154,6 +257,7 @@ pub fn compile(c: &mut Compiler, node: Node, function: &mut Function) -> Result<
         float: c.float,
         direct,
         batch_id,
+        leaves,
         segments,
     })
 }
@@ -277,13 +381,24 @@ impl Mining {
         let mut wsum = 0.0;
         let mut sums = vec![0.0f64; if classes == 0 { rows } else { rows * classes }];
         let mut sums32 = vec![0.0f32; rows];
-        for s in &self.segments {
+        for (i, s) in self.segments.iter().enumerate() {
             let Some(tree) = s.model.plain_tree() else {
                 return vec![Pred::Missing; rows];
             };
             tree.find_batch(vals, all, width, &mut leaves);
             let w = if weighted { s.weight } else { 1.0 };
             wsum += w;
+            if let Some(table) = self.leaves.as_ref().map(|l| &l[i]) {
+                table.add_batch(
+                    &leaves,
+                    classes,
+                    self.float,
+                    &mut sums,
+                    &mut sums32,
+                    &mut missing,
+                );
+                continue;
+            }
             for (r, &leaf) in leaves.iter().enumerate() {
                 let row = &all[r * width..(r + 1) * width];
                 let added = if classes == 0 {

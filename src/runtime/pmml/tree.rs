@@ -79,14 +79,61 @@ impl Bin {
 struct Binary {
     start: u32,
     tests: Vec<Bin>,
+    /// The same tests for walking records in lockstep: every result is a *sink*, a test at
+    /// `first_sink` or beyond whose exits all lead back to itself, so a batch of walks can run
+    /// without asking after each step which of them has finished.
+    walk: Vec<Bin>,
+    walk_start: u32,
+    first_sink: u32,
+    /// The exit (result node or `NO_RESULT`) each sink stands for.
+    sinks: Vec<u32>,
+}
+
+impl Binary {
+    fn new(start: u32, tests: Vec<Bin>) -> Binary {
+        let first_sink = tests.len() as u32;
+        let mut sinks: Vec<u32> = Vec::new();
+        let mut sink_of = std::collections::HashMap::new();
+        let mut to_walk = |exit: u32| -> u32 {
+            if exit & RESULT == 0 {
+                return exit;
+            }
+            *sink_of.entry(exit).or_insert_with(|| {
+                sinks.push(exit);
+                first_sink + sinks.len() as u32 - 1
+            })
+        };
+        let mut walk: Vec<Bin> = tests
+            .iter()
+            .map(|t| Bin {
+                exits: t.exits.map(&mut to_walk),
+                ..*t
+            })
+            .collect();
+        let walk_start = to_walk(start);
+        for i in 0..sinks.len() {
+            let me = first_sink + i as u32;
+            walk.push(Bin {
+                threshold: f64::NAN,
+                slot: 0,
+                exits: [me; 4],
+            });
+        }
+        Binary {
+            start,
+            tests,
+            walk,
+            walk_start,
+            first_sink,
+            sinks,
+        }
+    }
 }
 
 /// Exits of a binary test: another test's index, or (with the top bit) the original node whose
 /// score is the result, or `NO_RESULT`.
 const RESULT: u32 = 1 << 31;
 const NO_RESULT: u32 = u32::MAX;
-/// A lane of `find_batch` with no record left to walk.
-const DONE: u32 = u32::MAX - 1;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Test {
@@ -337,10 +384,7 @@ fn binarize(
         }
         entry[n] = rest;
     }
-    Some(Binary {
-        start: entry[0],
-        tests,
-    })
+    Some(Binary::new(entry[0], tests))
 }
 
 /// The compact form, if every predicate has one.
@@ -475,43 +519,36 @@ impl Tree {
             }
             return;
         };
-        // Eight walks at a time; a lane that reaches its result takes the next record at once,
-        // so all eight stay busy whatever the depths.
+        // Eight walks in lockstep: each step is a comparison and a load per lane, with one
+        // well-predicted branch (are all eight at their sinks?) instead of a mispredicted one
+        // whenever a walk ends.
         const LANES: usize = 8;
         let rows = out.len();
-        let mut lane_row = [0usize; LANES];
-        let mut exits = [DONE; LANES];
-        let mut next = 0;
-        for lane in 0..LANES.min(rows) {
-            lane_row[lane] = lane;
-            exits[lane] = b.start;
-            next += 1;
-        }
-        let mut busy = LANES.min(rows);
-        while busy > 0 {
-            for lane in 0..LANES {
-                let exit = exits[lane];
-                if exit & RESULT == 0 {
-                    let t = &b.tests[exit as usize];
-                    exits[lane] = t.step(vals[lane_row[lane] * width + t.slot as usize]);
-                    continue;
+        for start in (0..rows).step_by(LANES) {
+            let n = LANES.min(rows - start);
+            let mut base = [0usize; LANES];
+            for (lane, b) in base.iter_mut().enumerate() {
+                *b = (start + lane.min(n - 1)) * width;
+            }
+            let mut at = [b.walk_start; LANES];
+            loop {
+                let mut done = true;
+                for lane in 0..LANES {
+                    let t = &b.walk[at[lane] as usize];
+                    at[lane] = t.step(vals[base[lane] + t.slot as usize]);
+                    done &= at[lane] >= b.first_sink;
                 }
-                if exit == DONE {
-                    continue;
+                if done {
+                    break;
                 }
-                out[lane_row[lane]] = if exit == NO_RESULT {
+            }
+            for lane in 0..n {
+                let exit = b.sinks[(at[lane] - b.first_sink) as usize];
+                out[start + lane] = if exit == NO_RESULT {
                     usize::MAX
                 } else {
                     (exit & !RESULT) as usize
                 };
-                if next < rows {
-                    lane_row[lane] = next;
-                    exits[lane] = b.start;
-                    next += 1;
-                } else {
-                    exits[lane] = DONE;
-                    busy -= 1;
-                }
             }
         }
     }
@@ -527,7 +564,17 @@ impl Tree {
         Some(&self.probs[off..off + self.classes])
     }
 
-    fn result(&self, i: usize) -> Pred {
+    /// How many nodes the tree has (node indices run below this).
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The prediction when node `i` is the result node.
+    pub fn result(&self, i: usize) -> Pred {
         let node = &self.nodes[i];
         if self.classes == 0 {
             return node.score.map_or(Pred::Missing, Pred::Value);
