@@ -536,8 +536,26 @@ pub struct Bools {
 type Eval = std::result::Result<V, RecordError>;
 
 impl Expr {
+    /// Evaluates the expression. Fused arithmetic, the bulk of what pipelines compute, is
+    /// answered here, small enough to inline into the loops over derived fields; everything
+    /// else goes through [`Expr::eval_general`].
+    #[inline]
     pub fn eval(&self, slots: &[V], b: Bools) -> Eval {
+        match self {
+            Expr::Arith {
+                slot,
+                steps,
+                map_missing_to,
+                default,
+            } => Ok(arith(slots[*slot], steps, *map_missing_to, *default)),
+            _ => self.eval_general(slots, b),
+        }
+    }
+
+    #[inline(never)]
+    fn eval_general(&self, slots: &[V], b: Bools) -> Eval {
         Ok(match self {
+            Expr::Arith { .. } => self.eval(slots, b)?,
             Expr::Const(v) => *v,
             Expr::Field {
                 slot,
@@ -591,37 +609,6 @@ impl Expr {
                 }
                 rows.get(&k).copied().unwrap_or(*default)
             }
-            Expr::Arith {
-                slot,
-                steps,
-                map_missing_to,
-                default,
-            } => {
-                let V::Num(mut v) = slots[*slot] else {
-                    return Ok(map_missing_to.unwrap_or(V::Missing));
-                };
-                for (i, step) in steps.iter().enumerate() {
-                    let (a, c) = if step.constant_first {
-                        (step.constant, v)
-                    } else {
-                        (v, step.constant)
-                    };
-                    v = match step.func {
-                        Func::Add => a + c,
-                        Func::Sub => a - c,
-                        Func::Mul => a * c,
-                        _ => a / c,
-                    };
-                    if v.is_nan() {
-                        return Ok(if i + 1 == steps.len() {
-                            default.unwrap_or(V::Missing)
-                        } else {
-                            map_missing_to.unwrap_or(V::Missing)
-                        });
-                    }
-                }
-                V::Num(v)
-            }
             Expr::Apply {
                 func,
                 name,
@@ -636,6 +623,35 @@ impl Expr {
             },
         })
     }
+}
+
+/// [`Expr::Arith`]'s evaluation.
+#[inline]
+fn arith(x: V, steps: &[Step], map_missing_to: Option<V>, default: Option<V>) -> V {
+    let V::Num(mut v) = x else {
+        return map_missing_to.unwrap_or(V::Missing);
+    };
+    for (i, step) in steps.iter().enumerate() {
+        let (a, c) = if step.constant_first {
+            (step.constant, v)
+        } else {
+            (v, step.constant)
+        };
+        v = match step.func {
+            Func::Add => a + c,
+            Func::Sub => a - c,
+            Func::Mul => a * c,
+            _ => a / c,
+        };
+        if v.is_nan() {
+            return if i + 1 == steps.len() {
+                default.unwrap_or(V::Missing)
+            } else {
+                map_missing_to.unwrap_or(V::Missing)
+            };
+        }
+    }
+    V::Num(v)
 }
 
 enum Applied {

@@ -8,7 +8,7 @@
 use roxmltree::Node;
 
 use super::fields::V;
-use super::model::{self, Compiler, Env, Function, ModelNode, Pred, class_index};
+use super::model::{self, Compiler, Env, Function, ModelNode, Pred, Probs, class_index};
 use super::predicate::{self, Predicate};
 use super::tree;
 use super::tree::argmax;
@@ -420,7 +420,9 @@ impl Mining {
             .map(|r| match (missing[r], classes) {
                 (true, _) => Pred::Missing,
                 (false, 0) => Pred::Value(self.total(sums[r], sums32[r], wsum)),
-                (false, _) => class_prediction(sums[r * classes..(r + 1) * classes].to_vec(), wsum),
+                (false, _) => {
+                    class_prediction(Probs::from(&sums[r * classes..(r + 1) * classes]), wsum)
+                }
             })
             .collect()
     }
@@ -450,7 +452,7 @@ impl Mining {
         tree::find_trees(&trees, slots, &mut leaves);
         let weighted = self.method == Method::WeightedAverage;
         let (mut wsum, mut sum, mut sum32) = (0.0, 0.0, 0.0f32);
-        let mut acc = vec![0.0; classes];
+        let mut acc = Probs::zeros(classes);
         for ((s, tree), &leaf) in self.segments.iter().zip(&trees).zip(&leaves) {
             let w = if weighted { s.weight } else { 1.0 };
             let added = if classes == 0 {
@@ -537,7 +539,7 @@ impl Mining {
         let sum: f64 = votes.iter().sum();
         Ok(Pred::Class {
             label,
-            probs: votes.iter().map(|v| v / sum).collect(),
+            probs: votes.iter().map(|v| v / sum).collect::<Vec<f64>>().into(),
         })
     }
 
@@ -660,7 +662,10 @@ impl Mining {
             }
         };
         match argmax(&probs) {
-            Some(label) => Ok(Pred::Class { label, probs }),
+            Some(label) => Ok(Pred::Class {
+                label,
+                probs: probs.into(),
+            }),
             None => Ok(Pred::Missing),
         }
     }
@@ -694,7 +699,7 @@ fn add_probabilities(
 }
 
 /// Averaged class scores as a prediction.
-fn class_prediction(mut acc: Vec<f64>, wsum: f64) -> Pred {
+fn class_prediction(mut acc: Probs, wsum: f64) -> Pred {
     acc.iter_mut().for_each(|a| *a /= wsum);
     match argmax(&acc) {
         Some(label) => Pred::Class { label, probs: acc },
@@ -712,7 +717,7 @@ fn remap(pred: Pred, s: &Segment, classes: usize) -> Pred {
             }
             Pred::Class {
                 label: s.class_map[label],
-                probs: out,
+                probs: out.into(),
             }
         }
         other => other,

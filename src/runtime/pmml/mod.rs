@@ -83,6 +83,9 @@ struct Input {
     /// A double or float field with no declared domain and no treatments: a number goes in as
     /// it is (rounded through f32 for float), the common case worth a short path.
     plain: Option<DType>,
+    /// A string field's declared values with their ids: an input equal to one of them is valid
+    /// as it stands, found by comparing a few short strings instead of hashing.
+    categories: Box<[(Box<str>, u32)]>,
 }
 
 /// A compiled PMML document.
@@ -195,12 +198,20 @@ impl PmmlModel {
 
     /// Applies a MiningField's treatments to one input value.
     fn prepare(&self, input: &Input, value: &Value) -> Result<V, RecordError> {
-        if let (Some(dtype), Value::Number(n)) = (input.plain, value) {
-            return Ok(if n.is_nan() {
-                V::Missing
-            } else {
-                V::Num(fields::round(dtype, *n))
-            });
+        match (input.plain, value) {
+            (Some(dtype), Value::Number(n)) => {
+                return Ok(if n.is_nan() {
+                    V::Missing
+                } else {
+                    V::Num(fields::round(dtype, *n))
+                });
+            }
+            (_, Value::String(s)) => {
+                if let Some((_, id)) = input.categories.iter().find(|(c, _)| **c == **s) {
+                    return Ok(V::Str(*id));
+                }
+            }
+            _ => {}
         }
         let mut v = self.fields.input(input.slot, value)?;
         if !v.is_missing() && !self.fields.is_valid(input.slot, v) {
@@ -389,12 +400,30 @@ fn inputs(fields: &mut Fields, model: Node) -> Result<Vec<Input>, LoadError> {
             && outliers == OutlierTreatment::Keep
             && replacement.is_none())
         .then_some(field.dtype);
+        // Only values an input can match exactly with the same answer as the general path:
+        // that path trims the input and maps the field's missing texts to missing first.
+        let categories = if field.dtype == DType::String && field.missing_texts.is_empty() {
+            field
+                .valid
+                .iter()
+                .filter_map(|v| match v {
+                    V::Str(id) => {
+                        let text = fields.string(*id);
+                        (!text.is_empty() && text.trim() == text).then(|| (text.into(), *id))
+                    }
+                    _ => None,
+                })
+                .collect()
+        } else {
+            Box::default()
+        };
         out.push(Input {
             slot,
             invalid,
             outliers,
             replacement,
             plain,
+            categories,
         });
     }
     Ok(out)

@@ -38,8 +38,72 @@ pub enum Pred {
     /// Index of the label in the model's class list, and the probability of each class.
     Class {
         label: usize,
-        probs: Vec<f64>,
+        probs: Probs,
     },
+}
+
+/// Class probabilities, inline up to four classes (what most classifiers have), so that a
+/// classification allocates nothing per record.
+#[derive(Debug, Clone)]
+pub enum Probs {
+    Inline { len: u8, values: [f64; 4] },
+    Heap(Vec<f64>),
+}
+
+impl Probs {
+    pub fn zeros(n: usize) -> Probs {
+        if n <= 4 {
+            Probs::Inline {
+                len: n as u8,
+                values: [0.0; 4],
+            }
+        } else {
+            Probs::Heap(vec![0.0; n])
+        }
+    }
+}
+
+impl From<&[f64]> for Probs {
+    fn from(values: &[f64]) -> Probs {
+        let mut p = Probs::zeros(values.len());
+        p.copy_from_slice(values);
+        p
+    }
+}
+
+impl From<Vec<f64>> for Probs {
+    fn from(values: Vec<f64>) -> Probs {
+        if values.len() <= 4 {
+            Probs::from(values.as_slice())
+        } else {
+            Probs::Heap(values)
+        }
+    }
+}
+
+impl std::ops::Deref for Probs {
+    type Target = [f64];
+    fn deref(&self) -> &[f64] {
+        match self {
+            Probs::Inline { len, values } => &values[..usize::from(*len)],
+            Probs::Heap(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Probs {
+    fn deref_mut(&mut self) -> &mut [f64] {
+        match self {
+            Probs::Inline { len, values } => &mut values[..usize::from(*len)],
+            Probs::Heap(v) => v,
+        }
+    }
+}
+
+impl PartialEq for Probs {
+    fn eq(&self, other: &Probs) -> bool {
+        **self == **other
+    }
 }
 
 /// What evaluation needs besides the slots.

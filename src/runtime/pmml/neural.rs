@@ -289,7 +289,10 @@ impl NeuralNetwork {
                     probs[class] = act[neuron];
                 }
                 match argmax(&probs) {
-                    Some(label) => Pred::Class { label, probs },
+                    Some(label) => Pred::Class {
+                        label,
+                        probs: probs.into(),
+                    },
                     None => Pred::Missing,
                 }
             }

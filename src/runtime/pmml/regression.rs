@@ -6,7 +6,7 @@
 use roxmltree::Node;
 
 use super::fields::V;
-use super::model::{Compiler, Function, Pred, class_index, class_value};
+use super::model::{Compiler, Function, Pred, Probs, class_index, class_value};
 use super::tree::argmax;
 use super::xml::{self, Result, attr, children, err};
 
@@ -229,7 +229,7 @@ impl Regression {
                 None => Pred::Missing,
             };
         }
-        let mut values = vec![0.0; self.classes];
+        let mut values = Probs::zeros(self.classes);
         for t in &self.tables {
             let Some(y) = self.table(t, slots) else {
                 return Pred::Missing;
@@ -238,7 +238,7 @@ impl Regression {
                 values[class] = y;
             }
         }
-        // The probabilities replace the table values in place: one allocation per record.
+        // The probabilities replace the table values in place (inline for up to four classes).
         let mut probs = values;
         match self.norm {
             Norm::Softmax => {

@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use roxmltree::Node;
 
 use super::fields::V;
-use super::model::{Compiler, Function, Pred, class_index, class_value};
+use super::model::{Compiler, Function, Pred, Probs, class_index, class_value};
 use super::predicate::{self, Op, Predicate};
 use super::xml::{self, Result, attr, children, err};
 
@@ -579,10 +579,10 @@ impl Tree {
         if self.classes == 0 {
             return node.score.map_or(Pred::Missing, Pred::Value);
         }
-        let probs: Vec<f64> = match node.probs {
-            Some(off) => self.probs[off as usize..off as usize + self.classes].to_vec(),
+        let probs: Probs = match node.probs {
+            Some(off) => Probs::from(&self.probs[off as usize..off as usize + self.classes]),
             None => {
-                let mut one_hot = vec![0.0; self.classes];
+                let mut one_hot = Probs::zeros(self.classes);
                 if let Some(s) = node.score {
                     one_hot[s as usize] = 1.0;
                 }
