@@ -250,8 +250,17 @@ impl Fields {
     }
 
     /// Converts `v` to `slot`'s type (a `FieldRef` into a derived field of another type).
+    #[inline]
     pub fn cast(&self, slot: usize, v: V) -> V {
         let field = &self.fields[slot];
+        if let (V::Num(_), DType::Double) = (v, field.dtype) {
+            return v;
+        }
+        self.cast_other(field, v)
+    }
+
+    #[inline(never)]
+    fn cast_other(&self, field: &Field, v: V) -> V {
         match v {
             V::Missing => V::Missing,
             V::Num(n) if field.is_numeric() => V::Num(round(field.dtype, n)),

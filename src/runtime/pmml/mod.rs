@@ -183,7 +183,7 @@ impl PmmlModel {
             cache,
         };
         let pred = self.model.eval(slots, env)?;
-        let mut out = Vec::with_capacity(self.output_slots.len());
+        let mut out = Vec::with_capacity(self.output_slots.len() + 1);
         if let Some(t) = self.model.target {
             out.push(
                 self.fields
