@@ -40,6 +40,8 @@ impl ControlError {
             ControlError::Config(_) => "config",
             ControlError::Owner(_) => "data_dir_in_use",
             ControlError::Store(StoreError::InService { .. }) => "in_service",
+            ControlError::Store(StoreError::Exists(_)) => "exists",
+            ControlError::Store(StoreError::Missing(_)) => "not_found",
             ControlError::Store(_) => "store",
             ControlError::Import(e) => e.code(),
             ControlError::NotFound(_) => "not_found",

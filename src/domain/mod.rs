@@ -5,7 +5,9 @@
 mod event;
 mod model;
 mod name;
+mod service;
 
 pub use event::Event;
 pub use model::{ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse};
 pub use name::{ModelName, NameError};
+pub use service::{Deployment, Resources, Service, ServiceName, ServiceNameError};

@@ -9,6 +9,7 @@
 
 mod models;
 pub mod schema;
+mod services;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -21,6 +22,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::domain::Event;
 
 pub use models::NewVersion;
+pub use services::NewService;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -45,6 +47,10 @@ pub enum StoreError {
     Constraint(String),
     #[error("{model} is in service ({services}); delete those services first")]
     InService { model: String, services: String },
+    #[error("{0}")]
+    Exists(String),
+    #[error("{0}")]
+    Missing(String),
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
     #[error("the database writer has stopped; restart modeldeck")]
