@@ -23,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod control;
 pub mod domain;
+pub mod gateway;
 pub mod registry;
 pub mod runtime;
 pub mod store;

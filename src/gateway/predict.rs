@@ -1,0 +1,310 @@
+//! TF Serving's `:predict` body, both ways: a request's `instances` (row format) or `inputs`
+//! (columnar format) become records aligned with the model's signature, and the answer
+//! mirrors the request's format. Messages are TF Serving's own (`util/json_tensor.cc`), so a
+//! client written against TF Serving sees the errors it knows.
+//!
+//! Beyond TF Serving, a row may also be a positional array in the signature's feature order
+//! (what KServe's PMML server takes), and `null` is a missing value, which the model's own
+//! missing-value rules handle.
+
+use super::json::{Json, write_json, write_str, write_value};
+use crate::runtime::{DType, FieldSpec, Signature, Value};
+
+/// How the request was written, which decides how the answer is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Row,
+    Columnar,
+}
+
+/// The records of a predict request, in signature input order.
+#[derive(Debug)]
+pub struct Records {
+    pub format: Format,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// TF Serving truncates values quoted in messages at this many bytes.
+const DEBUG_LIMIT: usize = 256;
+
+/// Reads a parsed predict body against `signature`; the error is TF Serving's message (400).
+pub fn records(doc: &Json, signature: &Signature) -> Result<Records, String> {
+    let Json::Obj(_) = doc else {
+        return Err(format!(
+            "JSON Value: {} Is not object",
+            doc.debug_string(DEBUG_LIMIT)
+        ));
+    };
+    match doc.get("signature_name") {
+        None => {}
+        Some(Json::Str(s)) if s.is_empty() || s == "serving_default" => {}
+        Some(Json::Str(s)) => {
+            return Err(format!(
+                "Serving signature name: \"{s}\" not found in signature def"
+            ));
+        }
+        Some(_) => {
+            return Err(format!(
+                "JSON Value: {} not formatted correctly. 'signature_name' key must be a string value.",
+                doc.debug_string(DEBUG_LIMIT)
+            ));
+        }
+    }
+    let inputs = &signature.inputs;
+    match (doc.get("instances"), doc.get("inputs")) {
+        (Some(_), Some(_)) => Err(format!(
+            "JSON Value: {} Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist ",
+            doc.debug_string(DEBUG_LIMIT)
+        )),
+        (Some(Json::Arr(items)), None) if items.is_empty() => Err(format!(
+            "JSON Value: {} No values in 'instances' array",
+            doc.debug_string(DEBUG_LIMIT)
+        )),
+        (Some(Json::Arr(items)), None) => Ok(Records {
+            format: Format::Row,
+            rows: rows(items, inputs)?,
+        }),
+        (Some(_), None) => Err(format!(
+            "JSON Value: {} Excepting 'instances' to be an list/array",
+            doc.debug_string(DEBUG_LIMIT)
+        )),
+        (None, Some(columns)) => Ok(Records {
+            format: Format::Columnar,
+            rows: columnar(columns, inputs)?,
+        }),
+        (None, None) => Err("Missing 'inputs' or 'instances' key".into()),
+    }
+}
+
+fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String> {
+    let objects = matches!(items[0], Json::Obj(_));
+    if !objects && inputs.len() > 1 && !matches!(items[0], Json::Arr(_)) {
+        return Err("instances is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map".into());
+    }
+    let mut names: Vec<&str> = inputs.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    let mut out = Vec::with_capacity(items.len());
+    for (n, item) in items.iter().enumerate() {
+        let row = match item {
+            Json::Obj(members) if objects => {
+                let mut row = vec![Value::Missing; inputs.len()];
+                let mut seen = vec![false; inputs.len()];
+                // Keys the model does not read are ignored, as `score` ignores extra columns:
+                // clients send whole records, and a PMML model may use only some fields.
+                for (key, v) in members {
+                    let Some(i) = inputs.iter().position(|f| f.name == *key) else {
+                        continue;
+                    };
+                    row[i] = value(v, &inputs[i]).map_err(|e| {
+                        format!("Failed to process element: {n} key: {key} of 'instances' list. Error: INVALID_ARGUMENT: {e}")
+                    })?;
+                    seen[i] = true;
+                }
+                if seen.contains(&false) {
+                    return Err(format!(
+                        "Failed to process element: {n} of 'instances' list. JSON object: {} keys must be equal to: {}",
+                        item.debug_string(DEBUG_LIMIT),
+                        names.join(",")
+                    ));
+                }
+                row
+            }
+            Json::Obj(_) => {
+                return Err(format!(
+                    "Expecting value/list but got object at item {n} of input list"
+                ));
+            }
+            _ if objects => {
+                return Err(format!(
+                    "Expecting object but got list at item {n} of input list"
+                ));
+            }
+            // A positional row, in feature order.
+            Json::Arr(values)
+                if inputs.len() > 1 || matches!(values.first(), Some(Json::Arr(_))) =>
+            {
+                let values = match values.as_slice() {
+                    [Json::Arr(inner)] if inputs.len() > 1 => inner,
+                    _ => values,
+                };
+                if values.len() != inputs.len() {
+                    return Err(format!(
+                        "Failed to process element: {n} of 'instances' list. Error: INVALID_ARGUMENT: expecting {} values in feature order ({}), got {}",
+                        inputs.len(),
+                        inputs
+                            .iter()
+                            .map(|f| f.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(","),
+                        values.len()
+                    ));
+                }
+                values
+                    .iter()
+                    .zip(inputs)
+                    .map(|(v, f)| value(v, f))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        format!("Failed to process element: {n} of 'instances' list. Error: INVALID_ARGUMENT: {e}")
+                    })?
+            }
+            // One input: the element is its value (or a one-element list of it).
+            v => {
+                let v = match v {
+                    Json::Arr(one) if one.len() == 1 => &one[0],
+                    v => v,
+                };
+                vec![value(v, &inputs[0]).map_err(|e| {
+                    format!("Failed to process element: {n} of 'instances' list. Error: INVALID_ARGUMENT: {e}")
+                })?]
+            }
+        };
+        out.push(row);
+    }
+    Ok(out)
+}
+
+fn columnar(columns: &Json, inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String> {
+    let batch_of = |v: &Json| match v {
+        Json::Arr(items) => items.clone(),
+        other => vec![other.clone()],
+    };
+    let columns: Vec<Vec<Json>> = match columns {
+        Json::Obj(_) => inputs
+            .iter()
+            .map(|f| {
+                columns
+                    .get(&f.name)
+                    .map(batch_of)
+                    .ok_or_else(|| format!("Missing named input: {} in 'inputs' object.", f.name))
+            })
+            .collect::<Result<_, _>>()?,
+        _ if inputs.len() > 1 => {
+            return Err("inputs is a plain value/list, but expecting an object as multiple input tensors required as per tensorinfo_map".into());
+        }
+        other => vec![batch_of(other)],
+    };
+    let batch = columns.first().map_or(0, Vec::len);
+    if let Some((f, c)) = inputs.iter().zip(&columns).find(|(_, c)| c.len() != batch) {
+        return Err(format!(
+            "Input: {} has a batch size of {} but {} has {batch}; every input needs one value per record",
+            f.name,
+            c.len(),
+            inputs[0].name
+        ));
+    }
+    (0..batch)
+        .map(|r| {
+            inputs
+                .iter()
+                .zip(&columns)
+                .map(|(f, c)| value(&c[r], f))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect()
+}
+
+/// TF's name for a dtype, as its messages print it.
+pub fn tf_dtype(d: DType) -> &'static str {
+    match d {
+        DType::Double => "double",
+        DType::Float => "float",
+        DType::Integer => "int64",
+        DType::String => "string",
+        DType::Boolean => "bool",
+    }
+}
+
+/// One JSON value as an input of `field`'s type.
+fn value(v: &Json, field: &FieldSpec) -> Result<Value, String> {
+    let type_error = || {
+        format!(
+            "JSON Value: {} Type: {} is not of expected type: {}",
+            v.debug_string(DEBUG_LIMIT),
+            v.type_name(),
+            tf_dtype(field.dtype)
+        )
+    };
+    Ok(match (v, field.dtype) {
+        (Json::Null, _) => Value::Missing,
+        (Json::Num(n, _), DType::Double | DType::Float) => Value::Number(*n),
+        (Json::Num(n, true), DType::Integer) => Value::Integer(*n as i64),
+        (Json::Str(s), DType::String) => Value::String(s.as_str().into()),
+        // Categories written as numbers (`"color": 3`) are what clients send for coded fields.
+        (Json::Num(n, _), DType::String) => Value::Number(*n),
+        (Json::Bool(b), DType::Boolean) => Value::Boolean(*b),
+        _ => return Err(type_error()),
+    })
+}
+
+/// Writes the answer for `rows` (one row of values per record, in `signature.outputs` order).
+pub fn answer(format: Format, signature: &Signature, rows: &[Vec<Value>]) -> String {
+    let names: Vec<&str> = signature
+        .outputs
+        .iter()
+        .map(|o| o.field.name.as_str())
+        .collect();
+    let mut out = String::with_capacity(64 + rows.len() * 32 * names.len().max(1));
+    match format {
+        Format::Row => {
+            out.push_str("{\"predictions\":[");
+            for (i, row) in rows.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                if names.len() == 1 {
+                    write_value(&mut out, &row[0]);
+                    continue;
+                }
+                out.push('{');
+                for (k, (name, v)) in names.iter().zip(row).enumerate() {
+                    if k > 0 {
+                        out.push(',');
+                    }
+                    write_str(&mut out, name);
+                    out.push(':');
+                    write_value(&mut out, v);
+                }
+                out.push('}');
+            }
+            out.push_str("]}");
+        }
+        Format::Columnar => {
+            out.push_str("{\"outputs\":");
+            let column = |out: &mut String, k: usize| {
+                out.push('[');
+                for (i, row) in rows.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write_value(out, &row[k]);
+                }
+                out.push(']');
+            };
+            if names.len() == 1 {
+                column(&mut out, 0);
+            } else {
+                out.push('{');
+                for (k, name) in names.iter().enumerate() {
+                    if k > 0 {
+                        out.push(',');
+                    }
+                    write_str(&mut out, name);
+                    out.push(':');
+                    column(&mut out, k);
+                }
+                out.push('}');
+            }
+            out.push('}');
+        }
+    }
+    out
+}
+
+/// `{"error": message}`, as every gateway error is written.
+pub fn error_body(message: &str) -> String {
+    let mut out = String::from("{\"error\":");
+    write_json(&mut out, &Json::Str(message.to_string()));
+    out.push('}');
+    out
+}

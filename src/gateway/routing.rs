@@ -1,0 +1,233 @@
+//! The routing table: host and service name → service → versions, read by every request
+//! through one atomic pointer load and replaced whole when a service changes.
+//!
+//! What must outlive a change — the loaded model, its counters, a service's concurrency
+//! limit — lives in long-lived cells kept here by key, and the table only holds `Arc`s to
+//! them: republishing after a key rotation or a traffic change reuses the cells, so nothing
+//! reloads and no counter resets. A version is `loading`, `ready` or `failed(reason)`; only a
+//! ready one answers.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use arc_swap::ArcSwap;
+use tokio::sync::Semaphore;
+
+use crate::domain::{ModelKind, Resources, Service};
+use crate::runtime::Predictor;
+use crate::runtime::pmml::PmmlModel;
+
+pub type SharedPredictor = Arc<dyn Predictor + Send + Sync>;
+
+#[derive(Clone)]
+pub enum State {
+    Loading,
+    Ready(SharedPredictor),
+    Failed(String),
+}
+
+/// One deployed version of one service.
+pub struct VersionCell {
+    pub model: String,
+    pub version: u32,
+    state: RwLock<State>,
+    pub requests: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+impl VersionCell {
+    pub fn state(&self) -> State {
+        self.state
+            .read()
+            .map(|s| s.clone())
+            .unwrap_or_else(|_| State::Failed("internal error: state lock poisoned".into()))
+    }
+
+    fn set(&self, state: State) {
+        if let Ok(mut s) = self.state.write() {
+            *s = state;
+        }
+    }
+
+    pub fn count(&self, ok: bool) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
+        if !ok {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A live service as the gateway sees it.
+pub struct Route {
+    pub name: String,
+    pub host: String,
+    pub key: String,
+    pub resources: Resources,
+    /// Versions with their traffic weights (percent), in version order.
+    pub versions: Vec<(Arc<VersionCell>, u8)>,
+    /// Requests in flight, shared by every table this service appears in.
+    pub limit: Arc<Semaphore>,
+}
+
+impl Route {
+    pub fn version(&self, v: u32) -> Option<&Arc<VersionCell>> {
+        self.versions
+            .iter()
+            .find(|(c, _)| c.version == v)
+            .map(|(c, _)| c)
+    }
+
+    /// The version a request goes to, given a number spread evenly over 0..100.
+    pub fn pick(&self, ticket: u64) -> Option<&Arc<VersionCell>> {
+        let mut point = (ticket % 100) as u32;
+        for (cell, weight) in &self.versions {
+            if point < u32::from(*weight) {
+                return Some(cell);
+            }
+            point -= u32::from(*weight);
+        }
+        self.versions
+            .iter()
+            .rev()
+            .find(|(_, w)| *w > 0)
+            .or(self.versions.last())
+            .map(|(c, _)| c)
+    }
+}
+
+#[derive(Default)]
+pub struct Table {
+    by_host: HashMap<String, Arc<Route>>,
+    by_name: HashMap<String, Arc<Route>>,
+}
+
+impl Table {
+    /// The service a Host header names (any port ignored, case-insensitive).
+    pub fn by_host(&self, host: &str) -> Option<&Arc<Route>> {
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+            if port.bytes().all(|b| b.is_ascii_digit()) {
+                h
+            } else {
+                host
+            }
+        });
+        self.by_host.get(&host.to_ascii_lowercase())
+    }
+
+    pub fn by_name(&self, name: &str) -> Option<&Arc<Route>> {
+        self.by_name.get(name)
+    }
+
+    pub fn routes(&self) -> impl Iterator<Item = &Arc<Route>> {
+        self.by_name.values()
+    }
+}
+
+type CellKey = (String, String, u32);
+
+pub struct Routing {
+    table: ArcSwap<Table>,
+    cells: Mutex<HashMap<CellKey, Arc<VersionCell>>>,
+    limits: Mutex<HashMap<String, (u32, Arc<Semaphore>)>>,
+    data_root: PathBuf,
+}
+
+/// A cell that needs its model loaded, and where the artifact is.
+pub struct Load {
+    pub cell: Arc<VersionCell>,
+    pub kind: ModelKind,
+    pub path: PathBuf,
+}
+
+impl Routing {
+    /// `data_root` is the data directory, which artifact paths are relative to.
+    pub fn new(data_root: &Path) -> Routing {
+        Routing {
+            table: ArcSwap::from_pointee(Table::default()),
+            cells: Mutex::new(HashMap::new()),
+            limits: Mutex::new(HashMap::new()),
+            data_root: data_root.to_path_buf(),
+        }
+    }
+
+    pub fn table(&self) -> Arc<Table> {
+        self.table.load_full()
+    }
+
+    /// Swaps in a table for `services`, reusing every cell that already exists; returns the
+    /// new cells, whose models the caller loads (they answer 503 until then).
+    pub fn publish(&self, services: &[Service]) -> Vec<Load> {
+        let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
+        let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        let mut loads = Vec::new();
+        let mut table = Table::default();
+        let mut live_cells = HashMap::new();
+        let mut live_limits = HashMap::new();
+        for s in services {
+            let mut versions = Vec::new();
+            for d in &s.deployments {
+                let key = (s.name.to_string(), d.model.clone(), d.version);
+                let cell = match cells.get(&key) {
+                    Some(c) => Arc::clone(c),
+                    None => {
+                        let cell = Arc::new(VersionCell {
+                            model: d.model.clone(),
+                            version: d.version,
+                            state: RwLock::new(State::Loading),
+                            requests: AtomicU64::new(0),
+                            errors: AtomicU64::new(0),
+                        });
+                        loads.push(Load {
+                            cell: Arc::clone(&cell),
+                            kind: d.kind,
+                            path: self.data_root.join(&d.artifact),
+                        });
+                        cell
+                    }
+                };
+                live_cells.insert(key, Arc::clone(&cell));
+                versions.push((cell, d.weight));
+            }
+            // The limit survives republishing; a changed concurrency gets a fresh semaphore.
+            let limit = match limits.get(s.name.as_str()) {
+                Some((n, l)) if *n == s.resources.concurrency => Arc::clone(l),
+                _ => Arc::new(Semaphore::new(s.resources.concurrency as usize)),
+            };
+            live_limits.insert(
+                s.name.to_string(),
+                (s.resources.concurrency, Arc::clone(&limit)),
+            );
+            let route = Arc::new(Route {
+                name: s.name.to_string(),
+                host: s.host.to_ascii_lowercase(),
+                key: s.key.clone(),
+                resources: s.resources,
+                versions,
+                limit,
+            });
+            table.by_host.insert(route.host.clone(), Arc::clone(&route));
+            table.by_name.insert(route.name.clone(), route);
+        }
+        // Cells of removed services and versions go with the last table that holds them.
+        *cells = live_cells;
+        *limits = live_limits;
+        self.table.store(Arc::new(table));
+        loads
+    }
+}
+
+/// Loads a version's model (blocking: compile time is CPU work) and marks the cell.
+pub fn load(job: &Load) {
+    let state = match job.kind {
+        ModelKind::Pmml => match PmmlModel::load(&job.path) {
+            Ok(m) => State::Ready(Arc::new(m)),
+            Err(e) => State::Failed(format!("the model did not load: {e}")),
+        },
+        other => State::Failed(format!(
+            "no runtime for {other} models yet: this version cannot serve"
+        )),
+    };
+    job.cell.set(state);
+}
