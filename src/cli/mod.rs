@@ -10,6 +10,8 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde_json::json;
 
+mod services;
+
 use crate::config::DataDir;
 use crate::control::{ControlError, Core, ImportRequest, Role};
 use crate::domain::{ModelKind, ModelRef};
@@ -35,6 +37,11 @@ pub enum Command {
     /// The model repository: import, list, show, remove
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Services: deploy a model version behind a host and an access key
+    #[command(subcommand)]
+    Services(services::ServicesCommand),
+    /// Run the gateway and the control API for the data directory until stopped
+    Serve(services::ServeArgs),
     /// Score a CSV or JSON-lines file through a model file, offline (no server)
     Score(ScoreArgs),
 }
@@ -136,6 +143,18 @@ pub fn run(cli: Cli) -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(Command::Score(args)) => return score(args),
+        Some(Command::Serve(args)) => return serve(cli.data_dir, args),
+        Some(Command::Services(command)) => {
+            let json = command.json();
+            let runtime = match tokio::runtime::Runtime::new() {
+                Ok(rt) => rt,
+                Err(e) => return fail(json, "io", &format!("cannot start: {e}")),
+            };
+            return match runtime.block_on(services::dispatch(cli.data_dir, &actor(), command)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => fail(json, e.code(), &e.to_string()),
+            };
+        }
         Some(Command::Models(command)) => command,
     };
     let json = command.json();
@@ -280,6 +299,56 @@ async fn dispatch(data_dir: Option<PathBuf>, command: ModelsCommand) -> Result<(
         }
     }
     Ok(())
+}
+
+fn serve(data_dir: Option<PathBuf>, args: services::ServeArgs) -> ExitCode {
+    let writer: Box<dyn Fn() -> Box<dyn std::io::Write> + Send + Sync> = match &args.log_file {
+        Some(path) => match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+        {
+            Ok(file) => {
+                let file = std::sync::Arc::new(file);
+                Box::new(move || Box::new(LogFile(std::sync::Arc::clone(&file))))
+            }
+            Err(e) => return fail(false, "io", &format!("cannot open {}: {e}", path.display())),
+        },
+        None => Box::new(|| Box::new(std::io::stderr())),
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_ansi(args.log_file.is_none())
+        .with_target(false)
+        .with_writer(writer)
+        .try_init();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(false, "io", &format!("cannot start: {e}")),
+    };
+    let options = crate::control::ServeOptions {
+        gateway: args.gateway,
+        control: args.control,
+    };
+    let result = runtime.block_on(async {
+        let dir = DataDir::open(data_dir.as_deref())?;
+        crate::control::serve(dir, options).await
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(false, e.code(), &e.to_string()),
+    }
+}
+
+/// A shared log file handle for the subscriber's writer.
+struct LogFile(std::sync::Arc<std::fs::File>);
+
+impl std::io::Write for LogFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        (&*self.0).write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        (&*self.0).flush()
+    }
 }
 
 /// Exit code when the file was scored but some records failed (their `_error` says why).

@@ -7,6 +7,8 @@
 
 mod models;
 pub mod owner;
+mod serve;
+mod services;
 
 use std::fs;
 
@@ -16,6 +18,8 @@ use crate::store::{Store, StoreError};
 
 pub use models::ImportRequest;
 pub use owner::{OwnerError, OwnerLock, Role};
+pub use serve::{ServeOptions, serve};
+pub use services::{DeployRequest, new_key};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {

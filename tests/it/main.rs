@@ -2,6 +2,7 @@
 //! binary and real parts — SQLite files, HTTP servers and an S3 API server on loopback.
 
 mod common;
+mod gateway;
 mod import_http;
 mod import_local;
 mod import_s3;

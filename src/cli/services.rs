@@ -1,0 +1,231 @@
+//! `modeldeck services …` and `modeldeck serve`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Subcommand;
+use serde_json::json;
+
+use super::{print_json, print_table, row};
+use crate::config::DataDir;
+use crate::control::{ControlError, Core, DeployRequest, Role};
+use crate::domain::{ModelRef, Resources, Service};
+
+#[derive(Debug, Subcommand)]
+pub enum ServicesCommand {
+    /// Deploy a model version as a service (the version takes 100% of the traffic)
+    Deploy {
+        /// Service name: a DNS label (a-z, 0-9, '-'), also the first label of its host
+        name: String,
+        /// MODEL or MODEL:VERSION (default: the latest version)
+        #[arg(long)]
+        model: String,
+        /// Worker threads for large batches
+        #[arg(long, default_value_t = 1)]
+        threads: u32,
+        /// Requests in flight before the gateway answers 429
+        #[arg(long, default_value_t = 64)]
+        concurrency: u32,
+        /// Time a request may take before the gateway answers 504
+        #[arg(long, default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// Records per request
+        #[arg(long, default_value_t = 10_000)]
+        max_batch_rows: u32,
+        /// Print JSON for scripts
+        #[arg(long)]
+        json: bool,
+    },
+    /// List services
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a service (the key is masked unless --show-key)
+    Show {
+        name: String,
+        #[arg(long)]
+        show_key: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a service (its host answers 404 at once; its history stays)
+    Rm {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Give a service a new access key (the old one stops working)
+    RotateKey {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+impl ServicesCommand {
+    pub fn json(&self) -> bool {
+        match self {
+            ServicesCommand::Deploy { json, .. }
+            | ServicesCommand::List { json }
+            | ServicesCommand::Show { json, .. }
+            | ServicesCommand::Rm { json, .. }
+            | ServicesCommand::RotateKey { json, .. } => *json,
+        }
+    }
+}
+
+/// The gateway address clients should use: the running server's, else the configured one.
+fn gateway_url(core: &Core) -> String {
+    std::fs::read_to_string(core.data_dir().root().join("server.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v["gateway"].as_str().map(str::to_string))
+        .unwrap_or_else(|| format!("http://{}", core.settings().gateway))
+}
+
+fn curl_line(gateway: &str, s: &Service, key: &str) -> String {
+    format!(
+        "curl -s {gateway}/v1/models/{}:predict -H 'Host: {}' -H 'Authorization: {key}' -d '{{\"instances\":[{{...}}]}}'",
+        s.name, s.host
+    )
+}
+
+fn model_of(s: &Service) -> String {
+    s.deployments
+        .iter()
+        .map(|d| format!("{}:{} ({}%)", d.model, d.version, d.weight))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub async fn dispatch(
+    data_dir: Option<PathBuf>,
+    actor: &str,
+    command: ServicesCommand,
+) -> Result<(), ControlError> {
+    let core = Core::open(DataDir::open(data_dir.as_deref())?, Role::Command)?;
+    match command {
+        ServicesCommand::Deploy {
+            name,
+            model,
+            threads,
+            concurrency,
+            timeout_ms,
+            max_batch_rows,
+            json,
+        } => {
+            let model: ModelRef = model.parse().map_err(|e: crate::domain::ModelRefError| {
+                ControlError::BadRequest(e.to_string())
+            })?;
+            let request = DeployRequest {
+                name,
+                model,
+                resources: Resources {
+                    threads,
+                    concurrency,
+                    timeout_ms,
+                    max_batch_rows,
+                    memory_bytes: 0,
+                },
+            };
+            let s = core.deploy(actor, request).await?;
+            let gateway = gateway_url(&core);
+            let d = &s.deployments[0];
+            if json {
+                print_json(&json!({"name": s.name, "host": s.host, "key": s.key,
+                    "gateway": gateway, "model": d.model, "version": d.version}));
+            } else {
+                println!("deployed {} ({}:{} at 100%)", s.name, d.model, d.version);
+                println!("host     {}", s.host);
+                println!("key      {}", s.key);
+                println!("gateway  {gateway}");
+                println!("\n{}", curl_line(&gateway, &s, &s.key));
+            }
+        }
+        ServicesCommand::List { json } => {
+            let services = core.services()?;
+            if json {
+                print_json(&json!(services));
+            } else if services.is_empty() {
+                println!(
+                    "no services yet: deploy one with `modeldeck services deploy NAME --model MODEL`"
+                );
+            } else {
+                let mut rows = vec![row(["NAME", "HOST", "MODEL", "RUNTIME", "CREATED"])];
+                for s in &services {
+                    rows.push(vec![
+                        s.name.to_string(),
+                        s.host.clone(),
+                        model_of(s),
+                        s.runtime.clone(),
+                        s.created_at.clone(),
+                    ]);
+                }
+                print_table(&rows);
+            }
+        }
+        ServicesCommand::Show {
+            name,
+            show_key,
+            json,
+        } => {
+            let s = core.service(&name)?;
+            let key = if show_key {
+                s.key.clone()
+            } else {
+                s.masked_key()
+            };
+            let gateway = gateway_url(&core);
+            if json {
+                let mut v = json!(s);
+                v["key"] = json!(key);
+                v["gateway"] = json!(gateway);
+                print_json(&v);
+            } else {
+                let r = s.resources;
+                println!("service  {}", s.name);
+                println!("host     {}", s.host);
+                println!("key      {key}");
+                println!("gateway  {gateway}");
+                println!("model    {}", model_of(&s));
+                println!("runtime  {}", s.runtime);
+                println!(
+                    "limits   {} threads, {} in flight, {} ms, {} records per request",
+                    r.threads, r.concurrency, r.timeout_ms, r.max_batch_rows
+                );
+                println!("\n{}", curl_line(&gateway, &s, &key));
+            }
+        }
+        ServicesCommand::Rm { name, json } => {
+            core.delete_service(actor, &name).await?;
+            if json {
+                print_json(&json!({"deleted": name}));
+            } else {
+                println!("deleted service {name}");
+            }
+        }
+        ServicesCommand::RotateKey { name, json } => {
+            let s = core.rotate_key(actor, &name).await?;
+            if json {
+                print_json(&json!({"name": s.name, "key": s.key}));
+            } else {
+                println!("new key for {}: {}", s.name, s.key);
+            }
+        }
+    }
+    Ok(())
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Gateway (data plane) address; port 0 picks a free port
+    #[arg(long, value_name = "ADDR")]
+    pub gateway: Option<SocketAddr>,
+    /// Control API address; port 0 picks a free port
+    #[arg(long, value_name = "ADDR")]
+    pub control: Option<SocketAddr>,
+    /// Write logs here instead of stderr
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+}

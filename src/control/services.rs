@@ -1,0 +1,137 @@
+//! Deploying and managing services: the checks a deploy makes before anything is written (a
+//! legal name, a version that exists, an engine that can run it, a model that compiles), the
+//! access key, and the rows with their audit events.
+
+use super::{ControlError, Core};
+use crate::domain::{ModelKind, ModelRef, Resources, Service, ServiceName};
+use crate::runtime::pmml::PmmlModel;
+use crate::store::NewService;
+
+/// What `services deploy` asks for.
+#[derive(Debug, Clone)]
+pub struct DeployRequest {
+    pub name: String,
+    pub model: ModelRef,
+    pub resources: Resources,
+}
+
+/// A fresh access key: 128 bits from the OS RNG, as hex.
+pub fn new_key() -> Result<String, ControlError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| ControlError::BadRequest(format!("the OS random source failed: {e}")))?;
+    Ok(hex::encode(bytes))
+}
+
+/// The engine that serves a model kind, with its version.
+fn runtime_for(kind: ModelKind) -> Result<String, ControlError> {
+    match kind {
+        ModelKind::Pmml => Ok(format!("pmml/{}", env!("CARGO_PKG_VERSION"))),
+        other => Err(ControlError::BadRequest(format!(
+            "{other} models cannot be served yet (this modeldeck serves PMML); deploy a PMML version"
+        ))),
+    }
+}
+
+impl Core {
+    pub async fn deploy(&self, actor: &str, req: DeployRequest) -> Result<Service, ControlError> {
+        let name =
+            ServiceName::parse(&req.name).map_err(|e| ControlError::BadRequest(e.to_string()))?;
+        let r = req.resources;
+        if r.threads == 0 || r.concurrency == 0 || r.timeout_ms == 0 || r.max_batch_rows == 0 {
+            return Err(ControlError::BadRequest(
+                "threads, concurrency, timeout and max batch rows must each be at least 1".into(),
+            ));
+        }
+        let versions = self
+            .store
+            .model_versions(req.model.name.as_str())?
+            .ok_or_else(|| {
+                ControlError::NotFound(format!(
+                    "no model named {:?}: see `modeldeck models list`",
+                    req.model.name.as_str()
+                ))
+            })?;
+        let version = match req.model.version {
+            Some(v) => versions.iter().find(|m| m.version == v).ok_or_else(|| {
+                ControlError::NotFound(format!(
+                    "model {} has no version {v}: see `modeldeck models show {}`",
+                    req.model.name, req.model.name
+                ))
+            })?,
+            None => versions.last().ok_or_else(|| {
+                ControlError::NotFound(format!("model {} has no versions", req.model.name))
+            })?,
+        };
+        let runtime = runtime_for(version.kind)?;
+        let path = self.data_dir.root().join(&version.artifact);
+        // Compile it now, so a model that cannot serve is refused here rather than at 3 a.m.
+        let model = tokio::task::spawn_blocking(move || PmmlModel::load(&path))
+            .await
+            .map_err(|_| ControlError::BadRequest("the model check failed unexpectedly".into()))?
+            .map_err(|e| ControlError::BadRequest(format!("the model does not load: {e}")))?;
+        drop(model);
+        let estimate = version.size.saturating_mul(4);
+        if let Some(free) = free_memory()
+            && estimate > free
+        {
+            return Err(ControlError::BadRequest(format!(
+                "the model needs about {} MiB but only {} MiB of memory is free; free memory or deploy elsewhere",
+                estimate >> 20,
+                free >> 20
+            )));
+        }
+        let new = NewService {
+            host: name.host(&self.settings.domain),
+            name,
+            key: new_key()?,
+            runtime,
+            resources: Resources {
+                memory_bytes: estimate,
+                ..r
+            },
+            model: version.name.clone(),
+            version: version.version,
+        };
+        Ok(self.store.create_service(actor, new).await?)
+    }
+
+    pub fn services(&self) -> Result<Vec<Service>, ControlError> {
+        Ok(self.store.services()?)
+    }
+
+    pub fn service(&self, name: &str) -> Result<Service, ControlError> {
+        self.store.service(name)?.ok_or_else(|| no_service(name))
+    }
+
+    pub async fn delete_service(&self, actor: &str, name: &str) -> Result<(), ControlError> {
+        if self.store.delete_service(actor, name).await? {
+            Ok(())
+        } else {
+            Err(no_service(name))
+        }
+    }
+
+    /// Gives the service a new key; the old one stops working as soon as the gateway's table
+    /// is republished.
+    pub async fn rotate_key(&self, actor: &str, name: &str) -> Result<Service, ControlError> {
+        if !self.store.rotate_key(actor, name, new_key()?).await? {
+            return Err(no_service(name));
+        }
+        self.service(name)
+    }
+}
+
+fn no_service(name: &str) -> ControlError {
+    ControlError::NotFound(format!(
+        "no service named {name:?}: see `modeldeck services list`"
+    ))
+}
+
+/// Available memory from `/proc/meminfo`, where there is one.
+fn free_memory() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}

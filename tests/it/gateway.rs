@@ -1,0 +1,294 @@
+//! Deploy services, start the real `modeldeck serve` on port 0, and call the gateway over HTTP
+//! as a TF Serving client would.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{DataDir, repo_path, stderr};
+
+/// A running `modeldeck serve`, stopped with SIGTERM on drop.
+struct Server {
+    child: tokio::process::Child,
+    gateway: String,
+}
+
+impl Server {
+    async fn start(dir: &DataDir) -> Server {
+        let child = tokio::process::Command::new(crate::common::BIN)
+            .arg("--data-dir")
+            .arg(&dir.path)
+            .args([
+                "serve",
+                "--gateway",
+                "127.0.0.1:0",
+                "--control",
+                "127.0.0.1:0",
+            ])
+            .arg("--log-file")
+            .arg(dir.scratch.join("serve.log"))
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start serve");
+        let info = dir.path.join("server.json");
+        for _ in 0..200 {
+            if let Ok(text) = std::fs::read_to_string(&info)
+                && let Ok(v) = serde_json::from_str::<Value>(&text)
+            {
+                let gateway = v["gateway"].as_str().expect("gateway url").to_string();
+                return Server { child, gateway };
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("serve did not write server.json");
+    }
+
+    async fn stop(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("pid") as i32;
+        // SAFETY: sending a signal to our own child process.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+        self.child.wait().await.expect("serve exits")
+    }
+}
+
+async fn post(
+    url: &str,
+    host: Option<&str>,
+    key: Option<&str>,
+    body: &str,
+) -> (u16, Value, Option<String>) {
+    let client = reqwest::Client::new();
+    let mut req = client.post(url).body(body.to_string());
+    if let Some(h) = host {
+        req = req.header("Host", h);
+    }
+    if let Some(k) = key {
+        req = req.header("Authorization", k);
+    }
+    let resp = req.send().await.expect("gateway answers");
+    let status = resp.status().as_u16();
+    let version = resp
+        .headers()
+        .get("x-modeldeck-version")
+        .map(|v| v.to_str().unwrap_or_default().to_string());
+    let text = resp.text().await.expect("body");
+    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
+    (status, value, version)
+}
+
+/// Polls the status endpoint until the service's version is ready.
+async fn wait_ready(gateway: &str, name: &str, key: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if let Ok(r) = client
+            .get(format!("{gateway}/v1/models/{name}"))
+            .header("Authorization", key)
+            .send()
+            .await
+            && let Ok(v) = r.json::<Value>().await
+            && v["ready"] == json!(true)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{name} never became ready");
+}
+
+#[tokio::test]
+async fn deployed_service_answers_tf_serving_requests() {
+    let dir = DataDir::new();
+    let iris = repo_path("assets/iris/iris.pmml");
+    dir.import(iris.to_str().unwrap(), "iris").await;
+    let deployed = dir
+        .json(&["services", "deploy", "iris", "--model", "iris", "--json"])
+        .await;
+    assert_eq!(deployed["host"], "iris.modeldeck.local");
+    assert_eq!(deployed["version"], 1);
+    let key = deployed["key"].as_str().unwrap().to_string();
+    assert_eq!(key.len(), 32, "128-bit hex key");
+    let other = dir
+        .json(&[
+            "services", "deploy", "iris-b", "--model", "iris:1", "--json",
+        ])
+        .await;
+    let other_key = other["key"].as_str().unwrap().to_string();
+    assert_ne!(key, other_key);
+
+    let server = Server::start(&dir).await;
+    let g = server.gateway.clone();
+    wait_ready(&g, "iris", &key).await;
+    let url = format!("{g}/v1/models/iris:predict");
+    let row =
+        json!({"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2});
+
+    // Row format, routed by the model name in the path (Host is the loopback address).
+    let (status, body, version) = post(
+        &url,
+        None,
+        Some(&key),
+        &json!({"instances": [row]}).to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(version.as_deref(), Some("1"));
+    assert_eq!(body["predictions"][0]["species"], "setosa");
+    assert_eq!(body["predictions"][0]["probability(setosa)"], 1.0);
+
+    // Columnar format, routed by Host (port ignored) whatever the path's model name.
+    let columns = json!({"inputs": {"sepal_width": [3.5, 2.2], "petal_length": [1.4, 4.5], "petal_width": [0.2, 1.5]}});
+    let (status, body, _) = post(
+        &format!("{g}/v1/models/anything:predict"),
+        Some("iris.modeldeck.local:8501"),
+        Some(&format!("Bearer {key}")),
+        &columns.to_string(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outputs"]["species"], json!(["setosa", "versicolor"]));
+
+    // Whole-number floats keep their ".0" on the wire.
+    let raw = reqwest::Client::new()
+        .post(&url)
+        .header("Authorization", &key)
+        .body(json!({"instances": [row]}).to_string())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(raw.contains("\"probability(setosa)\":1.0"), "{raw}");
+
+    // Keys: none → 401, unknown → 401, another service's → 403.
+    let body = json!({"instances": [row]}).to_string();
+    assert_eq!(post(&url, None, None, &body).await.0, 401);
+    assert_eq!(post(&url, None, Some("0123"), &body).await.0, 401);
+    let (status, err, _) = post(&url, None, Some(&other_key), &body).await;
+    assert_eq!(status, 403, "{err}");
+
+    // TF Serving's errors, exactly.
+    let (status, err, _) = post(&url, None, Some(&key), "").await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("JSON Parse error: The document is empty"))
+    );
+    let (status, err, _) = post(&url, None, Some(&key), "{}").await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (400, Some("Missing 'inputs' or 'instances' key"))
+    );
+    let bad_type =
+        json!({"instances": [{"sepal_width": "wide", "petal_length": 1.4, "petal_width": 0.2}]});
+    let (status, err, _) = post(&url, None, Some(&key), &bad_type.to_string()).await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("is not of expected type: float"),
+        "{err}"
+    );
+    let missing = json!({"instances": [{"sepal_width": 3.5}]});
+    let (status, err, _) = post(&url, None, Some(&key), &missing.to_string()).await;
+    assert_eq!(status, 400);
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("keys must be equal to: petal_length,petal_width,sepal_width"),
+        "{err}"
+    );
+    let (status, err, _) = post(
+        &format!("{g}/v1/models/iris/versions/7:predict"),
+        None,
+        Some(&key),
+        &body,
+    )
+    .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (
+            404,
+            Some("Servable not found for request: Specific(iris, 7)")
+        )
+    );
+    let resp = reqwest::Client::new()
+        .put(&url)
+        .header("Authorization", &key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    assert_eq!(
+        resp.json::<Value>().await.unwrap()["error"],
+        format!("Malformed request: PUT /v1/models/iris:predict")
+    );
+    let (status, _, _) = post(
+        &format!("{g}/v1/models/nosuch:predict"),
+        None,
+        Some(&key),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let exit = server.stop().await;
+    assert!(exit.success(), "serve exits cleanly on SIGTERM: {exit:?}");
+    assert!(
+        !dir.path.join("server.json").exists(),
+        "server.json is removed on a clean stop"
+    );
+}
+
+#[tokio::test]
+async fn deploy_refuses_bad_requests_and_changes_nothing() {
+    let dir = DataDir::new();
+    let iris = repo_path("assets/iris/iris.pmml");
+    dir.import(iris.to_str().unwrap(), "iris").await;
+    for (args, expect) in [
+        (
+            vec!["services", "deploy", "Iris", "--model", "iris"],
+            "illegal service name",
+        ),
+        (
+            vec!["services", "deploy", "iris", "--model", "nosuch"],
+            "no model named",
+        ),
+        (
+            vec!["services", "deploy", "iris", "--model", "iris:9"],
+            "has no version 9",
+        ),
+        (
+            vec![
+                "services",
+                "deploy",
+                "iris",
+                "--model",
+                "iris",
+                "--concurrency",
+                "0",
+            ],
+            "at least 1",
+        ),
+    ] {
+        let out = dir.run(&args).await;
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(dir.json(&["services", "list", "--json"]).await, json!([]));
+    dir.ok(&["services", "deploy", "iris", "--model", "iris"])
+        .await;
+    let out = dir
+        .run(&["services", "deploy", "iris", "--model", "iris"])
+        .await;
+    assert!(stderr(&out).contains("already exists"), "{}", stderr(&out));
+    let out = dir.run(&["models", "rm", "iris:1"]).await;
+    assert!(
+        !out.status.success(),
+        "a version in service cannot be removed"
+    );
+    dir.ok(&["services", "rm", "iris"]).await;
+    assert_eq!(dir.json(&["services", "list", "--json"]).await, json!([]));
+    dir.ok(&["models", "rm", "iris:1"]).await;
+}
