@@ -146,23 +146,20 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Serve(args)) => return serve(cli.data_dir, args),
         Some(Command::Services(command)) => {
             let json = command.json();
-            let runtime = match tokio::runtime::Runtime::new() {
-                Ok(rt) => rt,
-                Err(e) => return fail(json, "io", &format!("cannot start: {e}")),
-            };
-            return match runtime.block_on(services::dispatch(cli.data_dir, &actor(), command)) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => fail(json, e.code(), &e.to_string()),
-            };
+            return block_on(json, services::dispatch(cli.data_dir, &actor(), command));
         }
         Some(Command::Models(command)) => command,
     };
-    let json = command.json();
+    block_on(command.json(), dispatch(cli.data_dir, command))
+}
+
+/// Runs a command's work on a fresh runtime and turns its outcome into the exit code.
+fn block_on(json: bool, work: impl Future<Output = Result<(), ControlError>>) -> ExitCode {
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => return fail(json, "io", &format!("cannot start: {e}")),
     };
-    match runtime.block_on(dispatch(cli.data_dir, command)) {
+    match runtime.block_on(work) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(json, e.code(), &e.to_string()),
     }
@@ -321,22 +318,14 @@ fn serve(data_dir: Option<PathBuf>, args: services::ServeArgs) -> ExitCode {
         .with_target(false)
         .with_writer(writer)
         .try_init();
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(rt) => rt,
-        Err(e) => return fail(false, "io", &format!("cannot start: {e}")),
-    };
     let options = crate::control::ServeOptions {
         gateway: args.gateway,
         control: args.control,
     };
-    let result = runtime.block_on(async {
+    block_on(false, async {
         let dir = DataDir::open(data_dir.as_deref())?;
         crate::control::serve(dir, options).await
-    });
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(false, e.code(), &e.to_string()),
-    }
+    })
 }
 
 /// A shared log file handle for the subscriber's writer.

@@ -3,8 +3,8 @@
 //! access key, and the rows with their audit events.
 
 use super::{ControlError, Core};
-use crate::domain::{ModelKind, ModelRef, Resources, Service, ServiceName};
-use crate::runtime::pmml::PmmlModel;
+use crate::domain::{ModelRef, Resources, Service, ServiceName};
+use crate::runtime;
 use crate::store::NewService;
 
 /// What `services deploy` asks for.
@@ -21,16 +21,6 @@ pub fn new_key() -> Result<String, ControlError> {
     getrandom::fill(&mut bytes)
         .map_err(|e| ControlError::BadRequest(format!("the OS random source failed: {e}")))?;
     Ok(hex::encode(bytes))
-}
-
-/// The engine that serves a model kind, with its version.
-fn runtime_for(kind: ModelKind) -> Result<String, ControlError> {
-    match kind {
-        ModelKind::Pmml => Ok(format!("pmml/{}", env!("CARGO_PKG_VERSION"))),
-        other => Err(ControlError::BadRequest(format!(
-            "{other} models cannot be served yet (this modeldeck serves PMML); deploy a PMML version"
-        ))),
-    }
 }
 
 impl Core {
@@ -63,14 +53,15 @@ impl Core {
                 ControlError::NotFound(format!("model {} has no versions", req.model.name))
             })?,
         };
-        let runtime = runtime_for(version.kind)?;
+        let engine = runtime::engine(version.kind).map_err(ControlError::BadRequest)?;
         let path = self.data_dir.root().join(&version.artifact);
-        // Compile it now, so a model that cannot serve is refused here rather than at 3 a.m.
-        let model = tokio::task::spawn_blocking(move || PmmlModel::load(&path))
+        let kind = version.kind;
+        // Load it now, as the gateway will, so a model that cannot serve is refused here
+        // rather than at 3 a.m.
+        tokio::task::spawn_blocking(move || runtime::load(kind, &path))
             .await
             .map_err(|_| ControlError::BadRequest("the model check failed unexpectedly".into()))?
-            .map_err(|e| ControlError::BadRequest(format!("the model does not load: {e}")))?;
-        drop(model);
+            .map_err(ControlError::BadRequest)?;
         let estimate = version.size.saturating_mul(4);
         if let Some(free) = free_memory()
             && estimate > free
@@ -85,7 +76,7 @@ impl Core {
             host: name.host(&self.settings.domain),
             name,
             key: new_key()?,
-            runtime,
+            runtime: engine,
             resources: Resources {
                 memory_bytes: estimate,
                 ..r

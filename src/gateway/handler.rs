@@ -7,14 +7,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, StatusCode};
 use subtle::ConstantTimeEq;
 
 use super::json;
 use super::path::{self, Call, Target, Verb};
 use super::predict::{self, error_body};
 use super::routing::{Route, Routing, State, Table, VersionCell};
-use crate::runtime::{Predictor, RecordError, Value};
+use crate::runtime::{RecordError, SharedPredictor, Value};
 
 /// An answer before it becomes an HTTP response.
 pub struct Answer {
@@ -181,12 +181,7 @@ fn version_of(
             };
             Answer::error(StatusCode::NOT_FOUND, &message)
         })?,
-        Target::Label(l) => {
-            return Err(Answer::error(
-                StatusCode::BAD_REQUEST,
-                &format!("Unrecognized servable version label: {l}"),
-            ));
-        }
+        Target::Label(l) => return Err(unknown_label(l)),
         Target::Split => route.pick(ticket.unwrap_or(0)).ok_or_else(|| {
             Answer::error(
                 StatusCode::NOT_FOUND,
@@ -197,7 +192,15 @@ fn version_of(
     Ok(Arc::clone(cell))
 }
 
-fn ready(cell: &VersionCell) -> Result<Arc<dyn Predictor + Send + Sync>, Answer> {
+/// Labels (`/labels/stable`) arrive with traffic splits; until then none is known.
+fn unknown_label(label: &str) -> Answer {
+    Answer::error(
+        StatusCode::BAD_REQUEST,
+        &format!("Unrecognized servable version label: {label}"),
+    )
+}
+
+fn ready(cell: &VersionCell) -> Result<SharedPredictor, Answer> {
     match cell.state() {
         State::Ready(p) => Ok(p),
         State::Loading => Err(Answer::error(
@@ -301,12 +304,7 @@ fn status(route: &Route, model: &str, target: &Target) -> Answer {
                 );
             }
         },
-        Target::Label(l) => {
-            return Answer::error(
-                StatusCode::BAD_REQUEST,
-                &format!("Unrecognized servable version label: {l}"),
-            );
-        }
+        Target::Label(l) => return unknown_label(l),
     };
     let mut out = String::from("{\"model_version_status\":[");
     let mut any_ready = false;
@@ -370,9 +368,4 @@ fn metadata(model: &str, cell: &VersionCell) -> Answer {
     }
     out.push_str("},\"method_name\":\"tensorflow/serving/predict\",\"defaults\":{}}}}}}");
     Answer::ok(out)
-}
-
-/// The `X-Modeldeck-Version` header value.
-pub fn version_header(v: u32) -> HeaderValue {
-    HeaderValue::from(v)
 }

@@ -164,12 +164,16 @@ fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String>
     Ok(out)
 }
 
+/// A list is the batch; a plain value is a batch of one.
+fn batch_of(v: &Json) -> &[Json] {
+    match v {
+        Json::Arr(items) => items,
+        other => std::slice::from_ref(other),
+    }
+}
+
 fn columnar(columns: &Json, inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String> {
-    let batch_of = |v: &Json| match v {
-        Json::Arr(items) => items.clone(),
-        other => vec![other.clone()],
-    };
-    let columns: Vec<Vec<Json>> = match columns {
+    let columns: Vec<&[Json]> = match columns {
         Json::Obj(_) => inputs
             .iter()
             .map(|f| {
@@ -184,7 +188,7 @@ fn columnar(columns: &Json, inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, Str
         }
         other => vec![batch_of(other)],
     };
-    let batch = columns.first().map_or(0, Vec::len);
+    let batch = columns.first().map_or(0, |c| c.len());
     if let Some((f, c)) = inputs.iter().zip(&columns).find(|(_, c)| c.len() != batch) {
         return Err(format!(
             "Input: {} has a batch size of {} but {} has {batch}; every input needs one value per record",

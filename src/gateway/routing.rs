@@ -16,10 +16,7 @@ use arc_swap::ArcSwap;
 use tokio::sync::Semaphore;
 
 use crate::domain::{ModelKind, Resources, Service};
-use crate::runtime::Predictor;
-use crate::runtime::pmml::PmmlModel;
-
-pub type SharedPredictor = Arc<dyn Predictor + Send + Sync>;
+use crate::runtime::{self, SharedPredictor};
 
 #[derive(Clone)]
 pub enum State {
@@ -79,19 +76,17 @@ impl Route {
             .map(|(c, _)| c)
     }
 
-    /// The version a request goes to, given a number spread evenly over 0..100.
+    /// The version a request goes to, given a number spread evenly over 0..100. Weights sum
+    /// to 100, so the walk always lands; `None` only for a service with no versions.
     pub fn pick(&self, ticket: u64) -> Option<&Arc<VersionCell>> {
         let mut point = (ticket % 100) as u32;
-        for (cell, weight) in &self.versions {
-            if point < u32::from(*weight) {
-                return Some(cell);
-            }
-            point -= u32::from(*weight);
-        }
         self.versions
             .iter()
-            .rev()
-            .find(|(_, w)| *w > 0)
+            .find(|(_, weight)| {
+                let hit = point < u32::from(*weight);
+                point = point.saturating_sub(u32::from(*weight));
+                hit
+            })
             .or(self.versions.last())
             .map(|(c, _)| c)
     }
@@ -113,7 +108,11 @@ impl Table {
                 host
             }
         });
-        self.by_host.get(&host.to_ascii_lowercase())
+        if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            self.by_host.get(&host.to_ascii_lowercase())
+        } else {
+            self.by_host.get(host)
+        }
     }
 
     pub fn by_name(&self, name: &str) -> Option<&Arc<Route>> {
@@ -220,14 +219,8 @@ impl Routing {
 
 /// Loads a version's model (blocking: compile time is CPU work) and marks the cell.
 pub fn load(job: &Load) {
-    let state = match job.kind {
-        ModelKind::Pmml => match PmmlModel::load(&job.path) {
-            Ok(m) => State::Ready(Arc::new(m)),
-            Err(e) => State::Failed(format!("the model did not load: {e}")),
-        },
-        other => State::Failed(format!(
-            "no runtime for {other} models yet: this version cannot serve"
-        )),
-    };
-    job.cell.set(state);
+    job.cell.set(match runtime::load(job.kind, &job.path) {
+        Ok(model) => State::Ready(model),
+        Err(why) => State::Failed(why),
+    });
 }

@@ -14,7 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-use super::handler::{Gateway, version_header};
+use super::handler::Gateway;
 use super::predict::error_body;
 
 /// Bodies above this are refused (413) before any parsing.
@@ -113,7 +113,7 @@ fn json_response(status: StatusCode, body: String, version: Option<u32>) -> Resp
         http::HeaderValue::from_static("application/json"),
     );
     if let Some(v) = version {
-        headers.insert("x-modeldeck-version", version_header(v));
+        headers.insert("x-modeldeck-version", http::HeaderValue::from(v));
     }
     response
 }

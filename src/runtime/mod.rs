@@ -12,7 +12,31 @@
 pub mod pmml;
 
 use std::fmt;
+use std::path::Path;
 use std::sync::Arc;
+
+use crate::domain::ModelKind;
+
+/// A loaded model as the gateway shares it between requests.
+pub type SharedPredictor = Arc<dyn Predictor + Send + Sync>;
+
+/// The engine that serves `kind`, with its version (`pmml/0.1.0`); the error says why a kind
+/// cannot be served. The one place that decides which kinds this build serves.
+pub fn engine(kind: ModelKind) -> Result<String, String> {
+    match kind {
+        ModelKind::Pmml => Ok(format!("pmml/{}", env!("CARGO_PKG_VERSION"))),
+        other => Err(format!(
+            "{other} models cannot be served yet (this modeldeck serves PMML); deploy a PMML version"
+        )),
+    }
+}
+
+/// Loads an artifact of `kind` for serving (CPU work: call it off the async threads).
+pub fn load(kind: ModelKind, path: &Path) -> Result<SharedPredictor, String> {
+    engine(kind)?;
+    let model = pmml::PmmlModel::load(path).map_err(|e| format!("the model does not load: {e}"))?;
+    Ok(Arc::new(model))
+}
 
 /// One value going into or coming out of a model.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,6 +1,7 @@
 //! `modeldeck score`: offline scoring of CSV and JSON-lines files through the real binary.
 
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
 use crate::common::{BIN, repo_path};
@@ -11,6 +12,21 @@ fn score(args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .expect("run modeldeck score")
+}
+
+/// `score --model <repo asset> --input IN --output OUT [extra…]`.
+fn score_file(model: &str, input: &Path, output: &Path, extra: &[&str]) -> std::process::Output {
+    let model = repo_path(model);
+    let mut args = vec![
+        "--model",
+        model.to_str().unwrap(),
+        "--input",
+        input.to_str().unwrap(),
+        "--output",
+        output.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    score(&args)
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -32,19 +48,14 @@ fn csv_in_csv_out_keeps_order_on_all_cores() {
         writeln!(f, "{}", rows[i % rows.len()]).unwrap();
     }
     drop(f);
-    let model = repo_path("assets/diabetes/diabetes.pmml");
     let (one, many) = (dir.path().join("one.csv"), dir.path().join("many.csv"));
     for (out, threads) in [(&one, "1"), (&many, "2")] {
-        let o = score(&[
-            "--model",
-            model.to_str().unwrap(),
-            "--input",
-            input.to_str().unwrap(),
-            "--output",
-            out.to_str().unwrap(),
-            "--threads",
-            threads,
-        ]);
+        let o = score_file(
+            "assets/diabetes/diabetes.pmml",
+            &input,
+            out,
+            &["--threads", threads],
+        );
         assert!(o.status.success(), "{}", text(&o.stderr));
         assert!(
             text(&o.stderr).contains("scored 30000 records"),
@@ -72,14 +83,7 @@ fn a_missing_column_fails_the_file_before_writing_anything() {
     let input = dir.path().join("in.csv");
     std::fs::write(&input, "sepal_width,petal_length,colour\n3.5,1.4,red\n").unwrap();
     let out = dir.path().join("out.csv");
-    let o = score(&[
-        "--model",
-        repo_path("assets/iris/iris.pmml").to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = score_file("assets/iris/iris.pmml", &input, &out, &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o.stderr).contains("no column for \"petal_width\""),
@@ -107,14 +111,7 @@ fn bad_records_get_an_error_column_and_exit_code_3() {
     )
     .unwrap();
     let out = dir.path().join("out.csv");
-    let o = score(&[
-        "--model",
-        repo_path("assets/iris/iris.pmml").to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = score_file("assets/iris/iris.pmml", &input, &out, &[]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr).contains("4 records; 1 failed"),
@@ -177,14 +174,7 @@ fn json_lines_in_and_out_through_stdin_and_stdout() {
     )
     .unwrap();
     let out = dir.path().join("out.jsonl");
-    let o = score(&[
-        "--model",
-        repo_path("assets/iris/iris.pmml").to_str().unwrap(),
-        "--input",
-        input.to_str().unwrap(),
-        "--output",
-        out.to_str().unwrap(),
-    ]);
+    let o = score_file("assets/iris/iris.pmml", &input, &out, &[]);
     assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
     let lines: Vec<serde_json::Value> = std::fs::read_to_string(&out)
         .unwrap()

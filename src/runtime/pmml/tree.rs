@@ -81,7 +81,9 @@ struct Binary {
     tests: Vec<Bin>,
     /// The same tests for walking records in lockstep: every result is a *sink*, a test at
     /// `first_sink` or beyond whose exits all lead back to itself, so a batch of walks can run
-    /// without asking after each step which of them has finished.
+    /// without asking after each step which of them has finished. Single-record walks keep
+    /// `tests`, whose exits carry the result itself: reading it from a sink would cost one
+    /// more cache line per tree (tried: single-record forest predictions got ~10% slower).
     walk: Vec<Bin>,
     walk_start: u32,
     first_sink: u32,
@@ -543,12 +545,7 @@ impl Tree {
                 }
             }
             for lane in 0..n {
-                let exit = b.sinks[(at[lane] - b.first_sink) as usize];
-                out[start + lane] = if exit == NO_RESULT {
-                    usize::MAX
-                } else {
-                    (exit & !RESULT) as usize
-                };
+                out[start + lane] = result_node(b.sinks[(at[lane] - b.first_sink) as usize]);
             }
         }
     }
@@ -615,7 +612,16 @@ fn find_binary(b: &Binary, slots: &[V]) -> Option<usize> {
         let t = &b.tests[exit as usize];
         exit = t.step(number(slots[t.slot as usize]));
     }
-    (exit != NO_RESULT).then_some((exit & !RESULT) as usize)
+    Some(result_node(exit)).filter(|&n| n != usize::MAX)
+}
+
+/// The node a result exit names, or `usize::MAX` for no prediction.
+fn result_node(exit: u32) -> usize {
+    if exit == NO_RESULT {
+        usize::MAX
+    } else {
+        (exit & !RESULT) as usize
+    }
 }
 
 /// `find` for up to eight trees on one record at once (their walks overlap like the records in
@@ -651,12 +657,7 @@ pub fn find_trees(trees: &[&Tree], slots: &[V], out: &mut [usize]) {
         }
         for (lane, tree) in group.iter().enumerate() {
             if tree.binary.is_some() {
-                let exit = exits[lane];
-                outs[lane] = if exit == NO_RESULT {
-                    usize::MAX
-                } else {
-                    (exit & !RESULT) as usize
-                };
+                outs[lane] = result_node(exits[lane]);
             }
         }
     }
