@@ -120,6 +120,16 @@ impl DataDir {
         self.root.join("tmp")
     }
 
+    /// The running server's addresses (`{gateway, control, pid, started_at, version}`).
+    pub fn server_file(&self) -> PathBuf {
+        self.root.join("server.json")
+    }
+
+    /// The local admin token for the control API (mode 0600).
+    pub fn token_file(&self) -> PathBuf {
+        self.root.join("control.token")
+    }
+
     pub fn settings_file(&self) -> PathBuf {
         self.root.join("config.toml")
     }

@@ -1,5 +1,5 @@
 //! The `modeldeck` command line. Each handler parses what the user typed into the core's
-//! terms, calls one [`Core`] method, and prints the answer as a table or, with `--json`, as
+//! terms, calls one [`Session`] method (in-process, or the running server's control API), and prints the answer as a table or, with `--json`, as
 //! JSON for scripts. Errors are printed as one line (`error: …`), or as
 //! `{"error":{"code","message"}}` on stderr with `--json`, with exit code 1.
 
@@ -11,9 +11,10 @@ use clap::{Args, CommandFactory, Parser, Subcommand};
 use serde_json::json;
 
 mod services;
+mod tokens;
 
 use crate::config::DataDir;
-use crate::control::{ControlError, Core, ImportRequest, Role};
+use crate::control::{ControlError, ImportSpec, Session};
 use crate::domain::{ModelKind, ModelRef};
 use crate::registry::{Addressing, S3Options, Source};
 
@@ -40,6 +41,9 @@ pub enum Command {
     /// Services: deploy a model version behind a host and an access key
     #[command(subcommand)]
     Services(services::ServicesCommand),
+    /// Control API tokens: create, list, revoke (admin)
+    #[command(subcommand)]
+    Tokens(tokens::TokensCommand),
     /// Run the gateway and the control API for the data directory until stopped
     Serve(services::ServeArgs),
     /// Score a CSV or JSON-lines file through a model file, offline (no server)
@@ -148,6 +152,10 @@ pub fn run(cli: Cli) -> ExitCode {
             let json = command.json();
             return block_on(json, services::dispatch(cli.data_dir, &actor(), command));
         }
+        Some(Command::Tokens(command)) => {
+            let json = command.json();
+            return block_on(json, tokens::dispatch(cli.data_dir, &actor(), command));
+        }
         Some(Command::Models(command)) => command,
     };
     block_on(command.json(), dispatch(cli.data_dir, command))
@@ -180,27 +188,26 @@ fn fail(json: bool, code: &str, message: &str) -> ExitCode {
 }
 
 async fn dispatch(data_dir: Option<PathBuf>, command: ModelsCommand) -> Result<(), ControlError> {
-    let open = || Core::open(DataDir::open(data_dir.as_deref())?, Role::Command);
     let actor = actor();
+    let dir = DataDir::open(data_dir.as_deref())?;
     match command {
         ModelsCommand::Import(args) => {
-            // Check what the user typed before touching the data directory.
-            let opts = S3Options {
-                region: args.region,
-                endpoint: args.endpoint,
-                addressing: args.addressing,
-                credentials_file: args.credentials_file,
-                profile: args.profile,
-            };
-            let source = Source::parse(&args.source, &opts, &|k| std::env::var(k).ok())?;
-            let core = open()?;
-            let request = ImportRequest {
-                source,
+            let spec = ImportSpec {
+                source: args.source,
+                options: S3Options {
+                    region: args.region,
+                    endpoint: args.endpoint,
+                    addressing: args.addressing,
+                    credentials_file: args.credentials_file,
+                    profile: args.profile,
+                },
                 name: args.name,
                 kind: args.kind,
                 description: args.description,
             };
-            let v = core.import_model(&actor, request).await?;
+            // Check what the user typed before touching the data directory.
+            Source::parse(&spec.source, &spec.options, &|k| std::env::var(k).ok())?;
+            let v = Session::open(dir).await?.import_model(&actor, spec).await?;
             if args.json {
                 print_json(&json!({
                     "name": v.name, "version": v.version, "type": v.kind,
@@ -213,12 +220,12 @@ async fn dispatch(data_dir: Option<PathBuf>, command: ModelsCommand) -> Result<(
                     v.version,
                     v.kind,
                     human_size(v.size),
-                    &v.sha256[..12]
+                    &v.sha256[..12.min(v.sha256.len())]
                 );
             }
         }
         ModelsCommand::List { json } => {
-            let models = open()?.list_models()?;
+            let models = Session::open(dir).await?.list_models().await?;
             if json {
                 print_json(&json!(models));
             } else if models.is_empty() {
@@ -243,9 +250,7 @@ async fn dispatch(data_dir: Option<PathBuf>, command: ModelsCommand) -> Result<(
             }
         }
         ModelsCommand::Show { name, json } => {
-            let core = open()?;
-            let versions = core.show_model(&name)?;
-            let description = core.model_description(&name)?;
+            let (description, versions) = Session::open(dir).await?.show_model(&name).await?;
             if json {
                 print_json(
                     &json!({"name": name, "description": description, "versions": versions}),
@@ -279,17 +284,20 @@ async fn dispatch(data_dir: Option<PathBuf>, command: ModelsCommand) -> Result<(
             let target: ModelRef = target.parse().map_err(|e: crate::domain::ModelRefError| {
                 ControlError::BadRequest(e.to_string())
             })?;
-            let removed = open()?.remove_model(&actor, &target).await?;
+            let removed = Session::open(dir)
+                .await?
+                .remove_model(&actor, &target)
+                .await?;
             if json {
                 let list: Vec<_> = removed
                     .iter()
-                    .map(|v| json!({"name": v.name, "version": v.version}))
+                    .map(|(name, version)| json!({"name": name, "version": version}))
                     .collect();
                 print_json(&json!({"removed": list}));
             } else {
                 let list: Vec<String> = removed
                     .iter()
-                    .map(|v| format!("{}:{}", v.name, v.version))
+                    .map(|(name, version)| format!("{name}:{version}"))
                     .collect();
                 println!("removed {}", list.join(", "));
             }

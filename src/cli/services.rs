@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{print_json, print_table, row};
 use crate::config::DataDir;
-use crate::control::{ControlError, Core, DeployRequest, Role};
+use crate::control::{ControlError, DeployRequest, Session};
 use crate::domain::{ModelRef, Resources, Service};
 
 #[derive(Debug, Subcommand)]
@@ -75,15 +75,6 @@ impl ServicesCommand {
     }
 }
 
-/// The gateway address clients should use: the running server's, else the configured one.
-fn gateway_url(core: &Core) -> String {
-    std::fs::read_to_string(core.data_dir().root().join("server.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-        .and_then(|v| v["gateway"].as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("http://{}", core.settings().gateway))
-}
-
 fn curl_line(gateway: &str, s: &Service, key: &str) -> String {
     format!(
         "curl -s {gateway}/v1/models/{}:predict -H 'Host: {}' -H 'Authorization: {key}' -d '{{\"instances\":[{{...}}]}}'",
@@ -104,7 +95,9 @@ pub async fn dispatch(
     actor: &str,
     command: ServicesCommand,
 ) -> Result<(), ControlError> {
-    let core = Core::open(DataDir::open(data_dir.as_deref())?, Role::Command)?;
+    let dir = DataDir::open(data_dir.as_deref())?;
+    let session = Session::open(dir.clone()).await?;
+    let gateway = session.gateway_url(&dir);
     match command {
         ServicesCommand::Deploy {
             name,
@@ -129,8 +122,7 @@ pub async fn dispatch(
                     memory_bytes: 0,
                 },
             };
-            let s = core.deploy(actor, request).await?;
-            let gateway = gateway_url(&core);
+            let s = session.deploy(actor, request).await?;
             let d = &s.deployments[0];
             if json {
                 print_json(&json!({"name": s.name, "host": s.host, "key": s.key,
@@ -144,7 +136,7 @@ pub async fn dispatch(
             }
         }
         ServicesCommand::List { json } => {
-            let services = core.services()?;
+            let services = session.services().await?;
             if json {
                 print_json(&json!(services));
             } else if services.is_empty() {
@@ -170,13 +162,12 @@ pub async fn dispatch(
             show_key,
             json,
         } => {
-            let s = core.service(&name)?;
+            let s = session.service(&name, show_key).await?;
             let key = if show_key {
                 s.key.clone()
             } else {
                 s.masked_key()
             };
-            let gateway = gateway_url(&core);
             if json {
                 let mut v = json!(s);
                 v["key"] = json!(key);
@@ -198,7 +189,7 @@ pub async fn dispatch(
             }
         }
         ServicesCommand::Rm { name, json } => {
-            core.delete_service(actor, &name).await?;
+            session.delete_service(actor, &name).await?;
             if json {
                 print_json(&json!({"deleted": name}));
             } else {
@@ -206,7 +197,7 @@ pub async fn dispatch(
             }
         }
         ServicesCommand::RotateKey { name, json } => {
-            let s = core.rotate_key(actor, &name).await?;
+            let s = session.rotate_key(actor, &name).await?;
             if json {
                 print_json(&json!({"name": s.name, "key": s.key}));
             } else {

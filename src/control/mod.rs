@@ -5,10 +5,15 @@
 //! control API of `modeldeck serve` will call the very same methods, so there is one write
 //! path whichever way a change arrives.
 
+pub mod api;
+pub mod client;
 mod models;
+pub mod operations;
 pub mod owner;
 mod serve;
 mod services;
+mod session;
+pub mod tokens;
 
 use std::fs;
 
@@ -20,6 +25,7 @@ pub use models::ImportRequest;
 pub use owner::{OwnerError, OwnerLock, Role};
 pub use serve::{ServeOptions, serve};
 pub use services::{DeployRequest, new_key};
+pub use session::{ImportSpec, Session};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -35,11 +41,14 @@ pub enum ControlError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// An error the running server's control API answered with, code and all.
+    #[error("{message}")]
+    Api { code: String, message: String },
 }
 
 impl ControlError {
     /// A stable, machine-readable code for scripts and the control API.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> &str {
         match self {
             ControlError::Config(_) => "config",
             ControlError::Owner(_) => "data_dir_in_use",
@@ -50,6 +59,7 @@ impl ControlError {
             ControlError::Import(e) => e.code(),
             ControlError::NotFound(_) => "not_found",
             ControlError::BadRequest(_) => "bad_request",
+            ControlError::Api { code, .. } => code,
         }
     }
 }

@@ -1,7 +1,9 @@
 //! Model repository operations: import, list, show, remove.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
+use super::operations::ImportProgress;
 use super::{ControlError, Core};
 use crate::domain::{ModelKind, ModelName, ModelRef, ModelSummary, ModelVersion};
 use crate::registry::{Fetched, ImportError, Source, Staging, formats, http, local, s3};
@@ -14,6 +16,11 @@ pub struct ImportRequest {
     pub name: String,
     pub kind: Option<ModelKind>,
     pub description: String,
+    /// What the version's `source` records instead of the source itself (an upload's staged
+    /// temp file means nothing to a reader; `upload:iris.pmml` does).
+    pub label: Option<String>,
+    /// Where a control API operation watches the import's phase and bytes.
+    pub progress: Option<Arc<ImportProgress>>,
 }
 
 impl Core {
@@ -27,8 +34,17 @@ impl Core {
         let name = ModelName::parse(&req.name)?;
         let limit = self.settings.import.max_bytes;
         let config = self.data_dir.settings_file().display().to_string();
-        let label = req.source.describe();
+        let label = req.label.clone().unwrap_or_else(|| req.source.describe());
         let staging = Staging::new(&self.data_dir.staging())?;
+        let phase = |p: &'static str| {
+            if let Some(progress) = &req.progress {
+                progress.set_phase(p);
+            }
+        };
+        if let Some(progress) = &req.progress {
+            progress.set_staging(staging.path().to_path_buf());
+        }
+        phase("fetching");
         let (staging, fetched) = match &req.source {
             Source::Local(path) => {
                 let path = path.clone();
@@ -56,6 +72,7 @@ impl Core {
         if fetched.bytes == 0 && !fetched.is_dir {
             return Err(ImportError::Empty(label));
         }
+        phase("checking");
         // Parsing and hashing are CPU and disk work: keep them off the async workers.
         let requested = req.kind;
         let shown = label.clone();
@@ -67,6 +84,7 @@ impl Core {
         })
         .await?;
 
+        phase("publishing");
         let _guard = self.artifact_lock.lock().await;
         let published = self.artifacts.publish(staging, &sha256, inspected.entry)?;
         let new = NewVersion {

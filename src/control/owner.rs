@@ -36,9 +36,14 @@ impl Role {
 #[derive(Debug, thiserror::Error)]
 pub enum OwnerError {
     #[error(
-        "data directory {dir} is in use by another modeldeck process ({holder}); commands cannot share it yet: stop that process, or pass a different --data-dir"
+        "data directory {dir} is in use by another modeldeck process ({holder}): stop that process, or pass a different --data-dir"
     )]
-    Held { dir: PathBuf, holder: String },
+    Held {
+        dir: PathBuf,
+        holder: String,
+        /// The holder's pid when it is a server, whose control API commands can use instead.
+        server: Option<u32>,
+    },
     #[error("cannot lock {path}: {source}")]
     Io {
         path: PathBuf,
@@ -91,12 +96,14 @@ impl OwnerLock {
                             "pid {pid}, a command that did not finish in {}s",
                             wait.as_secs()
                         ),
+                        (Some(pid), Some(Role::Server)) => format!("pid {pid}, a server"),
                         (Some(pid), _) => format!("pid {pid}"),
                         (None, _) => "pid unknown".to_string(),
                     };
                     return Err(OwnerError::Held {
                         dir: data_dir.to_path_buf(),
                         holder,
+                        server: pid.filter(|_| holder_role == Some(Role::Server)),
                     });
                 }
                 Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),

@@ -1,5 +1,5 @@
 //! `modeldeck serve`: own the data directory, load every service, run the gateway and the
-//! control listener until SIGINT/SIGTERM, then drain and exit cleanly.
+//! control API until SIGINT/SIGTERM, then drain and exit cleanly.
 //!
 //! Start order matters to clients and to the console: the lock first (a second server fails
 //! naming the first), then both listeners, then `server.json` (written by rename, so a reader
@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
+use super::api::{self, Api};
 use super::{ControlError, Core, Role};
 use crate::config::{self, DataDir};
 use crate::gateway::{self, Gateway, Routing};
@@ -32,28 +33,27 @@ pub async fn serve(data_dir: DataDir, options: ServeOptions) -> Result<(), Contr
     let gateway_url = url(&gateway_listener)?;
     let control_url = url(&control_listener)?;
 
+    core.ensure_local_admin(&core.data_dir().token_file())
+        .await?;
+    let core = Arc::new(core);
+
     let routing = Arc::new(Routing::new(core.data_dir().root()));
     let services = core.services()?;
-    for job in routing.publish(&services) {
-        tokio::task::spawn_blocking(move || {
-            gateway::routing::load(&job);
-            match job.cell.state() {
-                gateway::routing::State::Failed(why) => tracing::warn!(
-                    model = %job.cell.model, version = job.cell.version, reason = %why,
-                    "version failed to load"
-                ),
-                _ => {
-                    tracing::info!(model = %job.cell.model, version = job.cell.version, "version ready")
-                }
-            }
-        });
-    }
+    // At start nothing waits for the loads: each service answers as soon as its own versions
+    // are ready, and a broken artifact fails only its version.
+    drop(api::load_all(routing.publish(&services)));
 
-    let info = core.data_dir().root().join("server.json");
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let api = Arc::new(Api::new(
+        Arc::clone(&core),
+        Arc::clone(&routing),
+        stop_rx.clone(),
+        gateway_url.clone(),
+    )?);
+    let info = core.data_dir().server_file();
     write_server_json(&info, &gateway_url, &control_url)?;
     tracing::info!(gateway = %gateway_url, control = %control_url, services = services.len(), "serving");
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
         let _ = rx.wait_for(|s| *s).await;
     };
@@ -62,7 +62,12 @@ pub async fn serve(data_dir: DataDir, options: ServeOptions) -> Result<(), Contr
         Arc::new(Gateway::new(Arc::clone(&routing))),
         stopped(stop_rx.clone()),
     ));
-    let control_task = tokio::spawn(control_placeholder(control_listener, stopped(stop_rx)));
+    let control_task = tokio::spawn(gateway::server::run(
+        control_listener,
+        "control",
+        move |req| Arc::clone(&api).handle(req),
+        stopped(stop_rx),
+    ));
 
     wait_for_signal().await;
     tracing::info!("stopping: draining in-flight requests");
@@ -115,31 +120,6 @@ async fn wait_for_signal() {
         }
         _ => {
             let _ = tokio::signal::ctrl_c().await;
-        }
-    }
-}
-
-/// The control listener until the control API lands: it answers every request with a JSON
-/// 503 that says so, so a client gets an answer instead of a hang.
-async fn control_placeholder(
-    listener: tokio::net::TcpListener,
-    stop: impl std::future::Future<Output = ()>,
-) {
-    use tokio::io::AsyncWriteExt;
-    tokio::pin!(stop);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                if let Ok((mut stream, _)) = accepted {
-                    let body = r#"{"error":{"code":"unavailable","message":"the control API is not available in this build yet"}}"#;
-                    let reply = format!(
-                        "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-                        body.len()
-                    );
-                    let _ = stream.write_all(reply.as_bytes()).await;
-                }
-            }
-            () = &mut stop => break,
         }
     }
 }

@@ -1,9 +1,9 @@
 //! Audit events: who changed what, when. Their revision numbers order every change the core
 //! makes, which is what the change stream will hand to consoles.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// Strictly increasing across the data directory's life.
     pub revision: i64,

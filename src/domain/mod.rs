@@ -6,8 +6,10 @@ mod event;
 mod model;
 mod name;
 mod service;
+mod token;
 
 pub use event::Event;
 pub use model::{ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse};
 pub use name::{ModelName, NameError};
 pub use service::{Deployment, Resources, Service, ServiceName, ServiceNameError};
+pub use token::{Scope, TokenInfo};

@@ -3,12 +3,12 @@
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::name::{ModelName, NameError};
 
 /// What kind of artifact a model version is, which decides the engine that serves it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ModelKind {
     /// A PMML document, evaluated natively.
@@ -103,14 +103,14 @@ impl fmt::Display for ModelRef {
 }
 
 /// A service that currently routes traffic to a model version.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ServiceUse {
     pub service: String,
     pub weight: u8,
 }
 
 /// One registered version of a model.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelVersion {
     pub name: String,
     pub version: u32,
@@ -129,7 +129,7 @@ pub struct ModelVersion {
 }
 
 /// A model with its versions folded into the figures a listing shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelSummary {
     pub name: String,
     pub description: String,

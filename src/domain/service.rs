@@ -6,7 +6,7 @@
 
 use std::fmt;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ServiceNameError {
@@ -17,9 +17,22 @@ pub enum ServiceNameError {
 }
 
 /// A validated service name.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct ServiceName(String);
+
+impl TryFrom<String> for ServiceName {
+    type Error = ServiceNameError;
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        ServiceName::parse(&text)
+    }
+}
+
+impl From<ServiceName> for String {
+    fn from(name: ServiceName) -> String {
+        name.0
+    }
+}
 
 impl ServiceName {
     pub fn parse(text: &str) -> Result<Self, ServiceNameError> {
@@ -55,7 +68,7 @@ impl fmt::Display for ServiceName {
 
 /// What a service may use: worker threads for large batches, requests in flight, the time a
 /// request may take, and rows per request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Resources {
     pub threads: u32,
     pub concurrency: u32,
@@ -78,7 +91,7 @@ impl Default for Resources {
 }
 
 /// One version a service holds, with its share of the traffic in percent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Deployment {
     pub model: String,
     pub version: u32,
@@ -89,12 +102,12 @@ pub struct Deployment {
 }
 
 /// A live service as the store records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Service {
     pub name: ServiceName,
     pub host: String,
     /// Never logged and never printed unless asked for (`--show-key`).
-    #[serde(skip)]
+    #[serde(skip_serializing, default)]
     pub key: String,
     /// The engine and its version, e.g. `pmml/0.1.0`.
     pub runtime: String,

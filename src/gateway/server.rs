@@ -24,12 +24,34 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// In-flight requests get this long to finish once a stop is asked for.
 const DRAIN: Duration = Duration::from_secs(30);
 
-/// Serves `listener` until `stop` resolves, then drains open connections.
+/// Serves the gateway on `listener` until `stop` resolves, then drains open connections.
 pub async fn serve(
     listener: TcpListener,
     gateway: Arc<Gateway>,
     stop: impl std::future::Future<Output = ()>,
 ) {
+    let handle = move |req| {
+        let gateway = Arc::clone(&gateway);
+        async move { respond(&gateway, req).await }
+    };
+    run(listener, "gateway", handle, stop).await;
+}
+
+/// The HTTP/1.1 accept loop both planes share: header timeout, no Nagle delay, and a graceful
+/// stop that waits up to [`DRAIN`] for in-flight requests (long-lived responses such as the
+/// control API's change stream end themselves on the same stop signal).
+pub async fn run<F, Fut, B>(
+    listener: TcpListener,
+    label: &'static str,
+    handle: F,
+    stop: impl std::future::Future<Output = ()>,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: std::future::Future<Output = Response<B>> + Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let graceful = GracefulShutdown::new();
     tokio::pin!(stop);
     loop {
@@ -37,7 +59,7 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok(a) => a,
                 Err(e) => {
-                    tracing::warn!(error = %e, "gateway accept failed");
+                    tracing::warn!(error = %e, listener = label, "accept failed");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -45,10 +67,10 @@ pub async fn serve(
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
-        let gateway = Arc::clone(&gateway);
+        let handle = handle.clone();
         let service = service_fn(move |req| {
-            let gateway = Arc::clone(&gateway);
-            async move { Ok::<_, Infallible>(respond(&gateway, req).await) }
+            let answer = handle(req);
+            async move { Ok::<_, Infallible>(answer.await) }
         });
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
@@ -64,7 +86,10 @@ pub async fn serve(
         .await
         .is_err()
     {
-        tracing::warn!("gateway stopped with requests still running after the drain period");
+        tracing::warn!(
+            listener = label,
+            "stopped with requests still running after the drain period"
+        );
     }
 }
 

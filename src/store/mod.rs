@@ -10,6 +10,7 @@
 mod models;
 pub mod schema;
 mod services;
+mod tokens;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;

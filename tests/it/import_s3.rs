@@ -279,6 +279,8 @@ async fn virtual_hosted_addressing_reaches_the_bucket() {
         name: "iris".into(),
         kind: None,
         description: String::new(),
+        label: None,
+        progress: None,
     };
     let v = core.import_model("test", request).await.unwrap();
     assert_eq!(v.kind, modeldeck::domain::ModelKind::Pmml);

@@ -1,0 +1,179 @@
+//! The control API: everything the console and the CLI do to a running server, as JSON over
+//! HTTP under `/api/v1/`.
+//!
+//! Every call but none carries `Authorization: Bearer <token>`; the token's scope decides
+//! what it may do and its name is the actor of every event the call writes. A change goes
+//! through the same [`Core`] methods the CLI calls in-process, then the gateway's routing
+//! table is republished and the new versions are loaded *before* the call answers, so
+//! `services rm` answers 404 on the gateway and a rotated key stops working the moment the
+//! API says so. Then the change stream ([`watch`]) wakes its listeners.
+//!
+//! Module map: [`reply`] (bodies, errors, the streamed body), [`routes`] (one function per
+//! call), [`watch`] (server-sent events).
+
+pub mod reply;
+mod routes;
+mod watch;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use http::{HeaderMap, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+
+use super::operations::Operations;
+use super::{ControlError, Core};
+use crate::domain::{Scope, TokenInfo};
+use crate::gateway::Routing;
+use crate::gateway::routing::{self, Load, State};
+use reply::{ApiBody, ApiError};
+
+/// What every call can reach.
+pub struct Api {
+    pub core: Arc<Core>,
+    pub routing: Arc<Routing>,
+    pub operations: Operations,
+    /// The newest event revision; listeners of the change stream wait on it.
+    pub revision: tokio::sync::watch::Sender<i64>,
+    /// Flips to true when the server stops, which ends the change streams.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// The gateway's URL, for deploy answers and the `curl` line.
+    pub gateway_url: String,
+    pub started_at: String,
+    /// When each token's `last_used_at` was last written (at most once a minute).
+    touched: Mutex<HashMap<String, Instant>>,
+}
+
+/// The caller, once its token checked out.
+pub struct Caller {
+    pub token: TokenInfo,
+}
+
+impl Caller {
+    pub fn actor(&self) -> &str {
+        &self.token.name
+    }
+
+    pub fn require(&self, needed: Scope) -> Result<(), ApiError> {
+        if self.token.scope.allows(needed) {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                format!(
+                    "token {:?} has scope {}; this call needs {needed}: ask an admin for a token with that scope (`modeldeck tokens create NAME --scope {needed}`)",
+                    self.token.name, self.token.scope
+                ),
+            ))
+        }
+    }
+}
+
+impl Api {
+    pub fn new(
+        core: Arc<Core>,
+        routing: Arc<Routing>,
+        stopping: tokio::sync::watch::Receiver<bool>,
+        gateway_url: String,
+    ) -> Result<Api, ControlError> {
+        let revision = core.store().revision()?;
+        Ok(Api {
+            core,
+            routing,
+            operations: Operations::default(),
+            revision: tokio::sync::watch::Sender::new(revision),
+            stopping,
+            gateway_url,
+            started_at: crate::store::now(),
+            touched: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Answers one request.
+    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<ApiBody> {
+        let (parts, body) = req.into_parts();
+        let method = parts.method.clone();
+        let path = parts.uri.path().to_string();
+        let result = match self.authenticate(&parts.headers).await {
+            Ok(caller) => routes::route(&self, &caller, parts, body).await,
+            Err(e) => Err(e),
+        };
+        let response = result.unwrap_or_else(ApiError::into_response);
+        tracing::debug!(%method, %path, status = response.status().as_u16(), "control call");
+        response
+    }
+
+    async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {
+        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let value = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| {
+                unauthorized(
+                    "this call needs a control token: send `Authorization: Bearer <token>` (on the server's machine the admin token is in DATA_DIR/control.token)",
+                )
+            })?;
+        let secret = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+        let token = self.core.authenticate(secret)?.ok_or_else(|| {
+            unauthorized("the control token is not valid: it was mistyped or has been revoked")
+        })?;
+        self.touch(&token.name).await;
+        Ok(Caller { token })
+    }
+
+    async fn touch(&self, name: &str) {
+        let due = match self.touched.lock() {
+            Ok(mut t) => {
+                let now = Instant::now();
+                let due = t
+                    .get(name)
+                    .is_none_or(|last| now.duration_since(*last) > Duration::from_secs(60));
+                if due {
+                    t.insert(name.to_string(), now);
+                }
+                due
+            }
+            Err(_) => false,
+        };
+        if due && let Err(e) = self.core.store().touch_token(name).await {
+            tracing::warn!(error = %e, "cannot record token use");
+        }
+    }
+
+    /// After a change: republish the routing table, load what is new and wait for it, then
+    /// wake the change stream.
+    pub async fn changed(&self) -> Result<(), ApiError> {
+        let services = self.core.services()?;
+        let loads = self.routing.publish(&services);
+        for handle in load_all(loads) {
+            let _ = handle.await;
+        }
+        let revision = self.core.store().revision().map_err(ControlError::from)?;
+        self.revision.send_replace(revision);
+        Ok(())
+    }
+}
+
+/// Loads each new version on the blocking pool (compiling is CPU work), logging the outcome.
+pub fn load_all(loads: Vec<Load>) -> Vec<tokio::task::JoinHandle<()>> {
+    loads
+        .into_iter()
+        .map(|job| {
+            tokio::task::spawn_blocking(move || {
+                routing::load(&job);
+                let cell = &job.cell;
+                match cell.state() {
+                    State::Failed(why) => tracing::warn!(
+                        model = %cell.model, version = cell.version, reason = %why,
+                        "version failed to load"
+                    ),
+                    _ => {
+                        tracing::info!(model = %cell.model, version = cell.version, "version ready")
+                    }
+                }
+            })
+        })
+        .collect()
+}

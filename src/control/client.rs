@@ -1,0 +1,143 @@
+//! The control API from the other side: what a CLI command uses when a server owns the data
+//! directory (and what the console will use always). Errors come back as the server sent
+//! them, code and message, so a script sees the same `{"error":{"code"}}` either way.
+
+use std::time::Duration;
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::ControlError;
+use crate::config::DataDir;
+
+/// How long a command waits for a server that holds the lock to publish `server.json`.
+const DISCOVERY_WAIT: Duration = Duration::from_secs(10);
+
+pub struct Client {
+    base: String,
+    token: String,
+    http: reqwest::Client,
+}
+
+impl Client {
+    pub fn new(base: &str, token: &str) -> Result<Client, ControlError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .build()
+            .map_err(|e| ControlError::BadRequest(format!("cannot start an HTTP client: {e}")))?;
+        Ok(Client {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.trim().to_string(),
+            http,
+        })
+    }
+
+    /// The client for the server that owns `dir` (pid `pid`): its address from
+    /// `server.json`, the local admin token from `control.token`.
+    pub async fn for_data_dir(dir: &DataDir, pid: u32) -> Result<Client, ControlError> {
+        let info = dir.server_file();
+        let deadline = tokio::time::Instant::now() + DISCOVERY_WAIT;
+        let control = loop {
+            let found = std::fs::read_to_string(&info)
+                .ok()
+                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+                .filter(|v| v["pid"].as_u64() == Some(u64::from(pid)))
+                .and_then(|v| v["control"].as_str().map(str::to_string));
+            match found {
+                Some(url) => break url,
+                None if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                None => {
+                    return Err(ControlError::Api {
+                        code: "server_unreachable".into(),
+                        message: format!(
+                            "{} is owned by modeldeck server pid {pid}, which has not published its control API in {}: is it still starting? If it hangs, stop it (kill {pid})",
+                            dir.root().display(),
+                            info.display()
+                        ),
+                    });
+                }
+            }
+        };
+        let token_file = dir.token_file();
+        let token = std::fs::read_to_string(&token_file).map_err(|e| {
+            ControlError::BadRequest(format!(
+                "cannot read the control token {}: {e}; restart the server to recreate it",
+                token_file.display()
+            ))
+        })?;
+        Client::new(&control, &token)
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// One call: `path` is under `/api/v1/`. Non-2xx answers become the server's error.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Value, ControlError> {
+        let url = format!("{}/api/v1/{path}", self.base);
+        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let response = req.send().await.map_err(|e| ControlError::Api {
+            code: "server_unreachable".into(),
+            message: format!("the control API at {} does not answer: {e}", self.base),
+        })?;
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if status.is_success() {
+            return Ok(value);
+        }
+        let error = &value["error"];
+        Err(ControlError::Api {
+            code: error["code"].as_str().unwrap_or("server_error").to_string(),
+            message: error["message"]
+                .as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("the control API answered {status}: {text}")),
+        })
+    }
+
+    /// Follows an operation until it ends; its result, or its error.
+    pub async fn wait_operation(&self, op: Value) -> Result<Value, ControlError> {
+        let mut op = op;
+        loop {
+            match op["state"].as_str() {
+                Some("succeeded") => return Ok(op["result"].take()),
+                Some("failed") => {
+                    return Err(ControlError::Api {
+                        code: op["error"]["code"].as_str().unwrap_or("failed").to_string(),
+                        message: op["error"]["message"]
+                            .as_str()
+                            .unwrap_or("the operation failed")
+                            .to_string(),
+                    });
+                }
+                _ => {}
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            let id = op["id"].as_str().unwrap_or_default().to_string();
+            op = self
+                .call(Method::GET, &format!("operations/{id}"), None)
+                .await?;
+        }
+    }
+}
+
+/// Decodes an answer into a domain type; a mismatch means client and server disagree.
+pub fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ControlError> {
+    serde_json::from_value(value).map_err(|e| ControlError::Api {
+        code: "bad_answer".into(),
+        message: format!(
+            "the server's answer is not what this modeldeck expects ({e}); are client and server the same version?"
+        ),
+    })
+}

@@ -1,0 +1,280 @@
+//! How one CLI command reaches the core of a data directory (DESIGN.md "Who owns a data
+//! directory"): when the directory is free the command takes the lock and calls [`Core`]
+//! in-process; when a server owns it, the command calls the server's control API, which runs
+//! the same `Core` methods. One write path either way, and the same answers.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use super::client::{Client, decode};
+use super::{ControlError, Core, DeployRequest, ImportRequest, OwnerError, Role};
+use crate::config::DataDir;
+use crate::domain::{ModelKind, ModelRef, ModelSummary, ModelVersion, Scope, Service, TokenInfo};
+use crate::registry::{S3Options, Source};
+
+pub enum Session {
+    Local(Box<Core>),
+    Remote(Client),
+}
+
+/// What `models import` asks for, before the source is resolved (a server resolves it on its
+/// side, so the text travels as typed, made absolute).
+#[derive(Debug, Clone)]
+pub struct ImportSpec {
+    pub source: String,
+    pub options: S3Options,
+    pub name: String,
+    pub kind: Option<ModelKind>,
+    pub description: String,
+}
+
+impl Session {
+    pub async fn open(dir: DataDir) -> Result<Session, ControlError> {
+        match Core::open(dir.clone(), Role::Command) {
+            Ok(core) => Ok(Session::Local(Box::new(core))),
+            Err(ControlError::Owner(OwnerError::Held {
+                server: Some(pid), ..
+            })) => Ok(Session::Remote(Client::for_data_dir(&dir, pid).await?)),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The gateway clients should call: the running server's, else the configured one.
+    pub fn gateway_url(&self, dir: &DataDir) -> String {
+        std::fs::read_to_string(dir.server_file())
+            .ok()
+            .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+            .and_then(|v| v["gateway"].as_str().map(str::to_string))
+            .unwrap_or_else(|| match self {
+                Session::Local(core) => format!("http://{}", core.settings().gateway),
+                Session::Remote(_) => String::new(),
+            })
+    }
+
+    pub async fn import_model(
+        &self,
+        actor: &str,
+        spec: ImportSpec,
+    ) -> Result<ModelVersion, ControlError> {
+        let env = |k: &str| std::env::var(k).ok();
+        // Check what the user typed before anything else happens.
+        let source = Source::parse(&spec.source, &spec.options, &env)?;
+        match self {
+            Session::Local(core) => {
+                let request = ImportRequest {
+                    source,
+                    name: spec.name,
+                    kind: spec.kind,
+                    description: spec.description,
+                    label: None,
+                    progress: None,
+                };
+                Ok(core.import_model(actor, request).await?)
+            }
+            Session::Remote(client) => {
+                let absolute = |p: &std::path::Path| {
+                    std::path::absolute(p)
+                        .map_or_else(|_| p.display().to_string(), |a| a.display().to_string())
+                };
+                let text = match &source {
+                    Source::Local(p) => absolute(p),
+                    _ => spec.source.clone(),
+                };
+                let o = &spec.options;
+                let mut body = json!({
+                    "source": text,
+                    "type": spec.kind.map(|k| k.as_str()),
+                    "description": spec.description,
+                    "region": o.region,
+                    "endpoint": o.endpoint,
+                    "addressing": o.addressing.map(|a| match a {
+                        crate::registry::Addressing::Path => "path",
+                        crate::registry::Addressing::Virtual => "virtual",
+                    }),
+                    "credentials_file": o.credentials_file.as_deref().map(absolute),
+                    "profile": o.profile,
+                });
+                if let Source::S3(obj) = &source
+                    && let Some(c) = &obj.credentials
+                    && o.credentials_file.is_none()
+                {
+                    body["credentials"] = json!({
+                        "access_key_id": c.access_key,
+                        "secret_access_key": c.secret_key,
+                        "session_token": c.session_token,
+                    });
+                }
+                let op = client
+                    .call(
+                        Method::POST,
+                        &format!("models/{}/versions", spec.name),
+                        Some(&body),
+                    )
+                    .await?;
+                decode(client.wait_operation(op).await?)
+            }
+        }
+    }
+
+    pub async fn list_models(&self) -> Result<Vec<ModelSummary>, ControlError> {
+        match self {
+            Session::Local(core) => core.list_models(),
+            Session::Remote(c) => {
+                decode(c.call(Method::GET, "models", None).await?["models"].take())
+            }
+        }
+    }
+
+    /// A model's description and versions.
+    pub async fn show_model(
+        &self,
+        name: &str,
+    ) -> Result<(String, Vec<ModelVersion>), ControlError> {
+        match self {
+            Session::Local(core) => Ok((core.model_description(name)?, core.show_model(name)?)),
+            Session::Remote(c) => {
+                let mut v = c.call(Method::GET, &format!("models/{name}"), None).await?;
+                let description = v["description"].as_str().unwrap_or_default().to_string();
+                Ok((description, decode(v["versions"].take())?))
+            }
+        }
+    }
+
+    /// Removes a version or a whole model; returns `name:version` of what went.
+    pub async fn remove_model(
+        &self,
+        actor: &str,
+        target: &ModelRef,
+    ) -> Result<Vec<(String, u32)>, ControlError> {
+        match self {
+            Session::Local(core) => Ok(core
+                .remove_model(actor, target)
+                .await?
+                .into_iter()
+                .map(|v| (v.name, v.version))
+                .collect()),
+            Session::Remote(c) => {
+                let path = match target.version {
+                    Some(v) => format!("models/{}/versions/{v}", target.name),
+                    None => format!("models/{}", target.name),
+                };
+                let v = c.call(Method::DELETE, &path, None).await?;
+                let list = v["removed"].as_array().cloned().unwrap_or_default();
+                Ok(list
+                    .iter()
+                    .map(|r| {
+                        let name = r["name"].as_str().unwrap_or_default().to_string();
+                        (name, r["version"].as_u64().unwrap_or(0) as u32)
+                    })
+                    .collect())
+            }
+        }
+    }
+
+    /// Deploys; the answer carries the new key.
+    pub async fn deploy(&self, actor: &str, req: DeployRequest) -> Result<Service, ControlError> {
+        match self {
+            Session::Local(core) => core.deploy(actor, req).await,
+            Session::Remote(c) => {
+                let r = req.resources;
+                let body = json!({
+                    "name": req.name, "model": req.model.to_string(), "threads": r.threads,
+                    "concurrency": r.concurrency, "timeout_ms": r.timeout_ms,
+                    "max_batch_rows": r.max_batch_rows,
+                });
+                with_key(c.call(Method::POST, "services", Some(&body)).await?)
+            }
+        }
+    }
+
+    pub async fn services(&self) -> Result<Vec<Service>, ControlError> {
+        match self {
+            Session::Local(core) => core.services(),
+            Session::Remote(c) => {
+                decode(c.call(Method::GET, "services", None).await?["services"].take())
+            }
+        }
+    }
+
+    /// A service; its key is filled in only with `show_key` (the server checks the scope).
+    pub async fn service(&self, name: &str, show_key: bool) -> Result<Service, ControlError> {
+        match self {
+            Session::Local(core) => core.service(name),
+            Session::Remote(c) => {
+                let path = format!("services/{name}?show_key={show_key}");
+                let v = c.call(Method::GET, &path, None).await?;
+                if show_key { with_key(v) } else { decode(v) }
+            }
+        }
+    }
+
+    pub async fn delete_service(&self, actor: &str, name: &str) -> Result<(), ControlError> {
+        match self {
+            Session::Local(core) => core.delete_service(actor, name).await,
+            Session::Remote(c) => {
+                c.call(Method::DELETE, &format!("services/{name}"), None)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+
+    pub async fn rotate_key(&self, actor: &str, name: &str) -> Result<Service, ControlError> {
+        match self {
+            Session::Local(core) => core.rotate_key(actor, name).await,
+            Session::Remote(c) => with_key(
+                c.call(Method::POST, &format!("services/{name}/rotate-key"), None)
+                    .await?,
+            ),
+        }
+    }
+
+    /// Creates a token; returns it with its secret (shown once).
+    pub async fn create_token(
+        &self,
+        actor: &str,
+        name: &str,
+        scope: Scope,
+    ) -> Result<(TokenInfo, String), ControlError> {
+        match self {
+            Session::Local(core) => core.create_token(actor, name, scope).await,
+            Session::Remote(c) => {
+                let body = json!({"name": name, "scope": scope});
+                let mut v = c.call(Method::POST, "tokens", Some(&body)).await?;
+                let secret = v["token"].as_str().unwrap_or_default().to_string();
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("token");
+                }
+                Ok((decode(v)?, secret))
+            }
+        }
+    }
+
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>, ControlError> {
+        match self {
+            Session::Local(core) => core.tokens(),
+            Session::Remote(c) => {
+                decode(c.call(Method::GET, "tokens", None).await?["tokens"].take())
+            }
+        }
+    }
+
+    pub async fn revoke_token(&self, actor: &str, name: &str) -> Result<(), ControlError> {
+        match self {
+            Session::Local(core) => core.revoke_token(actor, name).await,
+            Session::Remote(c) => {
+                c.call(Method::DELETE, &format!("tokens/{name}"), None)
+                    .await?;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// A service from an answer that carries its key in the clear.
+fn with_key(v: Value) -> Result<Service, ControlError> {
+    let key = v["key"].as_str().unwrap_or_default().to_string();
+    let mut s: Service = decode(v)?;
+    s.key = key;
+    Ok(s)
+}

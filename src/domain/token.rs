@@ -1,0 +1,75 @@
+//! Control API tokens: a name (the "who" of every audit record) and a scope.
+
+use serde::{Deserialize, Serialize};
+
+/// What a token may do. Each scope includes the ones below it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scope {
+    /// Read anything except keys and tokens.
+    Viewer,
+    /// Also import, deploy, change traffic, run jobs, rotate keys, delete.
+    Operator,
+    /// Also manage tokens.
+    Admin,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Viewer => "viewer",
+            Scope::Operator => "operator",
+            Scope::Admin => "admin",
+        }
+    }
+
+    /// Whether a holder of `self` may do what needs `needed`.
+    pub fn allows(self, needed: Scope) -> bool {
+        self >= needed
+    }
+}
+
+impl std::fmt::Display for Scope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Scope {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Scope, String> {
+        match s {
+            "viewer" => Ok(Scope::Viewer),
+            "operator" => Ok(Scope::Operator),
+            "admin" => Ok(Scope::Admin),
+            other => Err(format!(
+                "unknown scope {other:?}: use admin, operator or viewer"
+            )),
+        }
+    }
+}
+
+/// A token as listed: never its secret, which is stored only as a hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    pub name: String,
+    pub scope: Scope,
+    pub created_at: String,
+    pub last_used_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scopes_include_the_ones_below() {
+        assert!(Scope::Admin.allows(Scope::Operator));
+        assert!(Scope::Operator.allows(Scope::Viewer));
+        assert!(!Scope::Viewer.allows(Scope::Operator));
+        assert!(!Scope::Operator.allows(Scope::Admin));
+        assert_eq!("operator".parse::<Scope>(), Ok(Scope::Operator));
+        assert!("root".parse::<Scope>().is_err());
+    }
+}
