@@ -11,7 +11,7 @@ use super::ControlError;
 use crate::config::DataDir;
 
 /// How long a command waits for a server that holds the lock to publish `server.json`.
-const DISCOVERY_WAIT: Duration = Duration::from_secs(10);
+const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
 
 pub struct Client {
     base: String,

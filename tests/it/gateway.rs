@@ -1,99 +1,10 @@
 //! Deploy services, start the real `modeldeck serve` on port 0, and call the gateway over HTTP
 //! as a TF Serving client would.
 
-use std::time::Duration;
-
 use serde_json::{Value, json};
 
 use crate::common::{DataDir, repo_path, stderr};
-
-/// A running `modeldeck serve`, stopped with SIGTERM on drop.
-struct Server {
-    child: tokio::process::Child,
-    gateway: String,
-}
-
-impl Server {
-    async fn start(dir: &DataDir) -> Server {
-        let child = tokio::process::Command::new(crate::common::BIN)
-            .arg("--data-dir")
-            .arg(&dir.path)
-            .args([
-                "serve",
-                "--gateway",
-                "127.0.0.1:0",
-                "--control",
-                "127.0.0.1:0",
-            ])
-            .arg("--log-file")
-            .arg(dir.scratch.join("serve.log"))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start serve");
-        let info = dir.path.join("server.json");
-        for _ in 0..200 {
-            if let Ok(text) = std::fs::read_to_string(&info)
-                && let Ok(v) = serde_json::from_str::<Value>(&text)
-            {
-                let gateway = v["gateway"].as_str().expect("gateway url").to_string();
-                return Server { child, gateway };
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("serve did not write server.json");
-    }
-
-    async fn stop(mut self) -> std::process::ExitStatus {
-        let pid = self.child.id().expect("pid") as i32;
-        // SAFETY: sending a signal to our own child process.
-        unsafe { libc::kill(pid, libc::SIGTERM) };
-        self.child.wait().await.expect("serve exits")
-    }
-}
-
-async fn post(
-    url: &str,
-    host: Option<&str>,
-    key: Option<&str>,
-    body: &str,
-) -> (u16, Value, Option<String>) {
-    let client = reqwest::Client::new();
-    let mut req = client.post(url).body(body.to_string());
-    if let Some(h) = host {
-        req = req.header("Host", h);
-    }
-    if let Some(k) = key {
-        req = req.header("Authorization", k);
-    }
-    let resp = req.send().await.expect("gateway answers");
-    let status = resp.status().as_u16();
-    let version = resp
-        .headers()
-        .get("x-modeldeck-version")
-        .map(|v| v.to_str().unwrap_or_default().to_string());
-    let text = resp.text().await.expect("body");
-    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"));
-    (status, value, version)
-}
-
-/// Polls the status endpoint until the service's version is ready.
-async fn wait_ready(gateway: &str, name: &str, key: &str) {
-    let client = reqwest::Client::new();
-    for _ in 0..200 {
-        if let Ok(r) = client
-            .get(format!("{gateway}/v1/models/{name}"))
-            .header("Authorization", key)
-            .send()
-            .await
-            && let Ok(v) = r.json::<Value>().await
-            && v["ready"] == json!(true)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{name} never became ready");
-}
+use crate::server::{Server, post, wait_ready};
 
 #[tokio::test]
 async fn deployed_service_answers_tf_serving_requests() {

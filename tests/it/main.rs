@@ -2,6 +2,7 @@
 //! binary and real parts — SQLite files, HTTP servers and an S3 API server on loopback.
 
 mod common;
+mod control;
 mod gateway;
 mod import_http;
 mod import_local;
@@ -10,4 +11,5 @@ mod ownership;
 mod pmml_conformance;
 mod pmml_errors;
 mod score;
+mod server;
 mod store;
