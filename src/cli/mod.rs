@@ -326,6 +326,8 @@ fn serve(data_dir: Option<PathBuf>, args: services::ServeArgs) -> ExitCode {
         .with_target(false)
         .with_writer(writer)
         .try_init();
+    // A model that panics fails its request; the panic belongs in the log, not on a terminal.
+    std::panic::set_hook(Box::new(|info| tracing::error!(%info, "panic")));
     let options = crate::control::ServeOptions {
         gateway: args.gateway,
         control: args.control,

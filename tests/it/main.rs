@@ -7,6 +7,8 @@ mod gateway;
 mod import_http;
 mod import_local;
 mod import_s3;
+#[cfg(feature = "test-runtimes")]
+mod limits;
 mod ownership;
 mod pmml_conformance;
 mod pmml_errors;
