@@ -85,7 +85,7 @@ impl Predictor for TestModel {
         let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         match &self.behaviour {
             Behaviour::Sleep(d) => std::thread::sleep(*d),
-            Behaviour::FailEvery(n) if call % n == 0 => {
+            Behaviour::FailEvery(n) if call.is_multiple_of(*n) => {
                 panic!("test runtime: call {call} fails by design (fail-every {n})")
             }
             Behaviour::FailEvery(_) => {}
