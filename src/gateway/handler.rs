@@ -10,10 +10,10 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use subtle::ConstantTimeEq;
 
-use super::json;
 use super::path::{self, Call, Target, Verb};
 use super::predict::{self, error_body};
 use super::routing::{Route, Routing, State, Table, VersionCell};
+use super::{examples, json, v2};
 use crate::runtime::{RecordError, SharedPredictor, Value};
 
 /// An answer before it becomes an HTTP response.
@@ -109,11 +109,51 @@ impl Gateway {
                 };
                 let mut answer = match verb {
                     Verb::Predict => predict_call(&route, &cell, &body).await,
-                    Verb::Classify | Verb::Regress => Answer::error(
-                        StatusCode::NOT_IMPLEMENTED,
-                        "classify and regress are not served yet; use :predict",
-                    ),
+                    Verb::Classify | Verb::Regress => {
+                        examples_call(&route, &cell, verb, &body).await
+                    }
                 };
+                cell.count(answer.status.is_success());
+                answer.version = Some(cell.version);
+                answer
+            }
+            Call::V2Metadata { model, version } => {
+                match v2_version(&route, &model, version.as_deref(), None) {
+                    Ok(cell) => match ready(&cell) {
+                        Ok(p) => {
+                            let versions: Vec<u32> =
+                                route.versions.iter().map(|(c, _)| c.version).collect();
+                            Answer::ok(v2::metadata(&model, &versions, p.signature()))
+                        }
+                        Err(a) => a,
+                    },
+                    Err(a) => a,
+                }
+            }
+            Call::V2Ready { model, version } => {
+                match v2_version(&route, &model, version.as_deref(), None) {
+                    Ok(cell) => match ready(&cell) {
+                        Ok(_) => {
+                            let mut out = String::from("{\"name\":");
+                            json::write_str(&mut out, &model);
+                            out.push_str(",\"ready\":true}");
+                            Answer::ok(out)
+                        }
+                        Err(a) => a,
+                    },
+                    Err(a) => a,
+                }
+            }
+            Call::V2Infer { model, version } => {
+                let ticket = self
+                    .tickets
+                    .fetch_add(1, Ordering::Relaxed)
+                    .wrapping_mul(37);
+                let cell = match v2_version(&route, &model, version.as_deref(), Some(ticket)) {
+                    Ok(c) => c,
+                    Err(a) => return a,
+                };
+                let mut answer = infer_call(&route, &cell, &model, headers, &body).await;
                 cell.count(answer.status.is_success());
                 answer.version = Some(cell.version);
                 answer
@@ -192,6 +232,31 @@ fn version_of(
     Ok(Arc::clone(cell))
 }
 
+/// The version an Open Inference Protocol path reaches (its versions are strings).
+fn v2_version(
+    route: &Route,
+    model: &str,
+    version: Option<&str>,
+    ticket: Option<u64>,
+) -> Result<Arc<VersionCell>, Answer> {
+    let cell = match version {
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .and_then(|n| route.version(n))
+            .ok_or_else(|| {
+                Answer::error(
+                    StatusCode::NOT_FOUND,
+                    &format!("Model {model} with version {v} not found"),
+                )
+            })?,
+        None => route.pick(ticket.unwrap_or(0)).ok_or_else(|| {
+            Answer::error(StatusCode::NOT_FOUND, &format!("Model {model} not found"))
+        })?,
+    };
+    Ok(Arc::clone(cell))
+}
+
 /// Labels (`/labels/stable`) arrive with traffic splits; until then none is known.
 fn unknown_label(label: &str) -> Answer {
     Answer::error(
@@ -230,28 +295,95 @@ async fn predict_call(route: &Route, cell: &VersionCell, body: &[u8]) -> Answer 
         Ok(r) => r,
         Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
     };
+    match score(route, &predictor, records.rows).await {
+        Ok(rows) => Answer::ok(predict::answer(
+            records.format,
+            predictor.signature(),
+            &rows,
+        )),
+        Err(a) => a,
+    }
+}
+
+/// TF Serving's `:classify` and `:regress`: `examples` (plus `context`) in, `results` out.
+async fn examples_call(route: &Route, cell: &VersionCell, verb: Verb, body: &[u8]) -> Answer {
+    let doc = match json::parse(body) {
+        Ok(d) => d,
+        Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
+    };
+    let predictor = match ready(cell) {
+        Ok(p) => p,
+        Err(a) => return a,
+    };
+    let sig = predictor.signature();
+    let (rows, shape) = match examples::records(&doc, verb, sig, &cell.model) {
+        Ok(r) => r,
+        Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
+    };
+    match score(route, &predictor, rows).await {
+        Ok(rows) => Answer::ok(examples::answer(&shape, &rows)),
+        Err(a) => a,
+    }
+}
+
+/// The Open Inference Protocol's `/infer`.
+async fn infer_call(
+    route: &Route,
+    cell: &VersionCell,
+    model: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Answer {
+    let predictor = match ready(cell) {
+        Ok(p) => p,
+        Err(a) => return a,
+    };
+    let header_len = headers
+        .get("inference-header-content-length")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().parse::<usize>());
+    let request = match v2::request(body, header_len, predictor.signature()) {
+        Ok(r) => r,
+        Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
+    };
+    let rows = request.rows.clone();
+    match score(route, &predictor, rows).await {
+        Ok(rows) => match v2::answer(model, cell.version, &request, predictor.signature(), &rows) {
+            Ok(body) => Answer::ok(body),
+            Err(e) => Answer::error(StatusCode::BAD_REQUEST, &e),
+        },
+        Err(a) => a,
+    }
+}
+
+/// Runs `rows` through the model within the service's limits: batch size, requests in
+/// flight (429), and time (504). A record the model refuses fails the request with its
+/// position, as TF Serving reports it.
+async fn score(
+    route: &Route,
+    predictor: &SharedPredictor,
+    rows: Vec<Vec<Value>>,
+) -> Result<Vec<Vec<Value>>, Answer> {
     let max_rows = route.resources.max_batch_rows as usize;
-    if records.rows.len() > max_rows {
-        return Answer::error(
+    if rows.len() > max_rows {
+        return Err(Answer::error(
             StatusCode::BAD_REQUEST,
             &format!(
                 "the request has {} records; this service takes at most {max_rows} per request (split the batch)",
-                records.rows.len()
+                rows.len()
             ),
-        );
+        ));
     }
     let Ok(permit) = Arc::clone(&route.limit).try_acquire_owned() else {
-        return Answer::error(
+        return Err(Answer::error(
             StatusCode::TOO_MANY_REQUESTS,
             &format!(
                 "service {} has {} requests in flight, its limit; retry shortly",
                 route.name, route.resources.concurrency
             ),
-        );
+        ));
     };
-    let format = records.format;
-    let rows = records.rows;
-    let model = Arc::clone(&predictor);
+    let model = Arc::clone(predictor);
     // A CPU-bound prediction cannot be cancelled: its permit stays taken until it ends.
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
@@ -261,19 +393,19 @@ async fn predict_call(route: &Route, cell: &VersionCell, body: &[u8]) -> Answer 
     let results = match tokio::time::timeout(timeout, work).await {
         Ok(Ok(r)) => r,
         Ok(Err(_)) => {
-            return Answer::error(
+            return Err(Answer::error(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "the model failed while predicting",
-            );
+            ));
         }
         Err(_) => {
-            return Answer::error(
+            return Err(Answer::error(
                 StatusCode::GATEWAY_TIMEOUT,
                 &format!(
                     "Deadline exceeded: the prediction took longer than the service's {} ms",
                     route.resources.timeout_ms
                 ),
-            );
+            ));
         }
     };
     let mut rows: Vec<Vec<Value>> = Vec::with_capacity(results.len());
@@ -281,14 +413,14 @@ async fn predict_call(route: &Route, cell: &VersionCell, body: &[u8]) -> Answer 
         match r {
             Ok(row) => rows.push(row),
             Err(RecordError(e)) => {
-                return Answer::error(
+                return Err(Answer::error(
                     StatusCode::BAD_REQUEST,
                     &format!("Failed to process element: {n}. Error: {e}"),
-                );
+                ));
             }
         }
     }
-    Answer::ok(predict::answer(format, predictor.signature(), &rows))
+    Ok(rows)
 }
 
 /// TF Serving's status, with KServe's `name` and `ready` added so both client families parse it.

@@ -1,17 +1,20 @@
 //! The data plane: predictions only, spoken as TF Serving's REST API (plus KServe V1's model
-//! list and the Open Inference Protocol's health paths), routed by Host header or by the name
+//! list and the Open Inference Protocol), routed by Host header or by the name
 //! in the path, authorised by the service's access key.
 //!
 //! Module map: [`path`] (the URL grammar), [`json`] (TF Serving's JSON dialect), [`predict`]
-//! (request bodies to records and back), [`routing`] (the swappable table and its long-lived
+//! (request bodies to records and back), [`examples`] (`:classify`/`:regress`), [`v2`] (the Open
+//! Inference Protocol), [`routing`] (the swappable table and its long-lived
 //! cells), [`handler`] (one request end to end), [`server`] (hyper, limits, graceful stop).
 
+pub mod examples;
 pub mod handler;
 pub mod json;
 pub mod path;
 pub mod predict;
 pub mod routing;
 pub mod server;
+pub mod v2;
 
 pub use handler::Gateway;
 pub use routing::Routing;

@@ -183,6 +183,15 @@ fn columnar(columns: &Json, inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, Str
                     .ok_or_else(|| format!("Missing named input: {} in 'inputs' object.", f.name))
             })
             .collect::<Result<_, _>>()?,
+        // A tabular model's one [N, k] tensor: rows of its fields in feature order, as
+        // KServe's and TF Serving clients send scikit-learn-style models.
+        Json::Arr(items)
+            if inputs.len() > 1
+                && !items.is_empty()
+                && items.iter().all(|i| matches!(i, Json::Arr(_))) =>
+        {
+            return rows(items, inputs);
+        }
         _ if inputs.len() > 1 => {
             return Err("inputs is a plain value/list, but expecting an object as multiple input tensors required as per tensorinfo_map".into());
         }
@@ -220,7 +229,7 @@ pub fn tf_dtype(d: DType) -> &'static str {
 }
 
 /// One JSON value as an input of `field`'s type.
-fn value(v: &Json, field: &FieldSpec) -> Result<Value, String> {
+pub fn value(v: &Json, field: &FieldSpec) -> Result<Value, String> {
     let type_error = || {
         format!(
             "JSON Value: {} Type: {} is not of expected type: {}",

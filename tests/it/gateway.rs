@@ -203,3 +203,143 @@ async fn deploy_refuses_bad_requests_and_changes_nothing() {
     assert_eq!(dir.json(&["services", "list", "--json"]).await, json!([]));
     dir.ok(&["models", "rm", "iris:1"]).await;
 }
+
+#[tokio::test]
+async fn classify_regress_and_the_open_inference_protocol() {
+    let dir = DataDir::new();
+    let lr = repo_path("assets/iris-lr/iris-lr.pmml");
+    dir.import(lr.to_str().unwrap(), "iris").await;
+    let key = dir
+        .json(&["services", "deploy", "iris", "--model", "iris", "--json"])
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server = Server::start(&dir).await;
+    let g = server.gateway.clone();
+    wait_ready(&g, "iris", &key).await;
+    let call = |path: &str, body: Value| {
+        let url = format!("{g}{path}");
+        let key = key.clone();
+        async move { post(&url, None, Some(&key), &body.to_string()).await }
+    };
+
+    // Classify: examples plus shared context, a one-element feature list is its value.
+    let (status, body, _) = call(
+        "/v1/models/iris:classify",
+        json!({"examples": [{"x1": 6.8, "x2": [2.8]}], "context": {"x3": 4.8, "x4": 1.4}}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let classes = &body["results"][0];
+    assert_eq!(classes.as_array().unwrap().len(), 3);
+    assert_eq!(classes[1][0], "1");
+    assert!((classes[1][1].as_f64().unwrap() - 0.8015484525786077).abs() < 1e-12);
+    let (status, body, _) = call("/v1/models/iris:classify", json!({"instances": []})).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (
+            400,
+            Some("When method is classify, key 'examples' is expected and was not found")
+        )
+    );
+    let (status, body, _) = call(
+        "/v1/models/iris:regress",
+        json!({"examples": [{"x1": 1, "x2": 1, "x3": 1, "x4": 1}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["error"].as_str().unwrap().contains(":classify"),
+        "{body}"
+    );
+
+    // V2: metadata, readiness, an [N, 4] tensor in feature order, per-field tensors.
+    let meta = reqwest::Client::new()
+        .get(format!("{g}/v2/models/iris"))
+        .header("Authorization", &key)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(meta["versions"], json!(["1"]));
+    assert_eq!(
+        meta["inputs"][0],
+        json!({"name": "x1", "datatype": "FP64", "shape": [-1]})
+    );
+    let (status, body, version) = call(
+        "/v2/models/iris/infer",
+        json!({"id": "7", "inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP64",
+               "data": [[6.8, 2.8, 4.8, 1.4], [5.1, 3.5, 1.4, 0.2]]}]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(version.as_deref(), Some("1"));
+    assert_eq!(
+        (&body["id"], &body["model_version"]),
+        (&json!("7"), &json!("1"))
+    );
+    let y = body["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "y")
+        .unwrap();
+    assert_eq!(y["data"], json!([1, 0]));
+    assert_eq!(y["shape"], json!([2]));
+    let fields = json!({"inputs": [
+        {"name": "x1", "shape": [1], "datatype": "FP64", "data": [6.8]},
+        {"name": "x2", "shape": [1], "datatype": "FP64", "data": [2.8]},
+        {"name": "x3", "shape": [1, 1], "datatype": "FP64", "data": [[4.8]]},
+        {"name": "x4", "shape": [1], "datatype": "FP64", "data": [1.4]}],
+        "outputs": [{"name": "probability(1)"}]});
+    let (status, body, _) = call("/v2/models/iris/versions/1/infer", fields).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["outputs"].as_array().unwrap().len(), 1);
+    let (status, body, _) = call(
+        "/v2/models/iris/infer",
+        json!({"inputs": [{"name": "input-0", "shape": [1, 3], "datatype": "FP64", "data": [1, 2, 3]}]}),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(body["error"].as_str().unwrap().contains("[N, 4]"), "{body}");
+    let (status, _, _) = call("/v2/models/iris/versions/9/infer", json!({"inputs": []})).await;
+    assert_eq!(status, 404);
+
+    // The binary tensor extension, as tritonclient sends it by default.
+    let header = json!({"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32",
+                        "parameters": {"binary_data_size": 16}}]})
+    .to_string();
+    let mut bytes = header.clone().into_bytes();
+    for v in [6.8f32, 2.8, 4.8, 1.4] {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    let resp = reqwest::Client::new()
+        .post(format!("{g}/v2/models/iris/infer"))
+        .header("Authorization", &key)
+        .header("Content-Type", "application/octet-stream")
+        .header("Inference-Header-Content-Length", header.len())
+        .body(bytes.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body["outputs"][0]["data"], json!([1]), "{body}");
+    let resp = reqwest::Client::new()
+        .post(format!("{g}/v2/models/iris/infer"))
+        .header("Authorization", &key)
+        .header("Inference-Header-Content-Length", header.len())
+        .body(bytes[..bytes.len() - 3].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        resp.status().as_u16(),
+        400,
+        "truncated binary data is refused"
+    );
+    assert!(server.stop().await.success());
+}

@@ -1,0 +1,368 @@
+//! The Open Inference Protocol (KServe V2, Triton, MLServer): `/v2/models/{m}` metadata and
+//! `/infer` with JSON tensors, or with the binary tensor extension that tritonclient uses by
+//! default (a JSON header of `Inference-Header-Content-Length` bytes, then raw little-endian
+//! tensor data).
+//!
+//! A tabular model takes either one `[N, k]` tensor whose k columns are its fields in feature
+//! order — what KServe's and Triton's clients send for scikit-learn-style models — or one
+//! `[N]` (or `[N, 1]`) tensor per field, named after the field. Each output field comes back
+//! as its own `[N]` tensor.
+
+use super::json::{self, Json, write_float, write_str, write_value};
+use super::predict;
+use crate::runtime::{DType, FieldSpec, Signature, Value};
+
+pub struct InferRequest {
+    pub id: Option<String>,
+    pub rows: Vec<Vec<Value>>,
+    /// Output names the caller asked for, in its order (all outputs when absent).
+    pub outputs: Option<Vec<String>>,
+}
+
+fn datatype(d: DType) -> &'static str {
+    match d {
+        DType::Double => "FP64",
+        DType::Float => "FP32",
+        DType::Integer => "INT64",
+        DType::String => "BYTES",
+        DType::Boolean => "BOOL",
+    }
+}
+
+pub fn metadata(model: &str, versions: &[u32], sig: &Signature) -> String {
+    let tensors = |out: &mut String, fields: &mut dyn Iterator<Item = &FieldSpec>| {
+        out.push('[');
+        for (i, f) in fields.enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"name\":");
+            write_str(out, &f.name);
+            out.push_str(&format!(
+                ",\"datatype\":\"{}\",\"shape\":[-1]}}",
+                datatype(f.dtype)
+            ));
+        }
+        out.push(']');
+    };
+    let mut out = String::from("{\"name\":");
+    write_str(&mut out, model);
+    out.push_str(",\"versions\":[");
+    let list: Vec<String> = versions.iter().map(|v| format!("\"{v}\"")).collect();
+    out.push_str(&list.join(","));
+    out.push_str("],\"platform\":\"pmml\",\"inputs\":");
+    tensors(&mut out, &mut sig.inputs.iter());
+    out.push_str(",\"outputs\":");
+    tensors(&mut out, &mut sig.outputs.iter().map(|o| &o.field));
+    out.push('}');
+    out
+}
+
+/// Reads an infer request; `header_len` is the binary extension's header, when sent.
+pub fn request(
+    body: &[u8],
+    header_len: Option<Result<usize, std::num::ParseIntError>>,
+    sig: &Signature,
+) -> Result<InferRequest, String> {
+    let (head, mut binary) = match header_len {
+        None => (body, &[][..]),
+        Some(Ok(n)) if n <= body.len() => body.split_at(n),
+        Some(Ok(n)) => {
+            return Err(format!(
+                "Inference-Header-Content-Length is {n} but the body has only {} bytes",
+                body.len()
+            ));
+        }
+        Some(Err(_)) => return Err("Inference-Header-Content-Length is not a number".into()),
+    };
+    let doc = json::parse(head)?;
+    let id = match doc.get("id") {
+        Some(Json::Str(s)) => Some(s.clone()),
+        Some(Json::Num(n, _)) => Some(format!("{n}")),
+        _ => None,
+    };
+    let Some(Json::Arr(inputs)) = doc.get("inputs") else {
+        return Err("the request needs an 'inputs' list of tensors".into());
+    };
+    let mut tensors = Vec::with_capacity(inputs.len());
+    for t in inputs {
+        let name = match t.get("name") {
+            Some(Json::Str(s)) => s.clone(),
+            _ => return Err("every input tensor needs a 'name'".into()),
+        };
+        let shape: Vec<usize> = match t.get("shape") {
+            Some(Json::Arr(dims)) => dims
+                .iter()
+                .map(|d| match d {
+                    Json::Num(n, true) if *n >= 0.0 => Ok(*n as usize),
+                    _ => Err(format!("input {name}: shape must list whole numbers")),
+                })
+                .collect::<Result<_, _>>()?,
+            _ => return Err(format!("input {name} needs a 'shape'")),
+        };
+        let dtype = match t.get("datatype") {
+            Some(Json::Str(s)) => s.clone(),
+            _ => return Err(format!("input {name} needs a 'datatype'")),
+        };
+        let count: usize = shape.iter().product();
+        let binary_size = t
+            .get("parameters")
+            .and_then(|p| p.get("binary_data_size"))
+            .and_then(|v| match v {
+                Json::Num(n, true) if *n >= 0.0 => Some(*n as usize),
+                _ => None,
+            });
+        let values = match (binary_size, t.get("data")) {
+            (Some(size), _) => {
+                if size > binary.len() {
+                    return Err(format!(
+                        "input {name} announces {size} bytes of binary data but only {} remain",
+                        binary.len()
+                    ));
+                }
+                let (mine, rest) = binary.split_at(size);
+                binary = rest;
+                decode(&name, &dtype, mine)?
+            }
+            (None, Some(data)) => {
+                let mut flat = Vec::with_capacity(count);
+                flatten(data, &mut flat);
+                flat
+            }
+            (None, None) => return Err(format!("input {name} has no 'data'")),
+        };
+        if values.len() != count {
+            return Err(format!(
+                "input {name} has shape {shape:?} ({count} values) but {} values",
+                values.len()
+            ));
+        }
+        tensors.push((name, shape, values));
+    }
+    let rows = rows(tensors, sig)?;
+    let outputs = match doc.get("outputs") {
+        Some(Json::Arr(list)) => Some(
+            list.iter()
+                .map(|o| match o.get("name") {
+                    Some(Json::Str(s)) => Ok(s.clone()),
+                    _ => Err("every requested output needs a 'name'".to_string()),
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+        ),
+        _ => None,
+    };
+    Ok(InferRequest { id, rows, outputs })
+}
+
+fn flatten(v: &Json, out: &mut Vec<Json>) {
+    match v {
+        Json::Arr(items) => items.iter().for_each(|i| flatten(i, out)),
+        other => out.push(other.clone()),
+    }
+}
+
+/// Raw little-endian tensor bytes as JSON values, so one conversion path checks them all.
+fn decode(name: &str, dtype: &str, bytes: &[u8]) -> Result<Vec<Json>, String> {
+    fn each<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> Json) -> Option<Vec<Json>> {
+        if !bytes.len().is_multiple_of(N) {
+            return None;
+        }
+        Some(
+            bytes
+                .chunks_exact(N)
+                .map(|c| f(c.try_into().unwrap_or([0; N])))
+                .collect(),
+        )
+    }
+    let int = |v: i128| Json::Num(v as f64, true);
+    let decoded = match dtype {
+        "BOOL" => each::<1>(bytes, |b| Json::Bool(b[0] != 0)),
+        "UINT8" => each::<1>(bytes, |b| int(b[0].into())),
+        "INT8" => each::<1>(bytes, |b| int(i8::from_le_bytes(b).into())),
+        "UINT16" => each::<2>(bytes, |b| int(u16::from_le_bytes(b).into())),
+        "INT16" => each::<2>(bytes, |b| int(i16::from_le_bytes(b).into())),
+        "UINT32" => each::<4>(bytes, |b| int(u32::from_le_bytes(b).into())),
+        "INT32" => each::<4>(bytes, |b| int(i32::from_le_bytes(b).into())),
+        "UINT64" => each::<8>(bytes, |b| int(u64::from_le_bytes(b).into())),
+        "INT64" => each::<8>(bytes, |b| int(i64::from_le_bytes(b).into())),
+        "FP32" => each::<4>(bytes, |b| Json::Num(f32::from_le_bytes(b).into(), false)),
+        "FP64" => each::<8>(bytes, |b| Json::Num(f64::from_le_bytes(b), false)),
+        "BYTES" => {
+            let mut out = Vec::new();
+            let mut rest = bytes;
+            while !rest.is_empty() {
+                let Some((len, tail)) = rest.split_first_chunk::<4>() else {
+                    return Err(format!("input {name}: truncated BYTES element"));
+                };
+                let len = u32::from_le_bytes(*len) as usize;
+                if len > tail.len() {
+                    return Err(format!("input {name}: truncated BYTES element"));
+                }
+                let (s, tail) = tail.split_at(len);
+                out.push(Json::Str(String::from_utf8_lossy(s).into_owned()));
+                rest = tail;
+            }
+            Some(out)
+        }
+        other => {
+            return Err(format!(
+                "input {name}: datatype {other} is not supported in binary form; send FP64, FP32, INT64, INT32, BOOL or BYTES"
+            ));
+        }
+    };
+    decoded
+        .ok_or_else(|| format!("input {name}: binary data is not a whole number of {dtype} values"))
+}
+
+type Tensor = (String, Vec<usize>, Vec<Json>);
+
+fn rows(tensors: Vec<Tensor>, sig: &Signature) -> Result<Vec<Vec<Value>>, String> {
+    let inputs = &sig.inputs;
+    let k = inputs.len();
+    let named = |n: &str| inputs.iter().position(|f| f.name == n);
+    // One tensor holding every field, columns in feature order.
+    if let [(name, shape, values)] = tensors.as_slice()
+        && (named(name).is_none() || k == 1)
+    {
+        let width = match shape.as_slice() {
+            [_, w] => *w,
+            [w] if k > 1 => *w,
+            [_] => 1,
+            _ => 0,
+        };
+        if width != k {
+            return Err(format!(
+                "input {name} has shape {shape:?}; this model takes [N, {k}] with columns in feature order ({}), or one [N] tensor per field",
+                feature_names(sig).join(",")
+            ));
+        }
+        let order = feature_positions(sig);
+        return values
+            .chunks(k)
+            .enumerate()
+            .map(|(n, chunk)| {
+                let mut row = vec![Value::Missing; k];
+                for (v, &i) in chunk.iter().zip(&order) {
+                    row[i] = predict::value(v, &inputs[i])
+                        .map_err(|e| format!("record {n}, {}: {e}", inputs[i].name))?;
+                }
+                Ok(row)
+            })
+            .collect();
+    }
+    // One tensor per field.
+    let mut columns: Vec<Option<&Vec<Json>>> = vec![None; k];
+    let mut batch = None;
+    for (name, shape, values) in &tensors {
+        let i = named(name).ok_or_else(|| {
+            format!(
+                "unknown input {name}: this model takes {}",
+                feature_names(sig).join(",")
+            )
+        })?;
+        if !matches!(shape.as_slice(), [_] | [_, 1]) {
+            return Err(format!(
+                "input {name} has shape {shape:?}; a field takes [N] or [N, 1]"
+            ));
+        }
+        if *batch.get_or_insert(values.len()) != values.len() {
+            return Err(format!(
+                "input {name} has {} values; every input needs one per record",
+                values.len()
+            ));
+        }
+        columns[i] = Some(values);
+    }
+    if let Some(missing) = columns.iter().position(Option::is_none) {
+        return Err(format!("missing input {}", inputs[missing].name));
+    }
+    (0..batch.unwrap_or(0))
+        .map(|r| {
+            inputs
+                .iter()
+                .zip(&columns)
+                .map(|(f, c)| {
+                    let v = c.map_or(&Json::Null, |c| &c[r]);
+                    predict::value(v, f).map_err(|e| format!("record {r}, {}: {e}", f.name))
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn feature_names(sig: &Signature) -> Vec<&str> {
+    match &sig.feature_order {
+        Some(order) => order.iter().map(String::as_str).collect(),
+        None => sig.inputs.iter().map(|f| f.name.as_str()).collect(),
+    }
+}
+
+/// Signature input positions in feature order.
+fn feature_positions(sig: &Signature) -> Vec<usize> {
+    let names = feature_names(sig);
+    names
+        .iter()
+        .filter_map(|n| sig.inputs.iter().position(|f| f.name == *n))
+        .collect()
+}
+
+pub fn answer(
+    model: &str,
+    version: u32,
+    req: &InferRequest,
+    sig: &Signature,
+    rows: &[Vec<Value>],
+) -> Result<String, String> {
+    let chosen: Vec<usize> = match &req.outputs {
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                sig.outputs
+                    .iter()
+                    .position(|o| o.field.name == *n)
+                    .ok_or_else(|| {
+                        let all: Vec<&str> =
+                            sig.outputs.iter().map(|o| o.field.name.as_str()).collect();
+                        format!("unknown output {n}: this model has {}", all.join(","))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+        None => (0..sig.outputs.len()).collect(),
+    };
+    let mut out = String::from("{\"model_name\":");
+    write_str(&mut out, model);
+    out.push_str(&format!(",\"model_version\":\"{version}\""));
+    if let Some(id) = &req.id {
+        out.push_str(",\"id\":");
+        write_str(&mut out, id);
+    }
+    out.push_str(",\"outputs\":[");
+    for (k, &i) in chosen.iter().enumerate() {
+        if k > 0 {
+            out.push(',');
+        }
+        let f = &sig.outputs[i].field;
+        out.push_str("{\"name\":");
+        write_str(&mut out, &f.name);
+        out.push_str(&format!(
+            ",\"datatype\":\"{}\",\"shape\":[{}],\"data\":[",
+            datatype(f.dtype),
+            rows.len()
+        ));
+        for (n, row) in rows.iter().enumerate() {
+            if n > 0 {
+                out.push(',');
+            }
+            match (&row[i], f.dtype) {
+                (Value::Missing, _) => out.push_str("null"),
+                (Value::Integer(v), DType::Double | DType::Float) => {
+                    write_float(&mut out, *v as f64)
+                }
+                (v, _) => write_value(&mut out, v),
+            }
+        }
+        out.push_str("]}");
+    }
+    out.push_str("]}");
+    Ok(out)
+}
