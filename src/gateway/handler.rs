@@ -383,6 +383,20 @@ async fn score(
             ),
         ));
     };
+    let failed = || {
+        Answer::error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the model failed while predicting",
+        )
+    };
+    if rows.len() <= predictor.inline_rows() {
+        // Microseconds of work: cheaper here than a hand-off, and too short to time out.
+        let results =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predictor.predict(&rows)))
+                .map_err(|_| failed())?;
+        drop(permit);
+        return collect(results);
+    }
     let model = Arc::clone(predictor);
     // A CPU-bound prediction cannot be cancelled: its permit stays taken until it ends.
     let work = tokio::task::spawn_blocking(move || {
@@ -392,12 +406,7 @@ async fn score(
     let timeout = Duration::from_millis(route.resources.timeout_ms);
     let results = match tokio::time::timeout(timeout, work).await {
         Ok(Ok(r)) => r,
-        Ok(Err(_)) => {
-            return Err(Answer::error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the model failed while predicting",
-            ));
-        }
+        Ok(Err(_)) => return Err(failed()),
         Err(_) => {
             return Err(Answer::error(
                 StatusCode::GATEWAY_TIMEOUT,
@@ -408,6 +417,11 @@ async fn score(
             ));
         }
     };
+    collect(results)
+}
+
+/// The scored rows, or the first record the model refused, by position as TF Serving says it.
+fn collect(results: Vec<Result<Vec<Value>, RecordError>>) -> Result<Vec<Vec<Value>>, Answer> {
     let mut rows: Vec<Vec<Value>> = Vec::with_capacity(results.len());
     for (n, r) in results.into_iter().enumerate() {
         match r {

@@ -135,4 +135,12 @@ pub trait Predictor: Send + Sync {
     fn signature(&self) -> &Signature;
 
     fn predict(&self, inputs: &[Vec<Value>]) -> Vec<Result<Vec<Value>, RecordError>>;
+
+    /// Up to how many records a call is cheap enough (microseconds, never blocking) to run
+    /// on the gateway's own threads instead of handing it to the blocking pool, whose hand-off
+    /// costs more than a small PMML prediction. Zero (the default) means never: a model that
+    /// may sleep or take long must not stall the threads that serve every other request.
+    fn inline_rows(&self) -> usize {
+        0
+    }
 }

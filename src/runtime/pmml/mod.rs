@@ -248,6 +248,11 @@ impl Predictor for PmmlModel {
         &self.signature
     }
 
+    /// Compiled PMML takes a few microseconds per record even for a 100-tree forest.
+    fn inline_rows(&self) -> usize {
+        8
+    }
+
     /// Records are loaded first; tree ensembles that read only inputs are then evaluated tree
     /// by tree over the whole batch (each tree stays in cache, eight records walk it at once);
     /// the rest of each model runs record by record with those results at hand.
