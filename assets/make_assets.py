@@ -16,7 +16,7 @@ import os
 import numpy as np
 import pandas as pd
 from sklearn.datasets import load_diabetes, load_iris
-from sklearn.linear_model import LinearRegression
+from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.tree import DecisionTreeClassifier
 from sklearn2pmml import sklearn2pmml
 from sklearn2pmml.pipeline import PMMLPipeline
@@ -52,6 +52,19 @@ def diabetes():
     sklearn2pmml(pipeline, os.path.join(out, "diabetes.pmml"))
 
 
+def iris_lr():
+    """The peers' model (../shared/bench/peers/train_iris.py): LogisticRegression on the four
+    iris features as a plain array (so PMML names them x1..x4), for the gateway's client tests
+    and benchmarks against KServe and MLServer serving the same model."""
+    X, y = load_iris(return_X_y=True)
+    pipeline = PMMLPipeline([("classifier", LogisticRegression(max_iter=1000, random_state=0))])
+    pipeline.fit(X, y)
+    out = os.path.join(HERE, "iris-lr")
+    os.makedirs(out, exist_ok=True)
+    sklearn2pmml(pipeline, os.path.join(out, "iris-lr.pmml"))
+
+
 if __name__ == "__main__":
     iris()
     diabetes()
+    iris_lr()
