@@ -4,7 +4,7 @@
 
 use super::{ControlError, Core};
 use crate::domain::{ModelRef, Resources, Service, ServiceName};
-use crate::runtime;
+use crate::runtime::{self, SharedPredictor};
 use crate::store::NewService;
 
 /// What `services deploy` asks for.
@@ -25,6 +25,16 @@ pub fn new_key() -> Result<String, ControlError> {
 
 impl Core {
     pub async fn deploy(&self, actor: &str, req: DeployRequest) -> Result<Service, ControlError> {
+        Ok(self.deploy_compiled(actor, req).await?.0)
+    }
+
+    /// Deploys, and hands back the model the check compiled, so a server can put that very
+    /// model behind the new service instead of compiling it a second time.
+    pub async fn deploy_compiled(
+        &self,
+        actor: &str,
+        req: DeployRequest,
+    ) -> Result<(Service, SharedPredictor), ControlError> {
         let name =
             ServiceName::parse(&req.name).map_err(|e| ControlError::BadRequest(e.to_string()))?;
         let r = req.resources;
@@ -58,7 +68,7 @@ impl Core {
         let kind = version.kind;
         // Load it now, as the gateway will, so a model that cannot serve is refused here
         // rather than at 3 a.m.
-        tokio::task::spawn_blocking(move || runtime::load(kind, &path))
+        let model = tokio::task::spawn_blocking(move || runtime::load(kind, &path))
             .await
             .map_err(|_| ControlError::BadRequest("the model check failed unexpectedly".into()))?
             .map_err(ControlError::BadRequest)?;
@@ -84,7 +94,7 @@ impl Core {
             model: version.name.clone(),
             version: version.version,
         };
-        Ok(self.store.create_service(actor, new).await?)
+        Ok((self.store.create_service(actor, new).await?, model))
     }
 
     pub fn services(&self) -> Result<Vec<Service>, ControlError> {

@@ -27,6 +27,7 @@ pub enum State {
 
 /// One deployed version of one service.
 pub struct VersionCell {
+    pub service: String,
     pub model: String,
     pub version: u32,
     state: RwLock<State>,
@@ -172,6 +173,7 @@ impl Routing {
                     Some(c) => Arc::clone(c),
                     None => {
                         let cell = Arc::new(VersionCell {
+                            service: s.name.to_string(),
                             model: d.model.clone(),
                             version: d.version,
                             state: RwLock::new(State::Loading),
@@ -214,6 +216,18 @@ impl Routing {
         *limits = live_limits;
         self.table.store(Arc::new(table));
         loads
+    }
+}
+
+impl Load {
+    /// Whether this load is for `model:version` of service `service`.
+    pub fn is_for(&self, service: &str, model: &str, version: u32) -> bool {
+        self.cell.service == service && self.cell.model == model && self.cell.version == version
+    }
+
+    /// Marks the cell ready with a model compiled elsewhere (deploy's own check).
+    pub fn fill(&self, model: SharedPredictor) {
+        self.cell.set(State::Ready(model));
     }
 }
 

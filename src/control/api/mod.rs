@@ -27,6 +27,7 @@ use super::{ControlError, Core};
 use crate::domain::{Scope, TokenInfo};
 use crate::gateway::Routing;
 use crate::gateway::routing::{self, Load, State};
+use crate::runtime::SharedPredictor;
 use reply::{ApiBody, ApiError};
 
 /// What every call can reach.
@@ -145,8 +146,26 @@ impl Api {
     /// After a change: republish the routing table, load what is new and wait for it, then
     /// wake the change stream.
     pub async fn changed(&self) -> Result<(), ApiError> {
+        self.changed_with(None).await
+    }
+
+    /// [`Api::changed`], where `compiled` is a version whose model is already compiled
+    /// (service, model, version, the model): its cell takes it instead of loading again.
+    pub async fn changed_with(
+        &self,
+        compiled: Option<(&str, &str, u32, SharedPredictor)>,
+    ) -> Result<(), ApiError> {
         let services = self.core.services()?;
-        let loads = self.routing.publish(&services);
+        let mut loads = self.routing.publish(&services);
+        if let Some((service, model, version, predictor)) = compiled {
+            loads.retain(|job| {
+                let hit = job.is_for(service, model, version);
+                if hit {
+                    job.fill(Arc::clone(&predictor));
+                }
+                !hit
+            });
+        }
         for handle in load_all(loads) {
             let _ = handle.await;
         }

@@ -287,8 +287,10 @@ async fn deploy(api: &Api, caller: &Caller, body: Incoming) -> Answer {
             memory_bytes: 0,
         },
     };
-    let s = api.core.deploy(caller.actor(), request).await?;
-    api.changed().await?;
+    let (s, model) = api.core.deploy_compiled(caller.actor(), request).await?;
+    let d = &s.deployments[0];
+    api.changed_with(Some((s.name.as_str(), &d.model, d.version, model)))
+        .await?;
     Ok(json_response(
         StatusCode::CREATED,
         &service_json(api, &s, true),
