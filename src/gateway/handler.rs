@@ -77,9 +77,21 @@ impl Gateway {
         let route = match route_for(&table, headers, &call) {
             Some(r) => Arc::clone(r),
             None => {
-                let message = match call.model() {
-                    Some(m) => format!("Could not find any versions of model {m}"),
-                    None => "no service answers at this host: send the service's Host header or name it in the path".into(),
+                let message = match &call {
+                    // TF Serving's manager answers a prediction for an unknown model so.
+                    Call::Verb { model, target, .. } => match target {
+                        Target::Version(v) => {
+                            format!("Servable not found for request: Specific({model}, {v})")
+                        }
+                        _ => format!("Servable not found for request: Latest({model})"),
+                    },
+                    Call::V2Metadata { model, .. }
+                    | Call::V2Ready { model, .. }
+                    | Call::V2Infer { model, .. } => format!("Model {model} not found"),
+                    _ => match call.model() {
+                        Some(m) => format!("Could not find any versions of model {m}"),
+                            None => "no service answers at this host: send the service's Host header or name it in the path".into(),
+                    },
                 };
                 return Answer::error(StatusCode::NOT_FOUND, &message);
             }

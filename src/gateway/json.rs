@@ -39,10 +39,12 @@ impl Json {
         }
     }
 
-    /// Compact text, at most `limit` bytes (TF Serving truncates values in messages at 256).
+    /// The value as TF Serving quotes it in messages: rapidjson's `PrettyWriter` layout (one
+    /// member or element per line, four-space indents, `"key": value`), at most `limit` bytes
+    /// (TF Serving truncates at 256).
     pub fn debug_string(&self, limit: usize) -> String {
         let mut s = String::new();
-        write_json(&mut s, self);
+        write_pretty(&mut s, self, 0);
         if s.len() > limit {
             let mut end = limit;
             while !s.is_char_boundary(end) {
@@ -324,6 +326,34 @@ pub fn write_json(out: &mut String, v: &Json) {
             out.push('}');
         }
     }
+}
+
+fn write_pretty(out: &mut String, v: &Json, depth: usize) {
+    let (open, close, items): (char, char, Vec<(Option<&str>, &Json)>) = match v {
+        Json::Arr(items) if !items.is_empty() => {
+            ('[', ']', items.iter().map(|i| (None, i)).collect())
+        }
+        Json::Obj(members) if !members.is_empty() => (
+            '{',
+            '}',
+            members.iter().map(|(k, i)| (Some(k.as_str()), i)).collect(),
+        ),
+        scalar_or_empty => return write_json(out, scalar_or_empty),
+    };
+    let indent = |out: &mut String, d: usize| out.extend(std::iter::repeat_n(' ', 4 * d));
+    out.push(open);
+    for (n, (key, item)) in items.into_iter().enumerate() {
+        out.push_str(if n > 0 { ",\n" } else { "\n" });
+        indent(out, depth + 1);
+        if let Some(k) = key {
+            write_str(out, k);
+            out.push_str(": ");
+        }
+        write_pretty(out, item, depth + 1);
+    }
+    out.push('\n');
+    indent(out, depth);
+    out.push(close);
 }
 
 /// A float as TF Serving writes it: shortest round-trip digits, `.0` on whole numbers, and the

@@ -343,3 +343,55 @@ async fn classify_regress_and_the_open_inference_protocol() {
     );
     assert!(server.stop().await.success());
 }
+
+/// Every error of protocols.md §1.8 that a REST client can cause, with TF Serving's status
+/// and message, exactly.
+#[tokio::test]
+async fn tf_serving_error_messages_exactly() {
+    let dir = DataDir::new();
+    dir.import(
+        repo_path("assets/iris-lr/iris-lr.pmml").to_str().unwrap(),
+        "iris",
+    )
+    .await;
+    let key = dir
+        .json(&["services", "deploy", "iris", "--model", "iris", "--json"])
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server = Server::start(&dir).await;
+    let g = server.gateway.clone();
+    wait_ready(&g, "iris", &key).await;
+    let row = r#"[6.8,2.8,4.8,1.4]"#;
+    let cases: Vec<(&str, String, u16, String)> = vec![
+        ("/v1/models/iris:predict", String::new(), 400, "JSON Parse error: The document is empty".into()),
+        ("/v1/models/iris:predict", "{\"instances\": [1,}".into(), 400, "JSON Parse error: Invalid value. at offset: 17".into()),
+        ("/v1/models/iris:predict", format!("{{\"instances\":[{row}],\"inputs\":[{row}]}}"), 400,
+            format!("JSON Value: {{\n    \"instances\": [\n        [\n            6.8,\n            2.8,\n            4.8,\n            1.4\n        ]\n    ],\n    \"inputs\": [\n        [\n            6.8,\n            2.8,\n            4.8,\n            1.4\n        ]\n    ]\n}} Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist ")),
+        ("/v1/models/iris:predict", "{\"instances\":5}".into(), 400,
+            "JSON Value: {\n    \"instances\": 5\n} Excepting 'instances' to be an list/array".into()),
+        ("/v1/models/iris:predict", "{\"instances\":[]}".into(), 400,
+            "JSON Value: {\n    \"instances\": []\n} No values in 'instances' array".into()),
+        ("/v1/models/iris:predict", "{\"x\":1}".into(), 400, "Missing 'inputs' or 'instances' key".into()),
+        ("/v1/models/iris:predict", format!("{{\"signature_name\":1,\"instances\":[{row}]}}"), 400,
+            "JSON Value: {\n    \"signature_name\": 1,\n    \"instances\": [\n        [\n            6.8,\n            2.8,\n            4.8,\n            1.4\n        ]\n    ]\n} not formatted correctly. 'signature_name' key must be a string value.".into()),
+        ("/v1/models/iris:predict", format!("{{\"signature_name\":\"foo\",\"instances\":[{row}]}}"), 400,
+            "Serving signature name: \"foo\" not found in signature def".into()),
+        ("/v1/models/iris:predict", "{\"instances\":[{\"x1\":\"x\",\"x2\":1,\"x3\":1,\"x4\":1}]}".into(), 400,
+            "Failed to process element: 0 key: x1 of 'instances' list. Error: INVALID_ARGUMENT: JSON Value: \"x\" Type: String is not of expected type: double".into()),
+        ("/v1/models/half:predict", format!("{{\"instances\":[{row}]}}"), 404, "Servable not found for request: Latest(half)".into()),
+        ("/v1/models/iris/versions/99:predict", format!("{{\"instances\":[{row}]}}"), 404, "Servable not found for request: Specific(iris, 99)".into()),
+        ("/v1/models/iris/labels/foo:predict", format!("{{\"instances\":[{row}]}}"), 400, "Unrecognized servable version label: foo".into()),
+        ("/v1/models/iris:explain", format!("{{\"instances\":[{row}]}}"), 400, "Malformed request: POST /v1/models/iris:explain".into()),
+    ];
+    for (path, body, status, message) in cases {
+        let (got, err, _) = post(&format!("{g}{path}"), None, Some(&key), &body).await;
+        assert_eq!(
+            (got, err["error"].as_str().unwrap_or_default()),
+            (status, message.as_str()),
+            "POST {path} {body}"
+        );
+    }
+    assert!(server.stop().await.success());
+}
