@@ -368,7 +368,7 @@ async fn tf_serving_error_messages_exactly() {
         ("/v1/models/iris:predict", String::new(), 400, "JSON Parse error: The document is empty".into()),
         ("/v1/models/iris:predict", "{\"instances\": [1,}".into(), 400, "JSON Parse error: Invalid value. at offset: 17".into()),
         ("/v1/models/iris:predict", format!("{{\"instances\":[{row}],\"inputs\":[{row}]}}"), 400,
-            format!("JSON Value: {{\n    \"instances\": [\n        [\n            6.8,\n            2.8,\n            4.8,\n            1.4\n        ]\n    ],\n    \"inputs\": [\n        [\n            6.8,\n            2.8,\n            4.8,\n            1.4\n        ]\n    ]\n}} Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist ")),
+            "JSON Value: {\n    \"instances\": [\n        [\n            6.8,\n            2.8,\n            4.8,\n            1.4\n        ]\n    ],\n    \"inputs\": [\n        [\n            6.8,\n            2.8,\n            4.8,\n            1.4\n        ]\n    ]\n} Not formatted correctly expecting only one of 'inputs' or 'instances' keys to exist ".to_string()),
         ("/v1/models/iris:predict", "{\"instances\":5}".into(), 400,
             "JSON Value: {\n    \"instances\": 5\n} Excepting 'instances' to be an list/array".into()),
         ("/v1/models/iris:predict", "{\"instances\":[]}".into(), 400,
