@@ -294,12 +294,14 @@ fn ready(cell: &VersionCell) -> Result<SharedPredictor, Answer> {
     }
 }
 
+/// A TF Serving body parsed, and the version's model, or the answer that stops the call.
+fn parsed(cell: &VersionCell, body: &[u8]) -> Result<(json::Json, SharedPredictor), Answer> {
+    let doc = json::parse(body).map_err(|e| Answer::error(StatusCode::BAD_REQUEST, &e))?;
+    Ok((doc, ready(cell)?))
+}
+
 async fn predict_call(route: &Route, cell: &VersionCell, body: &[u8]) -> Answer {
-    let doc = match json::parse(body) {
-        Ok(d) => d,
-        Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
-    };
-    let predictor = match ready(cell) {
+    let (doc, predictor) = match parsed(cell, body) {
         Ok(p) => p,
         Err(a) => return a,
     };
@@ -319,11 +321,7 @@ async fn predict_call(route: &Route, cell: &VersionCell, body: &[u8]) -> Answer 
 
 /// TF Serving's `:classify` and `:regress`: `examples` (plus `context`) in, `results` out.
 async fn examples_call(route: &Route, cell: &VersionCell, verb: Verb, body: &[u8]) -> Answer {
-    let doc = match json::parse(body) {
-        Ok(d) => d,
-        Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
-    };
-    let predictor = match ready(cell) {
+    let (doc, predictor) = match parsed(cell, body) {
         Ok(p) => p,
         Err(a) => return a,
     };

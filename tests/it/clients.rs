@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use crate::common::{DataDir, repo_path};
-use crate::server::{Server, wait_ready};
+use crate::server::serving;
 
 /// The Python with the client libraries, or `None` (a skip, unless CI requires them).
 fn python() -> Option<String> {
@@ -28,17 +28,7 @@ fn python() -> Option<String> {
 async fn tf_serving_and_triton_clients_work_unchanged() {
     let Some(python) = python() else { return };
     let dir = DataDir::new();
-    dir.import(
-        repo_path("assets/iris-lr/iris-lr.pmml").to_str().unwrap(),
-        "iris",
-    )
-    .await;
-    let deployed = dir
-        .json(&["services", "deploy", "iris", "--model", "iris", "--json"])
-        .await;
-    let key = deployed["key"].as_str().unwrap().to_string();
-    let s = Server::start(&dir).await;
-    wait_ready(&s.gateway, "iris", &key).await;
+    let (s, key) = serving(&dir, "assets/iris-lr/iris-lr.pmml", "iris").await;
     let runs: [(&str, &[&str]); 6] = [
         ("tfserving_rest.py", &[]),
         ("tfserving_rest.py", &["--columnar"]),

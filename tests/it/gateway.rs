@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::common::{DataDir, repo_path, stderr};
-use crate::server::{Server, post, wait_ready};
+use crate::server::{Server, post, serving, wait_ready};
 
 #[tokio::test]
 async fn deployed_service_answers_tf_serving_requests() {
@@ -207,17 +207,8 @@ async fn deploy_refuses_bad_requests_and_changes_nothing() {
 #[tokio::test]
 async fn classify_regress_and_the_open_inference_protocol() {
     let dir = DataDir::new();
-    let lr = repo_path("assets/iris-lr/iris-lr.pmml");
-    dir.import(lr.to_str().unwrap(), "iris").await;
-    let key = dir
-        .json(&["services", "deploy", "iris", "--model", "iris", "--json"])
-        .await["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let server = Server::start(&dir).await;
+    let (server, key) = serving(&dir, "assets/iris-lr/iris-lr.pmml", "iris").await;
     let g = server.gateway.clone();
-    wait_ready(&g, "iris", &key).await;
     let call = |path: &str, body: Value| {
         let url = format!("{g}{path}");
         let key = key.clone();
@@ -349,20 +340,8 @@ async fn classify_regress_and_the_open_inference_protocol() {
 #[tokio::test]
 async fn tf_serving_error_messages_exactly() {
     let dir = DataDir::new();
-    dir.import(
-        repo_path("assets/iris-lr/iris-lr.pmml").to_str().unwrap(),
-        "iris",
-    )
-    .await;
-    let key = dir
-        .json(&["services", "deploy", "iris", "--model", "iris", "--json"])
-        .await["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let server = Server::start(&dir).await;
+    let (server, key) = serving(&dir, "assets/iris-lr/iris-lr.pmml", "iris").await;
     let g = server.gateway.clone();
-    wait_ready(&g, "iris", &key).await;
     let row = r#"[6.8,2.8,4.8,1.4]"#;
     let cases: Vec<(&str, String, u16, String)> = vec![
         ("/v1/models/iris:predict", String::new(), 400, "JSON Parse error: The document is empty".into()),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::common::DataDir;
+use crate::common::{DataDir, repo_path};
 
 /// A running `modeldeck serve`, stopped with SIGTERM on drop.
 pub struct Server {
@@ -148,4 +148,19 @@ impl Server {
         assert_eq!(status, 200, "GET {path}: {v}");
         v
     }
+}
+
+/// Imports the asset `model` (a path under the repository) as `name`, deploys it as service
+/// `name`, starts the server and waits until the service answers; the server and the key.
+pub async fn serving(dir: &DataDir, model: &str, name: &str) -> (Server, String) {
+    dir.import(repo_path(model).to_str().unwrap(), name).await;
+    let key = dir
+        .json(&["services", "deploy", name, "--model", name, "--json"])
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server = Server::start(dir).await;
+    wait_ready(&server.gateway, name, &key).await;
+    (server, key)
 }
