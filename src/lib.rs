@@ -9,14 +9,17 @@
 //!   change and its event row in one transaction.
 //! - [`registry`]: the model repository's files: import sources (file, folder, http(s), S3/COS),
 //!   the content-addressed artifact store, and format validation.
-//! - [`control`]: the operations users ask for (import, list, show, remove). The CLI calls these
-//!   in-process when it owns the data directory; the control API will call the same functions.
+//! - [`control`]: the operations users ask for (models, services, tokens), `serve`, and the
+//!   control API over them. The CLI calls them in-process when it owns the data directory and
+//!   through the running server's API when not.
+//! - [`gateway`]: the data plane: TF Serving REST, KServe V1 and the Open Inference Protocol,
+//!   routed by host or path, authorised by access key.
 //! - [`runtime`]: one `Predictor` interface; the native PMML evaluator behind it.
 //! - [`batch`]: reading, scoring and writing records (`modeldeck score`).
-//! - [`cli`]: the `modeldeck` command line, a thin layer over [`control`] and [`batch`].
+//! - [`tui`]: the console, which talks only to the control API.
+//! - [`cli`]: the `modeldeck` command line, a thin layer over [`control`], [`batch`] and [`tui`].
 //!
-//! Modules still to come, in the same layout: `gateway/` (the TF Serving-compatible data
-//! plane), `monitor/` and `tui/` (the console).
+//! Still to come, in the same layout: `monitor/` (live series and rollups).
 
 pub mod batch;
 pub mod cli;
@@ -27,3 +30,4 @@ pub mod gateway;
 pub mod registry;
 pub mod runtime;
 pub mod store;
+pub mod tui;

@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 mod services;
@@ -15,7 +15,7 @@ mod tokens;
 
 use crate::config::DataDir;
 use crate::control::{ControlError, ImportSpec, Session};
-use crate::domain::{ModelKind, ModelRef};
+use crate::domain::{ModelKind, ModelRef, human_size};
 use crate::registry::{Addressing, S3Options, Source};
 
 #[derive(Debug, Parser)]
@@ -29,8 +29,31 @@ pub struct Cli {
     #[arg(long, global = true, env = "MODELDECK_DATA_DIR", value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    #[command(flatten)]
+    pub console: ConsoleArgs,
+
     #[command(subcommand)]
     pub command: Option<Command>,
+}
+
+/// With no subcommand, `modeldeck` opens the console.
+#[derive(Debug, Args)]
+pub struct ConsoleArgs {
+    /// Run the server inside the console's process (tests, throw-away demos)
+    #[arg(long)]
+    pub embedded: bool,
+    /// Attach to a remote server's control API (e.g. http://127.0.0.1:8502 through an SSH tunnel)
+    #[arg(long, value_name = "URL", requires = "token_file")]
+    pub connect: Option<String>,
+    /// A file holding the control token for --connect
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Colour theme: default, light, high-contrast, mono, or one in ~/.config/modeldeck/themes/
+    #[arg(long, value_name = "NAME")]
+    pub theme: Option<String>,
+    /// ASCII symbols instead of block and box-drawing characters
+    #[arg(long)]
+    pub ascii: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -141,11 +164,7 @@ impl ModelsCommand {
 /// Runs a parsed command line to completion.
 pub fn run(cli: Cli) -> ExitCode {
     let command = match cli.command {
-        // The console arrives with its own issue; until then, say what there is.
-        None => {
-            let _ = Cli::command().print_help();
-            return ExitCode::SUCCESS;
-        }
+        None => return console(cli.data_dir, cli.console),
         Some(Command::Score(args)) => return score(args),
         Some(Command::Serve(args)) => return serve(cli.data_dir, args),
         Some(Command::Services(command)) => {
@@ -306,6 +325,46 @@ async fn dispatch(data_dir: Option<PathBuf>, command: ModelsCommand) -> Result<(
     Ok(())
 }
 
+fn console(data_dir: Option<PathBuf>, args: ConsoleArgs) -> ExitCode {
+    // Logs never go over the screen: the embedded server's go to DATA_DIR/logs/console.log.
+    if args.embedded
+        && let Ok(dir) = DataDir::open(data_dir.as_deref())
+    {
+        let logs = dir.root().join("logs");
+        let _ = std::fs::create_dir_all(&logs);
+        if let Ok(file) = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(logs.join("console.log"))
+        {
+            let file = std::sync::Arc::new(file);
+            let _ = tracing_subscriber::fmt()
+                .with_ansi(false)
+                .with_target(false)
+                .with_writer(move || LogFile(std::sync::Arc::clone(&file)))
+                .try_init();
+        }
+    }
+    let options = crate::tui::launch::Options {
+        data_dir,
+        embedded: args.embedded,
+        connect: args.connect,
+        token_file: args.token_file,
+    };
+    let appearance = crate::tui::app::Appearance {
+        theme: args.theme,
+        ascii: args.ascii,
+    };
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => return fail(false, "io", &format!("cannot start: {e}")),
+    };
+    match runtime.block_on(crate::tui::app::run(options, appearance)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(false, "console", &e),
+    }
+}
+
 fn serve(data_dir: Option<PathBuf>, args: services::ServeArgs) -> ExitCode {
     let writer: Box<dyn Fn() -> Box<dyn std::io::Write> + Send + Sync> = match &args.log_file {
         Some(path) => match std::fs::OpenOptions::new()
@@ -431,21 +490,5 @@ fn print_table(rows: &[Vec<String>]) {
             }
         }
         let _ = writeln!(out, "{}", line.trim_end());
-    }
-}
-
-/// Sizes in binary units, as `ls -h` would.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit + 1 < UNITS.len() {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
     }
 }

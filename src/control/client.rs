@@ -74,6 +74,23 @@ impl Client {
         &self.base
     }
 
+    /// A request to `path` (under `/api/v1/`) with the token, for calls that are not plain
+    /// JSON: uploads and the change stream.
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/api/v1/{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    /// Sends a built request and reads its JSON answer as [`Client::call`] does.
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, ControlError> {
+        let response = req.send().await.map_err(|e| ControlError::Api {
+            code: "server_unreachable".into(),
+            message: format!("the control API at {} does not answer: {e}", self.base),
+        })?;
+        answer(response).await
+    }
+
     /// One call: `path` is under `/api/v1/`. Non-2xx answers become the server's error.
     pub async fn call(
         &self,
@@ -81,29 +98,11 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<Value, ControlError> {
-        let url = format!("{}/api/v1/{path}", self.base);
-        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
+        let mut req = self.request(method, path);
         if let Some(b) = body {
             req = req.json(b);
         }
-        let response = req.send().await.map_err(|e| ControlError::Api {
-            code: "server_unreachable".into(),
-            message: format!("the control API at {} does not answer: {e}", self.base),
-        })?;
-        let status = response.status();
-        let text = response.text().await.unwrap_or_default();
-        let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-        if status.is_success() {
-            return Ok(value);
-        }
-        let error = &value["error"];
-        Err(ControlError::Api {
-            code: error["code"].as_str().unwrap_or("server_error").to_string(),
-            message: error["message"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("the control API answered {status}: {text}")),
-        })
+        self.send(req).await
     }
 
     /// Follows an operation until it ends; its result, or its error.
@@ -130,6 +129,24 @@ impl Client {
                 .await?;
         }
     }
+}
+
+/// A response's JSON, or the error it carries (non-2xx), code and all.
+async fn answer(response: reqwest::Response) -> Result<Value, ControlError> {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    if status.is_success() {
+        return Ok(value);
+    }
+    let error = &value["error"];
+    Err(ControlError::Api {
+        code: error["code"].as_str().unwrap_or("server_error").to_string(),
+        message: error["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("the control API answered {status}: {text}")),
+    })
 }
 
 /// Decodes an answer into a domain type; a mismatch means client and server disagree.

@@ -23,7 +23,7 @@ use crate::store::{Store, StoreError};
 
 pub use models::ImportRequest;
 pub use owner::{OwnerError, OwnerLock, Role};
-pub use serve::{ServeOptions, serve};
+pub use serve::{ServeOptions, serve, serve_until};
 pub use services::{DeployRequest, new_key};
 pub use session::{ImportSpec, Session};
 

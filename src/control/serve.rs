@@ -24,6 +24,15 @@ pub struct ServeOptions {
 }
 
 pub async fn serve(data_dir: DataDir, options: ServeOptions) -> Result<(), ControlError> {
+    serve_until(data_dir, options, wait_for_signal()).await
+}
+
+/// [`serve`] until `stop` resolves instead of a signal (the embedded console runs it so).
+pub async fn serve_until(
+    data_dir: DataDir,
+    options: ServeOptions,
+    stop: impl std::future::Future<Output = ()>,
+) -> Result<(), ControlError> {
     let core = Core::open(data_dir, Role::Server)?;
     let settings = core.settings().clone();
     let gateway_addr = options.gateway.unwrap_or(settings.gateway);
@@ -69,7 +78,7 @@ pub async fn serve(data_dir: DataDir, options: ServeOptions) -> Result<(), Contr
         stopped(stop_rx),
     ));
 
-    wait_for_signal().await;
+    stop.await;
     tracing::info!("stopping: draining in-flight requests");
     let _ = stop_tx.send(true);
     let _ = gateway_task.await;

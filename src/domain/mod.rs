@@ -9,7 +9,9 @@ mod service;
 mod token;
 
 pub use event::Event;
-pub use model::{ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse};
+pub use model::{
+    ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse, human_size,
+};
 pub use name::{ModelName, NameError};
 pub use service::{Deployment, Resources, Service, ServiceName, ServiceNameError};
 pub use token::{Scope, TokenInfo};

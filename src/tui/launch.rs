@@ -1,0 +1,160 @@
+//! Finding the server the console talks to (DESIGN.md "The console"): attach to the data
+//! directory's running server; or, if none runs, start `modeldeck serve` detached in its own
+//! session (so closing the terminal or losing SSH never stops it) and attach; or run the
+//! server inside this process (`--embedded`); or attach to a remote one (`--connect URL
+//! --token-file F`, e.g. through an SSH tunnel).
+
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::DataDir;
+use crate::control::client::Client;
+use crate::control::{ControlError, OwnerError, OwnerLock, Role, ServeOptions, serve_until};
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub data_dir: Option<PathBuf>,
+    pub embedded: bool,
+    pub connect: Option<String>,
+    pub token_file: Option<PathBuf>,
+}
+
+/// How the console reached its server, and what it must do with it on quit.
+pub struct Link {
+    pub client: Arc<Client>,
+    /// For the title bar: `attached 127.0.0.1:8502`, `started …` or `embedded`.
+    pub label: String,
+    /// The server this console started (and may stop on quit).
+    pub started: Option<u32>,
+    /// The in-process server: its stop switch and task.
+    pub embedded: Option<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    )>,
+}
+
+fn host_port(url: &str) -> &str {
+    url.split("://").nth(1).unwrap_or(url).trim_end_matches('/')
+}
+
+pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
+    if let Some(url) = &opts.connect {
+        let file = opts.token_file.as_ref().ok_or_else(|| {
+            ControlError::BadRequest(
+                "--connect needs --token-file FILE with a control token (`modeldeck tokens create NAME` on the server)".into(),
+            )
+        })?;
+        let token = std::fs::read_to_string(file).map_err(|e| {
+            ControlError::BadRequest(format!(
+                "cannot read the token file {}: {e}",
+                file.display()
+            ))
+        })?;
+        let client = Client::new(url, &token)?;
+        return Ok(Link {
+            label: format!("attached {}", host_port(url)),
+            client: Arc::new(client),
+            started: None,
+            embedded: None,
+        });
+    }
+    let dir = DataDir::open(opts.data_dir.as_deref())?;
+    if opts.embedded {
+        return embedded(dir).await;
+    }
+    match OwnerLock::acquire(dir.root(), &dir.lock_file(), Role::Command, Duration::ZERO) {
+        Err(OwnerError::Held {
+            server: Some(pid), ..
+        }) => {
+            let client = Client::for_data_dir(&dir, pid).await?;
+            Ok(Link {
+                label: format!("attached {}", host_port(client.base())),
+                client: Arc::new(client),
+                started: None,
+                embedded: None,
+            })
+        }
+        Err(e) => Err(e.into()),
+        Ok(lock) => {
+            drop(lock);
+            let pid = start_server(&dir)?;
+            let client = Client::for_data_dir(&dir, pid).await?;
+            Ok(Link {
+                label: format!("started {}", host_port(client.base())),
+                client: Arc::new(client),
+                started: Some(pid),
+                embedded: None,
+            })
+        }
+    }
+}
+
+/// Starts `modeldeck serve` for `dir` in a new session, logging to `DATA_DIR/logs/`.
+fn start_server(dir: &DataDir) -> Result<u32, ControlError> {
+    let logs = dir.root().join("logs");
+    let io = |e: std::io::Error| ControlError::BadRequest(format!("cannot start the server: {e}"));
+    std::fs::create_dir_all(&logs).map_err(io)?;
+    let log = logs.join("serve.log");
+    let exe = std::env::current_exe().map_err(io)?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.arg("--data-dir")
+        .arg(dir.root())
+        .arg("serve")
+        .arg("--log-file")
+        .arg(&log)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    // SAFETY: setsid is async-signal-safe; it detaches the server from this terminal so a
+    // hang-up never reaches it.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::setsid();
+            Ok(())
+        });
+    }
+    let child = cmd.spawn().map_err(io)?;
+    Ok(child.id())
+}
+
+async fn embedded(dir: DataDir) -> Result<Link, ControlError> {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let options = ServeOptions {
+        gateway: Some(([127, 0, 0, 1], 0).into()),
+        control: Some(([127, 0, 0, 1], 0).into()),
+    };
+    let for_server = dir.clone();
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        };
+        if let Err(e) = serve_until(for_server, options, stop).await {
+            tracing::error!(error = %e, "embedded server stopped");
+        }
+    });
+    let client = Client::for_data_dir(&dir, std::process::id()).await?;
+    Ok(Link {
+        label: "embedded".into(),
+        client: Arc::new(client),
+        started: None,
+        embedded: Some((stop_tx, task)),
+    })
+}
+
+impl Link {
+    /// On quit: stop what must stop (the in-process server always; a started one if asked).
+    pub async fn close(self, stop_started: bool) {
+        if let Some((stop, task)) = self.embedded {
+            let _ = stop.send(true);
+            let _ = task.await;
+        }
+        if let (true, Some(pid)) = (stop_started, self.started) {
+            // SAFETY: signalling the server this console started.
+            unsafe {
+                libc::kill(pid as i32, libc::SIGTERM);
+            }
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Drawing a frame from the state: title bar, tabs, the pane, a status line and the key hints,
+//! then any overlay. Pure: the same state, theme and clock draw the same screen, which is what
+//! the snapshot tests rely on.
+
+mod overlay;
+mod panes;
+
+use std::time::Instant;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::keymap::Keymap;
+use super::state::{Overlay, State, TABS};
+use super::theme::{Symbols, Theme};
+use super::update::hints;
+
+/// The smallest screen everything is usable on.
+pub const MIN: (u16, u16) = (80, 24);
+
+/// What drawing needs besides the state.
+pub struct Look<'a> {
+    pub theme: &'a Theme,
+    pub sym: &'a Symbols,
+    pub keymap: &'a Keymap,
+    pub now: Instant,
+}
+
+/// Draws a frame; returns how many table rows fit (for paging).
+pub fn draw(frame: &mut Frame, state: &State, look: &Look) -> usize {
+    let area = frame.area();
+    if area.width < MIN.0 || area.height < MIN.1 {
+        too_small(frame, area, look);
+        return 1;
+    }
+    let [title, tabs, body, status, hint] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    title_bar(frame, title, state, look);
+    tab_bar(frame, tabs, state, look);
+    let rows = panes::draw(frame, body, state, look);
+    status_line(frame, status, state, look);
+    hint_bar(frame, hint, state, look);
+    overlay::draw(frame, body, state, look);
+    rows
+}
+
+fn too_small(frame: &mut Frame, area: Rect, look: &Look) {
+    let text = vec![
+        Line::from(format!(
+            "terminal too small, need {}x{} (now {}x{})",
+            MIN.0, MIN.1, area.width, area.height
+        )),
+        Line::from(format!(
+            "{} quits",
+            look.keymap.label(super::action::Action::Quit)
+        )),
+    ];
+    let y = area.height / 2;
+    let rect = Rect::new(
+        area.x,
+        area.y + y.saturating_sub(1),
+        area.width,
+        2.min(area.height),
+    );
+    frame.render_widget(Paragraph::new(text).centered().style(look.theme.warn), rect);
+}
+
+/// "2s ago", "3m ago": how old what is on screen is.
+pub fn ago(then: Instant, now: Instant) -> String {
+    let s = now.saturating_duration_since(then).as_secs();
+    match s {
+        0..=59 => format!("{s}s ago"),
+        60..=3599 => format!("{}m ago", s / 60),
+        _ => format!("{}h ago", s / 3600),
+    }
+}
+
+fn title_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
+    let (t, sym) = (look.theme, look.sym);
+    let c = &state.connection;
+    let mut left = vec![
+        Span::styled("modeldeck", t.accent),
+        Span::raw(sym.sep),
+        Span::raw(c.label.clone()),
+        Span::raw(sym.sep),
+    ];
+    match (&c.problem, c.healthy) {
+        (Some(why), _) => {
+            left.push(Span::styled(
+                format!("{} ERR reconnecting: {why}", sym.dot_bad),
+                t.error,
+            ));
+        }
+        (None, true) => left.push(Span::styled(format!("{} connected", sym.dot_ok), t.ok)),
+        (None, false) => left.push(Span::styled(format!("{} connecting", sym.dot_bad), t.warn)),
+    }
+    if !state.environment.is_empty() {
+        left.push(Span::raw(sym.sep));
+        let style = if state.environment == "prod" {
+            t.error
+        } else {
+            t.muted
+        };
+        left.push(Span::styled(format!("env {}", state.environment), style));
+    }
+    if state.read_only {
+        left.push(Span::raw(sym.sep));
+        left.push(Span::styled("READ-ONLY", t.warn));
+    }
+    let right = match c.updated {
+        Some(at) => format!("updated {}", ago(at, look.now)),
+        None => "loading".to_string(),
+    };
+    let [l, r] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(right.len() as u16 + 1),
+    ])
+    .areas(area);
+    frame.render_widget(Paragraph::new(Line::from(left)), l);
+    frame.render_widget(Paragraph::new(right).right_aligned().style(t.muted), r);
+}
+
+fn tab_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
+    let mut spans = Vec::new();
+    for (i, name) in TABS.iter().enumerate() {
+        let label = format!(" {} {name} ", i + 1);
+        if i == state.tab {
+            spans.push(Span::styled(label, look.theme.selection));
+        } else {
+            spans.push(Span::styled(label, Style::new()));
+        }
+        spans.push(Span::raw(" "));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn status_line(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
+    let t = look.theme;
+    let line = if let Overlay::Command(input) = &state.overlay {
+        let found = super::update::completions(state, input);
+        let mut spans = vec![Span::styled(format!(":{input}_"), t.focus)];
+        if !found.is_empty() && !input.is_empty() {
+            spans.push(Span::styled(format!("   {}", found.join("  ")), t.muted));
+        }
+        Line::from(spans)
+    } else if state.filtering {
+        Line::from(vec![
+            Span::styled(format!("/{}_", state.filter), t.focus),
+            Span::styled(
+                format!("   {} match(es); enter keeps, esc clears", state.rows()),
+                t.muted,
+            ),
+        ])
+    } else if let Some(toast) = state.toasts.last() {
+        if toast.error {
+            Line::from(Span::styled(format!("ERR {}", toast.text), t.error))
+        } else {
+            Line::from(Span::styled(toast.text.clone(), t.ok))
+        }
+    } else {
+        Line::from("")
+    };
+    frame.render_widget(Paragraph::new(line), area);
+}
+
+fn hint_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
+    let mut spans = Vec::new();
+    let mut width = 0usize;
+    for (key, help) in hints(state, look.keymap) {
+        let entry = key.len() + help.len() + 3;
+        if width + entry > area.width as usize {
+            break;
+        }
+        width += entry;
+        spans.push(Span::styled(key, look.theme.accent));
+        spans.push(Span::styled(format!(" {help}  "), look.theme.muted));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}

@@ -1,0 +1,225 @@
+//! What draws over the pane: help, confirmation dialogs, forms, and the quit question.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+
+use super::Look;
+use crate::tui::action::{ACTIONS, Action, COMMANDS, Scope};
+use crate::tui::state::{Confirm, Form, FormKind, Overlay, State};
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
+    match &state.overlay {
+        Overlay::Help => help(frame, area, state, look),
+        Overlay::Confirm(c) => confirm(frame, area, c, look),
+        Overlay::Form(f) => form(frame, area, f, look),
+        Overlay::Leave { stop } => leave(frame, area, *stop, look),
+        Overlay::None | Overlay::Command(_) => {}
+    }
+}
+
+/// A box of `w`x`h` in the middle of `area` (clipped to it), cleared.
+fn popup<'a>(
+    frame: &mut Frame,
+    area: Rect,
+    w: u16,
+    h: u16,
+    title: &str,
+    look: &Look,
+) -> (Rect, Block<'a>) {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    let rect = Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    );
+    frame.render_widget(Clear, rect);
+    let block = Block::bordered()
+        .border_set(look.sym.border)
+        .title(Span::styled(format!(" {title} "), look.theme.focus));
+    (rect, block)
+}
+
+fn help(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
+    let pane = crate::tui::update::scope_of(state);
+    let t = look.theme;
+    // Entries as (key, text); headings have no key. Two columns fit 80x24.
+    let mut entries: Vec<(Option<String>, String)> = Vec::new();
+    let scopes: &[Scope] = if pane == Scope::Global {
+        &[Scope::Global]
+    } else {
+        &[pane, Scope::Global]
+    };
+    for &scope in scopes {
+        entries.push((None, format!("{} keys", scope.name())));
+        for d in ACTIONS.iter().filter(|d| d.scope == scope) {
+            if d.writes && state.read_only {
+                continue;
+            }
+            if let Action::Tab(i) = d.action {
+                if i == 0 {
+                    entries.push((Some("1-5".into()), "jump to a pane".into()));
+                }
+                continue;
+            }
+            let keys: Vec<String> = look
+                .keymap
+                .keys_of(d.action)
+                .iter()
+                .map(ToString::to_string)
+                .collect();
+            entries.push((Some(keys.join(" ")), d.help.to_string()));
+        }
+    }
+    entries.push((None, "commands (after :)".into()));
+    for (name, arg, help) in COMMANDS {
+        entries.push((
+            Some(format!("{name} {arg}").trim_end().to_string()),
+            help.to_string(),
+        ));
+    }
+    let half = entries.len().div_ceil(2);
+    let cell = |e: Option<&(Option<String>, String)>| -> Vec<Span<'static>> {
+        match e {
+            Some((Some(k), text)) => vec![
+                Span::styled(format!(" {k:<12}"), t.focus),
+                Span::raw(format!("{:<24}", truncate(text, 24))),
+            ],
+            Some((None, heading)) => vec![Span::styled(format!("{:<37}", heading), t.accent)],
+            None => vec![],
+        }
+    };
+    let mut lines: Vec<Line> = (0..half)
+        .map(|i| {
+            let mut spans = cell(entries.get(i));
+            spans.push(Span::raw(" "));
+            spans.extend(cell(entries.get(i + half)));
+            Line::from(spans)
+        })
+        .collect();
+    lines.push(Line::styled("any key closes this", t.muted));
+    let (rect, block) = popup(frame, area, 78, lines.len() as u16 + 2, "help", look);
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
+
+fn truncate(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_string()
+    } else {
+        let mut s: String = text.chars().take(width - 1).collect();
+        s.push('~');
+        s
+    }
+}
+
+fn buttons<'a>(labels: [&'a str; 2], second: bool, look: &Look) -> Line<'a> {
+    let button = |label: &'a str, on: bool| {
+        if on {
+            Span::styled(
+                format!("{}[ {label} ]", look.sym.selected),
+                look.theme.selection,
+            )
+        } else {
+            Span::styled(format!("  [ {label} ]"), Style::new())
+        }
+    };
+    Line::from(vec![
+        button(labels[0], !second),
+        Span::raw("   "),
+        button(labels[1], second),
+    ])
+}
+
+fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, look: &Look) {
+    let t = look.theme;
+    let mut lines = vec![Line::from(c.body.clone()), Line::from("")];
+    match &c.typed {
+        Some((expected, typed)) => {
+            lines.push(Line::styled(
+                format!("environment is prod: type {expected} and press enter"),
+                t.warn,
+            ));
+            lines.push(Line::styled(format!("> {typed}_"), t.focus));
+            lines.push(Line::styled("esc cancels", t.muted));
+        }
+        None => {
+            lines.push(buttons(["Cancel", "Confirm"], c.on_ok, look));
+            lines.push(Line::styled(
+                "tab moves · enter chooses · y confirms · n/esc cancels",
+                t.muted,
+            ));
+        }
+    }
+    let (rect, block) = popup(frame, area, 66, lines.len() as u16 + 4, &c.title, look);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        rect,
+    );
+}
+
+fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
+    let t = look.theme;
+    let title = match f.kind {
+        FormKind::Import => "Import a model",
+        FormKind::Deploy => "Deploy a model version",
+    };
+    let mut lines = Vec::new();
+    for (i, field) in f.fields.iter().enumerate() {
+        let focused = i == f.focus && !f.busy;
+        let marker = if focused { look.sym.selected } else { "  " };
+        let value = if focused {
+            format!("{}_", field.value)
+        } else {
+            field.value.clone()
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{marker}{:<15}", field.label),
+                if focused { t.focus } else { t.muted },
+            ),
+            Span::styled(value, if focused { t.selection } else { Style::new() }),
+        ]));
+        if focused {
+            lines.push(Line::styled(format!("{:17}{}", "", field.hint), t.muted));
+        }
+    }
+    lines.push(Line::from(""));
+    if f.busy {
+        let doing = match f.kind {
+            FormKind::Import => "importing… (the server fetches and checks the model)",
+            FormKind::Deploy => "deploying… (the server compiles the model)",
+        };
+        lines.push(Line::styled(doing, t.warn));
+    } else if let Some(e) = &f.error {
+        lines.push(Line::styled(format!("ERR {e}"), t.error));
+    }
+    lines.push(Line::styled(
+        "tab/↓ next field · enter submits · esc cancels",
+        t.muted,
+    ));
+    let (rect, block) = popup(frame, area, 72, lines.len() as u16 + 4, title, look);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        rect,
+    );
+}
+
+fn leave(frame: &mut Frame, area: Rect, stop: bool, look: &Look) {
+    let lines = vec![
+        Line::from("This console started the server, and services are live."),
+        Line::from("Leave it running (clients keep being served), or stop it?"),
+        Line::from(""),
+        buttons(["Leave running", "Stop server"], stop, look),
+        Line::styled("tab moves · enter chooses · esc stays", look.theme.muted),
+    ];
+    let (rect, block) = popup(frame, area, 64, 9, "Quit", look);
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
+}
