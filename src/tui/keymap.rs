@@ -62,10 +62,11 @@ impl Key {
             "pgup" => KeyCode::PageUp,
             "pgdn" => KeyCode::PageDown,
             "space" => KeyCode::Char(' '),
+            "backspace" => KeyCode::Backspace,
             one if one.chars().count() == 1 => KeyCode::Char(one.chars().next().unwrap_or(' ')),
             other => {
                 return Err(format!(
-                    "unknown key {other:?}: use a character, enter, esc, tab, backtab, up, down, left, right, home, end, pgup, pgdn or space, with optional ctrl+ / alt+"
+                    "unknown key {other:?}: use a character, enter, esc, tab, backtab, up, down, left, right, home, end, pgup, pgdn, space or backspace, with optional ctrl+ / alt+"
                 ));
             }
         };
@@ -95,6 +96,7 @@ impl fmt::Display for Key {
             KeyCode::PageUp => f.write_str("pgup"),
             KeyCode::PageDown => f.write_str("pgdn"),
             KeyCode::Char(' ') => f.write_str("space"),
+            KeyCode::Backspace => f.write_str("backspace"),
             KeyCode::Char(c) => write!(f, "{c}"),
             other => write!(f, "{other:?}"),
         }

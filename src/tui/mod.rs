@@ -22,3 +22,6 @@ pub mod theme;
 pub mod update;
 pub mod view;
 pub mod worker;
+
+#[cfg(test)]
+mod tests;

@@ -245,7 +245,7 @@ fn act(state: &mut State, action: Action, now: Instant) -> Vec<Effect> {
         Action::Import => state.overlay = Overlay::Form(import_form()),
         Action::Demo => {
             if state.models.ready().is_some_and(Vec::is_empty) {
-                state.toast("loading the sample models…", false, now);
+                state.toast("loading the sample models", false, now);
                 return vec![Effect::Demo];
             }
         }
@@ -544,7 +544,7 @@ fn import_form() -> Form {
             Field {
                 label: "source",
                 value: String::new(),
-                hint: "absolute path, http(s):// URL or s3://bucket/key (on the server)",
+                hint: "a path on the server, or an http(s):// or s3:// URL",
             },
             Field {
                 label: "name",

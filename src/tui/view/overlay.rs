@@ -148,8 +148,9 @@ fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, look: &Look) {
         }
         None => {
             lines.push(buttons(["Cancel", "Confirm"], c.on_ok, look));
+            let sep = look.sym.sep;
             lines.push(Line::styled(
-                "tab moves · enter chooses · y confirms · n/esc cancels",
+                format!("tab moves{sep}enter chooses{sep}y confirms{sep}n/esc cancels"),
                 t.muted,
             ));
         }
@@ -192,15 +193,16 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
     lines.push(Line::from(""));
     if f.busy {
         let doing = match f.kind {
-            FormKind::Import => "importing… (the server fetches and checks the model)",
-            FormKind::Deploy => "deploying… (the server compiles the model)",
+            FormKind::Import => "importing (the server fetches and checks the model)",
+            FormKind::Deploy => "deploying (the server compiles the model)",
         };
         lines.push(Line::styled(doing, t.warn));
     } else if let Some(e) = &f.error {
         lines.push(Line::styled(format!("ERR {e}"), t.error));
     }
+    let sep = look.sym.sep;
     lines.push(Line::styled(
-        "tab/↓ next field · enter submits · esc cancels",
+        format!("tab next field{sep}enter submits{sep}esc cancels"),
         t.muted,
     ));
     let (rect, block) = popup(frame, area, 72, lines.len() as u16 + 4, title, look);
@@ -218,7 +220,10 @@ fn leave(frame: &mut Frame, area: Rect, stop: bool, look: &Look) {
         Line::from("Leave it running (clients keep being served), or stop it?"),
         Line::from(""),
         buttons(["Leave running", "Stop server"], stop, look),
-        Line::styled("tab moves · enter chooses · esc stays", look.theme.muted),
+        Line::styled(
+            format!("tab moves{0}enter chooses{0}esc stays", look.sym.sep),
+            look.theme.muted,
+        ),
     ];
     let (rect, block) = popup(frame, area, 64, 9, "Quit", look);
     frame.render_widget(Paragraph::new(lines).block(block), rect);

@@ -80,7 +80,7 @@ fn table_or<'a>(
 
 fn loading_or_failed<'a, T>(l: &Loadable<T>, look: &Look) -> Option<Line<'a>> {
     match l {
-        Loadable::Loading => Some(Line::styled("loading…", look.theme.muted)),
+        Loadable::Loading => Some(Line::styled("loading", look.theme.muted)),
         Loadable::Failed(e) => Some(Line::styled(format!("ERR {e}"), look.theme.error)),
         Loadable::Ready(_) => None,
     }
@@ -132,11 +132,14 @@ fn models(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
             ],
         )),
     };
-    let count = state.models.ready().map_or(0, Vec::len);
+    let title = match state.models.ready() {
+        Some(m) => format!("Models ({})", m.len()),
+        None => "Models".into(),
+    };
     table_or(
         frame,
         area,
-        block(format!("Models ({count})"), state, look),
+        block(title, state, look),
         loaded,
         state.selected[0],
         look,
@@ -198,7 +201,7 @@ fn versions(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         frame,
         area,
         block(
-            format!("Models › {name} › versions (esc back)"),
+            format!("Models{0}{name}{0}versions (esc back)", look.sym.sep),
             state,
             look,
         ),
@@ -248,11 +251,14 @@ fn services(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
             ],
         )),
     };
-    let count = state.services.ready().map_or(0, Vec::len);
+    let title = match state.services.ready() {
+        Some(s) => format!("Services ({})", s.len()),
+        None => "Services".into(),
+    };
     table_or(
         frame,
         area,
-        block(format!("Services ({count})"), state, look),
+        block(title, state, look),
         loaded,
         state.selected[2],
         look,
@@ -268,7 +274,7 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         .ready()
         .and_then(|l| l.iter().find(|s| s.name.as_str() == name))
     else {
-        let b = block(format!("Services › {name}"), state, look);
+        let b = block(format!("Services{}{name}", look.sym.sep), state, look);
         frame.render_widget(
             Paragraph::new(Line::styled(
                 "this service is gone (deleted)",
@@ -327,7 +333,11 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         Line::styled(format!("{y} copies this request:"), t.muted),
         Line::from(curl_line(&state.gateway, s, &key)),
     ];
-    let b = block(format!("Services › {name} (esc back)"), state, look);
+    let b = block(
+        format!("Services{}{name} (esc back)", look.sym.sep),
+        state,
+        look,
+    );
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(b),
         area,
