@@ -225,7 +225,8 @@ impl Settings {
                 self.environment
             ));
         }
-        if self.gateway == self.control {
+        // Port 0 means "any free port", which differs for each listener.
+        if self.gateway == self.control && self.gateway.port() != 0 {
             return Err(format!(
                 "gateway and control both use {}: give them different ports",
                 self.gateway

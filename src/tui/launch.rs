@@ -79,8 +79,12 @@ pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
         Err(e) => Err(e.into()),
         Ok(lock) => {
             drop(lock);
-            let pid = start_server(&dir)?;
-            let client = Client::for_data_dir(&dir, pid).await?;
+            let (pid, mut child) = start_server(&dir)?;
+            // Wait for it to publish its address, or say why it could not start.
+            let client = tokio::select! {
+                c = Client::for_data_dir(&dir, pid) => c?,
+                why = exited(&mut child, &dir) => return Err(why),
+            };
             Ok(Link {
                 label: format!("started {}", host_port(client.base())),
                 client: Arc::new(client),
@@ -91,8 +95,26 @@ pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
     }
 }
 
+/// Resolves if the started server exits, with the end of its log as the reason.
+async fn exited(child: &mut std::process::Child, dir: &DataDir) -> ControlError {
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            let log = dir.root().join("logs").join("serve.log");
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(3).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            return ControlError::BadRequest(format!(
+                "the server did not start ({status}): {} (log: {})",
+                tail.join(" / "),
+                log.display()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Starts `modeldeck serve` for `dir` in a new session, logging to `DATA_DIR/logs/`.
-fn start_server(dir: &DataDir) -> Result<u32, ControlError> {
+fn start_server(dir: &DataDir) -> Result<(u32, std::process::Child), ControlError> {
     let logs = dir.root().join("logs");
     let io = |e: std::io::Error| ControlError::BadRequest(format!("cannot start the server: {e}"));
     std::fs::create_dir_all(&logs).map_err(io)?;
@@ -106,7 +128,13 @@ fn start_server(dir: &DataDir) -> Result<u32, ControlError> {
         .arg(&log)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
+        .stderr(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&log)
+                .map_err(io)?,
+        );
     // SAFETY: setsid is async-signal-safe; it detaches the server from this terminal so a
     // hang-up never reaches it.
     unsafe {
@@ -116,7 +144,7 @@ fn start_server(dir: &DataDir) -> Result<u32, ControlError> {
         });
     }
     let child = cmd.spawn().map_err(io)?;
-    Ok(child.id())
+    Ok((child.id(), child))
 }
 
 async fn embedded(dir: DataDir) -> Result<Link, ControlError> {

@@ -3,6 +3,7 @@
 
 mod clients;
 mod common;
+mod console;
 mod control;
 mod gateway;
 mod import_http;

@@ -1,0 +1,190 @@
+//! The console end to end: the real binary in tmux at 80x24, driven with `send-keys` and read
+//! with `capture-pane` (polling the screen, never sleeping and hoping). Start (which starts a
+//! server detached), switch panes, load the demo, quit leaving the server running, re-attach,
+//! then quit with stop — and the terminal is restored every time.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use crate::common::{BIN, DataDir};
+
+struct Tmux {
+    socket: String,
+    /// Whether the session exists yet (the first console creates it).
+    started: std::cell::Cell<bool>,
+}
+
+impl Tmux {
+    fn new(tag: &str) -> Option<Tmux> {
+        if Command::new("tmux").arg("-V").output().is_err() {
+            assert!(
+                std::env::var_os("MODELDECK_REQUIRE_TMUX").is_none(),
+                "MODELDECK_REQUIRE_TMUX is set but tmux is not installed"
+            );
+            eprintln!("skipping the console end-to-end test: tmux is not installed");
+            return None;
+        }
+        Some(Tmux {
+            socket: format!("modeldeck-test-{tag}-{}", std::process::id()),
+            started: std::cell::Cell::new(false),
+        })
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("tmux runs");
+        if !out.stderr.is_empty() {
+            eprintln!("tmux {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Opens window `name` running the console on `data` with a clean config home; prints a
+    /// marker, the exit code and the tty mode when the console exits.
+    fn console(&self, name: &str, data: &Path, home: &Path) {
+        let cmd = format!(
+            "env HOME={} LANG=C.UTF-8 TERM=xterm-256color {BIN} --data-dir {}; echo CONSOLE-EXITED $?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 600",
+            home.display(),
+            data.display()
+        );
+        if !self.started.replace(true) {
+            self.run(&[
+                "new-session",
+                "-d",
+                "-s",
+                "t",
+                "-n",
+                name,
+                "-x",
+                "80",
+                "-y",
+                "24",
+                &cmd,
+            ]);
+        } else {
+            self.run(&["new-window", "-t", "t:", "-n", name, &cmd]);
+        }
+    }
+
+    fn screen(&self, name: &str) -> String {
+        self.run(&["capture-pane", "-p", "-t", &format!("t:{name}")])
+    }
+
+    fn keys(&self, name: &str, keys: &[&str]) {
+        for k in keys {
+            self.run(&["send-keys", "-t", &format!("t:{name}"), k]);
+            // Separate presses, as a person types: ESC followed at once by a key reads as Alt.
+            std::thread::sleep(Duration::from_millis(120));
+        }
+    }
+
+    /// Polls the screen until it shows `text`; the screen then, or a failure with it.
+    fn wait_for(&self, name: &str, text: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let screen = self.screen(name);
+            if screen.contains(text) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited for {text:?}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+fn server_pid(data: &Path) -> Option<i32> {
+    let text = std::fs::read_to_string(data.join("server.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_str(&text).ok()?;
+    v["pid"].as_i64().map(|p| p as i32)
+}
+
+fn alive(pid: i32) -> bool {
+    // SAFETY: signal 0 only asks whether the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn start_demo_leave_running_reattach_and_stop() {
+    let Some(tmux) = Tmux::new("e2e") else { return };
+    let dir = DataDir::new();
+    // Free ports, so the test never meets another server on 8501/8502.
+    dir.configure("gateway = \"127.0.0.1:0\"\ncontrol = \"127.0.0.1:0\"\n");
+    let home = dir.scratch.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+
+    // 1. No server yet: the console starts one, detached, and says so.
+    tmux.console("one", &dir.path, &home);
+    let screen = tmux.wait_for("one", "No models yet");
+    assert!(screen.contains("started 127.0.0.1:"), "{screen}");
+    tmux.keys("one", &["d"]);
+    tmux.wait_for("one", "deployed service iris");
+    tmux.wait_for("one", "Models (3)");
+    tmux.keys("one", &["2"]);
+    tmux.wait_for("one", "iris.modeldeck.local");
+    tmux.keys("one", &["3"]);
+    tmux.wait_for("one", "Not here yet");
+
+    // 2. Quit: services are live, so it asks; leaving it running is the default.
+    tmux.keys("one", &["q"]);
+    tmux.wait_for("one", "Leave running");
+    tmux.keys("one", &["Enter"]);
+    let screen = tmux.wait_for("one", "CONSOLE-EXITED 0");
+    assert!(
+        screen.contains("\nicanon") || screen.contains("icanon\n"),
+        "the tty is back in canonical mode:\n{screen}"
+    );
+    assert!(
+        !screen.contains("modeldeck ·"),
+        "the alternate screen is gone:\n{screen}"
+    );
+    let pid = server_pid(&dir.path).expect("the server still runs");
+    assert!(alive(pid));
+
+    // 3. Re-attach: the same server, the same service; quitting does not ask (not ours).
+    tmux.console("two", &dir.path, &home);
+    let screen = tmux.wait_for("two", "Models (3)");
+    assert!(screen.contains("attached 127.0.0.1:"), "{screen}");
+    tmux.keys("two", &["q"]);
+    tmux.wait_for("two", "CONSOLE-EXITED 0");
+    assert!(alive(pid), "an attached console leaves the server alone");
+
+    // 4. Stop that server; a new console starts another, and quitting with stop stops it.
+    // SAFETY: signalling the server this test started through the console.
+    unsafe { libc::kill(pid, libc::SIGTERM) };
+    wait_until("the first server exits", || !alive(pid));
+    tmux.console("three", &dir.path, &home);
+    tmux.wait_for("three", "started 127.0.0.1:");
+    tmux.wait_for("three", "Models (3)");
+    let second = server_pid(&dir.path).expect("a new server");
+    tmux.keys("three", &["q"]);
+    tmux.wait_for("three", "Leave running");
+    tmux.keys("three", &["Tab", "Enter"]);
+    tmux.wait_for("three", "CONSOLE-EXITED 0");
+    wait_until("the started server stops", || !alive(second));
+    assert!(
+        !dir.path.join("server.json").exists(),
+        "a clean stop removes server.json"
+    );
+}
