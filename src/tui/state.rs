@@ -169,8 +169,14 @@ impl State {
         }
     }
 
+    /// Case-insensitive substring match (ASCII case, which is what names and hosts use),
+    /// without allocating: it runs for every row on every frame while a filter is typed.
     fn matches(&self, text: &str) -> bool {
-        self.filter.is_empty() || text.to_lowercase().contains(&self.filter.to_lowercase())
+        let (hay, needle) = (text.as_bytes(), self.filter.as_bytes());
+        needle.is_empty()
+            || hay
+                .windows(needle.len())
+                .any(|w| w.eq_ignore_ascii_case(needle))
     }
 
     /// The models the filter lets through.
@@ -185,7 +191,7 @@ impl State {
         match &self.versions {
             Some((_, Loadable::Ready(v))) => v
                 .iter()
-                .filter(|v| self.matches(&format!("{} {}", v.version, v.source)))
+                .filter(|v| self.matches(&v.version.to_string()) || self.matches(&v.source))
                 .collect(),
             _ => Vec::new(),
         }
@@ -196,7 +202,7 @@ impl State {
             .ready()
             .map(|s| {
                 s.iter()
-                    .filter(|s| self.matches(&format!("{} {}", s.name, s.host)))
+                    .filter(|s| self.matches(s.name.as_str()) || self.matches(&s.host))
                     .collect()
             })
             .unwrap_or_default()

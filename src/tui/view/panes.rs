@@ -65,6 +65,7 @@ fn table_or<'a>(
 ) {
     match loaded {
         Ok((header, rows, widths)) => {
+            let selected = selected - window(area, selected).0;
             let table = Table::new(rows, widths)
                 .header(header.style(look.theme.muted))
                 .block(block)
@@ -78,6 +79,19 @@ fn table_or<'a>(
     }
 }
 
+/// The rows `[start, end)` of a table that fit in `area` with `selected` visible: only those
+/// are built and drawn, so a thousand services cost what a screenful does.
+fn window(area: Rect, selected: usize) -> (usize, usize) {
+    let visible = (area.height.saturating_sub(3) as usize).max(1);
+    let start = selected.saturating_sub(visible - 1);
+    (start, start + visible)
+}
+
+fn visible<'s, T>(all: &'s [T], area: Rect, selected: usize) -> &'s [T] {
+    let (start, end) = window(area, selected);
+    &all[start.min(all.len())..end.min(all.len())]
+}
+
 fn loading_or_failed<'a, T>(l: &Loadable<T>, look: &Look) -> Option<Line<'a>> {
     match l {
         Loadable::Loading => Some(Line::styled("loading", look.theme.muted)),
@@ -88,6 +102,7 @@ fn loading_or_failed<'a, T>(l: &Loadable<T>, look: &Look) -> Option<Line<'a>> {
 
 fn models(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     let shown = state.shown_models();
+    let shown = visible(&shown, area, state.selected[0]);
     let loaded = match loading_or_failed(&state.models, look) {
         Some(l) => Err(l),
         None if state.models.ready().is_some_and(Vec::is_empty) => Err(Line::from(vec![
@@ -154,8 +169,7 @@ fn versions(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         Some(l) => Err(l),
         None => Ok((
             Row::new(["VERSION", "TYPE", "SIZE", "CREATED", "SERVING", "SOURCE"]),
-            state
-                .shown_versions()
+            visible(&state.shown_versions(), area, state.selected[1])
                 .iter()
                 .map(|v| {
                     let serving: Vec<String> = v
@@ -224,8 +238,7 @@ fn services(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         ])),
         None => Ok((
             Row::new(["NAME", "HOST", "MODEL:VERSION", "STATE", "REQ/S"]),
-            state
-                .shown_services()
+            visible(&state.shown_services(), area, state.selected[2])
                 .iter()
                 .map(|s| {
                     let model: Vec<String> = s
