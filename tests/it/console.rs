@@ -1,7 +1,8 @@
 //! The console end to end: the real binary in tmux at 80x24, driven with `send-keys` and read
 //! with `capture-pane` (polling the screen, never sleeping and hoping). Start (which starts a
 //! server detached), switch panes, load the demo, quit leaving the server running, re-attach,
-//! then quit with stop — and the terminal is restored every time.
+//! close a console's terminal (the server lives on), then quit with stop — and the terminal
+//! is restored every time.
 
 use std::path::Path;
 use std::process::Command;
@@ -169,6 +170,16 @@ fn start_demo_leave_running_reattach_and_stop() {
     tmux.keys("two", &["q"]);
     tmux.wait_for("two", "CONSOLE-EXITED 0");
     assert!(alive(pid), "an attached console leaves the server alone");
+
+    // Closing the terminal (tmux kills the window: SIGHUP) never stops the server.
+    tmux.console("hup", &dir.path, &home);
+    tmux.wait_for("hup", "Models (3)");
+    tmux.run(&["kill-window", "-t", "t:hup"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        alive(pid),
+        "a hang-up of the console's terminal leaves the server running"
+    );
 
     // 4. Stop that server; a new console starts another, and quitting with stop stops it.
     // SAFETY: signalling the server this test started through the console.
