@@ -87,7 +87,7 @@ fn window(area: Rect, selected: usize) -> (usize, usize) {
     (start, start + visible)
 }
 
-fn visible<'s, T>(all: &'s [T], area: Rect, selected: usize) -> &'s [T] {
+fn visible<T>(all: &[T], area: Rect, selected: usize) -> &[T] {
     let (start, end) = window(area, selected);
     &all[start.min(all.len())..end.min(all.len())]
 }
