@@ -121,6 +121,9 @@ pub struct State {
     pub detail: Option<(String, Option<String>)>,
     /// Selected row per view: models, versions, services.
     pub selected: [usize; 3],
+    /// First row shown per view: it moves only when the selection would leave the screen, so
+    /// the cursor travels within a steady page as in k9s or less.
+    pub offset: [usize; 3],
     pub filter: String,
     pub filtering: bool,
     pub overlay: Overlay,
@@ -150,6 +153,7 @@ impl State {
             versions: None,
             detail: None,
             selected: [0; 3],
+            offset: [0; 3],
             filter: String::new(),
             filtering: false,
             overlay: Overlay::None,

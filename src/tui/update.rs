@@ -77,6 +77,25 @@ pub fn scope_of(state: &State) -> Scope {
 }
 
 pub fn update(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effect> {
+    let effects = apply(state, keymap, msg, now);
+    scroll(state);
+    effects
+}
+
+/// Moves the current table's first shown row just enough to keep the selection on screen.
+fn scroll(state: &mut State) {
+    let view = state.view();
+    let page = state.page.max(1);
+    let selected = state.selected[view];
+    let offset = &mut state.offset[view];
+    if selected < *offset {
+        *offset = selected;
+    } else if selected >= *offset + page {
+        *offset = selected + 1 - page;
+    }
+}
+
+fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effect> {
     match msg {
         Msg::Key(key) => on_key(state, keymap, key, now),
         Msg::Snapshot {

@@ -262,3 +262,36 @@ fn changes_reload_and_a_lost_connection_is_shown_then_recovered() {
     );
     assert!(s.connection.healthy && s.connection.problem.is_none());
 }
+
+#[test]
+fn the_page_stays_put_while_the_cursor_moves_within_it() {
+    let mut s = State::new("embedded", "mono");
+    let models: Vec<ModelSummary> = (0..20)
+        .map(|i| model(&format!("m{i:02}"), 1, &[]))
+        .collect();
+    update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::Snapshot {
+            models,
+            services: vec![],
+            environment: "dev".into(),
+            gateway: String::new(),
+            read_only: false,
+        },
+        t0(),
+    );
+    s.page = 5;
+    press(&mut s, &["j", "j", "j", "j", "j", "j", "j"]);
+    assert_eq!((s.selected[0], s.offset[0]), (7, 3), "scrolled just enough");
+    press(&mut s, &["k", "k"]);
+    assert_eq!(
+        (s.selected[0], s.offset[0]),
+        (5, 3),
+        "moving up inside the page does not scroll"
+    );
+    press(&mut s, &["k", "k", "k"]);
+    assert_eq!((s.selected[0], s.offset[0]), (2, 2));
+    press(&mut s, &["G"]);
+    assert_eq!((s.selected[0], s.offset[0]), (19, 15));
+}

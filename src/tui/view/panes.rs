@@ -60,12 +60,12 @@ fn table_or<'a>(
     area: Rect,
     block: Block<'a>,
     loaded: Result<(Row<'a>, Vec<Row<'a>>, Vec<Constraint>), Line<'a>>,
-    selected: usize,
+    (selected, offset): (usize, usize),
     look: &Look,
 ) {
     match loaded {
         Ok((header, rows, widths)) => {
-            let selected = selected - window(area, selected).0;
+            let selected = selected - window(area, selected, offset).0;
             let table = Table::new(rows, widths)
                 .header(header.style(look.theme.muted))
                 .block(block)
@@ -81,14 +81,21 @@ fn table_or<'a>(
 
 /// The rows `[start, end)` of a table that fit in `area` with `selected` visible: only those
 /// are built and drawn, so a thousand services cost what a screenful does.
-fn window(area: Rect, selected: usize) -> (usize, usize) {
+/// Starts at the state's offset, corrected if the screen is smaller than it was.
+fn window(area: Rect, selected: usize, offset: usize) -> (usize, usize) {
     let visible = (area.height.saturating_sub(3) as usize).max(1);
-    let start = selected.saturating_sub(visible - 1);
+    let start = if selected < offset {
+        selected
+    } else if selected >= offset + visible {
+        selected + 1 - visible
+    } else {
+        offset
+    };
     (start, start + visible)
 }
 
-fn visible<T>(all: &[T], area: Rect, selected: usize) -> &[T] {
-    let (start, end) = window(area, selected);
+fn visible<T>(all: &[T], area: Rect, selected: usize, offset: usize) -> &[T] {
+    let (start, end) = window(area, selected, offset);
     &all[start.min(all.len())..end.min(all.len())]
 }
 
@@ -102,7 +109,7 @@ fn loading_or_failed<'a, T>(l: &Loadable<T>, look: &Look) -> Option<Line<'a>> {
 
 fn models(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     let shown = state.shown_models();
-    let shown = visible(&shown, area, state.selected[0]);
+    let shown = visible(&shown, area, state.selected[0], state.offset[0]);
     let loaded = match loading_or_failed(&state.models, look) {
         Some(l) => Err(l),
         None if state.models.ready().is_some_and(Vec::is_empty) => Err(Line::from(vec![
@@ -156,7 +163,7 @@ fn models(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         area,
         block(title, state, look),
         loaded,
-        state.selected[0],
+        (state.selected[0], state.offset[0]),
         look,
     );
 }
@@ -169,38 +176,43 @@ fn versions(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         Some(l) => Err(l),
         None => Ok((
             Row::new(["VERSION", "TYPE", "SIZE", "CREATED", "SERVING", "SOURCE"]),
-            visible(&state.shown_versions(), area, state.selected[1])
-                .iter()
-                .map(|v| {
-                    let serving: Vec<String> = v
-                        .used_by
-                        .iter()
-                        .map(|u| format!("{} {}%", u.service, u.weight))
-                        .collect();
-                    Row::new(vec![
-                        Cell::from(v.version.to_string()),
-                        Cell::from(v.kind.to_string()),
-                        Cell::from(human_size(v.size)),
-                        Cell::from(
-                            v.created_at
-                                .replace('T', " ")
-                                .trim_end_matches('Z')
-                                .to_string(),
-                        ),
-                        Cell::from(if serving.is_empty() {
-                            "-".into()
-                        } else {
-                            serving.join(",")
-                        })
-                        .style(if serving.is_empty() {
-                            look.theme.muted
-                        } else {
-                            look.theme.ok
-                        }),
-                        Cell::from(v.source.clone()),
-                    ])
-                })
-                .collect(),
+            visible(
+                &state.shown_versions(),
+                area,
+                state.selected[1],
+                state.offset[1],
+            )
+            .iter()
+            .map(|v| {
+                let serving: Vec<String> = v
+                    .used_by
+                    .iter()
+                    .map(|u| format!("{} {}%", u.service, u.weight))
+                    .collect();
+                Row::new(vec![
+                    Cell::from(v.version.to_string()),
+                    Cell::from(v.kind.to_string()),
+                    Cell::from(human_size(v.size)),
+                    Cell::from(
+                        v.created_at
+                            .replace('T', " ")
+                            .trim_end_matches('Z')
+                            .to_string(),
+                    ),
+                    Cell::from(if serving.is_empty() {
+                        "-".into()
+                    } else {
+                        serving.join(",")
+                    })
+                    .style(if serving.is_empty() {
+                        look.theme.muted
+                    } else {
+                        look.theme.ok
+                    }),
+                    Cell::from(v.source.clone()),
+                ])
+            })
+            .collect(),
             vec![
                 Constraint::Length(8),
                 Constraint::Length(6),
@@ -220,7 +232,7 @@ fn versions(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
             look,
         ),
         loaded,
-        state.selected[1],
+        (state.selected[1], state.offset[1]),
         look,
     );
 }
@@ -238,23 +250,28 @@ fn services(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         ])),
         None => Ok((
             Row::new(["NAME", "HOST", "MODEL:VERSION", "STATE", "REQ/S"]),
-            visible(&state.shown_services(), area, state.selected[2])
-                .iter()
-                .map(|s| {
-                    let model: Vec<String> = s
-                        .deployments
-                        .iter()
-                        .map(|d| format!("{}:{} {}%", d.model, d.version, d.weight))
-                        .collect();
-                    Row::new(vec![
-                        Cell::from(s.name.to_string()),
-                        Cell::from(s.host.clone()),
-                        Cell::from(model.join(", ")),
-                        Cell::from(format!("{} live", look.sym.dot_ok)).style(look.theme.ok),
-                        Cell::from("-").style(look.theme.muted),
-                    ])
-                })
-                .collect(),
+            visible(
+                &state.shown_services(),
+                area,
+                state.selected[2],
+                state.offset[2],
+            )
+            .iter()
+            .map(|s| {
+                let model: Vec<String> = s
+                    .deployments
+                    .iter()
+                    .map(|d| format!("{}:{} {}%", d.model, d.version, d.weight))
+                    .collect();
+                Row::new(vec![
+                    Cell::from(s.name.to_string()),
+                    Cell::from(s.host.clone()),
+                    Cell::from(model.join(", ")),
+                    Cell::from(format!("{} live", look.sym.dot_ok)).style(look.theme.ok),
+                    Cell::from("-").style(look.theme.muted),
+                ])
+            })
+            .collect(),
             vec![
                 Constraint::Fill(1),
                 Constraint::Fill(2),
@@ -273,7 +290,7 @@ fn services(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         area,
         block(title, state, look),
         loaded,
-        state.selected[2],
+        (state.selected[2], state.offset[2]),
         look,
     );
 }
