@@ -105,6 +105,29 @@ impl Client {
         self.send(req).await
     }
 
+    /// Imports a version of `name` from a JSON source the server fetches; the version, once the
+    /// import operation has ended.
+    pub async fn import(&self, name: &str, source: &Value) -> Result<Value, ControlError> {
+        let path = format!("models/{name}/versions");
+        let op = self.call(Method::POST, &path, Some(source)).await?;
+        self.wait_operation(op).await
+    }
+
+    /// Deploys `model` (`NAME[:VERSION]`) as service `name`; the service with its key.
+    pub async fn deploy(
+        &self,
+        name: &str,
+        model: &str,
+        r: &crate::domain::Resources,
+    ) -> Result<Value, ControlError> {
+        let body = serde_json::json!({
+            "name": name, "model": model, "threads": r.threads,
+            "concurrency": r.concurrency, "timeout_ms": r.timeout_ms,
+            "max_batch_rows": r.max_batch_rows,
+        });
+        self.call(Method::POST, "services", Some(&body)).await
+    }
+
     /// Follows an operation until it ends; its result, or its error.
     pub async fn wait_operation(&self, op: Value) -> Result<Value, ControlError> {
         let mut op = op;

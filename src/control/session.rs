@@ -104,14 +104,7 @@ impl Session {
                         "session_token": c.session_token,
                     });
                 }
-                let op = client
-                    .call(
-                        Method::POST,
-                        &format!("models/{}/versions", spec.name),
-                        Some(&body),
-                    )
-                    .await?;
-                decode(client.wait_operation(op).await?)
+                decode(client.import(&spec.name, &body).await?)
             }
         }
     }
@@ -175,15 +168,10 @@ impl Session {
     pub async fn deploy(&self, actor: &str, req: DeployRequest) -> Result<Service, ControlError> {
         match self {
             Session::Local(core) => core.deploy(actor, req).await,
-            Session::Remote(c) => {
-                let r = req.resources;
-                let body = json!({
-                    "name": req.name, "model": req.model.to_string(), "threads": r.threads,
-                    "concurrency": r.concurrency, "timeout_ms": r.timeout_ms,
-                    "max_batch_rows": r.max_batch_rows,
-                });
-                with_key(c.call(Method::POST, "services", Some(&body)).await?)
-            }
+            Session::Remote(c) => with_key(
+                c.deploy(&req.name, &req.model.to_string(), &req.resources)
+                    .await?,
+            ),
         }
     }
 

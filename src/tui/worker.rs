@@ -15,6 +15,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use super::update::{Effect, Msg};
 use crate::control::ControlError;
 use crate::control::client::{Client, decode};
+use crate::domain::Resources;
 
 /// The sample models the demo loads (compiled in, so an installed binary has them too).
 const DEMO_MODELS: &[(&str, &str, &str)] = &[
@@ -125,18 +126,12 @@ async fn perform(client: &Client, effect: Effect) -> Option<Msg> {
         }
         Effect::Import { source, name, kind } => {
             let body = json!({"source": source, "type": (!kind.is_empty()).then_some(kind)});
-            let result = async {
-                let op = client
-                    .call(
-                        Method::POST,
-                        &format!("models/{name}/versions"),
-                        Some(&body),
-                    )
-                    .await?;
-                let v = client.wait_operation(op).await?;
-                Ok(format!("imported {name}:{}", v["version"]))
-            };
-            done(result.await)
+            done(
+                client
+                    .import(&name, &body)
+                    .await
+                    .map(|v| format!("imported {name}:{}", v["version"])),
+            )
         }
         Effect::Deploy {
             name,
@@ -146,20 +141,20 @@ async fn perform(client: &Client, effect: Effect) -> Option<Msg> {
             timeout_ms,
             max_batch_rows,
         } => {
-            let number = |label: &str, v: &str| {
-                v.parse::<u64>().map_err(|_| {
+            fn number<T: std::str::FromStr>(label: &str, v: &str) -> Result<T, ControlError> {
+                v.parse().map_err(|_| {
                     ControlError::BadRequest(format!("{label} must be a whole number, not {v:?}"))
                 })
-            };
+            }
             let result = async {
-                let body = json!({
-                    "name": name, "model": model,
-                    "threads": number("threads", &threads)?,
-                    "concurrency": number("concurrency", &concurrency)?,
-                    "timeout_ms": number("timeout ms", &timeout_ms)?,
-                    "max_batch_rows": number("max batch rows", &max_batch_rows)?,
-                });
-                let s = client.call(Method::POST, "services", Some(&body)).await?;
+                let resources = Resources {
+                    threads: number("threads", &threads)?,
+                    concurrency: number("concurrency", &concurrency)?,
+                    timeout_ms: number("timeout ms", &timeout_ms)?,
+                    max_batch_rows: number("max batch rows", &max_batch_rows)?,
+                    memory_bytes: 0,
+                };
+                let s = client.deploy(&name, &model, &resources).await?;
                 Ok(format!(
                     "deployed {name} at {}",
                     s["host"].as_str().unwrap_or("?")
@@ -234,7 +229,6 @@ async fn demo(client: &Client) -> Result<String, ControlError> {
         let op: Value = client.send(req).await?;
         client.wait_operation(op).await?;
     }
-    let body = json!({"name": "iris", "model": "iris"});
-    client.call(Method::POST, "services", Some(&body)).await?;
+    client.deploy("iris", "iris", &Resources::default()).await?;
     Ok("loaded 3 sample models and deployed service iris (2 shows it)".into())
 }

@@ -14,18 +14,7 @@ fn navigate_drill_in_and_back() {
     let effects = press(&mut s, &["enter"]);
     assert_eq!(effects, vec![Effect::LoadVersions("iris".into())]);
     assert!(matches!(s.versions, Some((ref n, Loadable::Loading)) if n == "iris"));
-    update(
-        &mut s,
-        &Keymap::defaults(),
-        Msg::Versions(
-            "iris".into(),
-            Ok(vec![
-                version("iris", 1, None),
-                version("iris", 2, Some("iris")),
-            ]),
-        ),
-        t0(),
-    );
+    iris_versions(&mut s);
     assert_eq!(s.rows(), 2);
     press(&mut s, &["esc"]);
     assert!(s.versions.is_none(), "esc goes back");
@@ -225,19 +214,7 @@ fn read_only_tokens_cannot_write_and_the_demo_needs_an_empty_repository() {
     assert!(s.toasts.last().unwrap().text.contains("read-only"));
     let mut s = loaded("dev");
     assert!(press(&mut s, &["d"]).is_empty(), "no demo over real models");
-    let mut empty = State::new("embedded", "mono");
-    update(
-        &mut empty,
-        &Keymap::defaults(),
-        Msg::Snapshot {
-            models: vec![],
-            services: vec![],
-            environment: "dev".into(),
-            gateway: String::new(),
-            read_only: false,
-        },
-        t0(),
-    );
+    let mut empty = empty();
     assert_eq!(press(&mut empty, &["d"]), vec![Effect::Demo]);
 }
 
@@ -265,22 +242,10 @@ fn changes_reload_and_a_lost_connection_is_shown_then_recovered() {
 
 #[test]
 fn the_page_stays_put_while_the_cursor_moves_within_it() {
-    let mut s = State::new("embedded", "mono");
-    let models: Vec<ModelSummary> = (0..20)
+    let models = (0..20)
         .map(|i| model(&format!("m{i:02}"), 1, &[]))
         .collect();
-    update(
-        &mut s,
-        &Keymap::defaults(),
-        Msg::Snapshot {
-            models,
-            services: vec![],
-            environment: "dev".into(),
-            gateway: String::new(),
-            read_only: false,
-        },
-        t0(),
-    );
+    let mut s = snapshot("embedded", models, vec![], "dev");
     s.page = 5;
     press(&mut s, &["j", "j", "j", "j", "j", "j", "j"]);
     assert_eq!((s.selected[0], s.offset[0]), (7, 3), "scrolled just enough");

@@ -70,22 +70,50 @@ fn service(name: &str, model: &str, v: u32) -> Service {
     }
 }
 
-/// A console that loaded three models and two services, two seconds before `t0() + 2s`.
-fn loaded(environment: &str) -> State {
-    let mut s = State::new("attached 127.0.0.1:8502", "mono");
+/// A console whose first snapshot brought `models` and `services`.
+fn snapshot(
+    label: &str,
+    models: Vec<ModelSummary>,
+    services: Vec<Service>,
+    environment: &str,
+) -> State {
+    let mut s = State::new(label, "mono");
     let msg = Msg::Snapshot {
-        models: vec![
-            model("diabetes", 1, &[]),
-            model("iris", 2, &["iris"]),
-            model("fraud", 3, &["fraud"]),
-        ],
-        services: vec![service("fraud", "fraud", 3), service("iris", "iris", 2)],
+        models,
+        services,
         environment: environment.into(),
         gateway: "http://127.0.0.1:8501".into(),
         read_only: false,
     };
     update(&mut s, &Keymap::defaults(), msg, t0());
     s
+}
+
+/// A console that loaded three models and two services, two seconds before `t0() + 2s`.
+fn loaded(environment: &str) -> State {
+    let models = vec![
+        model("diabetes", 1, &[]),
+        model("iris", 2, &["iris"]),
+        model("fraud", 3, &["fraud"]),
+    ];
+    let services = vec![service("fraud", "fraud", 3), service("iris", "iris", 2)];
+    snapshot("attached 127.0.0.1:8502", models, services, environment)
+}
+
+/// An embedded console over an empty repository.
+fn empty() -> State {
+    snapshot("embedded", vec![], vec![], "dev")
+}
+
+/// Answers the versions request for iris: version 1 idle, version 2 serving.
+fn iris_versions(state: &mut State) {
+    let versions = vec![version("iris", 1, None), version("iris", 2, Some("iris"))];
+    update(
+        state,
+        &Keymap::defaults(),
+        Msg::Versions("iris".into(), Ok(versions)),
+        t0(),
+    );
 }
 
 /// Feeds keys written as in `console.toml` (`"j"`, `"enter"`, `"ctrl+c"`); returns every

@@ -37,23 +37,6 @@ fn snap(name: &str, state: &State) {
     }
 }
 
-fn empty() -> State {
-    let mut s = State::new("embedded", "mono");
-    update(
-        &mut s,
-        &Keymap::defaults(),
-        Msg::Snapshot {
-            models: vec![],
-            services: vec![],
-            environment: "dev".into(),
-            gateway: "http://127.0.0.1:8501".into(),
-            read_only: false,
-        },
-        t0(),
-    );
-    s
-}
-
 fn failed() -> State {
     let mut s = State::new("attached 127.0.0.1:8502", "mono");
     s.models = Loadable::Failed("the control API at http://127.0.0.1:8502 does not answer".into());
@@ -75,18 +58,7 @@ fn models_pane() {
     snap("models_failed", &failed());
     let mut versions = loaded("dev");
     press(&mut versions, &["j", "enter"]);
-    update(
-        &mut versions,
-        &Keymap::defaults(),
-        Msg::Versions(
-            "iris".into(),
-            Ok(vec![
-                version("iris", 1, None),
-                version("iris", 2, Some("iris")),
-            ]),
-        ),
-        t0(),
-    );
+    iris_versions(&mut versions);
     snap("models_versions", &versions);
     let mut import = loaded("dev");
     press(&mut import, &["i"]);
