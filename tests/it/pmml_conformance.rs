@@ -77,6 +77,8 @@ fn same(expected: &str, got: &str, tolerance: f64) -> bool {
         return true;
     }
     match (expected.parse::<f64>(), got.parse::<f64>()) {
+        // Tolerance 0 means the very same double (JPMML's order of operations reproduced).
+        (Ok(e), Ok(g)) if tolerance == 0.0 => e.to_bits() == g.to_bits(),
         (Ok(e), Ok(g)) => {
             let scale = e.abs().max(g.abs());
             (e - g).abs() <= tolerance * scale.max(1e-300) || (e - g).abs() < 1e-15

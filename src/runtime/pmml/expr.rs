@@ -10,10 +10,10 @@ use std::collections::HashMap;
 
 use roxmltree::Node;
 
-use super::fields::{Fields, UNSEEN, V};
+use super::fields::{Fields, UNSEEN, V, dtype};
 use super::predicate::Op;
 use super::xml::{self, Result, attr, child, children, elements, err, name};
-use crate::runtime::RecordError;
+use crate::runtime::{DType, RecordError};
 
 /// Nesting deeper than this is refused at load time (the compiler recurses over expressions).
 const MAX_DEPTH: usize = 100;
@@ -213,6 +213,49 @@ impl Func {
             "if" => (If, 2, Some(3)),
             _ => return None,
         })
+    }
+}
+
+/// The type of the value an expression computes, for a field that does not declare one (an
+/// OutputField without `dataType`, which JPMML types by the value it computes).
+pub fn result_dtype(fields: &Fields, node: Node) -> DType {
+    let declared = || node.attribute("dataType").and_then(|_| dtype(node).ok());
+    match name(node) {
+        "FieldRef" => node
+            .attribute("field")
+            .and_then(|f| fields.slot(f))
+            .map_or(DType::Double, |s| fields.fields[s].dtype),
+        "Constant" => declared().unwrap_or_else(|| {
+            let text = node.text().unwrap_or("").trim();
+            if text.parse::<i64>().is_ok() {
+                DType::Integer
+            } else if xml::parse_number(text).is_some() {
+                DType::Double
+            } else {
+                DType::String
+            }
+        }),
+        "Discretize" | "MapValues" => declared().unwrap_or(DType::String),
+        "Apply" => {
+            let function = node.attribute("function").unwrap_or("");
+            match Func::parse(function).map(|(f, ..)| f) {
+                Some(Func::If) => elements(node)
+                    .nth(1)
+                    .map_or(DType::Double, |then| result_dtype(fields, then)),
+                Some(
+                    Func::IsMissing
+                    | Func::IsNotMissing
+                    | Func::Cmp(_)
+                    | Func::And
+                    | Func::Or
+                    | Func::Not
+                    | Func::IsIn
+                    | Func::IsNotIn,
+                ) => DType::Boolean,
+                _ => DType::Double,
+            }
+        }
+        _ => DType::Double,
     }
 }
 
@@ -477,6 +520,15 @@ fn typed(fields: &mut Fields, node: Node, slot: Option<usize>, text: &str) -> Re
     }
 }
 
+/// An element's name as written: `prefix:local` when it has a prefix, else `local`.
+fn qualified_name<'a>(node: Node<'a, '_>) -> std::borrow::Cow<'a, str> {
+    let tag = node.tag_name();
+    match tag.namespace().and_then(|ns| node.lookup_prefix(ns)) {
+        Some(prefix) if !prefix.is_empty() => format!("{prefix}:{}", tag.name()).into(),
+        _ => tag.name().into(),
+    }
+}
+
 fn map_values(fields: &mut Fields, node: Node, target: Option<usize>) -> Result<Expr> {
     let output = attr(node, "outputColumn")?;
     let mut columns = Vec::new();
@@ -490,10 +542,11 @@ fn map_values(fields: &mut Fields, node: Node, target: Option<usize>) -> Result<
         .ok_or_else(|| xml::error(node, "MapValues without an InlineTable is not supported"))?;
     let mut rows = HashMap::new();
     for row in children(table, "row") {
-        // Cells are elements named after their column, possibly namespaced (`data:input`).
+        // Cells are elements named after their column as written, prefix and all: sklearn2pmml
+        // writes `<data:input>` for column "data:input" (JPMML matches the prefixed name).
         let cell = |col: &str| {
             elements(row)
-                .find(|c| name(*c) == col)
+                .find(|c| qualified_name(*c) == col)
                 .map(|c| c.text().unwrap_or("").to_string())
         };
         let Some(out) = cell(output) else {
@@ -660,21 +713,53 @@ enum Applied {
 }
 
 fn norm_continuous(x: f64, points: &[(f64, f64)], outliers: Outliers) -> V {
-    let (first, last) = (points[0], points[points.len() - 1]);
-    if x < first.0 || x > last.0 {
-        match outliers {
-            Outliers::AsMissing => return V::Missing,
-            Outliers::AsExtreme => return V::Num(if x < first.0 { first.1 } else { last.1 }),
-            Outliers::AsIs => {}
+    let n = points.len();
+    let segment = knot_segment_by(x, n, |i| points[i].0);
+    let i = match segment {
+        Some(i) => i,
+        None => {
+            let below = x < points[0].0;
+            match outliers {
+                Outliers::AsMissing => return V::Missing,
+                Outliers::AsExtreme => {
+                    return V::Num(if below { points[0].1 } else { points[n - 1].1 });
+                }
+                // Extrapolate along the outermost segment.
+                Outliers::AsIs if below => 0,
+                Outliers::AsIs => n - 2,
+            }
+        }
+    };
+    let (a, b) = (points[i], points[i + 1]);
+    V::Num(a.1 + ((x - a.0) / (b.0 - a.0)) * (b.1 - a.1))
+}
+
+/// The segment `[i, i+1]` of ascending `knots` that `v` falls in, by JPMML's binary search
+/// (which also decides the segment of a value exactly on an inner knot: the same value can
+/// come out of either neighbour's formula with a different last bit); `None` outside.
+pub fn knot_segment(v: f64, knots: &[f64]) -> Option<usize> {
+    knot_segment_by(v, knots.len(), |i| knots[i])
+}
+
+fn knot_segment_by(v: f64, n: usize, knot: impl Fn(usize) -> f64) -> Option<usize> {
+    let (mut low, mut high) = (0isize, n as isize - 1);
+    while low <= high {
+        let mid = low + (high - low) / 2;
+        let m = mid as usize;
+        if v >= knot(m) {
+            if m + 1 < n {
+                if v <= knot(m + 1) {
+                    return Some(m);
+                }
+            } else {
+                return None; // past the last knot
+            }
+            low = mid + 1;
+        } else {
+            high = mid - 1;
         }
     }
-    // The segment containing x, or the outermost one for extrapolation.
-    let i = points
-        .windows(2)
-        .position(|w| x <= w[1].0)
-        .unwrap_or(points.len() - 2);
-    let (a, b) = (points[i], points[i + 1]);
-    V::Num(a.1 + (x - a.0) * (b.1 - a.1) / (b.0 - a.0))
+    None
 }
 
 /// How a function meets a missing argument, as JPMML-Evaluator treats it: arithmetic

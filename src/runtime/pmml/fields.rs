@@ -229,7 +229,8 @@ impl Fields {
                     });
                 in_values && in_intervals
             }
-            V::Str(id) => id != UNSEEN && (field.valid.is_empty() || field.valid.contains(&v)),
+            // A field that declares no values takes any, even a string the model never names.
+            V::Str(id) => field.valid.is_empty() || (id != UNSEEN && field.valid.contains(&v)),
         }
     }
 

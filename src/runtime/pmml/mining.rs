@@ -324,6 +324,7 @@ impl Mining {
             }
         }
         let total_weight: f64 = results.iter().map(|(w, _)| w).sum();
+        let selected = !results.is_empty();
         let (mut missing_weight, mut missing_count) = (0.0, 0.0);
         let voting = matches!(
             self.method,
@@ -349,6 +350,13 @@ impl Mining {
             }
         }
         if kept.is_empty() {
+            // JPMML refuses a vote in which segments took part but none voted ("Empty
+            // classification"); with no segment selected there was no vote to hold.
+            if voting && selected {
+                return Err(RecordError(
+                    "every segment that took part in the vote predicted nothing".into(),
+                ));
+            }
             return Ok(Pred::Missing);
         }
         if voting {

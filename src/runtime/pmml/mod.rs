@@ -103,9 +103,16 @@ pub struct PmmlModel {
 
 impl PmmlModel {
     pub fn load(path: &Path) -> Result<PmmlModel, LoadError> {
+        if path.is_dir() {
+            return Err(LoadError {
+                line: 0,
+                message: "this is a folder: pass the PMML file itself (e.g. model.pmml inside it)"
+                    .into(),
+            });
+        }
         let text = std::fs::read(path).map_err(|e| LoadError {
             line: 0,
-            message: format!("cannot read {}: {e}", path.display()),
+            message: format!("cannot read the file: {e}"),
         })?;
         let text = std::str::from_utf8(&text).map_err(|e| LoadError {
             line: 0,

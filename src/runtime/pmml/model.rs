@@ -8,7 +8,7 @@ use super::expr::{self, Bools, Expr};
 use super::fields::{Field, Fields, V, dtype, optype};
 use super::xml::{self, Result, attr, child, children, err, name};
 use super::{mining, neural, regression, tree};
-use crate::runtime::RecordError;
+use crate::runtime::{DType, RecordError};
 
 /// Models nested deeper than this (Segmentation inside Segmentation …) are refused.
 const MAX_MODEL_DEPTH: usize = 32;
@@ -256,7 +256,7 @@ pub fn compile(c: &mut Compiler, node: Node) -> Result<ModelNode> {
         t.float = c.float;
     }
     c.float = outer_float;
-    let outputs = outputs(c, node, &function)?;
+    let outputs = outputs(c, node, &function, target)?;
     Ok(ModelNode {
         function,
         target,
@@ -332,7 +332,30 @@ fn target_rule(node: Node, target: Option<usize>, fields: &Fields) -> Result<Opt
     }))
 }
 
-fn outputs(c: &mut Compiler, node: Node, function: &Function) -> Result<Vec<OutputField>> {
+/// The type of an OutputField without `dataType`, as JPMML takes it from the value computed:
+/// a predicted label has the target's type, a transformed value its expression's, and every
+/// other feature (a regression's value, a probability) is a double. R's rattle writes its
+/// `Predicted_Species` so.
+fn untyped_output(fields: &Fields, of: Node, function: &Function, target: Option<usize>) -> DType {
+    match of.attribute("feature").unwrap_or("predictedValue") {
+        "predictedValue" => match (function, target) {
+            (Function::Classification(_), Some(t)) => fields.fields[t].dtype,
+            (Function::Classification(_), None) => DType::String,
+            (Function::Regression, _) => DType::Double,
+        },
+        "transformedValue" => super::xml::elements(of)
+            .find(|n| expr::is_expression(*n))
+            .map_or(DType::Double, |e| expr::result_dtype(fields, e)),
+        _ => DType::Double,
+    }
+}
+
+fn outputs(
+    c: &mut Compiler,
+    node: Node,
+    function: &Function,
+    target: Option<usize>,
+) -> Result<Vec<OutputField>> {
     let Some(output) = child(node, "Output") else {
         return Ok(Vec::new());
     };
@@ -342,7 +365,10 @@ fn outputs(c: &mut Compiler, node: Node, function: &Function) -> Result<Vec<Outp
         if of.attribute("segmentId").is_some() {
             return err(of, "OutputField segmentId is not supported");
         }
-        let dt = dtype(of)?;
+        let dt = match of.attribute("dataType") {
+            Some(_) => dtype(of)?,
+            None => untyped_output(c.fields, of, function, target),
+        };
         let slot = c
             .fields
             .add(of, Field::new(field_name, dt, optype(of, dt)?))?;

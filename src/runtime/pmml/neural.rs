@@ -1,5 +1,12 @@
 //! NeuralNetwork: feed-forward layers compiled into flat weight lists over one activation
 //! array (inputs first, then each layer's neurons), so a forward pass is a few tight loops.
+//!
+//! The arithmetic follows JPMML-Evaluator's order of operations exactly, so that results are
+//! identical where JPMML's are (KNIME's networks showed last-bit differences otherwise): a
+//! neuron's sum starts at 0, adds `weight × input` in document order and the bias last;
+//! radial-basis neurons sum `(x − w)²`, divide by `width² × −2`, add `ln(altitude) × n`;
+//! softmax subtracts the layer's maximum before `exp`; a layer's threshold, activation,
+//! normalisation and leakage each fall back to the network's on their own.
 
 use std::collections::HashMap;
 
@@ -15,6 +22,12 @@ use crate::runtime::RecordError;
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Activation {
     Threshold(f64),
+    /// `x-leakage`: the slope below zero (JPMML's extension), none for a plain rectifier.
+    Rectifier(Option<f64>),
+    /// Width per neuron is on the neuron; this is the layer's altitude.
+    RadialBasis {
+        altitude: f64,
+    },
     Logistic,
     Tanh,
     Identity,
@@ -26,7 +39,6 @@ enum Activation {
     Cosine,
     Elliott,
     Arctan,
-    Rectifier,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,7 +50,10 @@ enum Normalization {
 
 #[derive(Debug)]
 struct Neuron {
-    bias: f64,
+    /// Added after the weighted inputs, when the neuron has one.
+    bias: Option<f64>,
+    /// Radial-basis neurons: the neuron's (or its layer's, or the network's) width.
+    width: Option<f64>,
     /// (activation index, weight)
     inputs: Vec<(usize, f64)>,
 }
@@ -69,12 +84,45 @@ pub struct NeuralNetwork {
     classes: usize,
 }
 
-fn activation(node: Node, default: Option<Activation>) -> Result<Activation> {
-    let Some(name) = node.attribute("activationFunction") else {
-        return default.ok_or_else(|| xml::error(node, "NeuralNetwork has no activationFunction"));
+/// A layer's (or the network's) activation attributes, each inherited on its own.
+#[derive(Debug, Clone, Copy)]
+struct ActivationAttrs<'a> {
+    function: Option<&'a str>,
+    threshold: Option<f64>,
+    leakage: Option<f64>,
+    altitude: Option<f64>,
+    width: Option<f64>,
+}
+
+impl<'a> ActivationAttrs<'a> {
+    fn read(node: Node<'a, '_>) -> Result<ActivationAttrs<'a>> {
+        Ok(ActivationAttrs {
+            function: node.attribute("activationFunction"),
+            threshold: xml::opt_f64(node, "threshold")?,
+            leakage: xml::opt_f64(node, "x-leakage")?,
+            altitude: xml::opt_f64(node, "altitude")?,
+            width: xml::opt_f64(node, "width")?,
+        })
+    }
+
+    /// These attributes where set, the network's where not.
+    fn over(self, network: ActivationAttrs<'a>) -> ActivationAttrs<'a> {
+        ActivationAttrs {
+            function: self.function.or(network.function),
+            threshold: self.threshold.or(network.threshold),
+            leakage: self.leakage.or(network.leakage),
+            altitude: self.altitude.or(network.altitude),
+            width: self.width.or(network.width),
+        }
+    }
+}
+
+fn activation(node: Node, attrs: ActivationAttrs) -> Result<Activation> {
+    let Some(name) = attrs.function else {
+        return err(node, "NeuralNetwork has no activationFunction");
     };
     Ok(match name {
-        "threshold" => Activation::Threshold(xml::opt_f64(node, "threshold")?.unwrap_or(0.0)),
+        "threshold" => Activation::Threshold(attrs.threshold.unwrap_or(0.0)),
         "logistic" => Activation::Logistic,
         "tanh" => Activation::Tanh,
         "identity" => Activation::Identity,
@@ -86,7 +134,10 @@ fn activation(node: Node, default: Option<Activation>) -> Result<Activation> {
         "cosine" => Activation::Cosine,
         "Elliott" => Activation::Elliott,
         "arctan" => Activation::Arctan,
-        "rectifier" => Activation::Rectifier,
+        "rectifier" => Activation::Rectifier(attrs.leakage),
+        "radialBasis" => Activation::RadialBasis {
+            altitude: attrs.altitude.unwrap_or(1.0),
+        },
         other => {
             return err(
                 node,
@@ -117,7 +168,7 @@ pub fn compile(
     target: Option<usize>,
     function: &mut Function,
 ) -> Result<NeuralNetwork> {
-    let default_activation = activation(node, None)?;
+    let network_attrs = ActivationAttrs::read(node)?;
     let default_norm = normalization(node, Normalization::None)?;
     let mut ids: HashMap<String, usize> = HashMap::new();
     let mut inputs = Vec::new();
@@ -136,6 +187,9 @@ pub fn compile(
     let mut layers = Vec::new();
     for nl in children(node, "NeuralLayer") {
         let start = width;
+        let attrs = ActivationAttrs::read(nl)?.over(network_attrs);
+        let layer_activation = activation(nl, attrs)?;
+        let radial = matches!(layer_activation, Activation::RadialBasis { .. });
         let mut neurons = Vec::new();
         for n in children(nl, "Neuron") {
             let mut cons = Vec::new();
@@ -149,8 +203,16 @@ pub fn compile(
                 };
                 cons.push((index, xml::attr_f64(con, "weight")?));
             }
+            let width = xml::opt_f64(n, "width")?.or(attrs.width);
+            if radial && width.is_none() {
+                return err(
+                    n,
+                    "a radialBasis neuron needs a width (on the Neuron, its NeuralLayer or the NeuralNetwork)",
+                );
+            }
             neurons.push(Neuron {
-                bias: xml::opt_f64(n, "bias")?.unwrap_or(0.0),
+                bias: xml::opt_f64(n, "bias")?,
+                width,
                 inputs: cons,
             });
             // Ids are registered after the layer's connections are read: a neuron cannot feed
@@ -161,7 +223,7 @@ pub fn compile(
         }
         width += neurons.len();
         layers.push(Layer {
-            activation: activation(nl, Some(default_activation))?,
+            activation: layer_activation,
             normalization: normalization(nl, default_norm)?,
             start,
             neurons,
@@ -198,6 +260,12 @@ pub fn compile(
                 for ln in children(e, "LinearNorm") {
                     knots.push((xml::attr_f64(ln, "orig")?, xml::attr_f64(ln, "norm")?));
                 }
+                if knots.len() < 2 || knots.windows(2).any(|w| w[1].1 < w[0].1) {
+                    return err(
+                        e,
+                        "a NeuralOutput's NormContinuous needs at least two LinearNorm points in ascending norm order",
+                    );
+                }
                 value = Some((neuron, Some(knots)));
             }
             (other, _) => {
@@ -224,6 +292,7 @@ pub fn compile(
     })
 }
 
+/// A neuron's output from its sum, as JPMML's `DoubleValue` computes each function.
 fn activate(a: Activation, z: f64) -> f64 {
     match a {
         Activation::Threshold(t) => {
@@ -243,8 +312,19 @@ fn activate(a: Activation, z: f64) -> f64 {
         Activation::Sine => z.sin(),
         Activation::Cosine => z.cos(),
         Activation::Elliott => z / (1.0 + z.abs()),
-        Activation::Arctan => 2.0 * z.atan() / std::f64::consts::PI,
-        Activation::Rectifier => z.max(0.0),
+        Activation::Arctan => (2.0 * z.atan()) / std::f64::consts::PI,
+        // Java's Math.max keeps NaN, where f64::max would drop it.
+        Activation::Rectifier(None) if z.is_nan() => z,
+        Activation::Rectifier(None) => z.max(0.0),
+        Activation::Rectifier(Some(leak)) => {
+            if z > 0.0 {
+                z
+            } else {
+                z * leak
+            }
+        }
+        // The radial-basis sum is finished in `eval`; what is left is the exp.
+        Activation::RadialBasis { .. } => z.exp(),
     }
 }
 
@@ -259,30 +339,39 @@ impl NeuralNetwork {
         }
         for layer in &self.layers {
             for (k, n) in layer.neurons.iter().enumerate() {
-                let mut z = n.bias;
-                for &(i, w) in &n.inputs {
-                    z += w * act[i];
-                }
+                let z = match layer.activation {
+                    Activation::RadialBasis { altitude } => {
+                        let mut z = 0.0;
+                        for &(i, w) in &n.inputs {
+                            let d = act[i] - w;
+                            z += d * d;
+                        }
+                        let width = n.width.unwrap_or(f64::NAN);
+                        z /= (width * width) * -2.0;
+                        if altitude != 1.0 {
+                            z += altitude.ln() * n.inputs.len() as f64;
+                        }
+                        z
+                    }
+                    _ => {
+                        let mut z = 0.0;
+                        for &(i, w) in &n.inputs {
+                            z += w * act[i];
+                        }
+                        if let Some(bias) = n.bias {
+                            z += bias;
+                        }
+                        z
+                    }
+                };
                 act[layer.start + k] = activate(layer.activation, z);
             }
             let values = &mut act[layer.start..layer.start + layer.neurons.len()];
-            match layer.normalization {
-                Normalization::None => {}
-                Normalization::Simplemax => {
-                    let sum: f64 = values.iter().sum();
-                    values.iter_mut().for_each(|v| *v /= sum);
-                }
-                Normalization::Softmax => {
-                    let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                    values.iter_mut().for_each(|v| *v = (*v - max).exp());
-                    let sum: f64 = values.iter().sum();
-                    values.iter_mut().for_each(|v| *v /= sum);
-                }
-            }
+            normalize(layer.normalization, values)?;
         }
         Ok(match &self.output {
             Output::Value(neuron, None) => Pred::Value(act[*neuron]),
-            Output::Value(neuron, Some(knots)) => Pred::Value(denormalize(act[*neuron], knots)),
+            Output::Value(neuron, Some(knots)) => Pred::Value(denormalize(act[*neuron], knots)?),
             Output::Classes(map) => {
                 let mut probs = vec![0.0; self.classes];
                 for &(class, neuron) in map {
@@ -300,15 +389,52 @@ impl NeuralNetwork {
     }
 }
 
-/// Inverts a NormContinuous mapping: from the normalised value back to the original scale.
-fn denormalize(y: f64, knots: &[(f64, f64)]) -> f64 {
-    if knots.len() < 2 {
-        return y;
+/// A layer's normalisation, as JPMML's `ValueUtil` does it: the sum is the first value plus
+/// the rest in order; a sum of exactly one leaves the values as they are, a sum of zero
+/// refuses the record.
+fn normalize(method: Normalization, values: &mut [f64]) -> std::result::Result<(), RecordError> {
+    match method {
+        Normalization::None => return Ok(()),
+        Normalization::Simplemax => {}
+        Normalization::Softmax => {
+            let mut max = values.first().copied().unwrap_or(0.0);
+            for &v in values.iter().skip(1) {
+                if max < v {
+                    max = v;
+                }
+            }
+            values.iter_mut().for_each(|v| *v = (*v - max).exp());
+        }
     }
-    let i = knots
-        .windows(2)
-        .position(|w| y <= w[1].1.max(w[0].1))
-        .unwrap_or(knots.len() - 2);
-    let (a, b) = (knots[i], knots[i + 1]);
-    a.0 + (y - a.1) * (b.0 - a.0) / (b.1 - a.1)
+    let Some((&first, rest)) = values.split_first() else {
+        return Ok(());
+    };
+    let sum = rest.iter().fold(first, |s, v| s + v);
+    if sum == 1.0 {
+        return Ok(());
+    }
+    if sum == 0.0 {
+        return Err(RecordError(
+            "the layer's outputs sum to zero, so they cannot be normalised".into(),
+        ));
+    }
+    values.iter_mut().for_each(|v| *v /= sum);
+    Ok(())
+}
+
+/// Inverts a NormContinuous mapping, from the normalised value back to the original scale, as
+/// JPMML does: the segment by the same binary search, no extrapolation.
+fn denormalize(y: f64, knots: &[(f64, f64)]) -> std::result::Result<f64, RecordError> {
+    let norms: Vec<f64> = knots.iter().map(|k| k.1).collect();
+    match expr::knot_segment(y, &norms) {
+        Some(i) => {
+            let ((o0, n0), (o1, n1)) = (knots[i], knots[i + 1]);
+            Ok(((y - n0) / (n1 - n0)) * (o1 - o0) + o0)
+        }
+        None => Err(RecordError(format!(
+            "the network's output {y} is outside the range its NormContinuous maps back ({} to {})",
+            norms[0],
+            norms[norms.len() - 1]
+        ))),
+    }
 }

@@ -3,9 +3,9 @@
 
 use roxmltree::Node;
 
-/// A load-time error: what is wrong, and where.
+/// A load-time error: what is wrong, and where (line 0: about the file, not a line of it).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("line {line}: {message}")]
+#[error("{}{message}", if *line > 0 { format!("line {line}: ") } else { String::new() })]
 pub struct LoadError {
     pub line: u32,
     pub message: String,
