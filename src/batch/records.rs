@@ -53,11 +53,52 @@ pub enum Reader {
 
 pub fn open_input(path: &str) -> Result<Box<dyn Read + Send>, ScoreError> {
     if path == "-" {
-        return Ok(Box::new(io::stdin()));
+        return Ok(Box::new(LineCap::new(io::stdin())));
+    }
+    if std::path::Path::new(path).is_dir() {
+        return Err(ScoreError::Io(format!(
+            "{path} is a folder: pass the input file itself"
+        )));
     }
     File::open(path)
-        .map(|f| Box::new(f) as Box<dyn Read + Send>)
+        .map(|f| Box::new(LineCap::new(f)) as Box<dyn Read + Send>)
         .map_err(|e| ScoreError::Io(format!("cannot read {path}: {e}")))
+}
+
+/// The longest line a reader passes on. Both formats buffer a record (a line) before they
+/// can use it, so without a cap a file with no newlines would be read into memory whole.
+pub const MAX_LINE_BYTES: usize = 16 << 20;
+
+/// A reader that fails once a line runs past [`MAX_LINE_BYTES`].
+struct LineCap<R> {
+    inner: R,
+    /// Bytes since the last newline.
+    run: usize,
+}
+
+impl<R: Read> LineCap<R> {
+    fn new(inner: R) -> LineCap<R> {
+        LineCap { inner, run: 0 }
+    }
+}
+
+impl<R: Read> Read for LineCap<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        for &b in &buf[..n] {
+            self.run = if b == b'\n' { 0 } else { self.run + 1 };
+            if self.run > MAX_LINE_BYTES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "a line is longer than {} MiB: is this really CSV or JSON lines?",
+                        MAX_LINE_BYTES >> 20
+                    ),
+                ));
+            }
+        }
+        Ok(n)
+    }
 }
 
 impl Reader {
@@ -286,5 +327,20 @@ fn csv_err(e: csv::Error) -> ScoreError {
     match e.into_kind() {
         csv::ErrorKind::Io(io) => io.into(),
         other => ScoreError::Io(format!("cannot write the output: {other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_without_end_is_refused_not_buffered() {
+        let long = vec![b'x'; MAX_LINE_BYTES + 10];
+        let mut capped = LineCap::new(&long[..]);
+        let err = io::copy(&mut capped, &mut io::sink()).unwrap_err();
+        assert!(err.to_string().contains("longer than 16 MiB"), "{err}");
+        let lines = b"a\n".repeat(MAX_LINE_BYTES);
+        assert!(io::copy(&mut LineCap::new(&lines[..]), &mut io::sink()).is_ok());
     }
 }

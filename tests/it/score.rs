@@ -218,3 +218,45 @@ fn a_model_that_does_not_load_is_one_clear_error() {
         "{err}"
     );
 }
+
+#[test]
+fn folders_and_absurd_thread_counts_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.csv");
+    let input = repo_path("assets/iris/iris.csv");
+    // The model's folder instead of the model.
+    let o = score_file("assets/iris", &input, &out, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("is a folder: pass the PMML file itself"),
+        "{err}"
+    );
+    assert!(!err.contains("line 0"), "{err}");
+    // A billion threads: refused with the range, not an aborted allocation.
+    let o = score_file(
+        "assets/iris/iris.pmml",
+        &input,
+        &out,
+        &["--threads", "1000000000"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("from 1 to 256"),
+        "{}",
+        text(&o.stderr)
+    );
+    // An input folder.
+    let o = score_file(
+        "assets/iris/iris.pmml",
+        &repo_path("assets/iris"),
+        &out,
+        &[],
+    );
+    assert!(
+        text(&o.stderr).contains("is a folder"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!out.exists(), "nothing written");
+}
