@@ -5,13 +5,17 @@
 //! drops the lock when the process dies, however it dies, so there is no stale lock to clean
 //! up.
 //!
-//! A command-line owner holds the lock for a moment, so another command waits for it (a script
-//! importing ten models in parallel just works); a server holds it for days, so a command
-//! refuses at once and names it.
+//! The lock decides; the file's content is only information. It is written as one
+//! fixed-width record in a single write at offset 0 (never truncated first), so a reader sees
+//! the previous holder's record or the new one, not an empty file. A holder that has not
+//! written its record yet is "unknown", and unknown is treated as a command: waited for.
+//!
+//! A command-line owner holds the lock for a moment, so another command (or a starting
+//! server) waits for it (a script importing ten models in parallel just works); a server holds
+//! it for days, so a command refuses at once and names it.
 
 use std::fs::{File, OpenOptions};
-use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -73,7 +77,7 @@ impl OwnerLock {
             path: lock_path.to_path_buf(),
             source,
         };
-        let mut file = OpenOptions::new()
+        let file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
@@ -86,8 +90,8 @@ impl OwnerLock {
             match file.try_lock() {
                 Ok(()) => break,
                 Err(std::fs::TryLockError::WouldBlock) => {
-                    let (pid, holder_role) = read_holder(&mut file);
-                    if holder_role == Some(Role::Command) && Instant::now() < deadline {
+                    let (pid, holder_role) = read_holder(&file);
+                    if holder_role != Some(Role::Server) && Instant::now() < deadline {
                         std::thread::sleep(Duration::from_millis(25));
                         continue;
                     }
@@ -109,19 +113,24 @@ impl OwnerLock {
                 Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
             }
         }
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        writeln!(file, "{} {}", std::process::id(), role.as_str()).map_err(io)?;
-        file.sync_all().map_err(io)?;
+        file.write_all_at(record(std::process::id(), role).as_bytes(), 0)
+            .map_err(io)?;
         Ok(OwnerLock { _file: file })
     }
 }
 
-/// `PID ROLE` as the holder wrote it (either may be missing while it is being written).
-fn read_holder(file: &mut File) -> (Option<u32>, Option<Role>) {
-    let mut text = String::new();
-    let _ = file.seek(SeekFrom::Start(0));
-    let _ = file.read_to_string(&mut text);
+/// The holder's record: pid and role padded to a fixed width, so every record overwrites the
+/// previous one entirely and is written with one `pwrite`.
+fn record(pid: u32, role: Role) -> String {
+    format!("{pid:>10} {:<7}\n", role.as_str())
+}
+
+/// `PID ROLE` as the holder wrote it, read with one `pread` (either may be missing before the
+/// first holder has written).
+fn read_holder(file: &File) -> (Option<u32>, Option<Role>) {
+    let mut buf = [0u8; 64];
+    let n = file.read_at(&mut buf, 0).unwrap_or(0);
+    let text = String::from_utf8_lossy(&buf[..n]);
     let mut words = text.split_whitespace();
     let pid = words.next().and_then(|w| w.parse().ok());
     let role = match words.next() {
@@ -130,4 +139,40 @@ fn read_holder(file: &mut File) -> (Option<u32>, Option<Role>) {
         _ => None,
     };
     (pid, role)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_have_one_width_and_read_back() {
+        assert_eq!(
+            record(7, Role::Server).len(),
+            record(4_294_967_295, Role::Command).len()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        std::fs::write(&path, "4294967295 command\n").unwrap();
+        let file = File::options().read(true).write(true).open(&path).unwrap();
+        file.write_all_at(record(42, Role::Server).as_bytes(), 0)
+            .unwrap();
+        assert_eq!(read_holder(&file), (Some(42), Some(Role::Server)));
+    }
+
+    #[test]
+    fn a_waiter_waits_for_a_holder_that_has_not_written_its_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lock");
+        // A holder with an empty record (it has the lock, not yet its pid written).
+        let holder = File::create(&path).unwrap();
+        holder.lock().unwrap();
+        let released = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            drop(holder);
+        });
+        let got = OwnerLock::acquire(dir.path(), &path, Role::Command, Duration::from_secs(10));
+        assert!(got.is_ok(), "{:?}", got.err());
+        released.join().unwrap();
+    }
 }

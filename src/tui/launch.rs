@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::config::DataDir;
 use crate::control::client::Client;
+use crate::control::owner::COMMAND_WAIT;
 use crate::control::{ControlError, OwnerError, OwnerLock, Role, ServeOptions, serve_until};
 
 #[derive(Debug, Clone, Default)]
@@ -64,7 +65,7 @@ pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
     if opts.embedded {
         return embedded(dir).await;
     }
-    match OwnerLock::acquire(dir.root(), &dir.lock_file(), Role::Command, Duration::ZERO) {
+    match OwnerLock::acquire(dir.root(), &dir.lock_file(), Role::Command, COMMAND_WAIT) {
         Err(OwnerError::Held {
             server: Some(pid), ..
         }) => {

@@ -89,3 +89,36 @@ async fn a_bad_config_file_is_named() {
         "{err}"
     );
 }
+
+/// Twenty imports and twenty listings at once, with no server: each waits its turn for the
+/// lock, none fails reading who holds it.
+#[tokio::test]
+async fn parallel_commands_without_a_server_all_succeed() {
+    let dd = DataDir::new();
+    dd.ok(&["models", "list"]).await;
+    let iris = repo_path("assets/iris/iris.pmml").display().to_string();
+    let runs: Vec<_> = (0..40)
+        .map(|i| {
+            let args: Vec<String> = if i % 2 == 0 {
+                ["models", "import", &iris, "--name", "iris"]
+                    .map(String::from)
+                    .to_vec()
+            } else {
+                ["models", "list"].map(String::from).to_vec()
+            };
+            let mut cmd = tokio::process::Command::new(crate::common::BIN);
+            cmd.arg("--data-dir").arg(&dd.path).args(&args);
+            tokio::spawn(async move { (args, cmd.output().await.expect("run")) })
+        })
+        .collect();
+    for run in runs {
+        let (args, out) = run.await.unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let list = dd.json(&["models", "list", "--json"]).await;
+    assert_eq!(list[0]["versions"], 20, "{list}");
+}
