@@ -161,6 +161,32 @@ pub struct Settings {
     /// Shown in the console; `prod` makes destructive actions ask for the typed name.
     pub environment: String,
     pub import: ImportSettings,
+    pub limits: Limits,
+}
+
+/// What one client may cost the server: how long it may take to send, how much it may send,
+/// and how many connections each listener keeps open. The defaults let an honest client on a
+/// slow link through and close a stalled or trickling one within seconds.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Seconds a client has to send its request headers (also how long an idle keep-alive
+    /// connection stays open).
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request body, extended by one second for every
+    /// `min_body_rate` bytes received: a body must keep up that average rate.
+    pub body_timeout_secs: u64,
+    /// Bytes per second a slow sender must sustain (0: the body deadline is not extended).
+    pub min_body_rate: u64,
+    /// Largest prediction request body, in bytes (413 above it, before any of it is read).
+    pub max_body_bytes: u64,
+    /// Connections the gateway keeps open at once; further clients wait to be accepted.
+    pub gateway_connections: usize,
+    /// Connections the control API keeps open at once: apart from the gateway's, so the
+    /// console and the CLI get through while the gateway is saturated.
+    pub control_connections: usize,
+    /// Seconds a stopping server waits for requests in progress.
+    pub drain_secs: u64,
 }
 
 /// Limits on model imports.
@@ -183,6 +209,21 @@ impl Default for Settings {
             domain: "modeldeck.local".to_string(),
             environment: "dev".to_string(),
             import: ImportSettings::default(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout_secs: 10,
+            body_timeout_secs: 10,
+            min_body_rate: 8 << 10,
+            max_body_bytes: 16 << 20,
+            gateway_connections: 4096,
+            control_connections: 256,
+            drain_secs: 30,
         }
     }
 }
@@ -235,6 +276,37 @@ impl Settings {
         if self.import.max_bytes == 0 || self.import.read_timeout_secs == 0 {
             return Err("import.max_bytes and import.read_timeout_secs must be above 0".into());
         }
+        self.limits.validate()
+    }
+}
+
+impl Limits {
+    fn validate(&self) -> Result<(), String> {
+        let ranges: [(&str, u64, u64, u64); 6] = [
+            ("header_timeout_secs", self.header_timeout_secs, 1, 3600),
+            ("body_timeout_secs", self.body_timeout_secs, 1, 3600),
+            ("max_body_bytes", self.max_body_bytes, 1024, 1 << 30),
+            (
+                "gateway_connections",
+                self.gateway_connections as u64,
+                1,
+                1 << 20,
+            ),
+            (
+                "control_connections",
+                self.control_connections as u64,
+                1,
+                1 << 20,
+            ),
+            ("drain_secs", self.drain_secs, 0, 3600),
+        ];
+        for (key, value, min, max) in ranges {
+            if !(min..=max).contains(&value) {
+                return Err(format!(
+                    "limits.{key} is {value}: use a whole number from {min} to {max}"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -263,6 +335,21 @@ mod tests {
         assert_eq!(s.environment, "prod");
         assert_eq!(s.import.max_bytes, 1024);
         assert_eq!(s.import.read_timeout_secs, 30);
+        let s = Settings::parse("[limits]\nbody_timeout_secs = 3\nmin_body_rate = 0\n").unwrap();
+        assert_eq!(s.limits.body_timeout_secs, 3);
+        assert_eq!(s.limits.min_body_rate, 0);
+        assert_eq!(s.limits.header_timeout_secs, 10);
+    }
+
+    #[test]
+    fn limits_out_of_range_name_the_key_and_range() {
+        let e = Settings::parse("[limits]\ngateway_connections = 0\n").unwrap_err();
+        assert!(
+            e.contains("limits.gateway_connections") && e.contains("1 to"),
+            "{e}"
+        );
+        let e = Settings::parse("[limits]\nmax_body_bytes = 10\n").unwrap_err();
+        assert!(e.contains("limits.max_body_bytes"), "{e}");
     }
 
     #[test]

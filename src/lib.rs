@@ -14,6 +14,8 @@
 //!   through the running server's API when not.
 //! - [`gateway`]: the data plane: TF Serving REST, KServe V1 and the Open Inference Protocol,
 //!   routed by host or path, authorised by access key.
+//! - [`net`]: HTTP/1.1 serving both planes share: connection caps, body deadlines and rates,
+//!   and a stop that drains requests in progress but not idle or stalled connections.
 //! - [`runtime`]: one `Predictor` interface; the native PMML evaluator behind it.
 //! - [`batch`]: reading, scoring and writing records (`modeldeck score`).
 //! - [`tui`]: the console, which talks only to the control API.
@@ -27,6 +29,7 @@ pub mod config;
 pub mod control;
 pub mod domain;
 pub mod gateway;
+pub mod net;
 pub mod registry;
 pub mod runtime;
 pub mod store;

@@ -84,8 +84,8 @@ pub struct ScoreArgs {
     /// Where to write the scored records, same formats; - for stdout (CSV)
     #[arg(long, value_name = "FILE")]
     pub output: String,
-    /// Worker threads (default: all cores)
-    #[arg(long)]
+    /// Worker threads (default: all cores; at most 256)
+    #[arg(long, value_parser = score_threads)]
     pub threads: Option<std::num::NonZeroUsize>,
 }
 
@@ -407,6 +407,14 @@ impl std::io::Write for LogFile {
     fn flush(&mut self) -> std::io::Result<()> {
         (&*self.0).flush()
     }
+}
+
+/// `--threads` for `score`, by the same rule as a service's threads.
+fn score_threads(text: &str) -> Result<std::num::NonZeroUsize, String> {
+    let n = crate::domain::THREADS
+        .parse(text)
+        .map_err(|e| e.to_string())?;
+    std::num::NonZeroUsize::new(n as usize).ok_or_else(|| "threads must be at least 1".into())
 }
 
 /// Exit code when the file was scored but some records failed (their `_error` says why).

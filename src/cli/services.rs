@@ -9,7 +9,23 @@ use serde_json::json;
 use super::{print_json, print_table, row};
 use crate::config::DataDir;
 use crate::control::{ControlError, DeployRequest, Session};
-use crate::domain::{ModelRef, Resources, Service};
+use crate::domain::{
+    CONCURRENCY, MAX_BATCH_ROWS, ModelRef, Resources, Service, THREADS, TIMEOUT_MS,
+};
+
+// clap's value parsers: each flag is read by its setting's own rule.
+fn threads(text: &str) -> Result<u64, String> {
+    THREADS.parse(text).map_err(|e| e.to_string())
+}
+fn concurrency(text: &str) -> Result<u64, String> {
+    CONCURRENCY.parse(text).map_err(|e| e.to_string())
+}
+fn timeout_ms(text: &str) -> Result<u64, String> {
+    TIMEOUT_MS.parse(text).map_err(|e| e.to_string())
+}
+fn max_batch_rows(text: &str) -> Result<u64, String> {
+    MAX_BATCH_ROWS.parse(text).map_err(|e| e.to_string())
+}
 
 #[derive(Debug, Subcommand)]
 pub enum ServicesCommand {
@@ -20,18 +36,18 @@ pub enum ServicesCommand {
         /// MODEL or MODEL:VERSION (default: the latest version)
         #[arg(long)]
         model: String,
-        /// Worker threads for large batches
-        #[arg(long, default_value_t = 1)]
-        threads: u32,
-        /// Requests in flight before the gateway answers 429
-        #[arg(long, default_value_t = 64)]
-        concurrency: u32,
-        /// Time a request may take before the gateway answers 504
-        #[arg(long, default_value_t = 10_000)]
+        /// Worker threads for large batches (1 to 256)
+        #[arg(long, default_value_t = THREADS.default, value_parser = threads)]
+        threads: u64,
+        /// Requests in flight before the gateway answers 429 (1 to 100000)
+        #[arg(long, default_value_t = CONCURRENCY.default, value_parser = concurrency)]
+        concurrency: u64,
+        /// Time a request may take before the gateway answers 504 (1 to 3600000)
+        #[arg(long, default_value_t = TIMEOUT_MS.default, value_parser = timeout_ms)]
         timeout_ms: u64,
-        /// Records per request
-        #[arg(long, default_value_t = 10_000)]
-        max_batch_rows: u32,
+        /// Records per request (1 to 1000000)
+        #[arg(long, default_value_t = MAX_BATCH_ROWS.default, value_parser = max_batch_rows)]
+        max_batch_rows: u64,
         /// Print JSON for scripts
         #[arg(long)]
         json: bool,
@@ -114,13 +130,12 @@ pub async fn dispatch(
             let request = DeployRequest {
                 name,
                 model,
-                resources: Resources {
-                    threads,
-                    concurrency,
-                    timeout_ms,
-                    max_batch_rows,
-                    memory_bytes: 0,
-                },
+                resources: Resources::from_values(
+                    Some(threads),
+                    Some(concurrency),
+                    Some(timeout_ms),
+                    Some(max_batch_rows),
+                )?,
             };
             let s = session.deploy(actor, request).await?;
             let d = &s.deployments[0];

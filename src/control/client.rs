@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::ControlError;
 use crate::config::DataDir;
+use crate::domain::{ModelName, ServiceName, token_name};
 
 /// How long a command waits for a server that holds the lock to publish `server.json`.
 const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
@@ -108,9 +109,81 @@ impl Client {
     /// Imports a version of `name` from a JSON source the server fetches; the version, once the
     /// import operation has ended.
     pub async fn import(&self, name: &str, source: &Value) -> Result<Value, ControlError> {
-        let path = format!("models/{name}/versions");
+        let path = api_path(&[Seg::Word("models"), Seg::Model(name), Seg::Word("versions")])?;
         let op = self.call(Method::POST, &path, Some(source)).await?;
         self.wait_operation(op).await
+    }
+
+    /// Imports a version of `name` from the model file's bytes (named `filename`, whose
+    /// extension helps type detection); the version, once imported.
+    pub async fn upload(
+        &self,
+        name: &str,
+        filename: &str,
+        bytes: Vec<u8>,
+    ) -> Result<Value, ControlError> {
+        let path = api_path(&[Seg::Word("models"), Seg::Model(name), Seg::Word("versions")])?;
+        let path = with_query(path, &[("filename", filename), ("wait", "true")]);
+        let req = self
+            .request(Method::POST, &path)
+            .header("content-type", "application/octet-stream")
+            .body(bytes);
+        let op = self.send(req).await?;
+        self.wait_operation(op).await
+    }
+
+    /// A model's description and versions.
+    pub async fn model(&self, name: &str) -> Result<Value, ControlError> {
+        let path = api_path(&[Seg::Word("models"), Seg::Model(name)])?;
+        self.call(Method::GET, &path, None).await
+    }
+
+    /// Removes one version of `name`, or every version.
+    pub async fn remove_model(
+        &self,
+        name: &str,
+        version: Option<u32>,
+    ) -> Result<Value, ControlError> {
+        let path = match version {
+            Some(v) => api_path(&[
+                Seg::Word("models"),
+                Seg::Model(name),
+                Seg::Word("versions"),
+                Seg::Number(v.into()),
+            ])?,
+            None => api_path(&[Seg::Word("models"), Seg::Model(name)])?,
+        };
+        self.call(Method::DELETE, &path, None).await
+    }
+
+    /// A service; its key in the clear only with `show_key` (the server checks the scope).
+    pub async fn service(&self, name: &str, show_key: bool) -> Result<Value, ControlError> {
+        let path = api_path(&[Seg::Word("services"), Seg::Service(name)])?;
+        let path = with_query(
+            path,
+            &[("show_key", if show_key { "true" } else { "false" })],
+        );
+        self.call(Method::GET, &path, None).await
+    }
+
+    pub async fn delete_service(&self, name: &str) -> Result<Value, ControlError> {
+        let path = api_path(&[Seg::Word("services"), Seg::Service(name)])?;
+        self.call(Method::DELETE, &path, None).await
+    }
+
+    /// A new key for the service; the answer carries it.
+    pub async fn rotate_key(&self, name: &str) -> Result<Value, ControlError> {
+        let path = api_path(&[
+            Seg::Word("services"),
+            Seg::Service(name),
+            Seg::Word("rotate-key"),
+        ])?;
+        self.call(Method::POST, &path, None).await
+    }
+
+    pub async fn revoke_token(&self, name: &str) -> Result<Value, ControlError> {
+        let path = api_path(&[Seg::Word("tokens"), Seg::Token(name)])?;
+        self.call(Method::DELETE, &path, None).await
     }
 
     /// Deploys `model` (`NAME[:VERSION]`) as service `name`; the service with its key.
@@ -120,6 +193,7 @@ impl Client {
         model: &str,
         r: &crate::domain::Resources,
     ) -> Result<Value, ControlError> {
+        ServiceName::parse(name).map_err(|e| ControlError::InvalidName(e.to_string()))?;
         let body = serde_json::json!({
             "name": name, "model": model, "threads": r.threads,
             "concurrency": r.concurrency, "timeout_ms": r.timeout_ms,
@@ -146,10 +220,76 @@ impl Client {
                 _ => {}
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let id = op["id"].as_str().unwrap_or_default().to_string();
-            op = self
-                .call(Method::GET, &format!("operations/{id}"), None)
-                .await?;
+            let id = op["id"].as_str().and_then(|id| id.parse::<u64>().ok());
+            let Some(id) = id else {
+                return Err(ControlError::Api {
+                    code: "bad_answer".into(),
+                    message: format!("the server answered an operation without an id: {op}"),
+                });
+            };
+            let path = api_path(&[Seg::Word("operations"), Seg::Number(id)])?;
+            op = self.call(Method::GET, &path, None).await?;
+        }
+    }
+}
+
+/// One segment of a control API path.
+pub enum Seg<'a> {
+    /// A fixed word of the API (`models`, `versions`, `rotate-key`).
+    Word(&'static str),
+    Model(&'a str),
+    Service(&'a str),
+    Token(&'a str),
+    Number(u64),
+}
+
+/// A path under `/api/v1/` from its segments, each name checked against the domain's rules
+/// for its kind and percent-encoded: a name is never a path, so `../models/x` is refused here
+/// instead of being resolved into another resource by the URL parser.
+pub fn api_path(segments: &[Seg]) -> Result<String, ControlError> {
+    let mut out = String::new();
+    for seg in segments {
+        if !out.is_empty() {
+            out.push('/');
+        }
+        let invalid = |e: String| ControlError::InvalidName(e);
+        let text = match seg {
+            Seg::Word(w) => *w,
+            Seg::Model(n) => ModelName::parse(n)
+                .map(|_| *n)
+                .map_err(|e| invalid(e.to_string()))?,
+            Seg::Service(n) => ServiceName::parse(n)
+                .map(|_| *n)
+                .map_err(|e| invalid(e.to_string()))?,
+            Seg::Token(n) => token_name(n).map_err(|e| invalid(e.to_string()))?,
+            Seg::Number(n) => {
+                out.push_str(&n.to_string());
+                continue;
+            }
+        };
+        encode_segment(&mut out, text);
+    }
+    Ok(out)
+}
+
+/// `path?k=v&…` with the values percent-encoded.
+fn with_query(mut path: String, pairs: &[(&str, &str)]) -> String {
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        path.push(if i == 0 { '?' } else { '&' });
+        path.push_str(k);
+        path.push('=');
+        encode_segment(&mut path, v);
+    }
+    path
+}
+
+/// Percent-encodes everything but RFC 3986's unreserved characters.
+fn encode_segment(out: &mut String, text: &str) {
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
         }
     }
 }
@@ -180,4 +320,34 @@ pub fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Control
             "the server's answer is not what this modeldeck expects ({e}); are client and server the same version?"
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_checked_and_never_become_paths() {
+        let p = api_path(&[
+            Seg::Word("models"),
+            Seg::Model("iris"),
+            Seg::Word("versions"),
+            Seg::Number(2),
+        ]);
+        assert_eq!(p.unwrap(), "models/iris/versions/2");
+        for bad in ["../models/relp", "a/b", "a%2fb", "..", ".", ""] {
+            for seg in [Seg::Model(bad), Seg::Service(bad), Seg::Token(bad)] {
+                let err = api_path(&[Seg::Word("services"), seg]).unwrap_err();
+                assert_eq!(err.code(), "invalid_name", "{bad:?}");
+                assert!(err.to_string().contains("illegal"), "{err}");
+            }
+        }
+    }
+
+    #[test]
+    fn segments_are_percent_encoded() {
+        let mut out = String::new();
+        encode_segment(&mut out, "a b/c%.._~");
+        assert_eq!(out, "a%20b%2Fc%25.._~");
+    }
 }

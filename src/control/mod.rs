@@ -41,6 +41,12 @@ pub enum ControlError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A service setting outside its range (the message names the field and the range).
+    #[error(transparent)]
+    Setting(#[from] crate::domain::SettingError),
+    /// A name that breaks its kind's rules (the message says which and what is allowed).
+    #[error("{0}")]
+    InvalidName(String),
     /// An error the running server's control API answered with, code and all.
     #[error("{message}")]
     Api { code: String, message: String },
@@ -59,6 +65,8 @@ impl ControlError {
             ControlError::Import(e) => e.code(),
             ControlError::NotFound(_) => "not_found",
             ControlError::BadRequest(_) => "bad_request",
+            ControlError::InvalidName(_) => "invalid_name",
+            ControlError::Setting(_) => "invalid_setting",
             ControlError::Api { code, .. } => code,
         }
     }
@@ -78,15 +86,17 @@ pub struct Core {
 }
 
 impl Core {
-    /// Takes ownership of `data_dir` as `role` (a command waits for another command; anyone
-    /// else fails while the directory is owned), opens the store and clears what an
+    /// Takes ownership of `data_dir` as `role` (waiting while another command holds it, failing
+    /// at once while a server does), opens the store and clears what an
     /// interrupted import may have left behind.
     pub fn open(data_dir: DataDir, role: Role) -> Result<Core, ControlError> {
-        let wait = match role {
-            Role::Command => owner::COMMAND_WAIT,
-            Role::Server => std::time::Duration::ZERO,
-        };
-        let owner = OwnerLock::acquire(data_dir.root(), &data_dir.lock_file(), role, wait)?;
+        // Both wait for a command to finish; neither waits for a server (the lock says which).
+        let owner = OwnerLock::acquire(
+            data_dir.root(),
+            &data_dir.lock_file(),
+            role,
+            owner::COMMAND_WAIT,
+        )?;
         let settings = data_dir.settings()?;
         let store = Store::open(&data_dir.database())?;
         let artifacts = Artifacts::new(data_dir.artifacts());

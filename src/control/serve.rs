@@ -14,8 +14,9 @@ use serde_json::json;
 
 use super::api::{self, Api};
 use super::{ControlError, Core, Role};
-use crate::config::{self, DataDir};
+use crate::config::{self, DataDir, Limits};
 use crate::gateway::{self, Gateway, Routing};
+use crate::net::{self, BodyLimits, ListenerConfig, Stopping};
 
 #[derive(Debug, Clone, Default)]
 pub struct ServeOptions {
@@ -47,35 +48,41 @@ pub async fn serve_until(
     let core = Arc::new(core);
 
     let routing = Arc::new(Routing::new(core.data_dir().root()));
-    let services = core.services()?;
+    let (revision, services) = core.snapshot()?;
     // At start nothing waits for the loads: each service answers as soon as its own versions
     // are ready, and a broken artifact fails only its version.
-    drop(api::load_all(routing.publish(&services)));
+    drop(api::load_all(routing.publish(revision, &services)));
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let limits = settings.limits.clone();
+    let (gateway_config, control_config) = listener_configs(&limits);
+    let (stop_tx, stopping) = Stopping::channel();
     let api = Arc::new(Api::new(
         Arc::clone(&core),
         Arc::clone(&routing),
-        stop_rx.clone(),
+        stopping.clone(),
         gateway_url.clone(),
     )?);
     let info = core.data_dir().server_file();
     write_server_json(&info, &gateway_url, &control_url)?;
-    tracing::info!(gateway = %gateway_url, control = %control_url, services = services.len(), "serving");
+    tracing::info!(
+        gateway = %gateway_url, control = %control_url, services = services.len(),
+        gateway_connections = gateway_config.max_connections,
+        control_connections = control_config.max_connections,
+        "serving"
+    );
 
-    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
     let gateway_task = tokio::spawn(gateway::server::serve(
         gateway_listener,
         Arc::new(Gateway::new(Arc::clone(&routing))),
-        stopped(stop_rx.clone()),
+        gateway_config,
+        BodyLimits::from_settings(&limits, limits.max_body_bytes),
+        stopping.clone(),
     ));
-    let control_task = tokio::spawn(gateway::server::run(
+    let control_task = tokio::spawn(net::serve(
         control_listener,
-        "control",
+        control_config,
         move |req| Arc::clone(&api).handle(req),
-        stopped(stop_rx),
+        stopping,
     ));
 
     stop.await;
@@ -86,6 +93,71 @@ pub async fn serve_until(
     let _ = std::fs::remove_file(&info);
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Each listener's connection cap, within what the process may open: the soft file limit is
+/// raised to the hard one first (as Go's runtime does), and caps that would still not fit
+/// beside the store's own files are lowered, with a warning: the control API keeps up to a
+/// quarter of what there is, the gateway the rest.
+fn listener_configs(limits: &Limits) -> (ListenerConfig, ListenerConfig) {
+    let (gateway, control) = fit_connections(
+        limits.gateway_connections,
+        limits.control_connections,
+        raise_file_limit(),
+    );
+    if (gateway, control) != (limits.gateway_connections, limits.control_connections) {
+        tracing::warn!(
+            gateway_connections = gateway,
+            control_connections = control,
+            "limits.gateway_connections and limits.control_connections do not fit in the process's open-file limit, so they were lowered; raise `ulimit -n`"
+        );
+    }
+    let config = |label, max_connections| ListenerConfig {
+        label,
+        max_connections,
+        header_timeout: std::time::Duration::from_secs(limits.header_timeout_secs),
+        drain: std::time::Duration::from_secs(limits.drain_secs),
+    };
+    (config("gateway", gateway), config("control", control))
+}
+
+/// The (gateway, control) caps that fit in `files` open files.
+fn fit_connections(gateway: usize, control: usize, files: Option<usize>) -> (usize, usize) {
+    /// Files the process needs besides connections: the store, artifacts, logs, listeners.
+    const RESERVED: usize = 64;
+    let Some(files) = files else {
+        return (gateway, control);
+    };
+    let room = files.saturating_sub(RESERVED).max(2);
+    if gateway + control <= room {
+        return (gateway, control);
+    }
+    let control = control.min((room / 4).max(1));
+    (gateway.min(room - control).max(1), control)
+}
+
+/// Raises the soft open-file limit to the hard one; the limit in force afterwards.
+fn raise_file_limit() -> Option<usize> {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit only read and write the struct we pass.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) != 0 {
+            return None;
+        }
+        if limit.rlim_cur < limit.rlim_max {
+            let raised = libc::rlimit {
+                rlim_cur: limit.rlim_max,
+                rlim_max: limit.rlim_max,
+            };
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &raised) == 0 {
+                limit = raised;
+            }
+        }
+    }
+    usize::try_from(limit.rlim_cur).ok()
 }
 
 fn listener(l: std::net::TcpListener) -> Result<tokio::net::TcpListener, ControlError> {
@@ -130,5 +202,19 @@ async fn wait_for_signal() {
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fit_connections;
+
+    #[test]
+    fn connection_caps_fit_in_the_file_limit() {
+        assert_eq!(fit_connections(4096, 256, Some(1 << 20)), (4096, 256));
+        assert_eq!(fit_connections(4096, 256, None), (4096, 256));
+        assert_eq!(fit_connections(4096, 256, Some(1024)), (720, 240));
+        assert_eq!(fit_connections(4096, 256, Some(128)), (48, 16));
+        assert_eq!(fit_connections(10, 5, Some(10)), (1, 1));
     }
 }

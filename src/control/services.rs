@@ -36,13 +36,9 @@ impl Core {
         req: DeployRequest,
     ) -> Result<(Service, SharedPredictor), ControlError> {
         let name =
-            ServiceName::parse(&req.name).map_err(|e| ControlError::BadRequest(e.to_string()))?;
+            ServiceName::parse(&req.name).map_err(|e| ControlError::InvalidName(e.to_string()))?;
         let r = req.resources;
-        if r.threads == 0 || r.concurrency == 0 || r.timeout_ms == 0 || r.max_batch_rows == 0 {
-            return Err(ControlError::BadRequest(
-                "threads, concurrency, timeout and max batch rows must each be at least 1".into(),
-            ));
-        }
+        r.validate()?;
         let versions = self
             .store
             .model_versions(req.model.name.as_str())?
@@ -101,11 +97,18 @@ impl Core {
         Ok(self.store.services()?)
     }
 
+    /// The live services as of one store revision, for publishing to the gateway.
+    pub fn snapshot(&self) -> Result<(i64, Vec<Service>), ControlError> {
+        Ok(self.store.services_at_revision()?)
+    }
+
     pub fn service(&self, name: &str) -> Result<Service, ControlError> {
+        valid_service_name(name)?;
         self.store.service(name)?.ok_or_else(|| no_service(name))
     }
 
     pub async fn delete_service(&self, actor: &str, name: &str) -> Result<(), ControlError> {
+        valid_service_name(name)?;
         if self.store.delete_service(actor, name).await? {
             Ok(())
         } else {
@@ -116,11 +119,18 @@ impl Core {
     /// Gives the service a new key; the old one stops working as soon as the gateway's table
     /// is republished.
     pub async fn rotate_key(&self, actor: &str, name: &str) -> Result<Service, ControlError> {
+        valid_service_name(name)?;
         if !self.store.rotate_key(actor, name, new_key()?).await? {
             return Err(no_service(name));
         }
         self.service(name)
     }
+}
+
+fn valid_service_name(name: &str) -> Result<(), ControlError> {
+    ServiceName::parse(name)
+        .map(|_| ())
+        .map_err(|e| ControlError::InvalidName(e.to_string()))
 }
 
 fn no_service(name: &str) -> ControlError {

@@ -126,7 +126,7 @@ impl Session {
         match self {
             Session::Local(core) => Ok((core.model_description(name)?, core.show_model(name)?)),
             Session::Remote(c) => {
-                let mut v = c.call(Method::GET, &format!("models/{name}"), None).await?;
+                let mut v = c.model(name).await?;
                 let description = v["description"].as_str().unwrap_or_default().to_string();
                 Ok((description, decode(v["versions"].take())?))
             }
@@ -147,11 +147,7 @@ impl Session {
                 .map(|v| (v.name, v.version))
                 .collect()),
             Session::Remote(c) => {
-                let path = match target.version {
-                    Some(v) => format!("models/{}/versions/{v}", target.name),
-                    None => format!("models/{}", target.name),
-                };
-                let v = c.call(Method::DELETE, &path, None).await?;
+                let v = c.remove_model(target.name.as_str(), target.version).await?;
                 let list = v["removed"].as_array().cloned().unwrap_or_default();
                 Ok(list
                     .iter()
@@ -189,8 +185,7 @@ impl Session {
         match self {
             Session::Local(core) => core.service(name),
             Session::Remote(c) => {
-                let path = format!("services/{name}?show_key={show_key}");
-                let v = c.call(Method::GET, &path, None).await?;
+                let v = c.service(name, show_key).await?;
                 if show_key { with_key(v) } else { decode(v) }
             }
         }
@@ -200,8 +195,7 @@ impl Session {
         match self {
             Session::Local(core) => core.delete_service(actor, name).await,
             Session::Remote(c) => {
-                c.call(Method::DELETE, &format!("services/{name}"), None)
-                    .await?;
+                c.delete_service(name).await?;
                 Ok(())
             }
         }
@@ -210,10 +204,7 @@ impl Session {
     pub async fn rotate_key(&self, actor: &str, name: &str) -> Result<Service, ControlError> {
         match self {
             Session::Local(core) => core.rotate_key(actor, name).await,
-            Session::Remote(c) => with_key(
-                c.call(Method::POST, &format!("services/{name}/rotate-key"), None)
-                    .await?,
-            ),
+            Session::Remote(c) => with_key(c.rotate_key(name).await?),
         }
     }
 
@@ -251,8 +242,7 @@ impl Session {
         match self {
             Session::Local(core) => core.revoke_token(actor, name).await,
             Session::Remote(c) => {
-                c.call(Method::DELETE, &format!("tokens/{name}"), None)
-                    .await?;
+                c.revoke_token(name).await?;
                 Ok(())
             }
         }

@@ -12,7 +12,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::{ControlError, Core};
-use crate::domain::{Scope, TokenInfo};
+use crate::domain::{Scope, TokenInfo, token_name};
 
 /// The token the server keeps in `DATA_DIR/control.token`.
 pub const LOCAL_ADMIN: &str = "local-admin";
@@ -24,19 +24,9 @@ pub fn hash(token: &str) -> String {
 }
 
 fn check_name(name: &str) -> Result<(), ControlError> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 63
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(ControlError::BadRequest(format!(
-            "illegal token name {name:?}: use 1 to 63 characters from a-z, 0-9, '.', '_' and '-' (e.g. \"ci\" or \"alice\")"
-        )))
-    }
+    token_name(name)
+        .map(|_| ())
+        .map_err(|e| ControlError::InvalidName(e.to_string()))
 }
 
 impl Core {
@@ -61,6 +51,7 @@ impl Core {
     }
 
     pub async fn revoke_token(&self, actor: &str, name: &str) -> Result<(), ControlError> {
+        check_name(name)?;
         if self.store.revoke_token(actor, name).await? {
             Ok(())
         } else {

@@ -13,5 +13,8 @@ pub use model::{
     ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse, human_size,
 };
 pub use name::{ModelName, NameError};
-pub use service::{Deployment, Resources, Service, ServiceName, ServiceNameError};
-pub use token::{Scope, TokenInfo};
+pub use service::{
+    CONCURRENCY, Deployment, MAX_BATCH_ROWS, Resources, Service, ServiceName, ServiceNameError,
+    Setting, SettingError, THREADS, TIMEOUT_MS,
+};
+pub use token::{Scope, TokenInfo, TokenNameError, token_name};

@@ -66,6 +66,92 @@ impl fmt::Display for ServiceName {
     }
 }
 
+/// One service setting's rules: its name (as the API, the CLI flag and the console spell it),
+/// its range and its default. The CLI, the control API, the console and the store all take
+/// their ranges from here, so a value is refused in the same words wherever it is typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The API's field name; the CLI flag is the same with `-` for `_`.
+    pub key: &'static str,
+    pub min: u64,
+    pub max: u64,
+    pub default: u64,
+    /// What the number counts, for messages and help.
+    pub unit: &'static str,
+}
+
+/// A setting's value outside its range, or not a whole number.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{key} must be a whole number of {unit} from {min} to {max}, not {given}",
+    key = setting.key, unit = setting.unit, min = setting.min, max = setting.max
+)]
+pub struct SettingError {
+    pub setting: Setting,
+    /// The value as it was given (text, or a JSON number as written).
+    pub given: String,
+}
+
+impl Setting {
+    /// Checks a number against the range.
+    pub fn check(&self, value: u64) -> Result<u64, SettingError> {
+        if (self.min..=self.max).contains(&value) {
+            Ok(value)
+        } else {
+            Err(self.refuse(value.to_string()))
+        }
+    }
+
+    /// Reads typed text (a flag's or a form field's value).
+    pub fn parse(&self, text: &str) -> Result<u64, SettingError> {
+        let text = text.trim();
+        match text.parse::<u64>() {
+            Ok(v) => self.check(v),
+            Err(_) => Err(self.refuse(format!("{text:?}"))),
+        }
+    }
+
+    pub fn refuse(&self, given: String) -> SettingError {
+        SettingError {
+            setting: *self,
+            given,
+        }
+    }
+}
+
+/// Worker threads a service uses for large batches.
+pub const THREADS: Setting = Setting {
+    key: "threads",
+    min: 1,
+    max: 256,
+    default: 1,
+    unit: "threads",
+};
+/// Requests in flight before the gateway answers 429.
+pub const CONCURRENCY: Setting = Setting {
+    key: "concurrency",
+    min: 1,
+    max: 100_000,
+    default: 64,
+    unit: "requests",
+};
+/// Time a request may take before the gateway answers 504.
+pub const TIMEOUT_MS: Setting = Setting {
+    key: "timeout_ms",
+    min: 1,
+    max: 3_600_000,
+    default: 10_000,
+    unit: "milliseconds",
+};
+/// Records one request may carry.
+pub const MAX_BATCH_ROWS: Setting = Setting {
+    key: "max_batch_rows",
+    min: 1,
+    max: 1_000_000,
+    default: 10_000,
+    unit: "records",
+};
+
 /// What a service may use: worker threads for large batches, requests in flight, the time a
 /// request may take, and rows per request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,12 +167,42 @@ pub struct Resources {
 impl Default for Resources {
     fn default() -> Self {
         Resources {
-            threads: 1,
-            concurrency: 64,
-            timeout_ms: 10_000,
-            max_batch_rows: 10_000,
+            threads: THREADS.default as u32,
+            concurrency: CONCURRENCY.default as u32,
+            timeout_ms: TIMEOUT_MS.default,
+            max_batch_rows: MAX_BATCH_ROWS.default as u32,
             memory_bytes: 0,
         }
+    }
+}
+
+impl Resources {
+    /// Builds resources from optional values (the defaults fill the gaps), each checked
+    /// against its setting's range.
+    pub fn from_values(
+        threads: Option<u64>,
+        concurrency: Option<u64>,
+        timeout_ms: Option<u64>,
+        max_batch_rows: Option<u64>,
+    ) -> Result<Resources, SettingError> {
+        let take = |s: &Setting, v: Option<u64>| s.check(v.unwrap_or(s.default));
+        // Every range ends below u32::MAX, so the narrowing casts keep the value.
+        Ok(Resources {
+            threads: take(&THREADS, threads)? as u32,
+            concurrency: take(&CONCURRENCY, concurrency)? as u32,
+            timeout_ms: take(&TIMEOUT_MS, timeout_ms)?,
+            max_batch_rows: take(&MAX_BATCH_ROWS, max_batch_rows)? as u32,
+            memory_bytes: 0,
+        })
+    }
+
+    /// Checks every setting against its range.
+    pub fn validate(&self) -> Result<(), SettingError> {
+        THREADS.check(self.threads.into())?;
+        CONCURRENCY.check(self.concurrency.into())?;
+        TIMEOUT_MS.check(self.timeout_ms)?;
+        MAX_BATCH_ROWS.check(self.max_batch_rows.into())?;
+        Ok(())
     }
 }
 
@@ -139,6 +255,32 @@ mod tests {
         ] {
             assert!(ServiceName::parse(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn settings_refuse_out_of_range_values_naming_field_and_range() {
+        let e = CONCURRENCY
+            .parse("99999999999999999999")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "concurrency must be a whole number of requests from 1 to 100000, not \"99999999999999999999\""
+        );
+        let e = TIMEOUT_MS.check(u64::MAX).unwrap_err().to_string();
+        assert!(
+            e.contains("timeout_ms") && e.contains("1 to 3600000"),
+            "{e}"
+        );
+        let e = Resources::from_values(Some(1_000_000_000), None, None, None).unwrap_err();
+        assert_eq!(e.setting, THREADS);
+        assert_eq!(THREADS.parse(" 8 "), Ok(8));
+        assert!(MAX_BATCH_ROWS.parse("-1").is_err() && MAX_BATCH_ROWS.parse("1.5").is_err());
+        assert_eq!(
+            Resources::from_values(None, None, None, None),
+            Ok(Resources::default())
+        );
+        assert!(Resources::default().validate().is_ok());
     }
 
     #[test]

@@ -2,6 +2,29 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A token name that breaks the rules, with what they are.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "illegal token name {0:?}: use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit (e.g. \"ci\" or \"alice\")"
+)]
+pub struct TokenNameError(pub String);
+
+/// Checks a token's name: it is the "who" of audit records and a path segment of the control
+/// API, so the alphabet is as small as a model name's.
+pub fn token_name(name: &str) -> Result<&str, TokenNameError> {
+    let b = name.as_bytes();
+    let ok = !b.is_empty()
+        && b.len() <= 63
+        && b[0].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c));
+    if ok {
+        Ok(name)
+    } else {
+        Err(TokenNameError(name.to_string()))
+    }
+}
+
 /// What a token may do. Each scope includes the ones below it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

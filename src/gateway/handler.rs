@@ -1,20 +1,24 @@
-//! One request through the gateway: what it asks for (path grammar), which service (Host,
-//! else the model name in the path), whether the caller may (access key), which version
-//! (path or traffic split), then the protocol's answer.
+//! One request through the gateway, decided from its request line and headers before a byte of
+//! its body is read: what it asks for (path grammar), which service (Host, else the model name
+//! in the path), whether the caller may (access key), which version (path or traffic split),
+//! whether that version is ready, and a slot under the service's concurrency limit. A request
+//! refused on any of these is answered at once and its body is never read; calls that take no
+//! body (status, metadata, lists) are answered here too. An admitted prediction goes on to
+//! [`scoring`](super::scoring) with its body.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use subtle::ConstantTimeEq;
+use tokio::sync::OwnedSemaphorePermit;
 
 use super::path::{self, Call, Target, Verb};
 use super::predict::{self, error_body};
 use super::routing::{Route, Routing, State, Table, VersionCell};
-use super::{examples, json, v2};
-use crate::runtime::{RecordError, SharedPredictor, Value};
+use super::{json, v2};
+use crate::runtime::SharedPredictor;
 
 /// An answer before it becomes an HTTP response.
 pub struct Answer {
@@ -25,7 +29,7 @@ pub struct Answer {
 }
 
 impl Answer {
-    fn ok(body: String) -> Answer {
+    pub(super) fn ok(body: String) -> Answer {
         Answer {
             status: StatusCode::OK,
             body,
@@ -33,13 +37,40 @@ impl Answer {
         }
     }
 
-    fn error(status: StatusCode, message: &str) -> Answer {
+    pub(super) fn error(status: StatusCode, message: &str) -> Answer {
         Answer {
             status,
             body: error_body(message),
             version: None,
         }
     }
+}
+
+/// What admission decided.
+pub enum Admission {
+    /// Answered from the request line and headers alone.
+    Answered(Answer),
+    /// A prediction that may now send its body.
+    Admitted(Admitted),
+}
+
+/// Which prediction protocol an admitted call speaks.
+pub(super) enum Protocol {
+    /// TF Serving's `:predict`, `:classify` or `:regress`.
+    Tf(Verb),
+    /// The Open Inference Protocol's `/infer`, with the model name the path used.
+    Infer { model: String },
+}
+
+/// A prediction call that passed admission, holding its slot under the service's limit for
+/// as long as it lives: the body is read and parsed within the slot, so a service's
+/// concurrency limit also bounds the memory its requests can hold.
+pub struct Admitted {
+    pub(super) route: Arc<Route>,
+    pub(super) cell: Arc<VersionCell>,
+    pub(super) predictor: SharedPredictor,
+    pub(super) protocol: Protocol,
+    pub(super) permit: OwnedSemaphorePermit,
 }
 
 pub struct Gateway {
@@ -56,6 +87,7 @@ impl Gateway {
         }
     }
 
+    /// Admission and the answer in one step, for callers that already hold the body.
     pub async fn handle(
         &self,
         method: &str,
@@ -63,115 +95,133 @@ impl Gateway {
         headers: &HeaderMap,
         body: Bytes,
     ) -> Answer {
+        match self.admit(method, path, headers) {
+            Admission::Answered(a) => a,
+            Admission::Admitted(call) => call.answer(headers, body).await,
+        }
+    }
+
+    /// Decides a request from its line and headers (see the module doc).
+    pub fn admit(&self, method: &str, path: &str, headers: &HeaderMap) -> Admission {
+        match self.decide(method, path, headers) {
+            Ok(admission) => admission,
+            Err(answer) => Admission::Answered(answer),
+        }
+    }
+
+    fn decide(&self, method: &str, path: &str, headers: &HeaderMap) -> Result<Admission, Answer> {
         let call = path::parse(method, path);
         match &call {
             Call::Malformed(m) | Call::BadVersion(m) => {
-                return Answer::error(StatusCode::BAD_REQUEST, m);
+                return Err(Answer::error(StatusCode::BAD_REQUEST, m));
             }
-            Call::NotFound => return Answer::error(StatusCode::NOT_FOUND, "Not Found"),
-            Call::Live => return Answer::ok("{\"live\":true}".into()),
-            Call::Ready => return Answer::ok("{\"ready\":true}".into()),
+            Call::NotFound => return Err(Answer::error(StatusCode::NOT_FOUND, "Not Found")),
+            Call::Live => return Ok(answered(Answer::ok("{\"live\":true}".into()))),
+            Call::Ready => return Ok(answered(Answer::ok("{\"ready\":true}".into()))),
             _ => {}
         }
         let table = self.routing.table();
         let route = match route_for(&table, headers, &call) {
             Some(r) => Arc::clone(r),
-            None => {
-                let message = match &call {
-                    // TF Serving's manager answers a prediction for an unknown model so.
-                    Call::Verb { model, target, .. } => match target {
-                        Target::Version(v) => {
-                            format!("Servable not found for request: Specific({model}, {v})")
-                        }
-                        _ => format!("Servable not found for request: Latest({model})"),
-                    },
-                    Call::V2Metadata { model, .. }
-                    | Call::V2Ready { model, .. }
-                    | Call::V2Infer { model, .. } => format!("Model {model} not found"),
-                    _ => match call.model() {
-                        Some(m) => format!("Could not find any versions of model {m}"),
-                            None => "no service answers at this host: send the service's Host header or name it in the path".into(),
-                    },
-                };
-                return Answer::error(StatusCode::NOT_FOUND, &message);
-            }
+            None => return Err(Answer::error(StatusCode::NOT_FOUND, &unknown_model(&call))),
         };
-        if let Err(answer) = authorize(&table, &route, headers) {
-            return answer;
-        }
-        match call {
+        authorize(&table, &route, headers)?;
+        let answer = match call {
             Call::List => Answer::ok(format!("{{\"models\":[\"{}\"]}}", route.name)),
             Call::Status { model, target } => status(&route, &model, &target),
-            Call::Metadata { model, target } => match version_of(&route, &model, &target, None) {
-                Ok(cell) => metadata(&model, &cell),
-                Err(a) => a,
-            },
+            Call::Metadata { model, target } => {
+                let cell = version_of(&route, &model, &target, None)?;
+                metadata(&model, &cell)
+            }
+            Call::V2Metadata { model, version } => {
+                let cell = v2_version(&route, &model, version.as_deref(), None)?;
+                let p = ready(&cell)?;
+                let versions: Vec<u32> = route.versions.iter().map(|(c, _)| c.version).collect();
+                Answer::ok(v2::metadata(&model, &versions, p.signature()))
+            }
+            Call::V2Ready { model, version } => {
+                let cell = v2_version(&route, &model, version.as_deref(), None)?;
+                ready(&cell)?;
+                let mut out = String::from("{\"name\":");
+                json::write_str(&mut out, &model);
+                out.push_str(",\"ready\":true}");
+                Answer::ok(out)
+            }
             Call::Verb {
                 model,
                 target,
                 verb,
             } => {
-                let ticket = self
-                    .tickets
-                    .fetch_add(1, Ordering::Relaxed)
-                    .wrapping_mul(37);
-                let cell = match version_of(&route, &model, &target, Some(ticket)) {
-                    Ok(c) => c,
-                    Err(a) => return a,
-                };
-                let mut answer = match verb {
-                    Verb::Predict => predict_call(&route, &cell, &body).await,
-                    Verb::Classify | Verb::Regress => {
-                        examples_call(&route, &cell, verb, &body).await
-                    }
-                };
-                cell.count(answer.status.is_success());
-                answer.version = Some(cell.version);
-                answer
-            }
-            Call::V2Metadata { model, version } => {
-                match v2_version(&route, &model, version.as_deref(), None) {
-                    Ok(cell) => match ready(&cell) {
-                        Ok(p) => {
-                            let versions: Vec<u32> =
-                                route.versions.iter().map(|(c, _)| c.version).collect();
-                            Answer::ok(v2::metadata(&model, &versions, p.signature()))
-                        }
-                        Err(a) => a,
-                    },
-                    Err(a) => a,
-                }
-            }
-            Call::V2Ready { model, version } => {
-                match v2_version(&route, &model, version.as_deref(), None) {
-                    Ok(cell) => match ready(&cell) {
-                        Ok(_) => {
-                            let mut out = String::from("{\"name\":");
-                            json::write_str(&mut out, &model);
-                            out.push_str(",\"ready\":true}");
-                            Answer::ok(out)
-                        }
-                        Err(a) => a,
-                    },
-                    Err(a) => a,
-                }
+                let cell = version_of(&route, &model, &target, Some(self.ticket()))?;
+                return self.admitted(route, cell, Protocol::Tf(verb));
             }
             Call::V2Infer { model, version } => {
-                let ticket = self
-                    .tickets
-                    .fetch_add(1, Ordering::Relaxed)
-                    .wrapping_mul(37);
-                let cell = match v2_version(&route, &model, version.as_deref(), Some(ticket)) {
-                    Ok(c) => c,
-                    Err(a) => return a,
-                };
-                let mut answer = infer_call(&route, &cell, &model, headers, &body).await;
-                cell.count(answer.status.is_success());
-                answer.version = Some(cell.version);
-                answer
+                let cell = v2_version(&route, &model, version.as_deref(), Some(self.ticket()))?;
+                return self.admitted(route, cell, Protocol::Infer { model });
             }
             _ => Answer::error(StatusCode::NOT_FOUND, "Not Found"),
+        };
+        Ok(answered(answer))
+    }
+
+    fn ticket(&self) -> u64 {
+        self.tickets
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(37)
+    }
+
+    /// The last checks before a body is read: the version is ready and the service has a
+    /// free slot (else 503 or 429, counted against the version).
+    fn admitted(
+        &self,
+        route: Arc<Route>,
+        cell: Arc<VersionCell>,
+        protocol: Protocol,
+    ) -> Result<Admission, Answer> {
+        let refuse = |mut answer: Answer| {
+            cell.count(false);
+            answer.version = Some(cell.version);
+            answer
+        };
+        let predictor = ready(&cell).map_err(refuse)?;
+        let Ok(permit) = Arc::clone(&route.limit).try_acquire_owned() else {
+            return Err(refuse(Answer::error(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "service {} has {} requests in flight, its limit; retry shortly",
+                    route.name, route.resources.concurrency
+                ),
+            )));
+        };
+        Ok(Admission::Admitted(Admitted {
+            route,
+            cell,
+            predictor,
+            protocol,
+            permit,
+        }))
+    }
+}
+
+fn answered(answer: Answer) -> Admission {
+    Admission::Answered(answer)
+}
+
+/// What an unknown model is called in the protocol the request spoke.
+fn unknown_model(call: &Call) -> String {
+    match call {
+        // TF Serving's manager answers a prediction for an unknown model so.
+        Call::Verb { model, target, .. } => match target {
+            Target::Version(v) => format!("Servable not found for request: Specific({model}, {v})"),
+            _ => format!("Servable not found for request: Latest({model})"),
+        },
+        Call::V2Metadata { model, .. } | Call::V2Ready { model, .. } | Call::V2Infer { model, .. } => {
+            format!("Model {model} not found")
         }
+        _ => match call.model() {
+            Some(m) => format!("Could not find any versions of model {m}"),
+            None => "no service answers at this host: send the service's Host header or name it in the path".into(),
+        },
     }
 }
 
@@ -292,159 +342,6 @@ fn ready(cell: &VersionCell) -> Result<SharedPredictor, Answer> {
             &format!("version {} of {} failed: {why}", cell.version, cell.model),
         )),
     }
-}
-
-/// A TF Serving body parsed, and the version's model, or the answer that stops the call.
-fn parsed(cell: &VersionCell, body: &[u8]) -> Result<(json::Json, SharedPredictor), Answer> {
-    let doc = json::parse(body).map_err(|e| Answer::error(StatusCode::BAD_REQUEST, &e))?;
-    Ok((doc, ready(cell)?))
-}
-
-async fn predict_call(route: &Route, cell: &VersionCell, body: &[u8]) -> Answer {
-    let (doc, predictor) = match parsed(cell, body) {
-        Ok(p) => p,
-        Err(a) => return a,
-    };
-    let records = match predict::records(&doc, predictor.signature()) {
-        Ok(r) => r,
-        Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
-    };
-    match score(route, &predictor, records.rows).await {
-        Ok(rows) => Answer::ok(predict::answer(
-            records.format,
-            predictor.signature(),
-            &rows,
-        )),
-        Err(a) => a,
-    }
-}
-
-/// TF Serving's `:classify` and `:regress`: `examples` (plus `context`) in, `results` out.
-async fn examples_call(route: &Route, cell: &VersionCell, verb: Verb, body: &[u8]) -> Answer {
-    let (doc, predictor) = match parsed(cell, body) {
-        Ok(p) => p,
-        Err(a) => return a,
-    };
-    let sig = predictor.signature();
-    let (rows, shape) = match examples::records(&doc, verb, sig, &cell.model) {
-        Ok(r) => r,
-        Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
-    };
-    match score(route, &predictor, rows).await {
-        Ok(rows) => Answer::ok(examples::answer(&shape, &rows)),
-        Err(a) => a,
-    }
-}
-
-/// The Open Inference Protocol's `/infer`.
-async fn infer_call(
-    route: &Route,
-    cell: &VersionCell,
-    model: &str,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Answer {
-    let predictor = match ready(cell) {
-        Ok(p) => p,
-        Err(a) => return a,
-    };
-    let header_len = headers
-        .get("inference-header-content-length")
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.trim().parse::<usize>());
-    let request = match v2::request(body, header_len, predictor.signature()) {
-        Ok(r) => r,
-        Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
-    };
-    let rows = request.rows.clone();
-    match score(route, &predictor, rows).await {
-        Ok(rows) => match v2::answer(model, cell.version, &request, predictor.signature(), &rows) {
-            Ok(body) => Answer::ok(body),
-            Err(e) => Answer::error(StatusCode::BAD_REQUEST, &e),
-        },
-        Err(a) => a,
-    }
-}
-
-/// Runs `rows` through the model within the service's limits: batch size, requests in
-/// flight (429), and time (504). A record the model refuses fails the request with its
-/// position, as TF Serving reports it.
-async fn score(
-    route: &Route,
-    predictor: &SharedPredictor,
-    rows: Vec<Vec<Value>>,
-) -> Result<Vec<Vec<Value>>, Answer> {
-    let max_rows = route.resources.max_batch_rows as usize;
-    if rows.len() > max_rows {
-        return Err(Answer::error(
-            StatusCode::BAD_REQUEST,
-            &format!(
-                "the request has {} records; this service takes at most {max_rows} per request (split the batch)",
-                rows.len()
-            ),
-        ));
-    }
-    let Ok(permit) = Arc::clone(&route.limit).try_acquire_owned() else {
-        return Err(Answer::error(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "service {} has {} requests in flight, its limit; retry shortly",
-                route.name, route.resources.concurrency
-            ),
-        ));
-    };
-    let failed = || {
-        Answer::error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the model failed while predicting",
-        )
-    };
-    if rows.len() <= predictor.inline_rows() {
-        // Microseconds of work: cheaper here than a hand-off, and too short to time out.
-        let results =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predictor.predict(&rows)))
-                .map_err(|_| failed())?;
-        drop(permit);
-        return collect(results);
-    }
-    let model = Arc::clone(predictor);
-    // A CPU-bound prediction cannot be cancelled: its permit stays taken until it ends.
-    let work = tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        model.predict(&rows)
-    });
-    let timeout = Duration::from_millis(route.resources.timeout_ms);
-    let results = match tokio::time::timeout(timeout, work).await {
-        Ok(Ok(r)) => r,
-        Ok(Err(_)) => return Err(failed()),
-        Err(_) => {
-            return Err(Answer::error(
-                StatusCode::GATEWAY_TIMEOUT,
-                &format!(
-                    "Deadline exceeded: the prediction took longer than the service's {} ms",
-                    route.resources.timeout_ms
-                ),
-            ));
-        }
-    };
-    collect(results)
-}
-
-/// The scored rows, or the first record the model refused, by position as TF Serving says it.
-fn collect(results: Vec<Result<Vec<Value>, RecordError>>) -> Result<Vec<Vec<Value>>, Answer> {
-    let mut rows: Vec<Vec<Value>> = Vec::with_capacity(results.len());
-    for (n, r) in results.into_iter().enumerate() {
-        match r {
-            Ok(row) => rows.push(row),
-            Err(RecordError(e)) => {
-                return Err(Answer::error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Failed to process element: {n}. Error: {e}"),
-                ));
-            }
-        }
-    }
-    Ok(rows)
 }
 
 /// TF Serving's status, with KServe's `name` and `ready` added so both client families parse it.

@@ -44,7 +44,7 @@ impl Json {
     /// (TF Serving truncates at 256).
     pub fn debug_string(&self, limit: usize) -> String {
         let mut s = String::new();
-        write_pretty(&mut s, self, 0);
+        write_pretty(&mut s, self, 0, limit);
         if s.len() > limit {
             let mut end = limit;
             while !s.is_char_boundary(end) {
@@ -56,22 +56,54 @@ impl Json {
     }
 }
 
+/// Why a document was not parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParseError {
+    /// Not JSON; the message reads like rapidjson's.
+    Syntax(String),
+    /// The document holds more values than the budget allowed; parsing stopped at `offset`.
+    TooManyValues { offset: usize },
+}
+
 /// Parses the first JSON value of `text`; the error reads like rapidjson's.
 pub fn parse(text: &[u8]) -> Result<Json, String> {
+    parse_bounded(text, usize::MAX).map_err(|e| match e {
+        ParseError::Syntax(m) => m,
+        ParseError::TooManyValues { offset } => format!("too many values at offset {offset}"),
+    })
+}
+
+/// [`parse`], stopping as soon as the document holds more than `max_values` values (scalars,
+/// lists and objects each count one), so the memory a request can make us spend on its
+/// parse is bounded by what its service could use, not by what it sends.
+pub fn parse_bounded(text: &[u8], max_values: usize) -> Result<Json, ParseError> {
     if text.is_empty() {
-        return Err("JSON Parse error: The document is empty".into());
-    }
-    let mut p = Parser { b: text, i: 0 };
-    p.ws();
-    if p.i == p.b.len() {
-        return Err(format!(
-            "JSON Parse error: The document is empty. at offset: {}",
-            p.i
+        return Err(ParseError::Syntax(
+            "JSON Parse error: The document is empty".into(),
         ));
     }
-    p.value(0)
-        .map_err(|(msg, at)| format!("JSON Parse error: {msg} at offset: {at}"))
+    let mut p = Parser {
+        b: text,
+        i: 0,
+        left: max_values,
+    };
+    p.ws();
+    if p.i == p.b.len() {
+        return Err(ParseError::Syntax(format!(
+            "JSON Parse error: The document is empty. at offset: {}",
+            p.i
+        )));
+    }
+    p.value(0).map_err(|(msg, at)| {
+        if msg == OVER_BUDGET {
+            ParseError::TooManyValues { offset: at }
+        } else {
+            ParseError::Syntax(format!("JSON Parse error: {msg} at offset: {at}"))
+        }
+    })
 }
+
+const OVER_BUDGET: &str = "over budget";
 
 /// Nesting beyond this is refused rather than recursed into.
 const MAX_DEPTH: usize = 256;
@@ -79,6 +111,8 @@ const MAX_DEPTH: usize = 256;
 struct Parser<'a> {
     b: &'a [u8],
     i: usize,
+    /// Values still allowed.
+    left: usize,
 }
 
 type Res<T> = Result<T, (&'static str, usize)>;
@@ -107,6 +141,10 @@ impl Parser<'_> {
         if depth > MAX_DEPTH {
             return Err(("Nesting is too deep.", self.i));
         }
+        if self.left == 0 {
+            return Err((OVER_BUDGET, self.i));
+        }
+        self.left -= 1;
         match self.peek() {
             Some(b'{') => self.object(depth),
             Some(b'[') => self.array(depth),
@@ -328,28 +366,44 @@ pub fn write_json(out: &mut String, v: &Json) {
     }
 }
 
-fn write_pretty(out: &mut String, v: &Json, depth: usize) {
-    let (open, close, items): (char, char, Vec<(Option<&str>, &Json)>) = match v {
+/// Writes `v` pretty-printed, stopping soon after `out` passes `limit` bytes: a message quotes
+/// the start of a value, and a 16 MiB body must not be copied to quote its first 256 bytes.
+fn write_pretty(out: &mut String, v: &Json, depth: usize, limit: usize) {
+    if out.len() > limit {
+        return;
+    }
+    type Items<'a> = Box<dyn Iterator<Item = (Option<&'a str>, &'a Json)> + 'a>;
+    let (open, close, items): (char, char, Items) = match v {
         Json::Arr(items) if !items.is_empty() => {
-            ('[', ']', items.iter().map(|i| (None, i)).collect())
+            ('[', ']', Box::new(items.iter().map(|i| (None, i))))
         }
         Json::Obj(members) if !members.is_empty() => (
             '{',
             '}',
-            members.iter().map(|(k, i)| (Some(k.as_str()), i)).collect(),
+            Box::new(members.iter().map(|(k, i)| (Some(k.as_str()), i))),
         ),
+        Json::Str(text) if text.len() > limit => {
+            let mut end = limit;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            return write_str(out, &text[..end]);
+        }
         scalar_or_empty => return write_json(out, scalar_or_empty),
     };
     let indent = |out: &mut String, d: usize| out.extend(std::iter::repeat_n(' ', 4 * d));
     out.push(open);
-    for (n, (key, item)) in items.into_iter().enumerate() {
+    for (n, (key, item)) in items.enumerate() {
+        if out.len() > limit {
+            return;
+        }
         out.push_str(if n > 0 { ",\n" } else { "\n" });
         indent(out, depth + 1);
         if let Some(k) = key {
             write_str(out, k);
             out.push_str(": ");
         }
-        write_pretty(out, item, depth + 1);
+        write_pretty(out, item, depth + 1, limit);
     }
     out.push('\n');
     indent(out, depth);

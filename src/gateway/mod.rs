@@ -5,7 +5,9 @@
 //! Module map: [`path`] (the URL grammar), [`json`] (TF Serving's JSON dialect), [`predict`]
 //! (request bodies to records and back), [`examples`] (`:classify`/`:regress`), [`v2`] (the Open
 //! Inference Protocol), [`routing`] (the swappable table and its long-lived
-//! cells), [`handler`] (one request end to end), [`server`] (hyper, limits, graceful stop).
+//! cells), [`handler`] (admission: everything decided from the headers, before the body),
+//! [`scoring`] (an admitted prediction from body to answer), [`server`] (the HTTP side: the
+//! body read within its limits between the two).
 
 pub mod examples;
 pub mod handler;
@@ -13,6 +15,7 @@ pub mod json;
 pub mod path;
 pub mod predict;
 pub mod routing;
+pub mod scoring;
 pub mod server;
 pub mod v2;
 

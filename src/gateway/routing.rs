@@ -6,6 +6,10 @@
 //! them: republishing after a key rotation or a traffic change reuses the cells, so nothing
 //! reloads and no counter resets. A version is `loading`, `ready` or `failed(reason)`; only a
 //! ready one answers.
+//!
+//! Tables are ordered by the store revision they were read at: concurrent changes may finish
+//! their reads in one order and publish in another, so a table older than the one being
+//! served is dropped instead of undoing a newer change (an acknowledged key rotation, say).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use arc_swap::ArcSwap;
-use tokio::sync::Semaphore;
+use tokio::sync::{Notify, Semaphore};
 
 use crate::domain::{ModelKind, Resources, Service};
 use crate::runtime::{self, SharedPredictor};
@@ -31,6 +35,8 @@ pub struct VersionCell {
     pub model: String,
     pub version: u32,
     state: RwLock<State>,
+    /// Wakes whoever waits for this version to leave `loading`.
+    settled: Notify,
     pub requests: AtomicU64,
     pub errors: AtomicU64,
 }
@@ -46,6 +52,20 @@ impl VersionCell {
     fn set(&self, state: State) {
         if let Ok(mut s) = self.state.write() {
             *s = state;
+        }
+        self.settled.notify_waiters();
+    }
+
+    /// Resolves once the version is ready or has failed.
+    pub async fn settled(&self) {
+        loop {
+            let woken = self.settled.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            if !matches!(self.state(), State::Loading) {
+                return;
+            }
+            woken.await;
         }
     }
 
@@ -95,6 +115,8 @@ impl Route {
 
 #[derive(Default)]
 pub struct Table {
+    /// The store revision this table was read at.
+    pub revision: i64,
     by_host: HashMap<String, Arc<Route>>,
     by_name: HashMap<String, Arc<Route>>,
 }
@@ -156,13 +178,21 @@ impl Routing {
         self.table.load_full()
     }
 
-    /// Swaps in a table for `services`, reusing every cell that already exists; returns the
-    /// new cells, whose models the caller loads (they answer 503 until then).
-    pub fn publish(&self, services: &[Service]) -> Vec<Load> {
+    /// Swaps in a table for `services` as read at store `revision`, reusing every cell that
+    /// already exists; returns the new cells, whose models the caller loads (they answer 503
+    /// until then). A revision older than the served table's is dropped: the newer table
+    /// already holds whatever change this one carried.
+    pub fn publish(&self, revision: i64, services: &[Service]) -> Vec<Load> {
         let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
         let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        if revision < self.table.load().revision {
+            return Vec::new();
+        }
         let mut loads = Vec::new();
-        let mut table = Table::default();
+        let mut table = Table {
+            revision,
+            ..Table::default()
+        };
         let mut live_cells = HashMap::new();
         let mut live_limits = HashMap::new();
         for s in services {
@@ -177,6 +207,7 @@ impl Routing {
                             model: d.model.clone(),
                             version: d.version,
                             state: RwLock::new(State::Loading),
+                            settled: Notify::new(),
                             requests: AtomicU64::new(0),
                             errors: AtomicU64::new(0),
                         });
@@ -219,6 +250,19 @@ impl Routing {
     }
 }
 
+impl Routing {
+    /// Waits until every version of `service` in the served table is ready or failed (it may be
+    /// loading on behalf of another change that published after ours).
+    pub async fn settled(&self, service: &str) {
+        let table = self.table();
+        if let Some(route) = table.by_name(service) {
+            for (cell, _) in &route.versions {
+                cell.settled().await;
+            }
+        }
+    }
+}
+
 impl Load {
     /// Whether this load is for `model:version` of service `service`.
     pub fn is_for(&self, service: &str, model: &str, version: u32) -> bool {
@@ -237,4 +281,63 @@ pub fn load(job: &Load) {
         Ok(model) => State::Ready(model),
         Err(why) => State::Failed(why),
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Deployment, ServiceName};
+
+    fn service(name: &str, key: &str) -> Service {
+        Service {
+            name: ServiceName::parse(name).unwrap(),
+            host: format!("{name}.test"),
+            key: key.into(),
+            runtime: "pmml/0".into(),
+            resources: Resources::default(),
+            deployments: vec![Deployment {
+                model: "m".into(),
+                version: 1,
+                weight: 100,
+                artifact: "missing".into(),
+                kind: ModelKind::Pmml,
+            }],
+            created_at: String::new(),
+        }
+    }
+
+    #[test]
+    fn an_older_revision_never_replaces_a_newer_table() {
+        let routing = Routing::new(Path::new("/nonexistent"));
+        routing.publish(5, &[service("a", "new-key")]);
+        // A change that read the store earlier publishes late: it must not undo revision 5.
+        let loads = routing.publish(4, &[service("a", "old-key"), service("b", "k")]);
+        assert!(loads.is_empty());
+        let table = routing.table();
+        assert_eq!(table.revision, 5);
+        assert_eq!(table.by_name("a").unwrap().key, "new-key");
+        assert!(table.by_name("b").is_none());
+        // A newer one does, and the same revision again is harmless.
+        routing.publish(6, &[service("a", "k6")]);
+        routing.publish(6, &[service("a", "k6")]);
+        assert_eq!(routing.table().by_name("a").unwrap().key, "k6");
+    }
+
+    #[tokio::test]
+    async fn settled_waits_for_a_load_started_elsewhere() {
+        let routing = Arc::new(Routing::new(Path::new("/nonexistent")));
+        let loads = routing.publish(1, &[service("a", "k")]);
+        assert_eq!(loads.len(), 1);
+        let waiting = tokio::spawn({
+            let routing = Arc::clone(&routing);
+            async move { routing.settled("a").await }
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "still loading");
+        load(&loads[0]); // fails: no artifact
+        tokio::time::timeout(std::time::Duration::from_secs(5), waiting)
+            .await
+            .expect("woken")
+            .unwrap();
+    }
 }

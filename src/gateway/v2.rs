@@ -8,7 +8,7 @@
 //! `[N]` (or `[N, 1]`) tensor per field, named after the field. Each output field comes back
 //! as its own `[N]` tensor.
 
-use super::json::{self, Json, write_float, write_str, write_value};
+use super::json::{self, Json, ParseError, write_float, write_str, write_value};
 use super::predict;
 use crate::runtime::{DType, FieldSpec, Signature, Value};
 
@@ -58,12 +58,37 @@ pub fn metadata(model: &str, versions: &[u32], sig: &Signature) -> String {
     out
 }
 
-/// Reads an infer request; `header_len` is the binary extension's header, when sent.
+/// Why an infer request was refused.
+#[derive(Debug)]
+pub enum RequestError {
+    /// The JSON header did not parse (or held more values than the budget).
+    Json(ParseError),
+    /// It parsed but does not say what the model takes; the message names the input.
+    Invalid(String),
+}
+
+impl From<String> for RequestError {
+    fn from(m: String) -> Self {
+        RequestError::Invalid(m)
+    }
+}
+
+impl From<&str> for RequestError {
+    fn from(m: &str) -> Self {
+        RequestError::Invalid(m.to_string())
+    }
+}
+
+/// Reads an infer request; `header_len` is the binary extension's header, when sent. The JSON
+/// may hold at most `budget` values, and every tensor's shape is checked against the data
+/// that came with it and against `max_rows` before anything is sized from it.
 pub fn request(
     body: &[u8],
     header_len: Option<Result<usize, std::num::ParseIntError>>,
     sig: &Signature,
-) -> Result<InferRequest, String> {
+    budget: usize,
+    max_rows: usize,
+) -> Result<InferRequest, RequestError> {
     let (head, mut binary) = match header_len {
         None => (body, &[][..]),
         Some(Ok(n)) if n <= body.len() => body.split_at(n),
@@ -71,11 +96,12 @@ pub fn request(
             return Err(format!(
                 "Inference-Header-Content-Length is {n} but the body has only {} bytes",
                 body.len()
-            ));
+            )
+            .into());
         }
         Some(Err(_)) => return Err("Inference-Header-Content-Length is not a number".into()),
     };
-    let doc = json::parse(head)?;
+    let doc = json::parse_bounded(head, budget).map_err(RequestError::Json)?;
     let id = match doc.get("id") {
         Some(Json::Str(s)) => Some(s.clone()),
         Some(Json::Num(n, _)) => Some(format!("{n}")),
@@ -94,17 +120,17 @@ pub fn request(
             Some(Json::Arr(dims)) => dims
                 .iter()
                 .map(|d| match d {
-                    Json::Num(n, true) if *n >= 0.0 => Ok(*n as usize),
+                    Json::Num(n, true) if *n >= 0.0 && *n < 9.0e15 => Ok(*n as usize),
                     _ => Err(format!("input {name}: shape must list whole numbers")),
                 })
                 .collect::<Result<_, _>>()?,
-            _ => return Err(format!("input {name} needs a 'shape'")),
+            _ => return Err(format!("input {name} needs a 'shape'").into()),
         };
         let dtype = match t.get("datatype") {
             Some(Json::Str(s)) => s.clone(),
-            _ => return Err(format!("input {name} needs a 'datatype'")),
+            _ => return Err(format!("input {name} needs a 'datatype'").into()),
         };
-        let count: usize = shape.iter().product();
+        let count = checked_count(&name, &shape, max_rows)?;
         let binary_size = t
             .get("parameters")
             .and_then(|p| p.get("binary_data_size"))
@@ -118,24 +144,27 @@ pub fn request(
                     return Err(format!(
                         "input {name} announces {size} bytes of binary data but only {} remain",
                         binary.len()
-                    ));
+                    )
+                    .into());
                 }
                 let (mine, rest) = binary.split_at(size);
                 binary = rest;
                 decode(&name, &dtype, mine)?
             }
             (None, Some(data)) => {
-                let mut flat = Vec::with_capacity(count);
+                // Sized by the data that came, never by the shape the request claims.
+                let mut flat = Vec::new();
                 flatten(data, &mut flat);
                 flat
             }
-            (None, None) => return Err(format!("input {name} has no 'data'")),
+            (None, None) => return Err(format!("input {name} has no 'data'").into()),
         };
         if values.len() != count {
             return Err(format!(
                 "input {name} has shape {shape:?} ({count} values) but {} values",
                 values.len()
-            ));
+            )
+            .into());
         }
         tensors.push((name, shape, values));
     }
@@ -152,6 +181,22 @@ pub fn request(
         _ => None,
     };
     Ok(InferRequest { id, rows, outputs })
+}
+
+/// The number of values a shape holds, refused when its batch (the first dimension) is over
+/// the service's limit or the product does not fit in memory at all.
+fn checked_count(name: &str, shape: &[usize], max_rows: usize) -> Result<usize, String> {
+    if let Some(&rows) = shape.first()
+        && rows > max_rows
+    {
+        return Err(format!(
+            "input {name}: shape {shape:?} has {rows} records; this service takes at most {max_rows} per request (split the batch)"
+        ));
+    }
+    shape
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(d))
+        .ok_or_else(|| format!("input {name}: shape {shape:?} is too large"))
 }
 
 fn flatten(v: &Json, out: &mut Vec<Json>) {
@@ -219,6 +264,9 @@ type Tensor = (String, Vec<usize>, Vec<Json>);
 fn rows(tensors: Vec<Tensor>, sig: &Signature) -> Result<Vec<Vec<Value>>, String> {
     let inputs = &sig.inputs;
     let k = inputs.len();
+    if k == 0 {
+        return Err("this model takes no inputs".into());
+    }
     let named = |n: &str| inputs.iter().position(|f| f.name == n);
     // One tensor holding every field, columns in feature order.
     if let [(name, shape, values)] = tensors.as_slice()

@@ -93,16 +93,22 @@ impl Store {
 
     /// Every live service, by name.
     pub fn services(&self) -> Result<Vec<Service>, StoreError> {
+        self.read(live_services)
+    }
+
+    /// Every live service and the revision they are as of, from one read transaction: a
+    /// routing table built from it is the store exactly at that revision, so tables can be
+    /// ordered by it.
+    pub fn services_at_revision(&self) -> Result<(i64, Vec<Service>), StoreError> {
         self.read(|c| {
-            let names: Vec<String> = c
-                .prepare("SELECT name FROM services WHERE deleted_at IS NULL ORDER BY name")?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut out = Vec::with_capacity(names.len());
-            for name in names {
-                out.extend(load_service(c, &name)?);
-            }
-            Ok(out)
+            let tx = c.unchecked_transaction()?;
+            let revision: i64 =
+                tx.query_row("SELECT coalesce(max(revision), 0) FROM events", [], |r| {
+                    r.get(0)
+                })?;
+            let services = live_services(&tx)?;
+            tx.finish()?;
+            Ok((revision, services))
         })
     }
 
@@ -152,6 +158,18 @@ impl Store {
         })
         .await
     }
+}
+
+fn live_services(c: &Connection) -> Result<Vec<Service>, StoreError> {
+    let names: Vec<String> = c
+        .prepare("SELECT name FROM services WHERE deleted_at IS NULL ORDER BY name")?
+        .query_map([], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(names.len());
+    for name in names {
+        out.extend(load_service(c, &name)?);
+    }
+    Ok(out)
 }
 
 fn live_id(tx: &Transaction, name: &str) -> Result<Option<i64>, StoreError> {

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 use super::action::{ACTIONS, Action, COMMANDS, Scope, def_of};
 use super::keymap::{Key, Keymap};
 use super::state::{Confirm, Field, Form, FormKind, Loadable, Overlay, State};
-use crate::domain::{ModelSummary, ModelVersion, Service};
+use crate::domain::{
+    CONCURRENCY, MAX_BATCH_ROWS, ModelSummary, ModelVersion, Service, THREADS, TIMEOUT_MS,
+};
 use crossterm::event::KeyCode;
 
 /// How long a toast stays.
@@ -593,10 +595,26 @@ fn deploy_form(model: Option<&str>) -> Form {
         fields: vec![
             f("name", "", "service name: a DNS label (a-z 0-9 -)"),
             f("model", model.unwrap_or(""), "MODEL or MODEL:VERSION"),
-            f("threads", "1", "worker threads for large batches"),
-            f("concurrency", "64", "requests in flight before 429"),
-            f("timeout ms", "10000", "time before 504"),
-            f("max batch rows", "10000", "records per request"),
+            f(
+                "threads",
+                &THREADS.default.to_string(),
+                "worker threads for large batches (1-256)",
+            ),
+            f(
+                "concurrency",
+                &CONCURRENCY.default.to_string(),
+                "requests in flight before 429 (1-100000)",
+            ),
+            f(
+                "timeout ms",
+                &TIMEOUT_MS.default.to_string(),
+                "time before 504 (1-3600000)",
+            ),
+            f(
+                "max batch rows",
+                &MAX_BATCH_ROWS.default.to_string(),
+                "records per request (1-1000000)",
+            ),
         ],
         focus: 0,
         busy: false,

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::update::{Effect, Msg};
 use crate::control::ControlError;
 use crate::control::client::{Client, decode};
-use crate::domain::Resources;
+use crate::domain::{CONCURRENCY, MAX_BATCH_ROWS, Resources, THREADS, TIMEOUT_MS};
 
 /// The sample models the demo loads (compiled in, so an installed binary has them too).
 const DEMO_MODELS: &[(&str, &str, &str)] = &[
@@ -118,7 +118,7 @@ async fn perform(client: &Client, effect: Effect) -> Option<Msg> {
         }),
         Effect::LoadVersions(name) => {
             let result = client
-                .call(Method::GET, &format!("models/{name}"), None)
+                .model(&name)
                 .await
                 .and_then(|mut v| decode(v["versions"].take()))
                 .map_err(|e| e.to_string());
@@ -141,19 +141,13 @@ async fn perform(client: &Client, effect: Effect) -> Option<Msg> {
             timeout_ms,
             max_batch_rows,
         } => {
-            fn number<T: std::str::FromStr>(label: &str, v: &str) -> Result<T, ControlError> {
-                v.parse().map_err(|_| {
-                    ControlError::BadRequest(format!("{label} must be a whole number, not {v:?}"))
-                })
-            }
             let result = async {
-                let resources = Resources {
-                    threads: number("threads", &threads)?,
-                    concurrency: number("concurrency", &concurrency)?,
-                    timeout_ms: number("timeout ms", &timeout_ms)?,
-                    max_batch_rows: number("max batch rows", &max_batch_rows)?,
-                    memory_bytes: 0,
-                };
+                let resources = Resources::from_values(
+                    Some(THREADS.parse(&threads)?),
+                    Some(CONCURRENCY.parse(&concurrency)?),
+                    Some(TIMEOUT_MS.parse(&timeout_ms)?),
+                    Some(MAX_BATCH_ROWS.parse(&max_batch_rows)?),
+                )?;
                 let s = client.deploy(&name, &model, &resources).await?;
                 Ok(format!(
                     "deployed {name} at {}",
@@ -164,36 +158,29 @@ async fn perform(client: &Client, effect: Effect) -> Option<Msg> {
         }
         Effect::DeleteVersion(model, version) => done(
             client
-                .call(
-                    Method::DELETE,
-                    &format!("models/{model}/versions/{version}"),
-                    None,
-                )
+                .remove_model(&model, Some(version))
                 .await
                 .map(|_| format!("deleted {model}:{version}")),
         ),
         Effect::DeleteService(name) => done(
             client
-                .call(Method::DELETE, &format!("services/{name}"), None)
+                .delete_service(&name)
                 .await
                 .map(|_| format!("deleted service {name}")),
         ),
         Effect::RotateKey(name) => done(
             client
-                .call(Method::POST, &format!("services/{name}/rotate-key"), None)
+                .rotate_key(&name)
                 .await
                 .map(|_| format!("{name} has a new key (v shows it)")),
         ),
-        Effect::RevealKey(name) => {
-            let path = format!("services/{name}?show_key=true");
-            match client.call(Method::GET, &path, None).await {
-                Ok(v) => Some(Msg::RevealedKey(
-                    name,
-                    v["key"].as_str().unwrap_or_default().to_string(),
-                )),
-                Err(e) => done(Err(e)),
-            }
-        }
+        Effect::RevealKey(name) => match client.service(&name, true).await {
+            Ok(v) => Some(Msg::RevealedKey(
+                name,
+                v["key"].as_str().unwrap_or_default().to_string(),
+            )),
+            Err(e) => done(Err(e)),
+        },
         Effect::Demo => done(demo(client).await),
         // The loop itself handles these.
         Effect::Copy(_) | Effect::Theme(_) | Effect::Suspend | Effect::Quit { .. } => None,
@@ -219,15 +206,7 @@ async fn snapshot(client: &Client) -> Result<Msg, ControlError> {
 /// Uploads the sample models and deploys the iris tree as service `iris`.
 async fn demo(client: &Client) -> Result<String, ControlError> {
     for (name, file, text) in DEMO_MODELS {
-        let req = client
-            .request(
-                Method::POST,
-                &format!("models/{name}/versions?filename={file}&wait=true"),
-            )
-            .header("content-type", "application/octet-stream")
-            .body(text.as_bytes().to_vec());
-        let op: Value = client.send(req).await?;
-        client.wait_operation(op).await?;
+        client.upload(name, file, text.as_bytes().to_vec()).await?;
     }
     client.deploy("iris", "iris", &Resources::default()).await?;
     Ok("loaded 3 sample models and deployed service iris (2 shows it)".into())

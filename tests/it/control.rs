@@ -366,3 +366,37 @@ async fn services_come_back_after_kill_9_and_a_broken_artifact_blocks_nothing_el
     assert!(body["error"].as_str().unwrap().contains("failed"), "{body}");
     assert!(s.stop().await.success());
 }
+
+#[tokio::test]
+async fn service_settings_out_of_range_are_refused_naming_field_and_range() {
+    let dir = DataDir::new();
+    dir.import(repo_path("assets/iris/iris.pmml").to_str().unwrap(), "iris")
+        .await;
+    let s = Server::start(&dir).await;
+    for (field, value, range) in [
+        ("timeout_ms", "18446744073709551615", "from 1 to 3600000"),
+        ("threads", "1000000000", "from 1 to 256"),
+        ("concurrency", "99999999999999999999", "from 1 to 100000"),
+        ("max_batch_rows", "0", "from 1 to 1000000"),
+        ("concurrency", "-3", "from 1 to 100000"),
+        ("threads", "2.5", "from 1 to 256"),
+    ] {
+        // Raw JSON, so the number arrives exactly as typed.
+        let body = format!(r#"{{"name":"x","model":"iris","{field}":{value}}}"#);
+        let resp = reqwest::Client::new()
+            .post(format!("{}/api/v1/services", s.control))
+            .bearer_auth(&s.token)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{field}={value}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "invalid_setting", "{v}");
+        let msg = v["error"]["message"].as_str().unwrap();
+        assert!(msg.starts_with(field) && msg.contains(range), "{msg}");
+    }
+    assert_eq!(s.get("services").await["services"], json!([]));
+    assert!(s.stop().await.success());
+}

@@ -180,7 +180,35 @@ async fn deploy_refuses_bad_requests_and_changes_nothing() {
                 "--concurrency",
                 "0",
             ],
-            "at least 1",
+            "concurrency must be a whole number of requests from 1 to 100000, not 0",
+        ),
+        (
+            vec![
+                "services",
+                "deploy",
+                "iris",
+                "--model",
+                "iris",
+                "--concurrency",
+                "99999999999999999999",
+            ],
+            "from 1 to 100000, not \"99999999999999999999\"",
+        ),
+        (
+            vec![
+                "services",
+                "deploy",
+                "iris",
+                "--model",
+                "iris",
+                "--threads",
+                "1000000000",
+            ],
+            "threads must be a whole number of threads from 1 to 256",
+        ),
+        (
+            vec!["services", "deploy", "../models/iris", "--model", "iris"],
+            "illegal service name",
         ),
     ] {
         let out = dir.run(&args).await;

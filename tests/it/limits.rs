@@ -9,10 +9,15 @@ use serde_json::{Value, json};
 use crate::common::{DataDir, repo_path};
 use crate::server::{Server, post, wait_ready};
 
-const ROW: &str = r#"{"instances":[{"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]}"#;
+pub const ROW: &str = r#"{"instances":[{"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]}"#;
 
 /// Imports the iris model with a test behaviour under `name` and deploys it with `flags`.
-async fn deploy_test_model(dir: &DataDir, name: &str, behaviour: &str, flags: &[&str]) -> String {
+pub async fn deploy_test_model(
+    dir: &DataDir,
+    name: &str,
+    behaviour: &str,
+    flags: &[&str],
+) -> String {
     let text = std::fs::read_to_string(repo_path("assets/iris/iris.pmml")).unwrap();
     let text = text.replacen(
         "<Header>",

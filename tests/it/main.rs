@@ -6,14 +6,17 @@ mod common;
 mod console;
 mod control;
 mod gateway;
+mod hostile;
 mod import_http;
 mod import_local;
 mod import_s3;
 #[cfg(feature = "test-runtimes")]
 mod limits;
+mod names;
 mod ownership;
 mod pmml_conformance;
 mod pmml_errors;
+mod races;
 mod score;
 mod server;
 mod store;

@@ -32,6 +32,11 @@ impl Server {
             .kill_on_drop(true)
             .spawn()
             .expect("start serve");
+        Server::spawned(dir, child).await
+    }
+
+    /// Waits for a `serve` started by the caller to publish its addresses.
+    pub async fn spawned(dir: &DataDir, child: tokio::process::Child) -> Server {
         let info = dir.path.join("server.json");
         for _ in 0..200 {
             if let Ok(text) = std::fs::read_to_string(&info)

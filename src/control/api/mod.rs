@@ -27,6 +27,7 @@ use super::{ControlError, Core};
 use crate::domain::{Scope, TokenInfo};
 use crate::gateway::Routing;
 use crate::gateway::routing::{self, Load, State};
+use crate::net::{BodyLimits, Stopping};
 use crate::runtime::SharedPredictor;
 use reply::{ApiBody, ApiError};
 
@@ -37,8 +38,10 @@ pub struct Api {
     pub operations: Operations,
     /// The newest event revision; listeners of the change stream wait on it.
     pub revision: tokio::sync::watch::Sender<i64>,
-    /// Flips to true when the server stops, which ends the change streams.
-    pub stopping: tokio::sync::watch::Receiver<bool>,
+    /// Raised when the server stops: it ends the change streams and cuts bodies being read.
+    pub stopping: Stopping,
+    /// What a request body may cost (JSON calls cap it lower, uploads at the import limit).
+    pub body: BodyLimits,
     /// The gateway's URL, for deploy answers and the `curl` line.
     pub gateway_url: String,
     pub started_at: String,
@@ -76,16 +79,19 @@ impl Api {
     pub fn new(
         core: Arc<Core>,
         routing: Arc<Routing>,
-        stopping: tokio::sync::watch::Receiver<bool>,
+        stopping: Stopping,
         gateway_url: String,
     ) -> Result<Api, ControlError> {
         let revision = core.store().revision()?;
+        let limits = &core.settings().limits;
+        let body = BodyLimits::from_settings(limits, core.settings().import.max_bytes);
         Ok(Api {
             core,
             routing,
             operations: Operations::default(),
             revision: tokio::sync::watch::Sender::new(revision),
             stopping,
+            body,
             gateway_url,
             started_at: crate::store::now(),
             touched: Mutex::new(HashMap::new()),
@@ -144,19 +150,23 @@ impl Api {
     }
 
     /// After a change: republish the routing table, load what is new and wait for it, then
-    /// wake the change stream.
+    /// wake the change stream. When this returns, the gateway serves the change (or a newer
+    /// state that includes it).
     pub async fn changed(&self) -> Result<(), ApiError> {
         self.changed_with(None).await
     }
 
     /// [`Api::changed`], where `compiled` is a version whose model is already compiled
-    /// (service, model, version, the model): its cell takes it instead of loading again.
+    /// (service, model, version, the model): its cell takes it instead of loading again, and
+    /// the call also waits for that service's versions to be ready or failed — whoever loads
+    /// them (a concurrent change may have published first).
     pub async fn changed_with(
         &self,
         compiled: Option<(&str, &str, u32, SharedPredictor)>,
     ) -> Result<(), ApiError> {
-        let services = self.core.services()?;
-        let mut loads = self.routing.publish(&services);
+        let (revision, services) = self.core.snapshot()?;
+        let mut loads = self.routing.publish(revision, &services);
+        let service = compiled.as_ref().map(|(s, ..)| s.to_string());
         if let Some((service, model, version, predictor)) = compiled {
             loads.retain(|job| {
                 let hit = job.is_for(service, model, version);
@@ -168,6 +178,9 @@ impl Api {
         }
         for handle in load_all(loads) {
             let _ = handle.await;
+        }
+        if let Some(service) = service {
+            self.routing.settled(&service).await;
         }
         let revision = self.core.store().revision().map_err(ControlError::from)?;
         self.revision.send_replace(revision);

@@ -5,23 +5,26 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use http::request::Parts;
 use http::{Method, Response, StatusCode};
-use http_body_util::{BodyExt, BodyStream, Limited};
 use hyper::body::Incoming;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::reply::{ApiBody, ApiError, json_response, ok};
 use super::{Api, Caller, watch};
+use crate::control::ControlError;
 use crate::control::{DeployRequest, ImportRequest};
-use crate::domain::{ModelKind, ModelRef, Resources, Scope, Service};
+use crate::domain::{
+    CONCURRENCY, MAX_BATCH_ROWS, ModelKind, ModelName, ModelRef, Resources, Scope, Service,
+    ServiceName, Setting, THREADS, TIMEOUT_MS, token_name,
+};
+use crate::net::{BodyError, BodyLimits, Paced};
 use crate::registry::artifacts::CappedFile;
 use crate::registry::{Addressing, S3Options, Source};
 
 /// JSON request bodies are small; model bytes come as uploads, not JSON.
-const MAX_JSON_BYTES: usize = 1 << 20;
+const MAX_JSON_BYTES: u64 = 1 << 20;
 
 type Answer = Result<Response<ApiBody>, ApiError>;
 
@@ -37,16 +40,17 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
         ["status"] => only(m, &[Method::GET])?.then(|| status(api, caller)),
         ["models"] => only(m, &[Method::GET])?.then(|| models(api, caller)),
         ["models", name] => match *m {
-            Method::GET => model(api, caller, name),
-            Method::DELETE => remove_model(api, caller, name, None).await,
+            Method::GET => model(api, caller, model_name(name)?),
+            Method::DELETE => remove_model(api, caller, model_name(name)?, None).await,
             _ => Err(wrong_method(m, "GET, DELETE")),
         },
         ["models", name, "versions"] => {
             only(m, &[Method::POST])?;
-            import(api, caller, name, &parts, query, body).await
+            import(api, caller, model_name(name)?, &parts, query, body).await
         }
         ["models", name, "versions", v] => {
             only(m, &[Method::DELETE])?;
+            let name = model_name(name)?;
             let v = v
                 .parse::<u32>()
                 .map_err(|_| ApiError::bad_request(format!("{v:?} is not a version number")))?;
@@ -82,8 +86,8 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
             Method::POST => deploy(api, caller, body).await,
             _ => Err(wrong_method(m, "GET, POST")),
         },
-        ["services", name] => match *m {
-            Method::GET => {
+        ["services", name] => match (m, service_name(name)?) {
+            (&Method::GET, name) => {
                 let show_key = query_param(query, "show_key").is_some_and(|v| v == "true");
                 caller.require(if show_key {
                     Scope::Operator
@@ -92,7 +96,7 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
                 })?;
                 ok(&service_json(api, &api.core.service(name)?, show_key))
             }
-            Method::DELETE => {
+            (&Method::DELETE, name) => {
                 caller.require(Scope::Operator)?;
                 api.core.delete_service(caller.actor(), name).await?;
                 api.changed().await?;
@@ -102,6 +106,7 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
         },
         ["services", name, "rotate-key"] => {
             only(m, &[Method::POST])?;
+            let name = service_name(name)?;
             caller.require(Scope::Operator)?;
             let s = api.core.rotate_key(caller.actor(), name).await?;
             api.changed().await?;
@@ -136,7 +141,7 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
             }
             Method::POST => {
                 caller.require(Scope::Admin)?;
-                let req: TokenBody = read_json(body).await?;
+                let req: TokenBody = read_json(api, body).await?;
                 let scope = req.scope.parse::<Scope>().map_err(ApiError::bad_request)?;
                 let (info, secret) = api
                     .core
@@ -151,6 +156,7 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
         },
         ["tokens", name] => {
             only(m, &[Method::DELETE])?;
+            let name = token_name(name).map_err(invalid_name)?;
             caller.require(Scope::Admin)?;
             api.core.revoke_token(caller.actor(), name).await?;
             api.changed().await?;
@@ -194,6 +200,25 @@ fn unknown(parts: &Parts) -> ApiError {
         parts.method,
         parts.uri.path()
     ))
+}
+
+/// A path segment that must be a model name. Segments are taken raw, as the client sent them:
+/// a name is never percent-decoded into something else, and anything outside the name
+/// alphabet (`..`, `%2f`) is refused here, before it can reach a lookup.
+fn model_name(segment: &str) -> Result<&str, ApiError> {
+    ModelName::parse(segment)
+        .map(|_| segment)
+        .map_err(invalid_name)
+}
+
+fn service_name(segment: &str) -> Result<&str, ApiError> {
+    ServiceName::parse(segment)
+        .map(|_| segment)
+        .map_err(invalid_name)
+}
+
+fn invalid_name(e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_name", e.to_string())
 }
 
 fn not_found(message: String) -> ApiError {
@@ -262,30 +287,40 @@ pub fn service_json(api: &Api, s: &Service, show_key: bool) -> Value {
 struct DeployBody {
     name: String,
     model: String,
-    threads: Option<u32>,
-    concurrency: Option<u32>,
-    timeout_ms: Option<u64>,
-    max_batch_rows: Option<u32>,
+    // Any JSON number, so that an out-of-range one is refused by its setting's own rule
+    // (naming the field and the range) rather than by serde's "invalid type".
+    threads: Option<serde_json::Number>,
+    concurrency: Option<serde_json::Number>,
+    timeout_ms: Option<serde_json::Number>,
+    max_batch_rows: Option<serde_json::Number>,
+}
+
+/// A JSON number as a setting's value: a whole number in range, or the setting's error.
+fn setting(s: &Setting, n: Option<serde_json::Number>) -> Result<Option<u64>, ApiError> {
+    let Some(n) = n else { return Ok(None) };
+    let value = n.as_u64().ok_or_else(|| s.refuse(n.to_string()));
+    let value = value.and_then(|v| s.check(v)).map_err(ControlError::from)?;
+    Ok(Some(value))
 }
 
 async fn deploy(api: &Api, caller: &Caller, body: Incoming) -> Answer {
     caller.require(Scope::Operator)?;
-    let req: DeployBody = read_json(body).await?;
+    let req: DeployBody = read_json(api, body).await?;
     let model: ModelRef = req
         .model
         .parse()
         .map_err(|e: crate::domain::ModelRefError| ApiError::bad_request(e.to_string()))?;
-    let d = Resources::default();
+    let resources = Resources::from_values(
+        setting(&THREADS, req.threads)?,
+        setting(&CONCURRENCY, req.concurrency)?,
+        setting(&TIMEOUT_MS, req.timeout_ms)?,
+        setting(&MAX_BATCH_ROWS, req.max_batch_rows)?,
+    )
+    .map_err(ControlError::from)?;
     let request = DeployRequest {
         name: req.name,
         model,
-        resources: Resources {
-            threads: req.threads.unwrap_or(d.threads),
-            concurrency: req.concurrency.unwrap_or(d.concurrency),
-            timeout_ms: req.timeout_ms.unwrap_or(d.timeout_ms),
-            max_batch_rows: req.max_batch_rows.unwrap_or(d.max_batch_rows),
-            memory_bytes: 0,
-        },
+        resources,
     };
     let (s, model) = api.core.deploy_compiled(caller.actor(), request).await?;
     let d = &s.deployments[0];
@@ -348,7 +383,7 @@ async fn import(
         .is_some_and(|v| v.starts_with("application/json"));
     let op = api.operations.start("import", name, caller.actor());
     let (request, upload) = if is_json {
-        let b: ImportBody = match read_json(body).await {
+        let b: ImportBody = match read_json(api, body).await {
             Ok(b) => b,
             Err(e) => {
                 op.fail(&e.code, &e.message);
@@ -485,25 +520,31 @@ fn import_request(name: &str, b: ImportBody) -> Result<ImportRequest, ApiError> 
     })
 }
 
-/// Streams an upload to `file` under the import size limit.
+/// Streams an upload to `file` under the import size limit, at the body deadline and rate.
 async fn receive(api: &Api, body: Incoming, file: &std::path::Path) -> Result<(), ApiError> {
     let limit = api.core.settings().import.max_bytes;
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!(
+                "the upload is larger than the import limit of {limit} bytes; raise import.max_bytes in {}",
+                api.core.data_dir().settings_file().display()
+            ),
+        )
+    };
+    let mut body = Paced::new(body, api.body, api.stopping.clone()).map_err(|e| match e {
+        BodyError::TooLarge { .. } => too_large(),
+        other => body_error(other),
+    })?;
     let mut out = CappedFile::create(file, limit)?;
-    let mut frames = BodyStream::new(body);
-    while let Some(frame) = frames.next().await {
-        let frame =
-            frame.map_err(|e| ApiError::bad_request(format!("the upload broke off: {e}")))?;
-        if let Ok(chunk) = frame.into_data()
-            && !out.write(&chunk)?
-        {
-            return Err(ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                format!(
-                    "the upload is larger than the import limit of {limit} bytes; raise import.max_bytes in {}",
-                    api.core.data_dir().settings_file().display()
-                ),
-            ));
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| match e {
+            BodyError::TooLarge { .. } => too_large(),
+            other => body_error(other),
+        })?;
+        if !out.write(&chunk)? {
+            return Err(too_large());
         }
     }
     if out.written() == 0 {
@@ -515,21 +556,34 @@ async fn receive(api: &Api, body: Incoming, file: &std::path::Path) -> Result<()
     Ok(())
 }
 
-async fn read_json<T: serde::de::DeserializeOwned>(body: Incoming) -> Result<T, ApiError> {
-    let bytes: Bytes = Limited::new(body, MAX_JSON_BYTES)
-        .collect()
-        .await
-        .map_err(|_| {
-            ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "the request body is over 1 MiB",
-            )
-        })?
-        .to_bytes();
+/// A JSON body (at most [`MAX_JSON_BYTES`], at the body deadline and rate) as `T`.
+async fn read_json<T: serde::de::DeserializeOwned>(
+    api: &Api,
+    body: Incoming,
+) -> Result<T, ApiError> {
+    let limits = BodyLimits {
+        max_bytes: MAX_JSON_BYTES,
+        ..api.body
+    };
+    let bytes: Bytes = match Paced::new(body, limits, api.stopping.clone()) {
+        Ok(paced) => paced.collect().await,
+        Err(e) => Err(e),
+    }
+    .map_err(body_error)?;
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::bad_request(format!("the request body is not what this call takes: {e}"))
     })
+}
+
+/// A body that could not be read, as the API reports it.
+fn body_error(e: BodyError) -> ApiError {
+    let (status, code) = match e {
+        BodyError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        BodyError::TooSlow { .. } => (StatusCode::REQUEST_TIMEOUT, "timeout"),
+        BodyError::Broken(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+        BodyError::Stopping => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    };
+    ApiError::new(status, code, e.to_string())
 }
 
 /// The value of `name` in a query string, percent-decoded.

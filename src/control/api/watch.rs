@@ -55,7 +55,7 @@ pub fn stream(
         let mut changes = api.revision.subscribe();
         let mut stopping = api.stopping.clone();
         let stopped = async move {
-            let _ = stopping.wait_for(|s| *s).await;
+            stopping.wait().await;
         };
         tokio::pin!(stopped);
         let mut last = since;

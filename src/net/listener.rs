@@ -1,0 +1,277 @@
+//! The accept loop both planes run.
+//!
+//! Each listener has its own cap on open connections: at the cap it stops accepting (clients
+//! wait in the kernel's backlog) instead of running the process out of file descriptors, and
+//! since the caps are separate, a flood of gateway connections leaves the control API
+//! reachable. Accept errors (EMFILE and friends) back off exponentially and are logged at most
+//! once per [`LOG_EVERY`], with a count of what was not logged.
+//!
+//! Stopping is graceful for requests and only for requests: each connection is told to stop,
+//! a connection with a request in progress (from its headers to the last byte of its answer)
+//! finishes it, and an idle, half-sent or stalled connection is closed at once.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::{Request, Response};
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Semaphore, mpsc};
+use tokio::time::Instant;
+
+use super::Stopping;
+
+/// An accept-error line is written at most this often per listener.
+const LOG_EVERY: Duration = Duration::from_secs(10);
+/// How often a stopping connection checks whether its request has ended.
+const DRAIN_POLL: Duration = Duration::from_millis(20);
+
+/// How one listener behaves.
+#[derive(Debug, Clone)]
+pub struct ListenerConfig {
+    /// `gateway` or `control`, for logs.
+    pub label: &'static str,
+    pub max_connections: usize,
+    pub header_timeout: Duration,
+    /// How long a stop waits for requests in progress.
+    pub drain: Duration,
+}
+
+/// Serves HTTP/1.1 on `listener` with `handle` until `stop` is raised, then drains.
+pub async fn serve<F, Fut, B>(
+    listener: TcpListener,
+    config: ListenerConfig,
+    handle: F,
+    mut stop: Stopping,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let slots = Arc::new(Semaphore::new(config.max_connections));
+    // Every connection holds a sender; the drain ends when the last one is dropped.
+    let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
+    let mut errors = AcceptErrors::new(config.label);
+    let mut full_logged = None::<Instant>;
+    loop {
+        let permit = match Arc::clone(&slots).try_acquire_owned() {
+            Ok(p) => p,
+            Err(_) => {
+                if full_logged.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+                    tracing::warn!(
+                        listener = config.label,
+                        limit = config.max_connections,
+                        "connection limit reached; new clients wait until one closes"
+                    );
+                    full_logged = Some(Instant::now());
+                }
+                tokio::select! {
+                    p = Arc::clone(&slots).acquire_owned() => match p {
+                        Ok(p) => p,
+                        Err(_) => break,
+                    },
+                    () = stop.wait() => break,
+                }
+            }
+        };
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    errors.succeeded();
+                    stream
+                }
+                Err(e) => {
+                    let pause = errors.failed(&e);
+                    tokio::select! {
+                        () = tokio::time::sleep(pause) => continue,
+                        () = stop.wait() => break,
+                    }
+                }
+            },
+            () = stop.wait() => break,
+        };
+        let (handle, stop, open) = (handle.clone(), stop.clone(), open_tx.clone());
+        let (header_timeout, drain) = (config.header_timeout, config.drain);
+        tokio::spawn(async move {
+            connection(stream, handle, header_timeout, drain, stop).await;
+            drop(permit);
+            drop(open);
+        });
+    }
+    drop(listener);
+    drop(open_tx);
+    // Connections drain themselves (each bounded by `drain`); this waits for the last.
+    let _ = tokio::time::timeout(config.drain + Duration::from_secs(1), open_rx.recv()).await;
+}
+
+async fn connection<F, Fut, B>(
+    stream: TcpStream,
+    handle: F,
+    header_timeout: Duration,
+    drain: Duration,
+    mut stop: Stopping,
+) where
+    F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Response<B>> + Send + 'static,
+    B: Body + Send + Unpin + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let _ = stream.set_nodelay(true);
+    let busy = Arc::new(AtomicUsize::new(0));
+    let tracked = Arc::clone(&busy);
+    let service = service_fn(move |req| {
+        let guard = Busy::enter(&tracked);
+        let answer = handle(req);
+        async move {
+            let response = answer.await;
+            Ok::<_, Infallible>(response.map(|body| Tracked {
+                body,
+                _guard: guard,
+            }))
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        // A client that shuts its write side after sending still gets its answer.
+        .half_close(true)
+        .serve_connection(TokioIo::new(stream), service);
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        () = stop.wait() => {}
+    }
+    conn.as_mut().graceful_shutdown();
+    let give_up = Instant::now() + drain;
+    loop {
+        if busy.load(Ordering::Acquire) == 0 || Instant::now() >= give_up {
+            return; // idle, half-sent or stalled: close now
+        }
+        tokio::select! {
+            _ = conn.as_mut() => return,
+            () = tokio::time::sleep(DRAIN_POLL) => {}
+        }
+    }
+}
+
+/// Counts a request as in progress until its answer's body is dropped (sent, or abandoned).
+struct Busy(Arc<AtomicUsize>);
+
+impl Busy {
+    fn enter(count: &Arc<AtomicUsize>) -> Busy {
+        count.fetch_add(1, Ordering::AcqRel);
+        Busy(Arc::clone(count))
+    }
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A response body that keeps its request counted as in progress while it is being written.
+struct Tracked<B> {
+    body: B,
+    _guard: Busy,
+}
+
+impl<B: Body + Unpin> Body for Tracked<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Back-off and rate-limited logging for failing accepts.
+struct AcceptErrors {
+    label: &'static str,
+    pause: Duration,
+    last_logged: Option<Instant>,
+    unlogged: u64,
+}
+
+impl AcceptErrors {
+    fn new(label: &'static str) -> AcceptErrors {
+        AcceptErrors {
+            label,
+            pause: Duration::ZERO,
+            last_logged: None,
+            unlogged: 0,
+        }
+    }
+
+    fn succeeded(&mut self) {
+        self.pause = Duration::ZERO;
+    }
+
+    /// Logs (at most once per [`LOG_EVERY`]) and says how long to wait before the next accept.
+    fn failed(&mut self, e: &std::io::Error) -> Duration {
+        // A connection that died in the backlog is its own problem, not the listener's.
+        let transient = matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::Interrupted
+        );
+        if transient {
+            return Duration::ZERO;
+        }
+        self.pause = (self.pause * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        if self.last_logged.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+            tracing::warn!(
+                listener = self.label,
+                error = %e,
+                not_logged = self.unlogged,
+                retry_in_ms = self.pause.as_millis() as u64,
+                "cannot accept connections (out of file descriptors? raise `ulimit -n` or lower limits.*_connections)"
+            );
+            self.last_logged = Some(Instant::now());
+            self.unlogged = 0;
+        } else {
+            self.unlogged += 1;
+        }
+        self.pause
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_errors_back_off_and_log_rarely() {
+        let mut e = AcceptErrors::new("gateway");
+        let emfile = std::io::Error::from_raw_os_error(libc::EMFILE);
+        let pauses: Vec<u128> = (0..10).map(|_| e.failed(&emfile).as_millis()).collect();
+        assert_eq!(pauses, [10, 20, 40, 80, 160, 320, 640, 1000, 1000, 1000]);
+        assert_eq!(e.unlogged, 9, "one line for ten failures");
+        e.succeeded();
+        assert_eq!(e.failed(&emfile).as_millis(), 10, "back-off resets");
+        let aborted = std::io::Error::from(std::io::ErrorKind::ConnectionAborted);
+        assert_eq!(e.failed(&aborted), Duration::ZERO);
+    }
+}
