@@ -101,6 +101,23 @@ pub async fn save_body(
 }
 
 /// One line that says what went wrong on the network, without reqwest's nested chain.
+/// A small answer (an S3 listing page or error document) as text, read up to `limit` bytes:
+/// what a remote server sends is as untrusted as what a client sends.
+pub async fn text_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<String, reqwest::Error> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit.saturating_sub(body.len());
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        if chunk.len() >= room {
+            break;
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
 pub fn network(label: &str, e: &reqwest::Error) -> ImportError {
     let detail = if e.is_timeout() {
         "the server stopped sending (timed out); check that it is up, or raise import.read_timeout_secs".to_string()

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use reqwest::{Client, Response, StatusCode, Url};
 
-use super::http::{network, save_body};
+use super::http::{network, save_body, text_capped};
 use super::sigv4::{self, uri_encode};
 use super::source::{Addressing, S3Object};
 use super::{Fetched, ImportError, Staging};
@@ -109,8 +109,8 @@ async fn list(client: &Client, obj: &S3Object, prefix: &str) -> Result<Vec<Strin
             query.push(("continuation-token", t));
         }
         let response = check(send(client, obj, "", &query).await?, obj).await?;
-        let body = response
-            .text()
+        // A page holds at most 1000 keys (a few hundred KiB); more is not a listing.
+        let body = text_capped(response, 8 << 20)
             .await
             .map_err(|e| network(&obj.to_string(), &e))?;
         let doc = roxmltree::Document::parse(&body).map_err(|e| ImportError::S3 {
@@ -216,7 +216,7 @@ async fn check(response: Response, obj: &S3Object) -> Result<Response, ImportErr
     if status.is_success() {
         return Ok(response);
     }
-    let body = response.text().await.unwrap_or_default();
+    let body = text_capped(response, 64 << 10).await.unwrap_or_default();
     let (code, detail) = roxmltree::Document::parse(&body)
         .ok()
         .map(|doc| {

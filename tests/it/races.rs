@@ -1,5 +1,6 @@
 //! Concurrent control changes against a running server: whatever order they finish in, the
 //! gateway ends up serving exactly what the store holds, and every change it acknowledged.
+#![cfg(feature = "test-runtimes")]
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -26,7 +27,9 @@ async fn concurrent_rotations_deploys_and_deletes_leave_the_gateway_in_step() {
         dir.ok(&["services", "deploy", name, "--model", "iris"])
             .await;
     }
-    let s = Server::start(&dir).await;
+    // Each change waits up to 5 ms between reading the store and publishing (test builds), so
+    // changes publish out of the order they read in, every run.
+    let s = Server::start_env(&dir, &[("MODELDECK_TEST_PUBLISH_DELAY_MS", "5")]).await;
     let api = |method: Method, path: String, body: Option<Value>| {
         let (control, token) = (s.control.clone(), s.token.clone());
         async move {
@@ -64,12 +67,42 @@ async fn concurrent_rotations_deploys_and_deletes_leave_the_gateway_in_step() {
                 None,
             )));
         }
+        let mut deployed_key = String::new();
         for (i, c) in calls.into_iter().enumerate() {
             let (status, v) = c.await.unwrap();
             assert!(status < 300, "round {round}, call {i}: {status} {v}");
             if i < stable.len() {
                 handed_out[i].push(v["key"].as_str().unwrap().to_string());
+            } else if i == stable.len() {
+                deployed_key = v["key"].as_str().unwrap().to_string();
             }
+        }
+        // Every change of the round was acknowledged, so the gateway serves all of them.
+        for (name, keys) in stable.iter().zip(&handed_out) {
+            let newest = &keys[keys.len() - 1];
+            assert_eq!(
+                call(&s, name, newest).await,
+                200,
+                "round {round}: {name}'s new key"
+            );
+            if keys.len() > 1 {
+                let old = &keys[keys.len() - 2];
+                assert_eq!(
+                    call(&s, name, old).await,
+                    401,
+                    "round {round}: {name}'s old key"
+                );
+            }
+        }
+        let fresh = format!("t{round}");
+        assert_eq!(
+            call(&s, &fresh, &deployed_key).await,
+            200,
+            "round {round}: {fresh}"
+        );
+        if round > 0 {
+            let gone = format!("t{}", round - 1);
+            assert_eq!(call(&s, &gone, "any").await, 404, "round {round}: {gone}");
         }
     }
     // Every live service answers with exactly its stored key, and with no other.

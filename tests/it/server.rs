@@ -17,7 +17,13 @@ pub struct Server {
 
 impl Server {
     pub async fn start(dir: &DataDir) -> Server {
+        Server::start_env(dir, &[]).await
+    }
+
+    /// [`Server::start`] with extra environment variables.
+    pub async fn start_env(dir: &DataDir, env: &[(&str, &str)]) -> Server {
         let child = tokio::process::Command::new(crate::common::BIN)
+            .envs(env.iter().copied())
             .arg("--data-dir")
             .arg(&dir.path)
             .args([

@@ -103,6 +103,8 @@ impl Api {
         let (parts, body) = req.into_parts();
         let method = parts.method.clone();
         let path = parts.uri.path().to_string();
+        #[cfg(feature = "test-runtimes")]
+        widen_publish_race(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).await;
         let result = match self.authenticate(&parts.headers).await {
             Ok(caller) => routes::route(&self, &caller, parts, body).await,
             Err(e) => Err(e),
@@ -165,6 +167,8 @@ impl Api {
         compiled: Option<(&str, &str, u32, SharedPredictor)>,
     ) -> Result<(), ApiError> {
         let (revision, services) = self.core.snapshot()?;
+        #[cfg(feature = "test-runtimes")]
+        widen_publish_race(revision).await;
         let mut loads = self.routing.publish(revision, &services);
         let service = compiled.as_ref().map(|(s, ..)| s.to_string());
         if let Some((service, model, version, predictor)) = compiled {
@@ -185,6 +189,24 @@ impl Api {
         let revision = self.core.store().revision().map_err(ControlError::from)?;
         self.revision.send_replace(revision);
         Ok(())
+    }
+}
+
+/// Test builds only: a pause of up to `MODELDECK_TEST_PUBLISH_DELAY_MS` before each call and
+/// between reading the store and publishing, so that concurrent changes really do write, read
+/// and publish in different orders — the race the revision order guards against — in every
+/// test run rather than once in a blue moon.
+#[cfg(feature = "test-runtimes")]
+static CALLS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+#[cfg(feature = "test-runtimes")]
+async fn widen_publish_race(revision: i64) {
+    let most = std::env::var("MODELDECK_TEST_PUBLISH_DELAY_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(most) = most {
+        let jitter = (revision as u64).wrapping_mul(2_654_435_761) % (most + 1);
+        tokio::time::sleep(Duration::from_millis(jitter)).await;
     }
 }
 
