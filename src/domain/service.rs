@@ -78,6 +78,8 @@ pub struct Setting {
     pub default: u64,
     /// What the number counts, for messages and help.
     pub unit: &'static str,
+    /// What the setting does, for help next to where it is typed.
+    pub what: &'static str,
 }
 
 /// A setting's value outside its range, or not a whole number.
@@ -111,6 +113,11 @@ impl Setting {
         }
     }
 
+    /// What it does and its range, as a form shows next to the field.
+    pub fn hint(&self) -> String {
+        format!("{} ({} to {})", self.what, self.min, self.max)
+    }
+
     pub fn refuse(&self, given: String) -> SettingError {
         SettingError {
             setting: *self,
@@ -126,6 +133,7 @@ pub const THREADS: Setting = Setting {
     max: 256,
     default: 1,
     unit: "threads",
+    what: "worker threads for large batches",
 };
 /// Requests in flight before the gateway answers 429.
 pub const CONCURRENCY: Setting = Setting {
@@ -134,6 +142,7 @@ pub const CONCURRENCY: Setting = Setting {
     max: 100_000,
     default: 64,
     unit: "requests",
+    what: "requests in flight before 429",
 };
 /// Time a request may take before the gateway answers 504.
 pub const TIMEOUT_MS: Setting = Setting {
@@ -142,6 +151,7 @@ pub const TIMEOUT_MS: Setting = Setting {
     max: 3_600_000,
     default: 10_000,
     unit: "milliseconds",
+    what: "time a request may take before 504",
 };
 /// Records one request may carry.
 pub const MAX_BATCH_ROWS: Setting = Setting {
@@ -150,6 +160,7 @@ pub const MAX_BATCH_ROWS: Setting = Setting {
     max: 1_000_000,
     default: 10_000,
     unit: "records",
+    what: "records per request",
 };
 
 /// What a service may use: worker threads for large batches, requests in flight, the time a

@@ -131,6 +131,13 @@ pub fn request(
             _ => return Err(format!("input {name} needs a 'datatype'").into()),
         };
         let count = checked_count(&name, &shape, max_rows)?;
+        if count > budget {
+            return Err(format!(
+                "input {name}: shape {shape:?} holds {count} values, more than {max_rows} records of this model's {} inputs need; split the batch",
+                sig.inputs.len()
+            )
+            .into());
+        }
         let binary_size = t
             .get("parameters")
             .and_then(|p| p.get("binary_data_size"))
@@ -149,7 +156,7 @@ pub fn request(
                 }
                 let (mine, rest) = binary.split_at(size);
                 binary = rest;
-                decode(&name, &dtype, mine)?
+                decode(&name, &dtype, mine, count)?
             }
             (None, Some(data)) => {
                 // Sized by the data that came, never by the shape the request claims.
@@ -207,7 +214,21 @@ fn flatten(v: &Json, out: &mut Vec<Json>) {
 }
 
 /// Raw little-endian tensor bytes as JSON values, so one conversion path checks them all.
-fn decode(name: &str, dtype: &str, bytes: &[u8]) -> Result<Vec<Json>, String> {
+/// Decodes `bytes` as `count` values of `dtype` (the shape's count, already checked against
+/// the service's limits): a length that does not match is refused before anything is
+/// allocated for it.
+fn decode(name: &str, dtype: &str, bytes: &[u8], count: usize) -> Result<Vec<Json>, String> {
+    let sized = |width: usize| {
+        if bytes.len() == count.saturating_mul(width) {
+            Ok(())
+        } else {
+            Err(format!(
+                "input {name}: its shape holds {count} {dtype} values ({} bytes) but binary_data_size is {}",
+                count.saturating_mul(width),
+                bytes.len()
+            ))
+        }
+    };
     fn each<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> Json) -> Option<Vec<Json>> {
         if !bytes.len().is_multiple_of(N) {
             return None;
@@ -220,6 +241,13 @@ fn decode(name: &str, dtype: &str, bytes: &[u8]) -> Result<Vec<Json>, String> {
         )
     }
     let int = |v: i128| Json::Num(v as f64, true);
+    match dtype {
+        "BOOL" | "UINT8" | "INT8" => sized(1)?,
+        "UINT16" | "INT16" => sized(2)?,
+        "UINT32" | "INT32" | "FP32" => sized(4)?,
+        "UINT64" | "INT64" | "FP64" => sized(8)?,
+        _ => {}
+    }
     let decoded = match dtype {
         "BOOL" => each::<1>(bytes, |b| Json::Bool(b[0] != 0)),
         "UINT8" => each::<1>(bytes, |b| int(b[0].into())),
@@ -236,6 +264,11 @@ fn decode(name: &str, dtype: &str, bytes: &[u8]) -> Result<Vec<Json>, String> {
             let mut out = Vec::new();
             let mut rest = bytes;
             while !rest.is_empty() {
+                if out.len() == count {
+                    return Err(format!(
+                        "input {name}: binary data holds more than the {count} BYTES elements its shape says"
+                    ));
+                }
                 let Some((len, tail)) = rest.split_first_chunk::<4>() else {
                     return Err(format!("input {name}: truncated BYTES element"));
                 };

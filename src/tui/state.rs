@@ -49,7 +49,7 @@ pub struct Toast {
 pub struct Field {
     pub label: &'static str,
     pub value: String,
-    pub hint: &'static str,
+    pub hint: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

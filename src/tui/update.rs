@@ -565,17 +565,17 @@ fn import_form() -> Form {
             Field {
                 label: "source",
                 value: String::new(),
-                hint: "a path on the server, or an http(s):// or s3:// URL",
+                hint: "a path on the server, or an http(s):// or s3:// URL".into(),
             },
             Field {
                 label: "name",
                 value: String::new(),
-                hint: "a-z 0-9 . _ -  (an existing name adds a version)",
+                hint: "a-z 0-9 . _ -  (an existing name adds a version)".into(),
             },
             Field {
                 label: "type",
                 value: String::new(),
-                hint: "pmml, onnx, angel, upstream; empty: detect",
+                hint: "pmml, onnx, angel, upstream; empty: detect".into(),
             },
         ],
         focus: 0,
@@ -585,37 +585,30 @@ fn import_form() -> Form {
 }
 
 fn deploy_form(model: Option<&str>) -> Form {
-    let f = |label, value: &str, hint| Field {
+    let f = |label, value: &str, hint: String| Field {
         label,
         value: value.to_string(),
         hint,
     };
+    let mut fields = vec![
+        f("name", "", "service name: a DNS label (a-z 0-9 -)".into()),
+        f(
+            "model",
+            model.unwrap_or(""),
+            "MODEL or MODEL:VERSION".into(),
+        ),
+    ];
+    for (label, s) in [
+        ("threads", THREADS),
+        ("concurrency", CONCURRENCY),
+        ("timeout ms", TIMEOUT_MS),
+        ("max batch rows", MAX_BATCH_ROWS),
+    ] {
+        fields.push(f(label, &s.default.to_string(), s.hint()));
+    }
     Form {
         kind: FormKind::Deploy,
-        fields: vec![
-            f("name", "", "service name: a DNS label (a-z 0-9 -)"),
-            f("model", model.unwrap_or(""), "MODEL or MODEL:VERSION"),
-            f(
-                "threads",
-                &THREADS.default.to_string(),
-                "worker threads for large batches (1-256)",
-            ),
-            f(
-                "concurrency",
-                &CONCURRENCY.default.to_string(),
-                "requests in flight before 429 (1-100000)",
-            ),
-            f(
-                "timeout ms",
-                &TIMEOUT_MS.default.to_string(),
-                "time before 504 (1-3600000)",
-            ),
-            f(
-                "max batch rows",
-                &MAX_BATCH_ROWS.default.to_string(),
-                "records per request (1-1000000)",
-            ),
-        ],
+        fields,
         focus: 0,
         busy: false,
         error: None,

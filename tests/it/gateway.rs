@@ -157,60 +157,33 @@ async fn deploy_refuses_bad_requests_and_changes_nothing() {
     let dir = DataDir::new();
     let iris = repo_path("assets/iris/iris.pmml");
     dir.import(iris.to_str().unwrap(), "iris").await;
-    for (args, expect) in [
+    // `services deploy NAME --model MODEL [FLAG VALUE]`, and what its error must say.
+    for (name, model, flag, expect) in [
+        ("Iris", "iris", None, "illegal service name"),
+        ("../models/iris", "iris", None, "illegal service name"),
+        ("iris", "nosuch", None, "no model named"),
+        ("iris", "iris:9", None, "has no version 9"),
         (
-            vec!["services", "deploy", "Iris", "--model", "iris"],
-            "illegal service name",
-        ),
-        (
-            vec!["services", "deploy", "iris", "--model", "nosuch"],
-            "no model named",
-        ),
-        (
-            vec!["services", "deploy", "iris", "--model", "iris:9"],
-            "has no version 9",
-        ),
-        (
-            vec![
-                "services",
-                "deploy",
-                "iris",
-                "--model",
-                "iris",
-                "--concurrency",
-                "0",
-            ],
+            "iris",
+            "iris",
+            Some(("--concurrency", "0")),
             "concurrency must be a whole number of requests from 1 to 100000, not 0",
         ),
         (
-            vec![
-                "services",
-                "deploy",
-                "iris",
-                "--model",
-                "iris",
-                "--concurrency",
-                "99999999999999999999",
-            ],
+            "iris",
+            "iris",
+            Some(("--concurrency", "99999999999999999999")),
             "from 1 to 100000, not \"99999999999999999999\"",
         ),
         (
-            vec![
-                "services",
-                "deploy",
-                "iris",
-                "--model",
-                "iris",
-                "--threads",
-                "1000000000",
-            ],
+            "iris",
+            "iris",
+            Some(("--threads", "1000000000")),
             "threads must be a whole number of threads from 1 to 256",
         ),
-        (
-            vec!["services", "deploy", "../models/iris", "--model", "iris"],
-            "illegal service name",
-        ),
     ] {
+        let mut args = vec!["services", "deploy", name, "--model", model];
+        args.extend(flag.map(|(f, v)| [f, v]).into_iter().flatten());
         let out = dir.run(&args).await;
         assert!(!out.status.success(), "{args:?} succeeded");
         assert!(stderr(&out).contains(expect), "{args:?}: {}", stderr(&out));

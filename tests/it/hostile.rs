@@ -96,6 +96,33 @@ async fn sizes_a_request_states_are_checked_against_its_body_and_limits() {
         (resp.status().as_u16(), (), ())
     };
     assert_eq!(status, 400);
+    // Binary tensors: a shape with more values than the service could take, and a binary
+    // length that does not match the shape, are refused before anything is decoded.
+    let binary = |shape: &str, size: usize| {
+        let head = format!(
+            r#"{{"inputs":[{{"name":"input-0","shape":{shape},"datatype":"BOOL","parameters":{{"binary_data_size":{size}}}}}]}}"#
+        );
+        let mut body = head.clone().into_bytes();
+        body.resize(head.len() + size, 1);
+        (head.len(), body)
+    };
+    for (shape, size, expect) in [
+        ("[10000,1677]", 10_000 * 1677, "more than 10000 records"),
+        ("[10,4]", 12 << 20, "binary_data_size is 12582912"),
+    ] {
+        let (head_len, body) = binary(shape, size);
+        let resp = reqwest::Client::new()
+            .post(format!("{}/v2/models/iris/infer", s.gateway))
+            .header("Authorization", &key)
+            .header("Inference-Header-Content-Length", head_len.to_string())
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{shape}");
+        let v: Value = resp.json().await.unwrap();
+        assert!(v["error"].as_str().unwrap().contains(expect), "{v}");
+    }
     // 900k rows: refused while parsing, naming the service's limit.
     let rows = vec!["[5.1,3.5,1.4,0.2]"; 900_000].join(",");
     let url = format!("{}/v1/models/iris:predict", s.gateway);
@@ -201,19 +228,7 @@ async fn a_client_that_half_closes_after_sending_gets_its_answer() {
 
 /// Runs `modeldeck serve` with its open-file limit set to `files` (soft and hard).
 async fn serve_with_file_limit(dir: &DataDir, files: u64) -> Server {
-    let mut cmd = tokio::process::Command::new(crate::common::BIN);
-    cmd.arg("--data-dir")
-        .arg(&dir.path)
-        .args([
-            "serve",
-            "--gateway",
-            "127.0.0.1:0",
-            "--control",
-            "127.0.0.1:0",
-        ])
-        .arg("--log-file")
-        .arg(dir.scratch.join("serve.log"))
-        .kill_on_drop(true);
+    let mut cmd = Server::command(dir);
     // SAFETY: setrlimit is async-signal-safe; it only limits the child about to exec.
     unsafe {
         cmd.pre_exec(move || {

@@ -22,9 +22,15 @@ impl Server {
 
     /// [`Server::start`] with extra environment variables.
     pub async fn start_env(dir: &DataDir, env: &[(&str, &str)]) -> Server {
-        let child = tokio::process::Command::new(crate::common::BIN)
-            .envs(env.iter().copied())
-            .arg("--data-dir")
+        let mut cmd = Server::command(dir);
+        cmd.envs(env.iter().copied());
+        Server::spawned(dir, cmd.spawn().expect("start serve")).await
+    }
+
+    /// `modeldeck serve` on free ports for `dir`, logging to the scratch folder, not started.
+    pub fn command(dir: &DataDir) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new(crate::common::BIN);
+        cmd.arg("--data-dir")
             .arg(&dir.path)
             .args([
                 "serve",
@@ -35,10 +41,8 @@ impl Server {
             ])
             .arg("--log-file")
             .arg(dir.scratch.join("serve.log"))
-            .kill_on_drop(true)
-            .spawn()
-            .expect("start serve");
-        Server::spawned(dir, child).await
+            .kill_on_drop(true);
+        cmd
     }
 
     /// Waits for a `serve` started by the caller to publish its addresses.
