@@ -185,6 +185,9 @@ pub struct Limits {
     /// Connections the control API keeps open at once: apart from the gateway's, so the
     /// console and the CLI get through while the gateway is saturated.
     pub control_connections: usize,
+    /// Seconds a client may leave its answer unread (the socket full) before the connection
+    /// is closed.
+    pub send_timeout_secs: u64,
     /// Seconds a stopping server waits for requests in progress.
     pub drain_secs: u64,
 }
@@ -223,6 +226,7 @@ impl Default for Limits {
             max_body_bytes: 16 << 20,
             gateway_connections: 4096,
             control_connections: 256,
+            send_timeout_secs: 30,
             drain_secs: 30,
         }
     }
@@ -282,7 +286,7 @@ impl Settings {
 
 impl Limits {
     fn validate(&self) -> Result<(), String> {
-        let ranges: [(&str, u64, u64, u64); 6] = [
+        let ranges: [(&str, u64, u64, u64); 7] = [
             ("header_timeout_secs", self.header_timeout_secs, 1, 3600),
             ("body_timeout_secs", self.body_timeout_secs, 1, 3600),
             ("max_body_bytes", self.max_body_bytes, 1024, 1 << 30),
@@ -298,6 +302,7 @@ impl Limits {
                 1,
                 1 << 20,
             ),
+            ("send_timeout_secs", self.send_timeout_secs, 1, 3600),
             ("drain_secs", self.drain_secs, 0, 3600),
         ];
         for (key, value, min, max) in ranges {

@@ -236,6 +236,12 @@ impl Writer {
             (Box::new(io::stdout().lock()), None)
         } else {
             let final_path = std::path::PathBuf::from(path);
+            if final_path.is_dir() || final_path.file_name().is_none() {
+                return Err(ScoreError::Io(format!(
+                    "{path} is a folder: name the output file (e.g. {}/scored.csv)",
+                    path.trim_end_matches('/')
+                )));
+            }
             let name = final_path
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
@@ -297,10 +303,14 @@ impl Writer {
             Out::Csv(mut w) => w.flush()?,
             Out::Json(mut w) => w.flush()?,
         }
-        if let Some((tmp, final_path)) = &self.tmp {
-            std::fs::rename(tmp, final_path).map_err(|e| {
-                ScoreError::Io(format!("cannot write {}: {e}", final_path.display()))
-            })?;
+        if let Some((tmp, final_path)) = &self.tmp
+            && let Err(e) = std::fs::rename(tmp, final_path)
+        {
+            let _ = std::fs::remove_file(tmp);
+            return Err(ScoreError::Io(format!(
+                "cannot write {}: {e}",
+                final_path.display()
+            )));
         }
         Ok(())
     }

@@ -39,6 +39,11 @@ pub fn score_file(
         .iter()
         .map(|o| o.field.name.clone())
         .collect();
+    if same_file(input, output) {
+        return Err(ScoreError::Io(format!(
+            "{output} is also the input: write the scores to another file"
+        )));
+    }
     let mut reader = Reader::new(open_input(input)?, Format::of(input), &inputs)?;
     let mut writer = Writer::create(output, columns)?;
     let threads = options
@@ -55,6 +60,18 @@ pub fn score_file(
             writer.abandon();
             Err(e)
         }
+    }
+}
+
+/// Whether two paths name one existing file (the output would replace the input it reads).
+fn same_file(a: &str, b: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if a == "-" || b == "-" {
+        return false;
+    }
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
     }
 }
 

@@ -300,9 +300,7 @@ async fn dispatch(data_dir: Option<PathBuf>, command: ModelsCommand) -> Result<(
             }
         }
         ModelsCommand::Rm { target, json } => {
-            let target: ModelRef = target.parse().map_err(|e: crate::domain::ModelRefError| {
-                ControlError::BadRequest(e.to_string())
-            })?;
+            let target: ModelRef = target.parse().map_err(ControlError::from)?;
             let removed = Session::open(dir)
                 .await?
                 .remove_model(&actor, &target)

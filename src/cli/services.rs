@@ -10,21 +10,12 @@ use super::{print_json, print_table, row};
 use crate::config::DataDir;
 use crate::control::{ControlError, DeployRequest, Session};
 use crate::domain::{
-    CONCURRENCY, MAX_BATCH_ROWS, ModelRef, Resources, Service, THREADS, TIMEOUT_MS,
+    CONCURRENCY, MAX_BATCH_ROWS, ModelRef, Resources, Service, Setting, THREADS, TIMEOUT_MS,
 };
 
-// clap's value parsers: each flag is read by its setting's own rule.
-fn threads(text: &str) -> Result<u64, String> {
-    THREADS.parse(text).map_err(|e| e.to_string())
-}
-fn concurrency(text: &str) -> Result<u64, String> {
-    CONCURRENCY.parse(text).map_err(|e| e.to_string())
-}
-fn timeout_ms(text: &str) -> Result<u64, String> {
-    TIMEOUT_MS.parse(text).map_err(|e| e.to_string())
-}
-fn max_batch_rows(text: &str) -> Result<u64, String> {
-    MAX_BATCH_ROWS.parse(text).map_err(|e| e.to_string())
+/// A flag's text as its setting's value (absent: the default).
+fn setting(s: &Setting, text: Option<String>) -> Result<Option<u64>, ControlError> {
+    Ok(text.map(|t| s.parse(&t)).transpose()?)
 }
 
 #[derive(Debug, Subcommand)]
@@ -36,18 +27,20 @@ pub enum ServicesCommand {
         /// MODEL or MODEL:VERSION (default: the latest version)
         #[arg(long)]
         model: String,
-        /// Worker threads for large batches (1 to 256)
-        #[arg(long, default_value_t = THREADS.default, value_parser = threads)]
-        threads: u64,
-        /// Requests in flight before the gateway answers 429 (1 to 100000)
-        #[arg(long, default_value_t = CONCURRENCY.default, value_parser = concurrency)]
-        concurrency: u64,
-        /// Time a request may take before the gateway answers 504 (1 to 3600000)
-        #[arg(long, default_value_t = TIMEOUT_MS.default, value_parser = timeout_ms)]
-        timeout_ms: u64,
-        /// Records per request (1 to 1000000)
-        #[arg(long, default_value_t = MAX_BATCH_ROWS.default, value_parser = max_batch_rows)]
-        max_batch_rows: u64,
+        // Read as text and checked by each setting's own rule in the handler, so a bad value
+        // is reported like any other error (as JSON with --json).
+        /// Worker threads for large batches (1 to 256; default 1)
+        #[arg(long, value_name = "N")]
+        threads: Option<String>,
+        /// Requests in flight before the gateway answers 429 (1 to 100000; default 64)
+        #[arg(long, value_name = "N")]
+        concurrency: Option<String>,
+        /// Time a request may take before the gateway answers 504 (1 to 3600000; default 10000)
+        #[arg(long, value_name = "MS")]
+        timeout_ms: Option<String>,
+        /// Records per request (1 to 1000000; default 10000)
+        #[arg(long, value_name = "N")]
+        max_batch_rows: Option<String>,
         /// Print JSON for scripts
         #[arg(long)]
         json: bool,
@@ -124,17 +117,15 @@ pub async fn dispatch(
             max_batch_rows,
             json,
         } => {
-            let model: ModelRef = model.parse().map_err(|e: crate::domain::ModelRefError| {
-                ControlError::BadRequest(e.to_string())
-            })?;
+            let model: ModelRef = model.parse().map_err(ControlError::from)?;
             let request = DeployRequest {
                 name,
                 model,
                 resources: Resources::from_values(
-                    Some(threads),
-                    Some(concurrency),
-                    Some(timeout_ms),
-                    Some(max_batch_rows),
+                    setting(&THREADS, threads)?,
+                    setting(&CONCURRENCY, concurrency)?,
+                    setting(&TIMEOUT_MS, timeout_ms)?,
+                    setting(&MAX_BATCH_ROWS, max_batch_rows)?,
                 )?,
             };
             let s = session.deploy(actor, request).await?;

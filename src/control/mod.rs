@@ -72,6 +72,15 @@ impl ControlError {
     }
 }
 
+impl From<crate::domain::ModelRefError> for ControlError {
+    fn from(e: crate::domain::ModelRefError) -> Self {
+        match e {
+            crate::domain::ModelRefError::Name(n) => ControlError::InvalidName(n.to_string()),
+            other => ControlError::BadRequest(other.to_string()),
+        }
+    }
+}
+
 /// The running core of one data directory.
 pub struct Core {
     data_dir: DataDir,

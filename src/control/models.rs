@@ -23,6 +23,9 @@ pub struct ImportRequest {
     pub progress: Option<Arc<ImportProgress>>,
 }
 
+/// A model's description is a line of text, not a document.
+const MAX_DESCRIPTION: usize = 1000;
+
 impl Core {
     /// Imports a model version. Nothing is registered unless every step succeeds: fetch, type
     /// check, publish, and the store's row.
@@ -32,6 +35,7 @@ impl Core {
         req: ImportRequest,
     ) -> Result<ModelVersion, ImportError> {
         let name = ModelName::parse(&req.name)?;
+        crate::domain::check_text("description", &req.description, MAX_DESCRIPTION)?;
         let limit = self.settings.import.max_bytes;
         let config = self.data_dir.settings_file().display().to_string();
         let label = req.label.clone().unwrap_or_else(|| req.source.describe());

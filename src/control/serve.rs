@@ -117,6 +117,7 @@ fn listener_configs(limits: &Limits) -> (ListenerConfig, ListenerConfig) {
         max_connections,
         header_timeout: std::time::Duration::from_secs(limits.header_timeout_secs),
         drain: std::time::Duration::from_secs(limits.drain_secs),
+        send_timeout: std::time::Duration::from_secs(limits.send_timeout_secs),
     };
     (config("gateway", gateway), config("control", control))
 }

@@ -12,7 +12,7 @@ pub use event::Event;
 pub use model::{
     ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse, human_size,
 };
-pub use name::{ModelName, NameError};
+pub use name::{ModelName, NameError, TextError, check_text};
 pub use service::{
     CONCURRENCY, Deployment, MAX_BATCH_ROWS, Resources, Service, ServiceName, ServiceNameError,
     Setting, SettingError, THREADS, TIMEOUT_MS,

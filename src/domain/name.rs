@@ -12,6 +12,42 @@ pub enum NameError {
     Illegal(String),
 }
 
+/// Free text the product stores and prints (a description, an uploaded file's name) that
+/// breaks the rules: control characters would reach terminals and logs as escape sequences.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the {what} {text:?} {why}")]
+pub struct TextError {
+    pub what: &'static str,
+    pub text: String,
+    pub why: &'static str,
+}
+
+/// Checks free text: no control characters (newlines and escapes included), at most `max`
+/// bytes.
+pub fn check_text(what: &'static str, text: &str, max: usize) -> Result<(), TextError> {
+    let why = if text.chars().any(char::is_control) {
+        "holds control characters (newlines, escapes): use plain text on one line"
+    } else if text.len() > max {
+        "is too long"
+    } else {
+        return Ok(());
+    };
+    let mut shown = text.to_string();
+    if shown.len() > 80 {
+        let mut end = 80;
+        while !shown.is_char_boundary(end) {
+            end -= 1;
+        }
+        shown.truncate(end);
+        shown.push('…');
+    }
+    Err(TextError {
+        what,
+        text: shown,
+        why,
+    })
+}
+
 /// A validated model name.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ModelName(String);
@@ -72,6 +108,21 @@ mod tests {
         ] {
             assert!(ModelName::parse(bad).is_err(), "{bad:?} was accepted");
         }
+    }
+
+    #[test]
+    fn text_with_control_characters_or_too_long_is_refused() {
+        assert!(check_text("description", "Iris species classifier, v2", 1000).is_ok());
+        let e = check_text("description", "a\u{1b}[2Jb", 1000)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("control characters"), "{e}");
+        assert!(check_text("file name", "x\ny", 255).is_err());
+        assert!(check_text("file name", "a\0b", 255).is_err());
+        let e = check_text("file name", &"a".repeat(256), 255)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("too long") && e.len() < 200, "{e}");
     }
 
     #[test]

@@ -27,6 +27,7 @@ pub fn records(
     verb: Verb,
     sig: &Signature,
     model: &str,
+    max_rows: usize,
 ) -> Result<(Vec<Vec<Value>>, Shape), String> {
     let method = if verb == Verb::Classify {
         "classify"
@@ -47,10 +48,22 @@ pub fn records(
             ));
         }
     };
-    let context: &[(String, Json)] = match doc.get("context") {
-        Some(Json::Obj(members)) => members,
+    if examples.len() > max_rows {
+        return Err(format!(
+            "the request has {} examples; this service takes at most {max_rows} per request (split the batch)",
+            examples.len()
+        ));
+    }
+    // The context's value for each input, found once (a context may be large; every example
+    // shares it).
+    let context: Vec<Option<&Json>> = match doc.get("context") {
+        Some(Json::Obj(members)) => sig
+            .inputs
+            .iter()
+            .map(|f| members.iter().find(|(k, _)| *k == f.name).map(|(_, v)| v))
+            .collect(),
         Some(_) => return Err("'context' must be an object of features".into()),
-        None => &[],
+        None => vec![None; sig.inputs.len()],
     };
     let mut rows = Vec::with_capacity(examples.len());
     for (n, example) in examples.iter().enumerate() {
@@ -58,12 +71,12 @@ pub fn records(
             return Err(format!("example {n} is not an object of features"));
         };
         let mut row = Vec::with_capacity(sig.inputs.len());
-        for field in &sig.inputs {
+        for (field, shared) in sig.inputs.iter().zip(&context) {
             let found = members
                 .iter()
-                .chain(context)
                 .find(|(k, _)| *k == field.name)
-                .map(|(_, v)| v);
+                .map(|(_, v)| v)
+                .or(*shared);
             let v = match found {
                 // A feature list of one value is that value.
                 Some(Json::Arr(one)) if one.len() == 1 => &one[0],

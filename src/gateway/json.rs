@@ -327,6 +327,10 @@ impl Parser<'_> {
         let text =
             std::str::from_utf8(&self.b[start..self.i]).map_err(|_| ("Invalid value.", start))?;
         let n: f64 = text.parse().map_err(|_| ("Invalid value.", start))?;
+        if n.is_infinite() {
+            // Infinity is written as the token, never as digits (rapidjson refuses 1e999 so).
+            return Err(("Number too big to be stored in double.", start));
+        }
         Ok(Json::Num(n, integer))
     }
 }
@@ -478,6 +482,17 @@ mod tests {
         write_value(&mut s, &Value::Number(0.1));
         write_value(&mut s, &Value::Number(1e-7));
         assert_eq!(s, "4.00.11e-7");
+    }
+
+    #[test]
+    fn numbers_beyond_double_are_refused_not_infinite() {
+        assert_eq!(
+            parse(b"[1, 1e999]").unwrap_err(),
+            "JSON Parse error: Number too big to be stored in double. at offset: 4"
+        );
+        let long = format!("[{}]", "9".repeat(100_000));
+        assert!(parse(long.as_bytes()).unwrap_err().contains("too big"));
+        assert!(parse(b"[Infinity, 1e308]").is_ok());
     }
 
     #[test]

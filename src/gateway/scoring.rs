@@ -127,7 +127,8 @@ fn parse(
     match verb {
         Verb::Predict => Ok(Parsed::Predict(predict::records(&doc, sig).map_err(bad)?)),
         Verb::Classify | Verb::Regress => {
-            let (rows, shape) = examples::records(&doc, verb, sig, model).map_err(bad)?;
+            let (rows, shape) =
+                examples::records(&doc, verb, sig, model, *max_rows).map_err(bad)?;
             Ok(Parsed::Examples(rows, shape))
         }
     }

@@ -54,7 +54,11 @@ async fn respond(
                 BodyError::Broken(_) => StatusCode::BAD_REQUEST,
                 BodyError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
             };
-            let mut response = json_response(status, error_body(&e.to_string()), None);
+            let message = match e {
+                BodyError::TooLarge { .. } => format!("{e}; send fewer records per request"),
+                _ => e.to_string(),
+            };
+            let mut response = json_response(status, error_body(&message), None);
             // The rest of the body is not wanted: say so, and hyper closes after answering.
             response
                 .headers_mut()

@@ -15,9 +15,16 @@ use crate::runtime::{DType, FieldSpec, Signature, Value};
 pub struct InferRequest {
     pub id: Option<String>,
     pub rows: Vec<Vec<Value>>,
-    /// Output names the caller asked for, in its order (all outputs when absent).
-    pub outputs: Option<Vec<String>>,
+    /// Positions (in the signature's outputs) of the outputs the caller asked for, in its
+    /// order, each once (all outputs when absent).
+    pub outputs: Option<Vec<usize>>,
 }
+
+/// The Open Inference Protocol's tensor datatypes.
+const DATATYPES: [&str; 13] = [
+    "BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64", "FP16",
+    "FP32", "FP64", "BYTES",
+];
 
 fn datatype(d: DType) -> &'static str {
     match d {
@@ -121,6 +128,10 @@ pub fn request(
                 .iter()
                 .map(|d| match d {
                     Json::Num(n, true) if *n >= 0.0 && *n < 9.0e15 => Ok(*n as usize),
+                    Json::Num(n, true) if *n >= 9.0e15 => Err(format!(
+                        "input {name}: shape {} is too large",
+                        d.debug_string(64)
+                    )),
                     _ => Err(format!("input {name}: shape must list whole numbers")),
                 })
                 .collect::<Result<_, _>>()?,
@@ -138,13 +149,24 @@ pub fn request(
             )
             .into());
         }
-        let binary_size = t
-            .get("parameters")
-            .and_then(|p| p.get("binary_data_size"))
-            .and_then(|v| match v {
-                Json::Num(n, true) if *n >= 0.0 => Some(*n as usize),
-                _ => None,
-            });
+        let binary_size = match t.get("parameters").and_then(|p| p.get("binary_data_size")) {
+            None => None,
+            Some(Json::Num(n, true)) if *n >= 0.0 && *n < 9.0e15 => Some(*n as usize),
+            Some(other) => {
+                return Err(format!(
+                    "input {name}: binary_data_size must be a whole number of bytes, not {}",
+                    other.debug_string(64)
+                )
+                .into());
+            }
+        };
+        if !DATATYPES.contains(&dtype.as_str()) {
+            return Err(format!(
+                "input {name}: datatype {dtype} is not one of the protocol's ({})",
+                DATATYPES.join(", ")
+            )
+            .into());
+        }
         let values = match (binary_size, t.get("data")) {
             (Some(size), _) => {
                 if size > binary.len() {
@@ -175,19 +197,43 @@ pub fn request(
         }
         tensors.push((name, shape, values));
     }
+    if !binary.is_empty() {
+        return Err(format!(
+            "{} bytes of binary data follow the last tensor that announces any: check each input's binary_data_size",
+            binary.len()
+        )
+        .into());
+    }
     let rows = rows(tensors, sig)?;
     let outputs = match doc.get("outputs") {
-        Some(Json::Arr(list)) => Some(
-            list.iter()
-                .map(|o| match o.get("name") {
-                    Some(Json::Str(s)) => Ok(s.clone()),
-                    _ => Err("every requested output needs a 'name'".to_string()),
-                })
-                .collect::<Result<Vec<_>, _>>()?,
-        ),
-        _ => None,
+        Some(Json::Arr(list)) => Some(requested_outputs(list, sig)?),
+        Some(_) => return Err("'outputs' must be a list of {\"name\": …} objects".into()),
+        None => None,
     };
     Ok(InferRequest { id, rows, outputs })
+}
+
+/// The outputs a request names, each once and each one the model has: the answer is written
+/// per requested output, so a list that repeats one would multiply the answer's size.
+fn requested_outputs(list: &[Json], sig: &Signature) -> Result<Vec<usize>, String> {
+    let mut chosen: Vec<usize> = Vec::with_capacity(list.len().min(sig.outputs.len()));
+    for o in list {
+        let Some(Json::Str(name)) = o.get("name") else {
+            return Err("every requested output needs a 'name'".into());
+        };
+        let Some(i) = sig.outputs.iter().position(|o| o.field.name == *name) else {
+            let all: Vec<&str> = sig.outputs.iter().map(|o| o.field.name.as_str()).collect();
+            return Err(format!(
+                "unknown output {name}: this model has {}",
+                all.join(",")
+            ));
+        };
+        if chosen.contains(&i) {
+            return Err(format!("output {name} is requested twice"));
+        }
+        chosen.push(i);
+    }
+    Ok(chosen)
 }
 
 /// The number of values a shape holds, refused when its batch (the first dimension) is over
@@ -395,19 +441,7 @@ pub fn answer(
     rows: &[Vec<Value>],
 ) -> Result<String, String> {
     let chosen: Vec<usize> = match &req.outputs {
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                sig.outputs
-                    .iter()
-                    .position(|o| o.field.name == *n)
-                    .ok_or_else(|| {
-                        let all: Vec<&str> =
-                            sig.outputs.iter().map(|o| o.field.name.as_str()).collect();
-                        format!("unknown output {n}: this model has {}", all.join(","))
-                    })
-            })
-            .collect::<Result<_, _>>()?,
+        Some(chosen) => chosen.clone(),
         None => (0..sig.outputs.len()).collect(),
     };
     let mut out = String::from("{\"model_name\":");

@@ -49,7 +49,7 @@ impl BodyLimits {
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
     #[error(
-        "the request body is larger than {limit} bytes{}; send fewer records per request",
+        "the request body is larger than {limit} bytes{}",
         declared.map(|d| format!(" (it declares {d})")).unwrap_or_default()
     )]
     TooLarge { limit: u64, declared: Option<u64> },

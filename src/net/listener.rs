@@ -7,14 +7,19 @@
 //! once per [`LOG_EVERY`], with a count of what was not logged.
 //!
 //! Stopping is graceful for requests and only for requests: each connection is told to stop,
-//! a connection with a request in progress (from its headers to the last byte of its answer)
-//! finishes it, and an idle, half-sent or stalled connection is closed at once.
+//! a connection with a request in progress (from its headers until the last byte of its
+//! answer is in the kernel's hands) finishes it, and an idle, half-sent or stalled connection
+//! is closed at once.
+//!
+//! A client that stops reading its answer is cut off after `send_timeout` without progress
+//! (nginx's `send_timeout`), so it cannot keep an answer, and its memory, forever.
 
 use std::convert::Infallible;
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -22,6 +27,7 @@ use http::{Request, Response};
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, mpsc};
 use tokio::time::Instant;
@@ -42,6 +48,8 @@ pub struct ListenerConfig {
     pub header_timeout: Duration,
     /// How long a stop waits for requests in progress.
     pub drain: Duration,
+    /// How long a client may leave its answer unread before the connection is closed.
+    pub send_timeout: Duration,
 }
 
 /// Serves HTTP/1.1 on `listener` with `handle` until `stop` is raised, then drains.
@@ -100,9 +108,9 @@ pub async fn serve<F, Fut, B>(
             () = stop.wait() => break,
         };
         let (handle, stop, open) = (handle.clone(), stop.clone(), open_tx.clone());
-        let (header_timeout, drain) = (config.header_timeout, config.drain);
+        let config = config.clone();
         tokio::spawn(async move {
-            connection(stream, handle, header_timeout, drain, stop).await;
+            connection(stream, handle, &config, stop).await;
             drop(permit);
             drop(open);
         });
@@ -116,8 +124,7 @@ pub async fn serve<F, Fut, B>(
 async fn connection<F, Fut, B>(
     stream: TcpStream,
     handle: F,
-    header_timeout: Duration,
-    drain: Duration,
+    config: &ListenerConfig,
     mut stop: Stopping,
 ) where
     F: Fn(Request<Incoming>) -> Fut + Send + Sync + 'static,
@@ -140,27 +147,125 @@ async fn connection<F, Fut, B>(
             }))
         }
     });
+    let socket = Watched::new(stream, config.send_timeout);
+    let unsent = socket.blocked();
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout)
+        .header_read_timeout(config.header_timeout)
         // A client that shuts its write side after sending still gets its answer.
         .half_close(true)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(socket), service);
     tokio::pin!(conn);
     tokio::select! {
         _ = conn.as_mut() => return,
         () = stop.wait() => {}
     }
     conn.as_mut().graceful_shutdown();
-    let give_up = Instant::now() + drain;
+    let give_up = Instant::now() + config.drain;
     loop {
-        if busy.load(Ordering::Acquire) == 0 || Instant::now() >= give_up {
+        let in_progress = busy.load(Ordering::Acquire) > 0 || unsent.load(Ordering::Acquire);
+        if !in_progress || Instant::now() >= give_up {
             return; // idle, half-sent or stalled: close now
         }
         tokio::select! {
             _ = conn.as_mut() => return,
             () = tokio::time::sleep(DRAIN_POLL) => {}
         }
+    }
+}
+
+/// A connection's socket, watched on the way out: whether a write is waiting for the client
+/// to make room (so an answer is still being sent), and a deadline on that wait.
+struct Watched {
+    stream: TcpStream,
+    send_timeout: Duration,
+    /// Armed when a write finds the socket full; cleared by any write that goes through.
+    stalled: Option<Pin<Box<tokio::time::Sleep>>>,
+    blocked: Arc<AtomicBool>,
+}
+
+impl Watched {
+    fn new(stream: TcpStream, send_timeout: Duration) -> Watched {
+        Watched {
+            stream,
+            send_timeout,
+            stalled: None,
+            blocked: Arc::new(AtomicBool::new(false)),
+        }
+    }
+
+    /// True while an answer waits for the client to read.
+    fn blocked(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.blocked)
+    }
+
+    /// Passes a write's outcome through, keeping the watch: a full socket arms the deadline
+    /// (its timer wakes this task, so a write that never proceeds still fails), progress
+    /// disarms it.
+    fn watch<T>(
+        &mut self,
+        cx: &mut Context<'_>,
+        outcome: Poll<io::Result<T>>,
+    ) -> Poll<io::Result<T>> {
+        if outcome.is_ready() {
+            self.blocked.store(false, Ordering::Release);
+            self.stalled = None;
+            return outcome;
+        }
+        self.blocked.store(true, Ordering::Release);
+        let timeout = self.send_timeout;
+        let timer = self
+            .stalled
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the client left its answer unread",
+            )));
+        }
+        Poll::Pending
+    }
+}
+
+impl AsyncRead for Watched {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Watched {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let outcome = Pin::new(&mut self.stream).poll_write(cx, buf);
+        self.watch(cx, outcome)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let outcome = Pin::new(&mut self.stream).poll_write_vectored(cx, bufs);
+        self.watch(cx, outcome)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 }
 

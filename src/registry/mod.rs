@@ -40,6 +40,8 @@ pub struct Fetched {
 pub enum ImportError {
     #[error(transparent)]
     Name(#[from] NameError),
+    #[error(transparent)]
+    Text(#[from] crate::domain::TextError),
     #[error("{0}")]
     BadSource(String),
     #[error("no such file or folder: {0}")]
@@ -104,6 +106,7 @@ impl ImportError {
     pub fn code(&self) -> &'static str {
         match self {
             ImportError::Name(_) => "invalid_name",
+            ImportError::Text(_) => "invalid_text",
             ImportError::BadSource(_) => "invalid_source",
             ImportError::NotFound(_) => "not_found",
             ImportError::Read { .. } | ImportError::Io { .. } => "io",

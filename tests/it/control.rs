@@ -380,6 +380,9 @@ async fn service_settings_out_of_range_are_refused_naming_field_and_range() {
         ("max_batch_rows", "0", "from 1 to 1000000"),
         ("concurrency", "-3", "from 1 to 100000"),
         ("threads", "2.5", "from 1 to 256"),
+        ("threads", "\"5\"", "from 1 to 256"),
+        ("concurrency", "true", "from 1 to 100000"),
+        ("timeout_ms", "[]", "from 1 to 3600000"),
     ] {
         // Raw JSON, so the number arrives exactly as typed.
         let body = format!(r#"{{"name":"x","model":"iris","{field}":{value}}}"#);
@@ -398,5 +401,79 @@ async fn service_settings_out_of_range_are_refused_naming_field_and_range() {
         assert!(msg.starts_with(field) && msg.contains(range), "{msg}");
     }
     assert_eq!(s.get("services").await["services"], json!([]));
+    // The CLI reports a bad flag as it reports any error: as JSON with --json.
+    let out = dir
+        .run(&[
+            "services",
+            "deploy",
+            "x",
+            "--model",
+            "iris",
+            "--threads",
+            "abc",
+            "--json",
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err: Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+    assert_eq!(err["error"]["code"], "invalid_setting", "{err}");
+    assert!(s.stop().await.success());
+}
+
+#[tokio::test]
+async fn free_text_with_control_characters_is_refused() {
+    let dir = DataDir::new();
+    let s = Server::start(&dir).await;
+    let iris = std::fs::read(repo_path("assets/iris/iris.pmml")).unwrap();
+    for query in [
+        "filename=%1b%5b31mRED%1b%5b0m%0aFAKE.pmml",
+        "filename=a%00b.pmml",
+        "filename=x%0a2026-12-01%20INFO%20stopped",
+    ] {
+        let resp = reqwest::Client::new()
+            .post(format!(
+                "{}/api/v1/models/esc/versions?wait=true&{query}",
+                s.control
+            ))
+            .bearer_auth(&s.token)
+            .body(iris.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{query}");
+        let v: Value = resp.json().await.unwrap();
+        assert_eq!(v["error"]["code"], "invalid_text", "{v}");
+    }
+    let long = format!("filename={}.pmml", "a".repeat(300));
+    let resp = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/models/esc/versions?wait=true&{long}",
+            s.control
+        ))
+        .bearer_auth(&s.token)
+        .body(iris.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    let path = repo_path("assets/iris/iris.pmml").display().to_string();
+    let out = dir
+        .run(&[
+            "models",
+            "import",
+            &path,
+            "--name",
+            "esc",
+            "--description",
+            "line\n\u{1b}[2J",
+        ])
+        .await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("control characters"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(dir.json(&["models", "list", "--json"]).await, json!([]));
     assert!(s.stop().await.success());
 }

@@ -124,8 +124,8 @@ async fn sizes_a_request_states_are_checked_against_its_body_and_limits() {
         assert!(v["error"].as_str().unwrap().contains(expect), "{v}");
     }
     // 900k rows: refused while parsing, naming the service's limit.
-    let rows = vec!["[5.1,3.5,1.4,0.2]"; 900_000].join(",");
     let url = format!("{}/v1/models/iris:predict", s.gateway);
+    let rows = vec!["[5.1,3.5,1.4,0.2]"; 900_000].join(",");
     let (status, v, _) = post(
         &url,
         None,
@@ -139,6 +139,29 @@ async fn sizes_a_request_states_are_checked_against_its_body_and_limits() {
             .as_str()
             .unwrap()
             .contains("at most 10000 records"),
+        "{v}"
+    );
+    // An answer cannot be multiplied by naming an output over and over.
+    let repeated = r#"{"inputs":[{"name":"input-0","shape":[1,3],"datatype":"FP64","data":[3.5,1.4,0.2]}],"outputs":[{"name":"species"},{"name":"species"}]}"#;
+    let (status, v) = infer(&s, &key, repeated).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("requested twice"),
+        "{v}"
+    );
+    // :classify with more examples than the service takes is refused before rows are built,
+    // however large the context they share.
+    let context: Vec<String> = (0..20_000).map(|i| format!(r#""junk{i}":0"#)).collect();
+    let body = format!(
+        r#"{{"examples":[{}],"context":{{{},"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}}}}"#,
+        vec!["{}"; 10_001].join(","),
+        context.join(",")
+    );
+    let classify = format!("{}/v1/models/iris:classify", s.gateway);
+    let (status, v, _) = post(&classify, None, Some(&key), &body).await;
+    assert_eq!(status, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("10001 examples"),
         "{v}"
     );
     // The server is still there, for every plane.
@@ -526,5 +549,126 @@ async fn hostile_load_costs_the_other_services_little() {
         assert!(p99 <= Duration::from_millis(20), "p99 {p99:?}");
     }
     s.get("status").await;
+    assert!(s.stop().await.success());
+}
+
+/// A request whose answer is about `rows` iris predictions (several MB for 50,000).
+async fn big_answer_request(dir: &DataDir, rows: usize) -> (Server, String, String) {
+    dir.import(repo_path("assets/iris/iris.pmml").to_str().unwrap(), "iris")
+        .await;
+    let key = dir
+        .json(&[
+            "services",
+            "deploy",
+            "iris",
+            "--model",
+            "iris",
+            "--max-batch-rows",
+            "100000",
+            "--json",
+        ])
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let s = Server::start(dir).await;
+    wait_ready(&s.gateway, "iris", &key).await;
+    let body = format!(
+        r#"{{"instances":[{}]}}"#,
+        vec!["[3.5,1.4,0.2]"; rows].join(",")
+    );
+    let request = format!(
+        "POST /v1/models/iris:predict HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {key}\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    (s, key, request)
+}
+
+/// A socket with a small receive buffer, so the server's writes block as soon as it stops
+/// reading.
+async fn small_window(url: &str) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(addr(url).parse().unwrap()).await.unwrap()
+}
+
+fn content_length(response: &[u8]) -> usize {
+    let head = String::from_utf8_lossy(&response[..response.len().min(1024)]).to_lowercase();
+    head.split("content-length: ")
+        .nth(1)
+        .and_then(|v| v.split("\r\n").next()?.trim().parse().ok())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_its_answer_unread_is_cut_off() {
+    let dir = DataDir::new();
+    dir.configure("[limits]\nsend_timeout_secs = 1\n");
+    let (s, _, request) = big_answer_request(&dir, 50_000).await;
+    let mut conn = small_window(&s.gateway).await;
+    conn.write_all(request.as_bytes()).await.unwrap();
+    // Not reading for three times the send timeout: the server gives up on the answer.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut got)).await;
+    assert!(read.is_ok(), "the connection was not closed");
+    let whole = content_length(&got);
+    assert!(got.len() < whole, "got {} of {whole} bytes", got.len());
+    assert!(s.stop().await.success());
+}
+
+#[tokio::test]
+async fn a_stop_lets_a_large_answer_finish_sending() {
+    let dir = DataDir::new();
+    let (s, _, request) = big_answer_request(&dir, 50_000).await;
+    let mut conn = small_window(&s.gateway).await;
+    conn.write_all(request.as_bytes()).await.unwrap();
+    // Read slowly, and stop the server while the answer is still on its way.
+    let reader = tokio::spawn(async move {
+        let mut got = Vec::new();
+        let mut buf = [0u8; 65536];
+        loop {
+            match conn.read(&mut buf).await {
+                Ok(0) | Err(_) => return got,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(s.stop().await.success());
+    let got = reader.await.unwrap();
+    let head_len = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert_eq!(
+        got.len() - head_len,
+        content_length(&got),
+        "the whole answer arrived"
+    );
+}
+
+#[tokio::test]
+async fn change_streams_take_at_most_half_the_control_connections() {
+    let dir = DataDir::new();
+    dir.configure("[limits]\ncontrol_connections = 4\n");
+    let s = Server::start(&dir).await;
+    let watch = || {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/watch", s.control))
+            .bearer_auth(&s.token)
+            .send()
+    };
+    let first = watch().await.unwrap();
+    let second = watch().await.unwrap();
+    assert_eq!(
+        (first.status().as_u16(), second.status().as_u16()),
+        (200, 200)
+    );
+    let third = watch().await.unwrap();
+    assert_eq!(third.status().as_u16(), 503);
+    let v: Value = third.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "unavailable", "{v}");
+    // The CLI's calls still get through.
+    assert_eq!(s.get("status").await["services"], 0);
+    drop((first, second));
     assert!(s.stop().await.success());
 }

@@ -260,3 +260,46 @@ fn folders_and_absurd_thread_counts_are_clear_errors() {
     );
     assert!(!out.exists(), "nothing written");
 }
+
+#[test]
+fn outputs_that_would_destroy_or_litter_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.csv");
+    std::fs::copy(repo_path("assets/iris/iris.csv"), &input).unwrap();
+    let before = std::fs::read(&input).unwrap();
+    // The input as its own output.
+    let o = score_file("assets/iris/iris.pmml", &input, &input, &[]);
+    assert!(
+        text(&o.stderr).contains("is also the input"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&input).unwrap(),
+        before,
+        "the input is intact"
+    );
+    // A folder as the output: refused, and no temporary file left behind.
+    let o = score_file("assets/iris/iris.pmml", &input, dir.path(), &[]);
+    assert!(
+        text(&o.stderr).contains("is a folder"),
+        "{}",
+        text(&o.stderr)
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    // A model that is not a regular file is not read whole.
+    let o = score(&[
+        "--model",
+        "/dev/zero",
+        "--input",
+        "x.csv",
+        "--output",
+        "y.csv",
+    ]);
+    assert!(
+        text(&o.stderr).contains("not a regular file"),
+        "{}",
+        text(&o.stderr)
+    );
+}

@@ -42,6 +42,8 @@ pub struct Api {
     pub stopping: Stopping,
     /// What a request body may cost (JSON calls cap it lower, uploads at the import limit).
     pub body: BodyLimits,
+    /// Change streams open at once: half the control connections.
+    pub streams: Arc<tokio::sync::Semaphore>,
     /// The gateway's URL, for deploy answers and the `curl` line.
     pub gateway_url: String,
     pub started_at: String,
@@ -85,6 +87,7 @@ impl Api {
         let revision = core.store().revision()?;
         let limits = &core.settings().limits;
         let body = BodyLimits::from_settings(limits, core.settings().import.max_bytes);
+        let streams = (limits.control_connections / 2).max(1);
         Ok(Api {
             core,
             routing,
@@ -92,6 +95,7 @@ impl Api {
             revision: tokio::sync::watch::Sender::new(revision),
             stopping,
             body,
+            streams: Arc::new(tokio::sync::Semaphore::new(streams)),
             gateway_url,
             started_at: crate::store::now(),
             touched: Mutex::new(HashMap::new()),

@@ -257,8 +257,7 @@ fn model(api: &Api, caller: &Caller, name: &str) -> Answer {
 async fn remove_model(api: &Api, caller: &Caller, name: &str, version: Option<u32>) -> Answer {
     caller.require(Scope::Operator)?;
     let target = ModelRef {
-        name: crate::domain::ModelName::parse(name)
-            .map_err(|e| ApiError::bad_request(e.to_string()))?,
+        name: ModelName::parse(name).map_err(invalid_name)?,
         version,
     };
     let removed = api.core.remove_model(caller.actor(), &target).await?;
@@ -289,27 +288,25 @@ struct DeployBody {
     model: String,
     // Any JSON number, so that an out-of-range one is refused by its setting's own rule
     // (naming the field and the range) rather than by serde's "invalid type".
-    threads: Option<serde_json::Number>,
-    concurrency: Option<serde_json::Number>,
-    timeout_ms: Option<serde_json::Number>,
-    max_batch_rows: Option<serde_json::Number>,
+    threads: Option<Value>,
+    concurrency: Option<Value>,
+    timeout_ms: Option<Value>,
+    max_batch_rows: Option<Value>,
 }
 
-/// A JSON number as a setting's value: a whole number in range, or the setting's error.
-fn setting(s: &Setting, n: Option<serde_json::Number>) -> Result<Option<u64>, ApiError> {
-    let Some(n) = n else { return Ok(None) };
-    let value = n.as_u64().ok_or_else(|| s.refuse(n.to_string()));
-    let value = value.and_then(|v| s.check(v)).map_err(ControlError::from)?;
+/// A JSON value as a setting's value: a whole number in range, or the setting's error (which
+/// names the field and its range whatever was sent: a string, a fraction, 1e30).
+fn setting(s: &Setting, v: Option<Value>) -> Result<Option<u64>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    let value = v.as_u64().ok_or_else(|| s.refuse(v.to_string()));
+    let value = value.and_then(|n| s.check(n)).map_err(ControlError::from)?;
     Ok(Some(value))
 }
 
 async fn deploy(api: &Api, caller: &Caller, body: Incoming) -> Answer {
     caller.require(Scope::Operator)?;
     let req: DeployBody = read_json(api, body).await?;
-    let model: ModelRef = req
-        .model
-        .parse()
-        .map_err(|e: crate::domain::ModelRefError| ApiError::bad_request(e.to_string()))?;
+    let model: ModelRef = req.model.parse().map_err(ControlError::from)?;
     let resources = Resources::from_values(
         setting(&THREADS, req.threads)?,
         setting(&CONCURRENCY, req.concurrency)?,
@@ -410,6 +407,12 @@ async fn import(
             }
         };
         let filename = query_param(query, "filename").unwrap_or_else(|| "model".into());
+        // The name becomes a file in the staging folder and part of the version's source.
+        if let Err(e) = crate::domain::check_text("file name", &filename, 255) {
+            let e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_text", e.to_string());
+            op.fail(&e.code, &e.message);
+            return Err(e);
+        }
         let dir = api
             .core
             .data_dir()

@@ -4,8 +4,10 @@
 //! reconnects with `Last-Event-ID` (browsers and SSE libraries do it for them) or `?since=N`
 //! misses nothing: the store is the source of truth and the stream only replays it. A fresh
 //! connection first gets a `hello` event carrying the current revision, so a console can load
-//! a snapshot and then apply changes after exactly that point. A comment line every 15 s keeps
-//! proxies and SSH tunnels from closing an idle stream.
+//! a snapshot and then apply changes after exactly that point. A comment line every 5 s keeps
+//! proxies and SSH tunnels from closing an idle stream, and finds out soon when the client has
+//! gone. At most half of the control API's connections may be streams, so consoles (or a
+//! viewer token opening streams in a loop) cannot take every connection from the CLI.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,7 +21,7 @@ use super::Api;
 use super::reply::{ApiError, ChannelBody};
 use super::routes::query_param;
 
-const KEEPALIVE: Duration = Duration::from_secs(15);
+const KEEPALIVE: Duration = Duration::from_secs(5);
 
 pub fn stream(
     api: &Arc<Api>,
@@ -39,9 +41,17 @@ pub fn stream(
         })
         .transpose()?
         .unwrap_or(current);
+    let Ok(slot) = Arc::clone(&api.streams).try_acquire_owned() else {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "every change-stream slot is taken (half of limits.control_connections): close a console or raise the limit",
+        ));
+    };
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(64);
     let api = Arc::clone(api);
     tokio::spawn(async move {
+        let _slot = slot;
         let hello = json!({"revision": current});
         if tx
             .send(Bytes::from(format!(

@@ -101,6 +101,10 @@ pub struct PmmlModel {
     signature: Signature,
 }
 
+/// The largest PMML document loaded: a model is parsed whole into memory (several times its
+/// size), and no converter writes documents anywhere near this.
+const MAX_DOCUMENT_BYTES: u64 = 1 << 30;
+
 impl PmmlModel {
     pub fn load(path: &Path) -> Result<PmmlModel, LoadError> {
         if path.is_dir() {
@@ -110,10 +114,28 @@ impl PmmlModel {
                     .into(),
             });
         }
-        let text = std::fs::read(path).map_err(|e| LoadError {
-            line: 0,
-            message: format!("cannot read the file: {e}"),
-        })?;
+        let refuse = |message: String| LoadError { line: 0, message };
+        let meta =
+            std::fs::metadata(path).map_err(|e| refuse(format!("cannot read the file: {e}")))?;
+        if !meta.is_file() {
+            return Err(refuse(
+                "this is not a regular file: pass the PMML file itself".into(),
+            ));
+        }
+        if meta.len() > MAX_DOCUMENT_BYTES {
+            return Err(refuse(format!(
+                "the file is {} MiB; PMML documents over {} MiB are not supported",
+                meta.len() >> 20,
+                MAX_DOCUMENT_BYTES >> 20
+            )));
+        }
+        let mut text = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| {
+                use std::io::Read;
+                f.take(MAX_DOCUMENT_BYTES + 1).read_to_end(&mut text)
+            })
+            .map_err(|e| refuse(format!("cannot read the file: {e}")))?;
         let text = std::str::from_utf8(&text).map_err(|e| LoadError {
             line: 0,
             message: format!(
