@@ -277,8 +277,14 @@ impl Settings {
                 self.gateway
             ));
         }
-        if self.import.max_bytes == 0 || self.import.read_timeout_secs == 0 {
-            return Err("import.max_bytes and import.read_timeout_secs must be above 0".into());
+        if self.import.max_bytes == 0
+            || self.import.read_timeout_secs == 0
+            || self.import.connect_timeout_secs == 0
+        {
+            return Err(
+                "import.max_bytes, import.connect_timeout_secs and import.read_timeout_secs must be above 0"
+                    .into(),
+            );
         }
         self.limits.validate()
     }
@@ -305,6 +311,14 @@ impl Limits {
             ("send_timeout_secs", self.send_timeout_secs, 1, 3600),
             ("drain_secs", self.drain_secs, 0, 3600),
         ];
+        // A rate of a few bytes a second would stretch the deadline without end: 0 turns the
+        // extension off, anything else must be a rate a real sender keeps up.
+        if self.min_body_rate != 0 && !(256..=1 << 30).contains(&self.min_body_rate) {
+            return Err(format!(
+                "limits.min_body_rate is {}: use 0 (no extension) or bytes per second from 256 to 1073741824",
+                self.min_body_rate
+            ));
+        }
         for (key, value, min, max) in ranges {
             if !(min..=max).contains(&value) {
                 return Err(format!(
@@ -355,6 +369,11 @@ mod tests {
         );
         let e = Settings::parse("[limits]\nmax_body_bytes = 10\n").unwrap_err();
         assert!(e.contains("limits.max_body_bytes"), "{e}");
+        let e = Settings::parse("[limits]\nmin_body_rate = 1\n").unwrap_err();
+        assert!(
+            e.contains("limits.min_body_rate") && e.contains("256"),
+            "{e}"
+        );
     }
 
     #[test]

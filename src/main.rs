@@ -2,9 +2,9 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 fn main() -> ExitCode {
-    let cli = modeldeck::cli::Cli::parse();
-    modeldeck::cli::run(cli)
+    match modeldeck::cli::parse() {
+        Ok(cli) => modeldeck::cli::run(cli),
+        Err(code) => code,
+    }
 }

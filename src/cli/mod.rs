@@ -192,6 +192,29 @@ fn block_on(json: bool, work: impl Future<Output = Result<(), ControlError>>) ->
     }
 }
 
+/// Parses the command line; a mistake in it is reported like any other error, as JSON when
+/// the words include `--json` (scripts parse stderr), with clap's exit code 2.
+pub fn parse() -> Result<Cli, ExitCode> {
+    use clap::Parser;
+    match Cli::try_parse() {
+        Ok(cli) => Ok(cli),
+        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
+            let message = e.kind().to_string();
+            let detail = e.to_string();
+            let first = detail
+                .lines()
+                .find(|l| l.starts_with("error:"))
+                .map_or(message.as_str(), |l| l.trim_start_matches("error:").trim());
+            eprintln!("{}", json!({"error": {"code": "usage", "message": first}}));
+            Err(ExitCode::from(2))
+        }
+        Err(e) => {
+            let _ = e.print();
+            Err(ExitCode::from(if e.use_stderr() { 2 } else { 0 }))
+        }
+    }
+}
+
 fn fail(json: bool, code: &str, message: &str) -> ExitCode {
     let mut err = std::io::stderr().lock();
     if json {
@@ -378,8 +401,12 @@ fn serve(data_dir: Option<PathBuf>, args: services::ServeArgs) -> ExitCode {
         },
         None => Box::new(|| Box::new(std::io::stderr())),
     };
+    // Colour only for a person at a terminal: not in files, pipes or journald, nor with NO_COLOR.
+    let colour = args.log_file.is_none()
+        && std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
-        .with_ansi(args.log_file.is_none())
+        .with_ansi(colour)
         .with_target(false)
         .with_writer(writer)
         .try_init();

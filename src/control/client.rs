@@ -85,9 +85,24 @@ impl Client {
 
     /// Sends a built request and reads its JSON answer as [`Client::call`] does.
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, ControlError> {
-        let response = req.send().await.map_err(|e| ControlError::Api {
+        let unreachable = |e: reqwest::Error, change: bool| ControlError::Api {
             code: "server_unreachable".into(),
-            message: format!("the control API at {} does not answer: {e}", self.base),
+            message: format!(
+                "the control API at {} does not answer: {e}{}",
+                self.base,
+                if change {
+                    " — the change may or may not have been made: check with `modeldeck models list` or `modeldeck services list` before retrying"
+                } else {
+                    ""
+                }
+            ),
+        };
+        let req = req.build().map_err(|e| unreachable(e, false))?;
+        let change = req.method() != Method::GET;
+        let response = self.http.execute(req).await.map_err(|e| {
+            // A refused connection never carried the change; a broken one may have.
+            let unsure = change && !e.is_connect();
+            unreachable(e, unsure)
         })?;
         answer(response).await
     }

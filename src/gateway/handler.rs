@@ -123,6 +123,12 @@ impl Gateway {
         let table = self.routing.table();
         let route = match route_for(&table, headers, &call) {
             Some(r) => Arc::clone(r),
+            None if call == Call::List => {
+                return Err(Answer::error(
+                    StatusCode::UNAUTHORIZED,
+                    "send your service's access key (`Authorization: <key>`) or its Host header to list its model",
+                ));
+            }
             None => return Err(Answer::error(StatusCode::NOT_FOUND, &unknown_model(&call))),
         };
         authorize(&table, &route, headers)?;
@@ -225,28 +231,45 @@ fn unknown_model(call: &Call) -> String {
     }
 }
 
+/// The service a request is for: its Host, else the service named in the path, else (for
+/// KServe's model list, whose path names none) the service whose key the caller holds.
 fn route_for<'t>(table: &'t Table, headers: &HeaderMap, call: &Call) -> Option<&'t Arc<Route>> {
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
         .and_then(|h| table.by_host(h));
     host.or_else(|| call.model().and_then(|m| table.by_name(m)))
+        .or_else(|| match (call, access_key(headers)) {
+            (Call::List, Ok(Some(given))) => table
+                .routes()
+                .find(|r| bool::from(r.key.as_bytes().ct_eq(given.as_bytes()))),
+            _ => None,
+        })
+}
+
+/// The key a request carries (`Authorization: <key>` or `Bearer <key>`); `Err` when the header
+/// is there but is not plain text.
+fn access_key(headers: &HeaderMap) -> Result<Option<&str>, ()> {
+    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = value.to_str().map_err(|_| ())?.trim();
+    let key = match v.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
+        _ => v,
+    };
+    Ok(Some(key).filter(|k| !k.is_empty()))
 }
 
 /// 401 without a key or with one no service has; 403 with another service's key.
 fn authorize(table: &Table, route: &Route, headers: &HeaderMap) -> Result<(), Answer> {
-    let given = headers
-        .get(http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| {
-            let v = v.trim();
-            match v.get(..7) {
-                Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
-                _ => v,
-            }
-        })
-        .filter(|v| !v.is_empty());
-    let Some(given) = given else {
+    let invalid = || {
+        Answer::error(
+            StatusCode::UNAUTHORIZED,
+            "invalid access key: check the key (`modeldeck services show NAME --show-key`)",
+        )
+    };
+    let Some(given) = access_key(headers).map_err(|()| invalid())? else {
         return Err(Answer::error(
             StatusCode::UNAUTHORIZED,
             "missing access key: send the service's key as `Authorization: <key>`",
@@ -262,10 +285,7 @@ fn authorize(table: &Table, route: &Route, headers: &HeaderMap) -> Result<(), An
             &format!("this key belongs to another service, not to {}", route.name),
         ));
     }
-    Err(Answer::error(
-        StatusCode::UNAUTHORIZED,
-        "invalid access key: check the key (`modeldeck services show NAME --show-key`)",
-    ))
+    Err(invalid())
 }
 
 /// The version a request reaches: the one in the path, or one drawn from the traffic split.

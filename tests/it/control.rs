@@ -199,6 +199,19 @@ async fn changes_through_the_api_take_effect_before_it_answers() {
     let events = s.get(&format!("events?since={start_revision}")).await;
     assert_eq!(events["events"].as_array().unwrap().len(), 3);
     assert!(s.stop().await.success(), "a stop ends open change streams");
+    // The log has one line per change, without keys.
+    let log = std::fs::read_to_string(dir.scratch.join("serve.log")).unwrap();
+    for kind in ["service.deployed", "service.key_rotated", "service.deleted"] {
+        let lines = log
+            .lines()
+            .filter(|l| l.contains(&format!("kind={kind}")))
+            .count();
+        assert_eq!(lines, 1, "{kind} in: {log}");
+    }
+    assert!(
+        !log.contains(&key) && !log.contains(&new_key),
+        "keys never logged"
+    );
 }
 
 #[tokio::test]
@@ -476,4 +489,45 @@ async fn free_text_with_control_characters_is_refused() {
     );
     assert_eq!(dir.json(&["models", "list", "--json"]).await, json!([]));
     assert!(s.stop().await.success());
+}
+
+#[tokio::test]
+async fn usage_errors_and_logs_suit_scripts() {
+    let dir = DataDir::new();
+    // A mistake on the command line is JSON with --json, like any other error.
+    let out = dir.run(&["models", "list", "--bogus", "--json"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+    assert_eq!(err["error"]["code"], "usage", "{err}");
+    // A server logging to a pipe writes no colour codes.
+    let child = tokio::process::Command::new(crate::common::BIN)
+        .arg("--data-dir")
+        .arg(&dir.path)
+        .args([
+            "serve",
+            "--gateway",
+            "127.0.0.1:0",
+            "--control",
+            "127.0.0.1:0",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let info = dir.path.join("server.json");
+    for _ in 0..200 {
+        if info.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id().unwrap() as i32, libc::SIGTERM) };
+    let out = child.wait_with_output().await.unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("serving"), "{log}");
+    assert!(
+        !log.contains('\u{1b}'),
+        "colour codes in a piped log: {log:?}"
+    );
 }

@@ -71,6 +71,25 @@ async fn deployed_service_answers_tf_serving_requests() {
         .unwrap();
     assert!(raw.contains("\"probability(setosa)\":1.0"), "{raw}");
 
+    // KServe's model list: the caller's own service, found by Host or by the key alone.
+    let list = |key: Option<&str>| {
+        let mut req = reqwest::Client::new().get(format!("{g}/v1/models"));
+        if let Some(k) = key {
+            req = req.header("Authorization", k);
+        }
+        async move {
+            let resp = req.send().await.unwrap();
+            (resp.status().as_u16(), resp.json::<Value>().await.unwrap())
+        }
+    };
+    assert_eq!(list(Some(&key)).await, (200, json!({"models": ["iris"]})));
+    assert_eq!(
+        list(Some(&other_key)).await,
+        (200, json!({"models": ["iris-b"]}))
+    );
+    assert_eq!(list(None).await.0, 401);
+    assert_eq!(list(Some("7909…")).await.0, 401);
+
     // Keys: none → 401, unknown → 401, another service's → 403.
     let body = json!({"instances": [row]}).to_string();
     assert_eq!(post(&url, None, None, &body).await.0, 401);

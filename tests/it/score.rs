@@ -214,7 +214,7 @@ fn a_model_that_does_not_load_is_one_clear_error() {
     assert_eq!(o.status.code(), Some(1));
     let err = text(&o.stderr);
     assert!(
-        err.starts_with("error: ") && err.contains("m.pmml: line 1: the XML is malformed"),
+        err.starts_with("error: ") && err.contains("m.pmml: the XML is malformed"),
         "{err}"
     );
 }

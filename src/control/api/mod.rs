@@ -44,6 +44,8 @@ pub struct Api {
     pub body: BodyLimits,
     /// Change streams open at once: half the control connections.
     pub streams: Arc<tokio::sync::Semaphore>,
+    /// The newest revision whose event has been logged.
+    logged: std::sync::atomic::AtomicI64,
     /// The gateway's URL, for deploy answers and the `curl` line.
     pub gateway_url: String,
     pub started_at: String,
@@ -96,6 +98,7 @@ impl Api {
             stopping,
             body,
             streams: Arc::new(tokio::sync::Semaphore::new(streams)),
+            logged: std::sync::atomic::AtomicI64::new(revision),
             gateway_url,
             started_at: crate::store::now(),
             touched: Mutex::new(HashMap::new()),
@@ -191,8 +194,31 @@ impl Api {
             self.routing.settled(&service).await;
         }
         let revision = self.core.store().revision().map_err(ControlError::from)?;
+        self.log_changes(revision);
         self.revision.send_replace(revision);
         Ok(())
+    }
+
+    /// One log line per audit event up to `revision`, each exactly once however many changes
+    /// finish at the same time (events never carry keys or tokens).
+    fn log_changes(&self, revision: i64) {
+        let from = self
+            .logged
+            .fetch_max(revision, std::sync::atomic::Ordering::AcqRel);
+        if from >= revision {
+            return;
+        }
+        match self.core.store().events_since(from) {
+            Ok(events) => {
+                for e in events.iter().filter(|e| e.revision <= revision) {
+                    tracing::info!(
+                        revision = e.revision, actor = %e.actor, kind = %e.kind,
+                        subject = %e.subject, detail = %e.detail, "change"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot read the changes to log them"),
+        }
     }
 }
 

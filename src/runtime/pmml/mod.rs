@@ -155,7 +155,11 @@ impl PmmlModel {
                 .stack_size(COMPILE_STACK)
                 .spawn_scoped(scope, || {
                     let doc = roxmltree::Document::parse(text).map_err(|e| LoadError {
-                        line: e.pos().row,
+                        // An unclosed root is found at the end; roxmltree gives it no line.
+                        line: match e {
+                            roxmltree::Error::UnclosedRootNode => 0,
+                            _ => e.pos().row,
+                        },
                         message: format!("the XML is malformed: {e}"),
                     })?;
                     compile(doc.root_element())
