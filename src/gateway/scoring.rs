@@ -56,14 +56,17 @@ impl Admitted {
             .get("inference-header-content-length")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().parse::<usize>());
-        let limits = (route.resources.max_batch_rows as usize, cell.model.clone());
-        let model = Arc::clone(&predictor);
+        let max_rows = route.resources.max_batch_rows as usize;
+        let (model, version) = (Arc::clone(&predictor), Arc::clone(&cell));
         let verb = match &protocol {
             Protocol::Tf(v) => Some(*v),
             Protocol::Infer { .. } => None,
         };
         let inline = body.len() <= INLINE_BODY;
-        let parse = move || parse(&body, verb, header_len, model.signature(), &limits);
+        let parse = move || {
+            let sig = model.signature();
+            parse(&body, verb, header_len, sig, max_rows, &version.model)
+        };
         let parsed = if inline {
             parse()
         } else {
@@ -104,9 +107,10 @@ fn parse(
     verb: Option<Verb>,
     header_len: Option<Result<usize, std::num::ParseIntError>>,
     sig: &Signature,
-    (max_rows, model): &(usize, String),
+    max_rows: usize,
+    model: &str,
 ) -> Result<Parsed, Answer> {
-    let budget = value_budget(*max_rows, sig.inputs.len());
+    let budget = value_budget(max_rows, sig.inputs.len());
     let bad = |e: String| Answer::error(StatusCode::BAD_REQUEST, &e);
     let too_many = |e: ParseError| match e {
         ParseError::Syntax(m) => m,
@@ -117,7 +121,7 @@ fn parse(
     };
     let Some(verb) = verb else {
         let request =
-            v2::request(body, header_len, sig, budget, *max_rows).map_err(|e| match e {
+            v2::request(body, header_len, sig, budget, max_rows).map_err(|e| match e {
                 v2::RequestError::Json(e) => bad(too_many(e)),
                 v2::RequestError::Invalid(m) => bad(m),
             })?;
@@ -127,8 +131,7 @@ fn parse(
     match verb {
         Verb::Predict => Ok(Parsed::Predict(predict::records(&doc, sig).map_err(bad)?)),
         Verb::Classify | Verb::Regress => {
-            let (rows, shape) =
-                examples::records(&doc, verb, sig, model, *max_rows).map_err(bad)?;
+            let (rows, shape) = examples::records(&doc, verb, sig, model, max_rows).map_err(bad)?;
             Ok(Parsed::Examples(rows, shape))
         }
     }

@@ -6,6 +6,8 @@
 //! Nothing is allocated from what the request *says* it will send: the buffer grows with what
 //! has arrived.
 
+use std::future::Future;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -111,16 +113,24 @@ where
     pub async fn next(&mut self) -> Option<Result<Bytes, BodyError>> {
         loop {
             let deadline = self.limits.deadline(self.start, self.received);
-            let frame = tokio::select! {
-                frame = self.body.frame() => frame,
-                () = tokio::time::sleep_until(deadline) => {
-                    return Some(Err(BodyError::TooSlow {
-                        received: self.received,
-                        elapsed: self.start.elapsed(),
-                        limits: self.limits,
-                    }));
-                }
-                () = self.stop.wait() => return Some(Err(BodyError::Stopping)),
+            let mut frame = std::pin::pin!(self.body.frame());
+            // A frame that is already here (most bodies arrive with their headers) is taken
+            // without arming the deadline's timer or the stop's waiter.
+            let ready = std::future::poll_fn(|cx| Poll::Ready(frame.as_mut().poll(cx))).await;
+            let frame = match ready {
+                Poll::Ready(frame) => frame,
+                Poll::Pending => tokio::select! {
+                    biased;
+                    frame = &mut frame => frame,
+                    () = tokio::time::sleep_until(deadline) => {
+                        return Some(Err(BodyError::TooSlow {
+                            received: self.received,
+                            elapsed: self.start.elapsed(),
+                            limits: self.limits,
+                        }));
+                    }
+                    () = self.stop.wait() => return Some(Err(BodyError::Stopping)),
+                },
             };
             let data = match frame? {
                 Ok(f) => match f.into_data() {
