@@ -29,6 +29,13 @@ impl Server {
 
     /// `modeldeck serve` on free ports for `dir`, logging to the scratch folder, not started.
     pub fn command(dir: &DataDir) -> tokio::process::Command {
+        let mut cmd = Server::unlogged(dir);
+        cmd.arg("--log-file").arg(dir.scratch.join("serve.log"));
+        cmd
+    }
+
+    /// [`Server::command`] logging to stderr.
+    pub fn unlogged(dir: &DataDir) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(crate::common::BIN);
         cmd.arg("--data-dir")
             .arg(&dir.path)
@@ -39,8 +46,6 @@ impl Server {
                 "--control",
                 "127.0.0.1:0",
             ])
-            .arg("--log-file")
-            .arg(dir.scratch.join("serve.log"))
             .kill_on_drop(true);
         cmd
     }
