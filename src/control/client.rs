@@ -208,7 +208,7 @@ impl Client {
         model: &str,
         r: &crate::domain::Resources,
     ) -> Result<Value, ControlError> {
-        ServiceName::parse(name).map_err(|e| ControlError::InvalidName(e.to_string()))?;
+        ServiceName::parse(name)?;
         let body = serde_json::json!({
             "name": name, "model": model, "threads": r.threads,
             "concurrency": r.concurrency, "timeout_ms": r.timeout_ms,
@@ -267,16 +267,11 @@ pub fn api_path(segments: &[Seg]) -> Result<String, ControlError> {
         if !out.is_empty() {
             out.push('/');
         }
-        let invalid = |e: String| ControlError::InvalidName(e);
         let text = match seg {
             Seg::Word(w) => *w,
-            Seg::Model(n) => ModelName::parse(n)
-                .map(|_| *n)
-                .map_err(|e| invalid(e.to_string()))?,
-            Seg::Service(n) => ServiceName::parse(n)
-                .map(|_| *n)
-                .map_err(|e| invalid(e.to_string()))?,
-            Seg::Token(n) => token_name(n).map_err(|e| invalid(e.to_string()))?,
+            Seg::Model(n) => ModelName::parse(n).map(|_| *n)?,
+            Seg::Service(n) => ServiceName::parse(n).map(|_| *n)?,
+            Seg::Token(n) => token_name(n)?,
             Seg::Number(n) => {
                 out.push_str(&n.to_string());
                 continue;

@@ -72,6 +72,23 @@ impl ControlError {
     }
 }
 
+/// A name that breaks its kind's rules, whichever kind: the domain's message says which.
+macro_rules! invalid_name_from {
+    ($($error:ty),*) => {$(
+        impl From<$error> for ControlError {
+            fn from(e: $error) -> Self {
+                ControlError::InvalidName(e.to_string())
+            }
+        }
+    )*};
+}
+
+invalid_name_from!(
+    crate::domain::NameError,
+    crate::domain::ServiceNameError,
+    crate::domain::TokenNameError
+);
+
 impl From<crate::domain::ModelRefError> for ControlError {
     fn from(e: crate::domain::ModelRefError) -> Self {
         match e {

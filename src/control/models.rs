@@ -120,7 +120,7 @@ impl Core {
 
     /// A model's description (empty when it has none).
     pub fn model_description(&self, name: &str) -> Result<String, ControlError> {
-        valid_model_name(name)?;
+        ModelName::parse(name)?;
         self.store
             .model_description(name)?
             .ok_or_else(|| no_such_model(name))
@@ -128,7 +128,7 @@ impl Core {
 
     /// Every version of a model, oldest first.
     pub fn show_model(&self, name: &str) -> Result<Vec<ModelVersion>, ControlError> {
-        valid_model_name(name)?;
+        ModelName::parse(name)?;
         self.store
             .model_versions(name)?
             .ok_or_else(|| no_such_model(name))
@@ -188,12 +188,4 @@ async fn blocking<T: Send + 'static>(
             path: Default::default(),
             source: std::io::Error::other(format!("import task failed: {e}")),
         })?
-}
-
-/// Refuses a name no model can have before it is looked up, so a lookup never answers "not
-/// found" for what is really a malformed name.
-fn valid_model_name(name: &str) -> Result<(), ControlError> {
-    crate::domain::ModelName::parse(name)
-        .map(|_| ())
-        .map_err(|e| ControlError::InvalidName(e.to_string()))
 }

@@ -35,8 +35,7 @@ impl Core {
         actor: &str,
         req: DeployRequest,
     ) -> Result<(Service, SharedPredictor), ControlError> {
-        let name =
-            ServiceName::parse(&req.name).map_err(|e| ControlError::InvalidName(e.to_string()))?;
+        let name = ServiceName::parse(&req.name)?;
         let r = req.resources;
         r.validate()?;
         let versions = self
@@ -103,12 +102,12 @@ impl Core {
     }
 
     pub fn service(&self, name: &str) -> Result<Service, ControlError> {
-        valid_service_name(name)?;
+        ServiceName::parse(name)?;
         self.store.service(name)?.ok_or_else(|| no_service(name))
     }
 
     pub async fn delete_service(&self, actor: &str, name: &str) -> Result<(), ControlError> {
-        valid_service_name(name)?;
+        ServiceName::parse(name)?;
         if self.store.delete_service(actor, name).await? {
             Ok(())
         } else {
@@ -119,18 +118,12 @@ impl Core {
     /// Gives the service a new key; the old one stops working as soon as the gateway's table
     /// is republished.
     pub async fn rotate_key(&self, actor: &str, name: &str) -> Result<Service, ControlError> {
-        valid_service_name(name)?;
+        ServiceName::parse(name)?;
         if !self.store.rotate_key(actor, name, new_key()?).await? {
             return Err(no_service(name));
         }
         self.service(name)
     }
-}
-
-fn valid_service_name(name: &str) -> Result<(), ControlError> {
-    ServiceName::parse(name)
-        .map(|_| ())
-        .map_err(|e| ControlError::InvalidName(e.to_string()))
 }
 
 fn no_service(name: &str) -> ControlError {

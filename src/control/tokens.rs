@@ -23,12 +23,6 @@ pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
 }
 
-fn check_name(name: &str) -> Result<(), ControlError> {
-    token_name(name)
-        .map(|_| ())
-        .map_err(|e| ControlError::InvalidName(e.to_string()))
-}
-
 impl Core {
     /// Creates a token and returns it with its secret, which is shown once and never again.
     pub async fn create_token(
@@ -37,7 +31,7 @@ impl Core {
         name: &str,
         scope: Scope,
     ) -> Result<(TokenInfo, String), ControlError> {
-        check_name(name)?;
+        token_name(name)?;
         let secret = format!("{PREFIX}{}", super::new_key()?);
         let info = self
             .store
@@ -51,7 +45,7 @@ impl Core {
     }
 
     pub async fn revoke_token(&self, actor: &str, name: &str) -> Result<(), ControlError> {
-        check_name(name)?;
+        token_name(name)?;
         if self.store.revoke_token(actor, name).await? {
             Ok(())
         } else {

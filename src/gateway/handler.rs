@@ -116,8 +116,8 @@ impl Gateway {
                 return Err(Answer::error(StatusCode::BAD_REQUEST, m));
             }
             Call::NotFound => return Err(Answer::error(StatusCode::NOT_FOUND, "Not Found")),
-            Call::Live => return Ok(answered(Answer::ok("{\"live\":true}".into()))),
-            Call::Ready => return Ok(answered(Answer::ok("{\"ready\":true}".into()))),
+            Call::Live => return Ok(Admission::Answered(Answer::ok("{\"live\":true}".into()))),
+            Call::Ready => return Ok(Admission::Answered(Answer::ok("{\"ready\":true}".into()))),
             _ => {}
         }
         let table = self.routing.table();
@@ -167,7 +167,7 @@ impl Gateway {
             }
             _ => Answer::error(StatusCode::NOT_FOUND, "Not Found"),
         };
-        Ok(answered(answer))
+        Ok(Admission::Answered(answer))
     }
 
     fn ticket(&self) -> u64 {
@@ -207,10 +207,6 @@ impl Gateway {
             permit,
         }))
     }
-}
-
-fn answered(answer: Answer) -> Admission {
-    Admission::Answered(answer)
 }
 
 /// What an unknown model is called in the protocol the request spoke.

@@ -29,7 +29,8 @@ const INLINE_BODY: usize = 64 << 10;
 enum Parsed {
     Predict(predict::Records),
     Examples(Vec<Vec<Value>>, examples::Shape),
-    Infer(v2::InferRequest),
+    /// With the model name the path used, which the answer repeats.
+    Infer(v2::InferRequest, String),
 }
 
 impl Parsed {
@@ -37,7 +38,7 @@ impl Parsed {
         match self {
             Parsed::Predict(r) => std::mem::take(&mut r.rows),
             Parsed::Examples(rows, _) => std::mem::take(rows),
-            Parsed::Infer(r) => std::mem::take(&mut r.rows),
+            Parsed::Infer(r, _) => std::mem::take(&mut r.rows),
         }
     }
 }
@@ -58,14 +59,10 @@ impl Admitted {
             .map(|v| v.trim().parse::<usize>());
         let max_rows = route.resources.max_batch_rows as usize;
         let (model, version) = (Arc::clone(&predictor), Arc::clone(&cell));
-        let verb = match &protocol {
-            Protocol::Tf(v) => Some(*v),
-            Protocol::Infer { .. } => None,
-        };
         let inline = body.len() <= INLINE_BODY;
         let parse = move || {
             let sig = model.signature();
-            parse(&body, verb, header_len, sig, max_rows, &version.model)
+            parse(&body, protocol, header_len, sig, max_rows, &version.model)
         };
         let parsed = if inline {
             parse()
@@ -76,13 +73,7 @@ impl Admitted {
         };
         let mut answer = match parsed {
             Ok(mut parsed) => match score(&route, &predictor, parsed.rows(), permit).await {
-                Ok(rows) => write(
-                    &parsed,
-                    &protocol,
-                    cell.version,
-                    predictor.signature(),
-                    &rows,
-                ),
+                Ok(rows) => write(&parsed, cell.version, predictor.signature(), &rows),
                 Err(a) => a,
             },
             Err(a) => a,
@@ -104,7 +95,7 @@ pub fn value_budget(max_rows: usize, inputs: usize) -> usize {
 
 fn parse(
     body: &[u8],
-    verb: Option<Verb>,
+    protocol: Protocol,
     header_len: Option<Result<usize, std::num::ParseIntError>>,
     sig: &Signature,
     max_rows: usize,
@@ -119,13 +110,16 @@ fn parse(
             sig.inputs.len()
         ),
     };
-    let Some(verb) = verb else {
-        let request =
-            v2::request(body, header_len, sig, budget, max_rows).map_err(|e| match e {
-                v2::RequestError::Json(e) => bad(too_many(e)),
-                v2::RequestError::Invalid(m) => bad(m),
-            })?;
-        return Ok(Parsed::Infer(request));
+    let verb = match protocol {
+        Protocol::Tf(verb) => verb,
+        Protocol::Infer { model } => {
+            let request =
+                v2::request(body, header_len, sig, budget, max_rows).map_err(|e| match e {
+                    v2::RequestError::Json(e) => bad(too_many(e)),
+                    v2::RequestError::Invalid(m) => bad(m),
+                })?;
+            return Ok(Parsed::Infer(request, model));
+        }
     };
     let doc = json::parse_bounded(body, budget).map_err(|e| bad(too_many(e)))?;
     match verb {
@@ -137,23 +131,11 @@ fn parse(
     }
 }
 
-fn write(
-    parsed: &Parsed,
-    protocol: &Protocol,
-    version: u32,
-    sig: &Signature,
-    rows: &[Vec<Value>],
-) -> Answer {
-    match (parsed, protocol) {
-        (Parsed::Predict(r), _) => Answer::ok(predict::answer(r.format, sig, rows)),
-        (Parsed::Examples(_, shape), _) => Answer::ok(examples::answer(shape, rows)),
-        (Parsed::Infer(request), Protocol::Infer { model }) => {
-            match v2::answer(model, version, request, sig, rows) {
-                Ok(body) => Answer::ok(body),
-                Err(e) => Answer::error(StatusCode::BAD_REQUEST, &e),
-            }
-        }
-        (Parsed::Infer(_), Protocol::Tf(_)) => failed(),
+fn write(parsed: &Parsed, version: u32, sig: &Signature, rows: &[Vec<Value>]) -> Answer {
+    match parsed {
+        Parsed::Predict(r) => Answer::ok(predict::answer(r.format, sig, rows)),
+        Parsed::Examples(_, shape) => Answer::ok(examples::answer(shape, rows)),
+        Parsed::Infer(request, model) => Answer::ok(v2::answer(model, version, request, sig, rows)),
     }
 }
 

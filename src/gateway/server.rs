@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 
 use super::handler::{Admission, Gateway};
 use super::predict::error_body;
-use crate::net::{self, BodyError, BodyLimits, ListenerConfig, Paced, Stopping};
+use crate::net::{self, BodyError, BodyLimits, ListenerConfig, Stopping};
 
 /// Serves the gateway on `listener` until `stop` is raised, then drains requests in progress.
 pub async fn serve(
@@ -41,24 +41,14 @@ async fn respond(
         Admission::Answered(a) => return json_response(a.status, a.body, a.version),
         Admission::Admitted(call) => call,
     };
-    let read = match Paced::new(body, limits, stop) {
-        Ok(paced) => paced.collect().await,
-        Err(e) => Err(e),
-    };
-    let body = match read {
+    let body = match net::read(body, limits, stop).await {
         Ok(b) => b,
         Err(e) => {
-            let status = match e {
-                BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-                BodyError::TooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
-                BodyError::Broken(_) => StatusCode::BAD_REQUEST,
-                BodyError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
-            };
             let message = match e {
                 BodyError::TooLarge { .. } => format!("{e}; send fewer records per request"),
                 _ => e.to_string(),
             };
-            let mut response = json_response(status, error_body(&message), None);
+            let mut response = json_response(e.status(), error_body(&message), None);
             // The rest of the body is not wanted: say so, and hyper closes after answering.
             response
                 .headers_mut()

@@ -264,48 +264,52 @@ fn flatten(v: &Json, out: &mut Vec<Json>) {
 /// the service's limits): a length that does not match is refused before anything is
 /// allocated for it.
 fn decode(name: &str, dtype: &str, bytes: &[u8], count: usize) -> Result<Vec<Json>, String> {
-    let sized = |width: usize| {
-        if bytes.len() == count.saturating_mul(width) {
-            Ok(())
+    // `count` values of `width` bytes each, the length checked before anything is allocated.
+    let each = |width: usize| {
+        let expected = count.saturating_mul(width);
+        if bytes.len() == expected {
+            Ok(bytes.chunks_exact(width))
         } else {
             Err(format!(
-                "input {name}: its shape holds {count} {dtype} values ({} bytes) but binary_data_size is {}",
-                count.saturating_mul(width),
+                "input {name}: its shape holds {count} {dtype} values ({expected} bytes) but binary_data_size is {}",
                 bytes.len()
             ))
         }
     };
-    fn each<const N: usize>(bytes: &[u8], f: impl Fn([u8; N]) -> Json) -> Option<Vec<Json>> {
-        if !bytes.len().is_multiple_of(N) {
-            return None;
-        }
-        Some(
-            bytes
-                .chunks_exact(N)
-                .map(|c| f(c.try_into().unwrap_or([0; N])))
-                .collect(),
-        )
+    fn le<const N: usize>(c: &[u8]) -> [u8; N] {
+        c.try_into().unwrap_or([0; N])
     }
     let int = |v: i128| Json::Num(v as f64, true);
     match dtype {
-        "BOOL" | "UINT8" | "INT8" => sized(1)?,
-        "UINT16" | "INT16" => sized(2)?,
-        "UINT32" | "INT32" | "FP32" => sized(4)?,
-        "UINT64" | "INT64" | "FP64" => sized(8)?,
-        _ => {}
-    }
-    let decoded = match dtype {
-        "BOOL" => each::<1>(bytes, |b| Json::Bool(b[0] != 0)),
-        "UINT8" => each::<1>(bytes, |b| int(b[0].into())),
-        "INT8" => each::<1>(bytes, |b| int(i8::from_le_bytes(b).into())),
-        "UINT16" => each::<2>(bytes, |b| int(u16::from_le_bytes(b).into())),
-        "INT16" => each::<2>(bytes, |b| int(i16::from_le_bytes(b).into())),
-        "UINT32" => each::<4>(bytes, |b| int(u32::from_le_bytes(b).into())),
-        "INT32" => each::<4>(bytes, |b| int(i32::from_le_bytes(b).into())),
-        "UINT64" => each::<8>(bytes, |b| int(u64::from_le_bytes(b).into())),
-        "INT64" => each::<8>(bytes, |b| int(i64::from_le_bytes(b).into())),
-        "FP32" => each::<4>(bytes, |b| Json::Num(f32::from_le_bytes(b).into(), false)),
-        "FP64" => each::<8>(bytes, |b| Json::Num(f64::from_le_bytes(b), false)),
+        "BOOL" => Ok(each(1)?.map(|c| Json::Bool(c[0] != 0)).collect()),
+        "UINT8" => Ok(each(1)?.map(|c| int(c[0].into())).collect()),
+        "INT8" => Ok(each(1)?
+            .map(|c| int(i8::from_le_bytes(le(c)).into()))
+            .collect()),
+        "UINT16" => Ok(each(2)?
+            .map(|c| int(u16::from_le_bytes(le(c)).into()))
+            .collect()),
+        "INT16" => Ok(each(2)?
+            .map(|c| int(i16::from_le_bytes(le(c)).into()))
+            .collect()),
+        "UINT32" => Ok(each(4)?
+            .map(|c| int(u32::from_le_bytes(le(c)).into()))
+            .collect()),
+        "INT32" => Ok(each(4)?
+            .map(|c| int(i32::from_le_bytes(le(c)).into()))
+            .collect()),
+        "UINT64" => Ok(each(8)?
+            .map(|c| int(u64::from_le_bytes(le(c)).into()))
+            .collect()),
+        "INT64" => Ok(each(8)?
+            .map(|c| int(i64::from_le_bytes(le(c)).into()))
+            .collect()),
+        "FP32" => Ok(each(4)?
+            .map(|c| Json::Num(f32::from_le_bytes(le(c)).into(), false))
+            .collect()),
+        "FP64" => Ok(each(8)?
+            .map(|c| Json::Num(f64::from_le_bytes(le(c)), false))
+            .collect()),
         "BYTES" => {
             let mut out = Vec::new();
             let mut rest = bytes;
@@ -326,16 +330,12 @@ fn decode(name: &str, dtype: &str, bytes: &[u8], count: usize) -> Result<Vec<Jso
                 out.push(Json::Str(String::from_utf8_lossy(s).into_owned()));
                 rest = tail;
             }
-            Some(out)
+            Ok(out)
         }
-        other => {
-            return Err(format!(
-                "input {name}: datatype {other} is not supported in binary form; send FP64, FP32, INT64, INT32, BOOL or BYTES"
-            ));
-        }
-    };
-    decoded
-        .ok_or_else(|| format!("input {name}: binary data is not a whole number of {dtype} values"))
+        other => Err(format!(
+            "input {name}: datatype {other} is not supported in binary form; send FP64, FP32, INT64, INT32, BOOL or BYTES"
+        )),
+    }
 }
 
 type Tensor = (String, Vec<usize>, Vec<Json>);
@@ -439,7 +439,7 @@ pub fn answer(
     req: &InferRequest,
     sig: &Signature,
     rows: &[Vec<Value>],
-) -> Result<String, String> {
+) -> String {
     let chosen: Vec<usize> = match &req.outputs {
         Some(chosen) => chosen.clone(),
         None => (0..sig.outputs.len()).collect(),
@@ -479,5 +479,5 @@ pub fn answer(
         out.push_str("]}");
     }
     out.push_str("]}");
-    Ok(out)
+    out
 }

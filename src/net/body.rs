@@ -70,6 +70,28 @@ pub enum BodyError {
     Stopping,
 }
 
+impl BodyError {
+    /// The HTTP status each plane answers with.
+    pub fn status(&self) -> http::StatusCode {
+        use http::StatusCode;
+        match self {
+            BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            BodyError::TooSlow { .. } => StatusCode::REQUEST_TIMEOUT,
+            BodyError::Broken(_) => StatusCode::BAD_REQUEST,
+            BodyError::Stopping => StatusCode::SERVICE_UNAVAILABLE,
+        }
+    }
+}
+
+/// A whole body within `limits`, in one buffer.
+pub async fn read<B>(body: B, limits: BodyLimits, stop: Stopping) -> Result<Bytes, BodyError>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    Paced::new(body, limits, stop)?.collect().await
+}
+
 /// A body read frame by frame within its limits.
 pub struct Paced<B> {
     body: B,
@@ -102,11 +124,6 @@ where
             received: 0,
             stop,
         })
-    }
-
-    /// The declared length, when the client sent one.
-    pub fn declared(&self) -> Option<u64> {
-        self.body.size_hint().exact()
     }
 
     /// The next chunk of data; `None` at the end of the body.

@@ -69,18 +69,17 @@ pub async fn serve<F, Fut, B>(
     // Every connection holds a sender; the drain ends when the last one is dropped.
     let (open_tx, mut open_rx) = mpsc::channel::<()>(1);
     let mut errors = AcceptErrors::new(config.label);
-    let mut full_logged = None::<Instant>;
+    let mut full_logged = Throttle::default();
     loop {
         let permit = match Arc::clone(&slots).try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                if full_logged.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+                if full_logged.due() {
                     tracing::warn!(
                         listener = config.label,
                         limit = config.max_connections,
                         "connection limit reached; new clients wait until one closes"
                     );
-                    full_logged = Some(Instant::now());
                 }
                 tokio::select! {
                     p = Arc::clone(&slots).acquire_owned() => match p {
@@ -311,11 +310,26 @@ impl<B: Body + Unpin> Body for Tracked<B> {
     }
 }
 
+/// A log line at most once per [`LOG_EVERY`].
+#[derive(Default)]
+struct Throttle(Option<Instant>);
+
+impl Throttle {
+    /// Whether a line may be written now (and, if so, that one is).
+    fn due(&mut self) -> bool {
+        let due = self.0.is_none_or(|t| t.elapsed() >= LOG_EVERY);
+        if due {
+            self.0 = Some(Instant::now());
+        }
+        due
+    }
+}
+
 /// Back-off and rate-limited logging for failing accepts.
 struct AcceptErrors {
     label: &'static str,
     pause: Duration,
-    last_logged: Option<Instant>,
+    logged: Throttle,
     unlogged: u64,
 }
 
@@ -324,7 +338,7 @@ impl AcceptErrors {
         AcceptErrors {
             label,
             pause: Duration::ZERO,
-            last_logged: None,
+            logged: Throttle::default(),
             unlogged: 0,
         }
     }
@@ -346,7 +360,7 @@ impl AcceptErrors {
             return Duration::ZERO;
         }
         self.pause = (self.pause * 2).clamp(Duration::from_millis(10), Duration::from_secs(1));
-        if self.last_logged.is_none_or(|t| t.elapsed() >= LOG_EVERY) {
+        if self.logged.due() {
             tracing::warn!(
                 listener = self.label,
                 error = %e,
@@ -354,7 +368,6 @@ impl AcceptErrors {
                 retry_in_ms = self.pause.as_millis() as u64,
                 "cannot accept connections (out of file descriptors? raise `ulimit -n` or lower limits.*_connections)"
             );
-            self.last_logged = Some(Instant::now());
             self.unlogged = 0;
         } else {
             self.unlogged += 1;

@@ -14,7 +14,7 @@
 pub mod body;
 pub mod listener;
 
-pub use body::{BodyError, BodyLimits, Paced};
+pub use body::{BodyError, BodyLimits, Paced, read};
 pub use listener::{ListenerConfig, serve};
 
 use tokio::sync::watch;
@@ -30,17 +30,8 @@ impl Stopping {
         (tx, Stopping(rx))
     }
 
-    pub fn is_set(&self) -> bool {
-        *self.0.borrow()
-    }
-
     /// Resolves once the stop is raised (at once if it already was, or if the sender is gone).
     pub async fn wait(&mut self) {
         let _ = self.0.wait_for(|s| *s).await;
-    }
-
-    /// The receiver, for code that selects on it directly.
-    pub fn receiver(&self) -> watch::Receiver<bool> {
-        self.0.clone()
     }
 }

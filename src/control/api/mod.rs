@@ -193,9 +193,16 @@ impl Api {
         if let Some(service) = service {
             self.routing.settled(&service).await;
         }
-        let revision = self.core.store().revision().map_err(ControlError::from)?;
+        // The snapshot was read after this change was written, so its revision covers it; a
+        // concurrent change that finished first may already have announced a newer one.
         self.log_changes(revision);
-        self.revision.send_replace(revision);
+        self.revision.send_if_modified(|newest| {
+            let newer = revision > *newest;
+            if newer {
+                *newest = revision;
+            }
+            newer
+        });
         Ok(())
     }
 

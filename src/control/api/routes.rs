@@ -17,9 +17,9 @@ use crate::control::ControlError;
 use crate::control::{DeployRequest, ImportRequest};
 use crate::domain::{
     CONCURRENCY, MAX_BATCH_ROWS, ModelKind, ModelName, ModelRef, Resources, Scope, Service,
-    ServiceName, Setting, THREADS, TIMEOUT_MS, token_name,
+    Setting, THREADS, TIMEOUT_MS,
 };
-use crate::net::{BodyError, BodyLimits, Paced};
+use crate::net::{self, BodyError, BodyLimits, Paced};
 use crate::registry::artifacts::CappedFile;
 use crate::registry::{Addressing, S3Options, Source};
 
@@ -40,8 +40,8 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
         ["status"] => only(m, &[Method::GET])?.then(|| status(api, caller)),
         ["models"] => only(m, &[Method::GET])?.then(|| models(api, caller)),
         ["models", name] => match *m {
-            Method::GET => model(api, caller, model_name(name)?),
-            Method::DELETE => remove_model(api, caller, model_name(name)?, None).await,
+            Method::GET => model(api, caller, name),
+            Method::DELETE => remove_model(api, caller, name, None).await,
             _ => Err(wrong_method(m, "GET, DELETE")),
         },
         ["models", name, "versions"] => {
@@ -50,7 +50,6 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
         }
         ["models", name, "versions", v] => {
             only(m, &[Method::DELETE])?;
-            let name = model_name(name)?;
             let v = v
                 .parse::<u32>()
                 .map_err(|_| ApiError::bad_request(format!("{v:?} is not a version number")))?;
@@ -86,8 +85,8 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
             Method::POST => deploy(api, caller, body).await,
             _ => Err(wrong_method(m, "GET, POST")),
         },
-        ["services", name] => match (m, service_name(name)?) {
-            (&Method::GET, name) => {
+        ["services", name] => match *m {
+            Method::GET => {
                 let show_key = query_param(query, "show_key").is_some_and(|v| v == "true");
                 caller.require(if show_key {
                     Scope::Operator
@@ -96,7 +95,7 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
                 })?;
                 ok(&service_json(api, &api.core.service(name)?, show_key))
             }
-            (&Method::DELETE, name) => {
+            Method::DELETE => {
                 caller.require(Scope::Operator)?;
                 api.core.delete_service(caller.actor(), name).await?;
                 api.changed().await?;
@@ -106,7 +105,6 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
         },
         ["services", name, "rotate-key"] => {
             only(m, &[Method::POST])?;
-            let name = service_name(name)?;
             caller.require(Scope::Operator)?;
             let s = api.core.rotate_key(caller.actor(), name).await?;
             api.changed().await?;
@@ -156,7 +154,6 @@ pub async fn route(api: &Arc<Api>, caller: &Caller, parts: Parts, body: Incoming
         },
         ["tokens", name] => {
             only(m, &[Method::DELETE])?;
-            let name = token_name(name).map_err(invalid_name)?;
             caller.require(Scope::Admin)?;
             api.core.revoke_token(caller.actor(), name).await?;
             api.changed().await?;
@@ -202,23 +199,13 @@ fn unknown(parts: &Parts) -> ApiError {
     ))
 }
 
-/// A path segment that must be a model name. Segments are taken raw, as the client sent them:
-/// a name is never percent-decoded into something else, and anything outside the name
-/// alphabet (`..`, `%2f`) is refused here, before it can reach a lookup.
+/// A path segment that must be a model name, checked by the router for an import, whose body
+/// must not be read for a name no model can have. (Every other name a path carries is checked
+/// by the core before its lookup.) Segments are taken raw: a name is never percent-decoded
+/// into something else, so `..` and `%2f` are refused, not resolved.
 fn model_name(segment: &str) -> Result<&str, ApiError> {
-    ModelName::parse(segment)
-        .map(|_| segment)
-        .map_err(invalid_name)
-}
-
-fn service_name(segment: &str) -> Result<&str, ApiError> {
-    ServiceName::parse(segment)
-        .map(|_| segment)
-        .map_err(invalid_name)
-}
-
-fn invalid_name(e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, "invalid_name", e.to_string())
+    ModelName::parse(segment).map_err(ControlError::from)?;
+    Ok(segment)
 }
 
 fn not_found(message: String) -> ApiError {
@@ -257,7 +244,7 @@ fn model(api: &Api, caller: &Caller, name: &str) -> Answer {
 async fn remove_model(api: &Api, caller: &Caller, name: &str, version: Option<u32>) -> Answer {
     caller.require(Scope::Operator)?;
     let target = ModelRef {
-        name: ModelName::parse(name).map_err(invalid_name)?,
+        name: ModelName::parse(name).map_err(ControlError::from)?,
         version,
     };
     let removed = api.core.remove_model(caller.actor(), &target).await?;
@@ -536,16 +523,14 @@ async fn receive(api: &Api, body: Incoming, file: &std::path::Path) -> Result<()
             ),
         )
     };
-    let mut body = Paced::new(body, api.body, api.stopping.clone()).map_err(|e| match e {
+    let failed = |e| match e {
         BodyError::TooLarge { .. } => too_large(),
         other => body_error(other),
-    })?;
+    };
+    let mut body = Paced::new(body, api.body, api.stopping.clone()).map_err(failed)?;
     let mut out = CappedFile::create(file, limit)?;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| match e {
-            BodyError::TooLarge { .. } => too_large(),
-            other => body_error(other),
-        })?;
+        let chunk = chunk.map_err(failed)?;
         if !out.write(&chunk)? {
             return Err(too_large());
         }
@@ -568,11 +553,9 @@ async fn read_json<T: serde::de::DeserializeOwned>(
         max_bytes: MAX_JSON_BYTES,
         ..api.body
     };
-    let bytes: Bytes = match Paced::new(body, limits, api.stopping.clone()) {
-        Ok(paced) => paced.collect().await,
-        Err(e) => Err(e),
-    }
-    .map_err(body_error)?;
+    let bytes: Bytes = net::read(body, limits, api.stopping.clone())
+        .await
+        .map_err(body_error)?;
     serde_json::from_slice(&bytes).map_err(|e| {
         ApiError::bad_request(format!("the request body is not what this call takes: {e}"))
     })
@@ -580,13 +563,13 @@ async fn read_json<T: serde::de::DeserializeOwned>(
 
 /// A body that could not be read, as the API reports it.
 fn body_error(e: BodyError) -> ApiError {
-    let (status, code) = match e {
-        BodyError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
-        BodyError::TooSlow { .. } => (StatusCode::REQUEST_TIMEOUT, "timeout"),
-        BodyError::Broken(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-        BodyError::Stopping => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+    let code = match e {
+        BodyError::TooLarge { .. } => "too_large",
+        BodyError::TooSlow { .. } => "timeout",
+        BodyError::Broken(_) => "bad_request",
+        BodyError::Stopping => "unavailable",
     };
-    ApiError::new(status, code, e.to_string())
+    ApiError::new(e.status(), code, e.to_string())
 }
 
 /// The value of `name` in a query string, percent-decoded.
