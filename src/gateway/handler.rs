@@ -1,9 +1,10 @@
 //! One request through the gateway, decided from its request line and headers before a byte of
 //! its body is read: what it asks for (path grammar), which service (Host, else the model name
-//! in the path), whether the caller may (access key), which version (path or traffic split),
-//! whether that version is ready, and a slot under the service's concurrency limit. A request
-//! refused on any of these is answered at once and its body is never read; calls that take no
-//! body (status, metadata, lists) are answered here too. An admitted prediction goes on to
+//! in the path) and whether the caller may (access key), both found by [`auth`](super::auth),
+//! which version (path or traffic split), whether that version is ready, and a slot under the
+//! service's concurrency limit. A request refused on any of these is answered at once and its
+//! body is never read; calls that take no body (status, metadata, lists) are answered here too,
+//! the longer ones written by [`status`](super::status). An admitted prediction goes on to
 //! [`scoring`](super::scoring) with its body.
 
 use std::sync::Arc;
@@ -11,12 +12,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
-use subtle::ConstantTimeEq;
 use tokio::sync::OwnedSemaphorePermit;
 
+use super::auth::{authorize, route_for};
 use super::path::{self, Call, Target, Verb};
-use super::predict::{self, error_body};
-use super::routing::{Route, Routing, State, Table, VersionCell};
+use super::predict::error_body;
+use super::routing::{Route, Routing, State, VersionCell};
+use super::status::{metadata, status, unknown_label, unknown_model};
 use super::{json, v2};
 use crate::runtime::SharedPredictor;
 
@@ -209,81 +211,6 @@ impl Gateway {
     }
 }
 
-/// What an unknown model is called in the protocol the request spoke.
-fn unknown_model(call: &Call) -> String {
-    match call {
-        // TF Serving's manager answers a prediction for an unknown model so.
-        Call::Verb { model, target, .. } => match target {
-            Target::Version(v) => format!("Servable not found for request: Specific({model}, {v})"),
-            _ => format!("Servable not found for request: Latest({model})"),
-        },
-        Call::V2Metadata { model, .. } | Call::V2Ready { model, .. } | Call::V2Infer { model, .. } => {
-            format!("Model {model} not found")
-        }
-        _ => match call.model() {
-            Some(m) => format!("Could not find any versions of model {m}"),
-            None => "no service answers at this host: send the service's Host header or name it in the path".into(),
-        },
-    }
-}
-
-/// The service a request is for: its Host, else the service named in the path, else (for
-/// KServe's model list, whose path names none) the service whose key the caller holds.
-fn route_for<'t>(table: &'t Table, headers: &HeaderMap, call: &Call) -> Option<&'t Arc<Route>> {
-    let host = headers
-        .get(http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| table.by_host(h));
-    host.or_else(|| call.model().and_then(|m| table.by_name(m)))
-        .or_else(|| match (call, access_key(headers)) {
-            (Call::List, Ok(Some(given))) => table
-                .routes()
-                .find(|r| bool::from(r.key.as_bytes().ct_eq(given.as_bytes()))),
-            _ => None,
-        })
-}
-
-/// The key a request carries (`Authorization: <key>` or `Bearer <key>`); `Err` when the header
-/// is there but is not plain text.
-fn access_key(headers: &HeaderMap) -> Result<Option<&str>, ()> {
-    let Some(value) = headers.get(http::header::AUTHORIZATION) else {
-        return Ok(None);
-    };
-    let v = value.to_str().map_err(|_| ())?.trim();
-    let key = match v.get(..7) {
-        Some(p) if p.eq_ignore_ascii_case("bearer ") => v[7..].trim(),
-        _ => v,
-    };
-    Ok(Some(key).filter(|k| !k.is_empty()))
-}
-
-/// 401 without a key or with one no service has; 403 with another service's key.
-fn authorize(table: &Table, route: &Route, headers: &HeaderMap) -> Result<(), Answer> {
-    let invalid = || {
-        Answer::error(
-            StatusCode::UNAUTHORIZED,
-            "invalid access key: check the key (`modeldeck services show NAME --show-key`)",
-        )
-    };
-    let Some(given) = access_key(headers).map_err(|()| invalid())? else {
-        return Err(Answer::error(
-            StatusCode::UNAUTHORIZED,
-            "missing access key: send the service's key as `Authorization: <key>`",
-        ));
-    };
-    let matches = |key: &str| bool::from(key.as_bytes().ct_eq(given.as_bytes()));
-    if matches(&route.key) {
-        return Ok(());
-    }
-    if table.routes().any(|r| matches(&r.key)) {
-        return Err(Answer::error(
-            StatusCode::FORBIDDEN,
-            &format!("this key belongs to another service, not to {}", route.name),
-        ));
-    }
-    Err(invalid())
-}
-
 /// The version a request reaches: the one in the path, or one drawn from the traffic split.
 fn version_of(
     route: &Route,
@@ -335,15 +262,7 @@ fn v2_version(
     Ok(Arc::clone(cell))
 }
 
-/// Labels (`/labels/stable`) arrive with traffic splits; until then none is known.
-fn unknown_label(label: &str) -> Answer {
-    Answer::error(
-        StatusCode::BAD_REQUEST,
-        &format!("Unrecognized servable version label: {label}"),
-    )
-}
-
-fn ready(cell: &VersionCell) -> Result<SharedPredictor, Answer> {
+pub(super) fn ready(cell: &VersionCell) -> Result<SharedPredictor, Answer> {
     match cell.state() {
         State::Ready(p) => Ok(p),
         State::Loading => Err(Answer::error(
@@ -358,83 +277,4 @@ fn ready(cell: &VersionCell) -> Result<SharedPredictor, Answer> {
             &format!("version {} of {} failed: {why}", cell.version, cell.model),
         )),
     }
-}
-
-/// TF Serving's status, with KServe's `name` and `ready` added so both client families parse it.
-fn status(route: &Route, model: &str, target: &Target) -> Answer {
-    let cells: Vec<&Arc<VersionCell>> = match target {
-        Target::Split => route.versions.iter().map(|(c, _)| c).collect(),
-        Target::Version(v) => match route.version(*v) {
-            Some(c) => vec![c],
-            None => {
-                return Answer::error(
-                    StatusCode::NOT_FOUND,
-                    &format!("Could not find version {v} of model {model}"),
-                );
-            }
-        },
-        Target::Label(l) => return unknown_label(l),
-    };
-    let mut out = String::from("{\"model_version_status\":[");
-    let mut any_ready = false;
-    for (i, c) in cells.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let (state, code, message) = match c.state() {
-            State::Ready(_) => {
-                any_ready = true;
-                ("AVAILABLE", "OK", String::new())
-            }
-            State::Loading => ("LOADING", "OK", String::new()),
-            State::Failed(why) => ("END", "UNKNOWN", why),
-        };
-        out.push_str(&format!(
-            "{{\"version\":\"{}\",\"state\":\"{state}\",\"status\":{{\"error_code\":\"{code}\",\"error_message\":",
-            c.version
-        ));
-        json::write_str(&mut out, &message);
-        out.push_str("}}");
-    }
-    out.push_str("],\"name\":");
-    json::write_str(&mut out, model);
-    out.push_str(&format!(",\"ready\":{any_ready}}}"));
-    Answer::ok(out)
-}
-
-fn metadata(model: &str, cell: &VersionCell) -> Answer {
-    let predictor = match ready(cell) {
-        Ok(p) => p,
-        Err(a) => return a,
-    };
-    let sig = predictor.signature();
-    let tensor = |out: &mut String, name: &str, dtype: crate::runtime::DType| {
-        json::write_str(out, name);
-        out.push_str(":{\"dtype\":\"DT_");
-        out.push_str(&predict::tf_dtype(dtype).to_ascii_uppercase());
-        out.push_str("\",\"tensor_shape\":{\"dim\":[{\"size\":\"-1\",\"name\":\"\"}],\"unknown_rank\":false},\"name\":");
-        json::write_str(out, name);
-        out.push('}');
-    };
-    let mut out = String::from("{\"model_spec\":{\"name\":");
-    json::write_str(&mut out, model);
-    out.push_str(&format!(
-        ",\"signature_name\":\"\",\"version\":\"{}\"}},\"metadata\":{{\"signature_def\":{{\"signature_def\":{{\"serving_default\":{{\"inputs\":{{",
-        cell.version
-    ));
-    for (i, f) in sig.inputs.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        tensor(&mut out, &f.name, f.dtype);
-    }
-    out.push_str("},\"outputs\":{");
-    for (i, o) in sig.outputs.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        tensor(&mut out, &o.field.name, o.field.dtype);
-    }
-    out.push_str("},\"method_name\":\"tensorflow/serving/predict\",\"defaults\":{}}}}}}");
-    Answer::ok(out)
 }

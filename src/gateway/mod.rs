@@ -6,9 +6,12 @@
 //! (request bodies to records and back), [`examples`] (`:classify`/`:regress`), [`v2`] (the Open
 //! Inference Protocol), [`routing`] (the swappable table and its long-lived
 //! cells), [`handler`] (admission: everything decided from the headers, before the body),
-//! [`scoring`] (an admitted prediction from body to answer), [`server`] (the HTTP side: the
-//! body read within its limits between the two).
+//! [`auth`] (which service a request is for, and its access key), [`status`] (the answers that
+//! take no body: model status, metadata, unknown models and labels), [`scoring`] (an admitted
+//! prediction from body to answer), [`server`] (the HTTP side: the body read within its limits
+//! between the two).
 
+pub mod auth;
 pub mod examples;
 pub mod handler;
 pub mod json;
@@ -17,6 +20,7 @@ pub mod predict;
 pub mod routing;
 pub mod scoring;
 pub mod server;
+pub mod status;
 pub mod v2;
 
 pub use handler::Gateway;
