@@ -134,6 +134,43 @@ impl DataDir {
         self.root.join("config.toml")
     }
 
+    /// The data directory's id: 128 random bits written once (by the first server or command
+    /// that owns it), reported by its server, so a client can tell this directory's server from
+    /// another one that took its port.
+    pub fn id_file(&self) -> PathBuf {
+        self.root.join("id")
+    }
+
+    /// The id, if one has been written.
+    pub fn id(&self) -> Option<String> {
+        fs::read_to_string(self.id_file())
+            .ok()
+            .map(|t| t.trim().to_string())
+            .filter(|t| !t.is_empty())
+    }
+
+    /// The id, written first if there is none yet (call it while owning the directory).
+    pub fn ensure_id(&self) -> Result<String, ConfigError> {
+        if let Some(id) = self.id() {
+            return Ok(id);
+        }
+        let mut bytes = [0u8; 16];
+        getrandom::fill(&mut bytes).map_err(|e| ConfigError::Invalid {
+            path: self.id_file(),
+            message: format!("the OS random source failed: {e}"),
+        })?;
+        let id = hex::encode(bytes);
+        let path = self.id_file();
+        let tmp = path.with_extension("tmp");
+        fs::write(&tmp, format!("{id}\n"))
+            .and_then(|()| fs::rename(&tmp, &path))
+            .map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(id)
+    }
+
     /// Reads `config.toml`; a missing file means the defaults.
     pub fn settings(&self) -> Result<Settings, ConfigError> {
         let path = self.settings_file();
@@ -162,6 +199,16 @@ pub struct Settings {
     pub environment: String,
     pub import: ImportSettings,
     pub limits: Limits,
+    pub log: LogSettings,
+}
+
+/// What the server log records besides changes, starts and stops.
+#[derive(Debug, Clone, PartialEq, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// One line per gateway request (method, path, host, status, microseconds). Off by
+    /// default: at thousands of requests a second it is most of the log.
+    pub access: bool,
 }
 
 /// What one client may cost the server: how long it may take to send, how much it may send,
@@ -213,6 +260,7 @@ impl Default for Settings {
             environment: "dev".to_string(),
             import: ImportSettings::default(),
             limits: Limits::default(),
+            log: LogSettings::default(),
         }
     }
 }

@@ -6,11 +6,15 @@
 
 use std::time::{Duration, Instant};
 
-use modeldeck::domain::{Deployment, ModelKind, ModelSummary, Resources, Service, ServiceName};
+use modeldeck::control::contract::ServiceView;
+use modeldeck::domain::{
+    Deployment, ModelKind, ModelSummary, Resources, Scope, Service, ServiceName,
+};
+use modeldeck::tui::effect::Msg;
 use modeldeck::tui::keymap::{Key, Keymap};
 use modeldeck::tui::state::State;
 use modeldeck::tui::theme::{self, Theme};
-use modeldeck::tui::update::{Msg, update};
+use modeldeck::tui::update::update;
 use modeldeck::tui::view::{self, Look};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -28,7 +32,7 @@ fn main() {
             used_by: vec![format!("svc-{i:04}")],
         })
         .collect();
-    let services: Vec<Service> = (0..n)
+    let services: Vec<ServiceView> = (0..n)
         .map(|i| Service {
             name: ServiceName::parse(&format!("svc-{i:04}")).unwrap(),
             host: format!("svc-{i:04}.modeldeck.local"),
@@ -44,6 +48,14 @@ fn main() {
             }],
             created_at: "2026-11-24T19:38:48Z".into(),
         })
+        .map(|service| ServiceView {
+            key: "••••••••cdef".into(),
+            gateway: "http://127.0.0.1:8501".into(),
+            state: "ready".into(),
+            reason: None,
+            signature: None,
+            service,
+        })
         .collect();
     let keymap = Keymap::defaults();
     let now = Instant::now();
@@ -56,7 +68,7 @@ fn main() {
             services,
             environment: "prod".into(),
             gateway: "http://127.0.0.1:8501".into(),
-            read_only: false,
+            scope: Scope::Operator,
         },
         now,
     );

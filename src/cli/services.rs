@@ -1,12 +1,11 @@
 //! `modeldeck services …` and `modeldeck serve`.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{print_json, print_table, row};
+use super::output::{print_json, print_table, row};
 use crate::config::DataDir;
 use crate::control::{ControlError, DeployRequest, Session};
 use crate::domain::{
@@ -84,11 +83,8 @@ impl ServicesCommand {
     }
 }
 
-fn curl_line(gateway: &str, s: &Service, key: &str) -> String {
-    format!(
-        "curl -s {gateway}/v1/models/{}:predict -H 'Host: {}' -H 'Authorization: {key}' -d '{{\"instances\":[{{...}}]}}'",
-        s.name, s.host
-    )
+fn curl(gateway: &str, s: &Service, key: &str, body: &str) -> String {
+    crate::domain::curl_line(gateway, s.name.as_str(), &s.host, key, body)
 }
 
 fn model_of(s: &Service) -> String {
@@ -138,7 +134,8 @@ pub async fn dispatch(
                 println!("host     {}", s.host);
                 println!("key      {}", s.key);
                 println!("gateway  {gateway}");
-                println!("\n{}", curl_line(&gateway, &s, &s.key));
+                let body = session.example_body(&s).await;
+                println!("\n{}", curl(&gateway, &s, &s.key, &body));
             }
         }
         ServicesCommand::List { json } => {
@@ -188,10 +185,15 @@ pub async fn dispatch(
                 println!("model    {}", model_of(&s));
                 println!("runtime  {}", s.runtime);
                 println!(
-                    "limits   {} threads, {} in flight, {} ms, {} records per request",
-                    r.threads, r.concurrency, r.timeout_ms, r.max_batch_rows
+                    "limits   {} thread{}, {} in flight, {} ms, {} records per request",
+                    r.threads,
+                    if r.threads == 1 { "" } else { "s" },
+                    r.concurrency,
+                    r.timeout_ms,
+                    r.max_batch_rows
                 );
-                println!("\n{}", curl_line(&gateway, &s, &key));
+                let body = session.example_body(&s).await;
+                println!("\n{}", curl(&gateway, &s, &key, &body));
             }
         }
         ServicesCommand::Rm { name, json } => {
@@ -212,17 +214,4 @@ pub async fn dispatch(
         }
     }
     Ok(())
-}
-
-#[derive(Debug, clap::Args)]
-pub struct ServeArgs {
-    /// Gateway (data plane) address; port 0 picks a free port
-    #[arg(long, value_name = "ADDR")]
-    pub gateway: Option<SocketAddr>,
-    /// Control API address; port 0 picks a free port
-    #[arg(long, value_name = "ADDR")]
-    pub control: Option<SocketAddr>,
-    /// Write logs here instead of stderr
-    #[arg(long, value_name = "FILE")]
-    pub log_file: Option<PathBuf>,
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::json;
 
-use super::{print_json, print_table, row};
+use super::output::{print_json, print_table, row};
 use crate::config::DataDir;
 use crate::control::{ControlError, Session};
 use crate::domain::Scope;

@@ -1,15 +1,25 @@
 //! The control API from the other side: what a CLI command uses when a server owns the data
-//! directory (and what the console will use always). Errors come back as the server sent
-//! them, code and message, so a script sees the same `{"error":{"code"}}` either way.
+//! directory, and what the console uses always: one typed method per call of
+//! [`contract`](super::contract), returning domain types. Paths are built here and nowhere
+//! else. Errors come back as the variant the server sent, code and field, so a script sees
+//! the same `{"error":{"code"}}` either way.
 
 use std::time::Duration;
 
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::ControlError;
+use super::contract::{
+    Deleted, DeployCall, ErrorAnswer, ErrorBody, EventList, Identity, ImportCall, ModelDetail,
+    ModelList, OperationView, Removed, Revoked, ServiceList, ServiceView, Status, Stopping,
+    TokenCall, TokenCreated, TokenList, VersionRef,
+};
 use crate::config::DataDir;
-use crate::domain::{ModelName, ServiceName, token_name};
+use crate::domain::{
+    ModelName, ModelSummary, ModelVersion, Scope, Service, ServiceName, TokenInfo, token_name,
+};
 
 /// How long a command waits for a server that holds the lock to publish `server.json`.
 const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
@@ -20,12 +30,27 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// Where `server.json` says the data directory's server listens, and which server it is.
+struct Published {
+    control: String,
+    pid: u32,
+}
+
+fn published(dir: &DataDir) -> Option<Published> {
+    let text = std::fs::read_to_string(dir.server_file()).ok()?;
+    let v: Value = serde_json::from_str(&text).ok()?;
+    Some(Published {
+        control: v["control"].as_str()?.to_string(),
+        pid: u32::try_from(v["pid"].as_u64()?).ok()?,
+    })
+}
+
 impl Client {
     pub fn new(base: &str, token: &str) -> Result<Client, ControlError> {
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .build()
-            .map_err(|e| ControlError::BadRequest(format!("cannot start an HTTP client: {e}")))?;
+            .map_err(|e| ControlError::Io(format!("cannot start an HTTP client: {e}")))?;
         Ok(Client {
             base: base.trim_end_matches('/').to_string(),
             token: token.trim().to_string(),
@@ -34,98 +59,119 @@ impl Client {
     }
 
     /// The client for the server that owns `dir` (pid `pid`): its address from
-    /// `server.json`, the local admin token from `control.token`.
+    /// `server.json`, the local admin token from `control.token` — sent only once the server
+    /// at that address has shown it is this directory's ([`Client::check_identity`]).
     pub async fn for_data_dir(dir: &DataDir, pid: u32) -> Result<Client, ControlError> {
         let info = dir.server_file();
         let deadline = tokio::time::Instant::now() + DISCOVERY_WAIT;
         let control = loop {
-            let found = std::fs::read_to_string(&info)
-                .ok()
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .filter(|v| v["pid"].as_u64() == Some(u64::from(pid)))
-                .and_then(|v| v["control"].as_str().map(str::to_string));
-            match found {
-                Some(url) => break url,
+            match published(dir).filter(|p| p.pid == pid) {
+                Some(p) => break p.control,
                 None if tokio::time::Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 None => {
-                    return Err(ControlError::Api {
-                        code: "server_unreachable".into(),
-                        message: format!(
+                    return Err(ControlError::unavailable(
+                        "server_unreachable",
+                        format!(
                             "{} is owned by modeldeck server pid {pid}, which has not published its control API in {}: is it still starting? If it hangs, stop it (kill {pid})",
                             dir.root().display(),
                             info.display()
                         ),
-                    });
+                    ));
                 }
             }
         };
+        Client::checked(dir, &control).await
+    }
+
+    /// The client for whatever server `server.json` names now (it may have restarted on other
+    /// ports), checked as [`Client::for_data_dir`] checks it.
+    pub async fn rediscover(dir: &DataDir) -> Result<Client, ControlError> {
+        let p = published(dir).ok_or_else(|| {
+            ControlError::unavailable(
+                "server_unreachable",
+                format!(
+                    "no server runs for {} (no {}): start one with `modeldeck serve`",
+                    dir.root().display(),
+                    dir.server_file().display()
+                ),
+            )
+        })?;
+        Client::checked(dir, &p.control).await
+    }
+
+    async fn checked(dir: &DataDir, control: &str) -> Result<Client, ControlError> {
         let token_file = dir.token_file();
         let token = std::fs::read_to_string(&token_file).map_err(|e| {
-            ControlError::BadRequest(format!(
+            ControlError::Io(format!(
                 "cannot read the control token {}: {e}; restart the server to recreate it",
                 token_file.display()
             ))
         })?;
-        Client::new(&control, &token)
+        let client = Client::new(control, &token)?;
+        client.check_identity(dir).await?;
+        Ok(client)
+    }
+
+    /// Asks the server at this address which data directory it owns (a call without the
+    /// token) and refuses one that is not `dir`'s: another directory's server may have taken
+    /// the port since, and must never receive this directory's token.
+    pub async fn check_identity(&self, dir: &DataDir) -> Result<(), ControlError> {
+        let expected = dir.id().ok_or_else(|| {
+            ControlError::Io(format!(
+                "{} has no id file ({}); start its server once to write it",
+                dir.root().display(),
+                dir.id_file().display()
+            ))
+        })?;
+        let req = self
+            .http
+            .get(format!("{}/api/v1/identity", self.base))
+            .timeout(Duration::from_secs(10));
+        let reached: Identity = self.decode_answer(req, false).await?;
+        if reached.id == expected {
+            Ok(())
+        } else {
+            Err(ControlError::unavailable(
+                "wrong_server",
+                format!(
+                    "the server at {} belongs to another data directory (id {}, expected {}): the token was not sent; is another modeldeck using this port?",
+                    self.base,
+                    short_id(&reached.id),
+                    short_id(&expected)
+                ),
+            ))
+        }
     }
 
     pub fn base(&self) -> &str {
         &self.base
     }
 
-    /// A request to `path` (under `/api/v1/`) with the token, for calls that are not plain
-    /// JSON: uploads and the change stream.
-    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
-        self.http
-            .request(method, format!("{}/api/v1/{path}", self.base))
-            .bearer_auth(&self.token)
+    pub async fn status(&self) -> Result<Status, ControlError> {
+        self.get("status").await
     }
 
-    /// Sends a built request and reads its JSON answer as [`Client::call`] does.
-    pub async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, ControlError> {
-        let unreachable = |e: reqwest::Error, change: bool| ControlError::Api {
-            code: "server_unreachable".into(),
-            message: format!(
-                "the control API at {} does not answer: {e}{}",
-                self.base,
-                if change {
-                    " — the change may or may not have been made: check with `modeldeck models list` or `modeldeck services list` before retrying"
-                } else {
-                    ""
-                }
-            ),
-        };
-        let req = req.build().map_err(|e| unreachable(e, false))?;
-        let change = req.method() != Method::GET;
-        let response = self.http.execute(req).await.map_err(|e| {
-            // A refused connection never carried the change; a broken one may have.
-            let unsure = change && !e.is_connect();
-            unreachable(e, unsure)
-        })?;
-        answer(response).await
+    pub async fn models(&self) -> Result<Vec<ModelSummary>, ControlError> {
+        Ok(self.get::<ModelList>("models").await?.models)
     }
 
-    /// One call: `path` is under `/api/v1/`. Non-2xx answers become the server's error.
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        body: Option<&Value>,
-    ) -> Result<Value, ControlError> {
-        let mut req = self.request(method, path);
-        if let Some(b) = body {
-            req = req.json(b);
-        }
-        self.send(req).await
+    /// A model's description and versions.
+    pub async fn model(&self, name: &str) -> Result<ModelDetail, ControlError> {
+        self.get(&api_path(&[Seg::Word("models"), Seg::Model(name)])?)
+            .await
     }
 
-    /// Imports a version of `name` from a JSON source the server fetches; the version, once the
+    /// Imports a version of `name` from a source the server fetches; the version, once the
     /// import operation has ended.
-    pub async fn import(&self, name: &str, source: &Value) -> Result<Value, ControlError> {
+    pub async fn import(
+        &self,
+        name: &str,
+        call: &ImportCall,
+    ) -> Result<ModelVersion, ControlError> {
         let path = api_path(&[Seg::Word("models"), Seg::Model(name), Seg::Word("versions")])?;
-        let op = self.call(Method::POST, &path, Some(source)).await?;
+        let op: OperationView = self.send(Method::POST, &path, Some(call)).await?;
         self.wait_operation(op).await
     }
 
@@ -135,30 +181,29 @@ impl Client {
         &self,
         name: &str,
         filename: &str,
+        kind: Option<&str>,
         bytes: Vec<u8>,
-    ) -> Result<Value, ControlError> {
+    ) -> Result<ModelVersion, ControlError> {
         let path = api_path(&[Seg::Word("models"), Seg::Model(name), Seg::Word("versions")])?;
-        let path = with_query(path, &[("filename", filename), ("wait", "true")]);
+        let mut query = vec![("filename", filename), ("wait", "true")];
+        if let Some(k) = kind {
+            query.push(("type", k));
+        }
+        let path = with_query(path, &query);
         let req = self
             .request(Method::POST, &path)
             .header("content-type", "application/octet-stream")
             .body(bytes);
-        let op = self.send(req).await?;
+        let op: OperationView = self.decode_answer(req, true).await?;
         self.wait_operation(op).await
     }
 
-    /// A model's description and versions.
-    pub async fn model(&self, name: &str) -> Result<Value, ControlError> {
-        let path = api_path(&[Seg::Word("models"), Seg::Model(name)])?;
-        self.call(Method::GET, &path, None).await
-    }
-
-    /// Removes one version of `name`, or every version.
+    /// Removes one version of `name`, or every version; what went.
     pub async fn remove_model(
         &self,
         name: &str,
         version: Option<u32>,
-    ) -> Result<Value, ControlError> {
+    ) -> Result<Vec<VersionRef>, ControlError> {
         let path = match version {
             Some(v) => api_path(&[
                 Seg::Word("models"),
@@ -168,84 +213,228 @@ impl Client {
             ])?,
             None => api_path(&[Seg::Word("models"), Seg::Model(name)])?,
         };
-        self.call(Method::DELETE, &path, None).await
+        let removed: Removed = self.send(Method::DELETE, &path, None::<&()>).await?;
+        Ok(removed.removed)
+    }
+
+    pub async fn services(&self) -> Result<Vec<ServiceView>, ControlError> {
+        Ok(self.get::<ServiceList>("services").await?.services)
     }
 
     /// A service; its key in the clear only with `show_key` (the server checks the scope).
-    pub async fn service(&self, name: &str, show_key: bool) -> Result<Value, ControlError> {
+    pub async fn service(&self, name: &str, show_key: bool) -> Result<ServiceView, ControlError> {
         let path = api_path(&[Seg::Word("services"), Seg::Service(name)])?;
         let path = with_query(
             path,
             &[("show_key", if show_key { "true" } else { "false" })],
         );
-        self.call(Method::GET, &path, None).await
+        self.get(&path).await
     }
 
-    pub async fn delete_service(&self, name: &str) -> Result<Value, ControlError> {
+    /// Deploys; the service with its key in the clear.
+    pub async fn deploy(&self, call: &DeployCall) -> Result<ServiceView, ControlError> {
+        ServiceName::parse(&call.name)?;
+        self.send(Method::POST, "services", Some(call)).await
+    }
+
+    pub async fn delete_service(&self, name: &str) -> Result<(), ControlError> {
         let path = api_path(&[Seg::Word("services"), Seg::Service(name)])?;
-        self.call(Method::DELETE, &path, None).await
+        let _: Deleted = self.send(Method::DELETE, &path, None::<&()>).await?;
+        Ok(())
     }
 
     /// A new key for the service; the answer carries it.
-    pub async fn rotate_key(&self, name: &str) -> Result<Value, ControlError> {
+    pub async fn rotate_key(&self, name: &str) -> Result<Service, ControlError> {
         let path = api_path(&[
             Seg::Word("services"),
             Seg::Service(name),
             Seg::Word("rotate-key"),
         ])?;
-        self.call(Method::POST, &path, None).await
+        let view: ServiceView = self.send(Method::POST, &path, None::<&()>).await?;
+        Ok(view.into_service())
     }
 
-    pub async fn revoke_token(&self, name: &str) -> Result<Value, ControlError> {
-        let path = api_path(&[Seg::Word("tokens"), Seg::Token(name)])?;
-        self.call(Method::DELETE, &path, None).await
+    pub async fn tokens(&self) -> Result<Vec<TokenInfo>, ControlError> {
+        Ok(self.get::<TokenList>("tokens").await?.tokens)
     }
 
-    /// Deploys `model` (`NAME[:VERSION]`) as service `name`; the service with its key.
-    pub async fn deploy(
+    /// Creates a token; the answer carries its secret, shown this once.
+    pub async fn create_token(
         &self,
         name: &str,
-        model: &str,
-        r: &crate::domain::Resources,
-    ) -> Result<Value, ControlError> {
-        ServiceName::parse(name)?;
-        let body = serde_json::json!({
-            "name": name, "model": model, "threads": r.threads,
-            "concurrency": r.concurrency, "timeout_ms": r.timeout_ms,
-            "max_batch_rows": r.max_batch_rows,
-        });
-        self.call(Method::POST, "services", Some(&body)).await
+        scope: Scope,
+    ) -> Result<TokenCreated, ControlError> {
+        let call = TokenCall {
+            name: name.to_string(),
+            scope: scope.to_string(),
+        };
+        self.send(Method::POST, "tokens", Some(&call)).await
     }
 
-    /// Follows an operation until it ends; its result, or its error.
-    pub async fn wait_operation(&self, op: Value) -> Result<Value, ControlError> {
+    pub async fn revoke_token(&self, name: &str) -> Result<(), ControlError> {
+        let path = api_path(&[Seg::Word("tokens"), Seg::Token(name)])?;
+        let _: Revoked = self.send(Method::DELETE, &path, None::<&()>).await?;
+        Ok(())
+    }
+
+    /// Audit events after revision `since`.
+    pub async fn events(&self, since: i64, limit: usize) -> Result<EventList, ControlError> {
+        let path = with_query(
+            "events".into(),
+            &[("since", &since.to_string()), ("limit", &limit.to_string())],
+        );
+        self.get(&path).await
+    }
+
+    /// Asks the server to drain and stop; it answers first.
+    pub async fn stop(&self) -> Result<Stopping, ControlError> {
+        self.send(Method::POST, "stop", None::<&()>).await
+    }
+
+    /// Opens the change stream (server-sent events); the caller reads the body.
+    pub async fn watch(&self) -> Result<reqwest::Response, ControlError> {
+        let response = self
+            .request(Method::GET, "watch")
+            .send()
+            .await
+            .map_err(|e| unreachable(&self.base, &e, false))?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(error_of(response).await)
+        }
+    }
+
+    /// Follows an operation until it ends; its result as `T`, or its error.
+    async fn wait_operation<T: DeserializeOwned>(
+        &self,
+        op: OperationView,
+    ) -> Result<T, ControlError> {
         let mut op = op;
         loop {
-            match op["state"].as_str() {
-                Some("succeeded") => return Ok(op["result"].take()),
-                Some("failed") => {
-                    return Err(ControlError::Api {
-                        code: op["error"]["code"].as_str().unwrap_or("failed").to_string(),
-                        message: op["error"]["message"]
-                            .as_str()
-                            .unwrap_or("the operation failed")
-                            .to_string(),
+            match op.state.as_str() {
+                "succeeded" => return decode(op.result.unwrap_or(Value::Null)),
+                "failed" => {
+                    let e = op.error.unwrap_or(ErrorBody {
+                        code: "failed".into(),
+                        message: "the operation failed".into(),
+                        field: None,
                     });
+                    return Err(ControlError::from_answer(422, e.code, e.message, e.field));
                 }
                 _ => {}
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
-            let id = op["id"].as_str().and_then(|id| id.parse::<u64>().ok());
-            let Some(id) = id else {
-                return Err(ControlError::Api {
-                    code: "bad_answer".into(),
-                    message: format!("the server answered an operation without an id: {op}"),
-                });
-            };
-            let path = api_path(&[Seg::Word("operations"), Seg::Number(id)])?;
-            op = self.call(Method::GET, &path, None).await?;
+            let id = op.id.parse::<u64>().map_err(|_| {
+                bad_answer(format!(
+                    "the server answered an operation without an id: {:?}",
+                    op.id
+                ))
+            })?;
+            op = self
+                .get(&api_path(&[Seg::Word("operations"), Seg::Number(id)])?)
+                .await?;
         }
     }
+
+    /// A request to `path` (under `/api/v1/`) with the token.
+    fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        self.http
+            .request(method, format!("{}/api/v1/{path}", self.base))
+            .bearer_auth(&self.token)
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ControlError> {
+        self.decode_answer(self.request(Method::GET, path), false)
+            .await
+    }
+
+    async fn send<T: DeserializeOwned, B: serde::Serialize>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<T, ControlError> {
+        let mut req = self.request(method, path);
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        self.decode_answer(req, true).await
+    }
+
+    /// Sends a built request and decodes its answer; non-2xx answers become the server's error.
+    async fn decode_answer<T: DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+        change: bool,
+    ) -> Result<T, ControlError> {
+        let response = req.send().await.map_err(|e| {
+            // A refused connection never carried the change; a broken one may have.
+            unreachable(&self.base, &e, change && !e.is_connect())
+        })?;
+        if !response.status().is_success() {
+            return Err(error_of(response).await);
+        }
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| unreachable(&self.base, &e, change))?;
+        serde_json::from_slice(&bytes).map_err(|e| bad_answer(e.to_string()))
+    }
+}
+
+fn short_id(id: &str) -> &str {
+    &id[..id.len().min(8)]
+}
+
+fn unreachable(base: &str, e: &reqwest::Error, unsure: bool) -> ControlError {
+    ControlError::unavailable(
+        "server_unreachable",
+        format!(
+            "the control API at {base} does not answer: {e}{}",
+            if unsure {
+                " — the change may or may not have been made: check with `modeldeck models list` or `modeldeck services list` before retrying"
+            } else {
+                ""
+            }
+        ),
+    )
+}
+
+fn bad_answer(detail: String) -> ControlError {
+    ControlError::Api {
+        status: 502,
+        code: "bad_answer".into(),
+        message: format!(
+            "the server's answer is not what this modeldeck expects ({detail}); are client and server the same version?"
+        ),
+        field: None,
+    }
+}
+
+/// The error a non-2xx answer carries, code, field and all.
+async fn error_of(response: reqwest::Response) -> ControlError {
+    let status = response.status();
+    let text = response.text().await.unwrap_or_default();
+    match serde_json::from_str::<ErrorAnswer>(&text) {
+        Ok(a) => ControlError::from_answer(
+            status.as_u16(),
+            a.error.code,
+            a.error.message,
+            a.error.field,
+        ),
+        Err(_) => ControlError::Api {
+            status: status.as_u16(),
+            code: "server_error".into(),
+            message: format!("the control API answered {status}: {text}"),
+            field: None,
+        },
+    }
+}
+
+/// Decodes a value into `T`; a mismatch means client and server disagree.
+fn decode<T: DeserializeOwned>(value: Value) -> Result<T, ControlError> {
+    serde_json::from_value(value).map_err(|e| bad_answer(e.to_string()))
 }
 
 /// One segment of a control API path.
@@ -302,34 +491,6 @@ fn encode_segment(out: &mut String, text: &str) {
             out.push_str(&format!("%{b:02X}"));
         }
     }
-}
-
-/// A response's JSON, or the error it carries (non-2xx), code and all.
-async fn answer(response: reqwest::Response) -> Result<Value, ControlError> {
-    let status = response.status();
-    let text = response.text().await.unwrap_or_default();
-    let value: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
-    if status.is_success() {
-        return Ok(value);
-    }
-    let error = &value["error"];
-    Err(ControlError::Api {
-        code: error["code"].as_str().unwrap_or("server_error").to_string(),
-        message: error["message"]
-            .as_str()
-            .map(str::to_string)
-            .unwrap_or_else(|| format!("the control API answered {status}: {text}")),
-    })
-}
-
-/// Decodes an answer into a domain type; a mismatch means client and server disagree.
-pub fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ControlError> {
-    serde_json::from_value(value).map_err(|e| ControlError::Api {
-        code: "bad_answer".into(),
-        message: format!(
-            "the server's answer is not what this modeldeck expects ({e}); are client and server the same version?"
-        ),
-    })
 }
 
 #[cfg(test)]

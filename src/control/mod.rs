@@ -7,6 +7,8 @@
 
 pub mod api;
 pub mod client;
+pub mod contract;
+mod error;
 mod models;
 pub mod operations;
 pub mod owner;
@@ -17,86 +19,16 @@ pub mod tokens;
 
 use std::fs;
 
-use crate::config::{ConfigError, DataDir, Settings};
-use crate::registry::{Artifacts, ImportError};
-use crate::store::{Store, StoreError};
+use crate::config::{DataDir, Settings};
+use crate::registry::Artifacts;
+use crate::store::Store;
 
+pub use error::ControlError;
 pub use models::ImportRequest;
 pub use owner::{OwnerError, OwnerLock, Role};
 pub use serve::{ServeOptions, serve, serve_until};
 pub use services::{DeployRequest, new_key};
 pub use session::{ImportSpec, Session};
-
-#[derive(Debug, thiserror::Error)]
-pub enum ControlError {
-    #[error(transparent)]
-    Config(#[from] ConfigError),
-    #[error(transparent)]
-    Owner(#[from] OwnerError),
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    #[error(transparent)]
-    Import(#[from] ImportError),
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    BadRequest(String),
-    /// A service setting outside its range (the message names the field and the range).
-    #[error(transparent)]
-    Setting(#[from] crate::domain::SettingError),
-    /// A name that breaks its kind's rules (the message says which and what is allowed).
-    #[error("{0}")]
-    InvalidName(String),
-    /// An error the running server's control API answered with, code and all.
-    #[error("{message}")]
-    Api { code: String, message: String },
-}
-
-impl ControlError {
-    /// A stable, machine-readable code for scripts and the control API.
-    pub fn code(&self) -> &str {
-        match self {
-            ControlError::Config(_) => "config",
-            ControlError::Owner(_) => "data_dir_in_use",
-            ControlError::Store(StoreError::InService { .. }) => "in_service",
-            ControlError::Store(StoreError::Exists(_)) => "exists",
-            ControlError::Store(StoreError::Missing(_)) => "not_found",
-            ControlError::Store(_) => "store",
-            ControlError::Import(e) => e.code(),
-            ControlError::NotFound(_) => "not_found",
-            ControlError::BadRequest(_) => "bad_request",
-            ControlError::InvalidName(_) => "invalid_name",
-            ControlError::Setting(_) => "invalid_setting",
-            ControlError::Api { code, .. } => code,
-        }
-    }
-}
-
-/// A name that breaks its kind's rules, whichever kind: the domain's message says which.
-macro_rules! invalid_name_from {
-    ($($error:ty),*) => {$(
-        impl From<$error> for ControlError {
-            fn from(e: $error) -> Self {
-                ControlError::InvalidName(e.to_string())
-            }
-        }
-    )*};
-}
-
-invalid_name_from!(
-    crate::domain::NameError,
-    crate::domain::ServiceNameError,
-    crate::domain::TokenNameError
-);
-
-impl From<crate::domain::ModelRefError> for ControlError {
-    fn from(e: crate::domain::ModelRefError) -> Self {
-        match e {
-            crate::domain::ModelRefError::Name(n) => ControlError::InvalidName(n.to_string()),
-            other => ControlError::BadRequest(other.to_string()),
-        }
-    }
-}
 
 /// The running core of one data directory.
 pub struct Core {
@@ -137,6 +69,7 @@ impl Core {
             _owner: owner,
         };
         core.sweep()?;
+        core.data_dir.ensure_id()?;
         Ok(core)
     }
 

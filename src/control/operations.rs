@@ -8,7 +8,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use serde_json::{Value, json};
+use serde_json::Value;
+
+use super::contract::{ErrorBody, OperationView, Progress};
 
 /// Finished operations kept for clients that look late.
 const KEEP_FINISHED: usize = 100;
@@ -104,31 +106,40 @@ impl Operation {
     }
 
     /// The operation as the API shows it.
-    pub fn to_json(&self) -> Value {
-        let mut v = json!({
-            "id": self.id.to_string(),
-            "kind": self.kind,
-            "subject": self.subject,
-            "actor": self.actor,
-            "started_at": self.started_at,
-        });
+    pub fn view(&self) -> OperationView {
+        let mut v = OperationView {
+            id: self.id.to_string(),
+            kind: self.kind.to_string(),
+            subject: self.subject.clone(),
+            actor: self.actor.clone(),
+            started_at: self.started_at.clone(),
+            state: String::new(),
+            phase: None,
+            progress: None,
+            result: None,
+            error: None,
+        };
         let total = self.progress.total.load(Ordering::Relaxed);
         match self.outcome() {
             Outcome::Running => {
-                v["state"] = json!("running");
-                v["phase"] = json!(self.progress.phase());
-                v["progress"] = json!({
-                    "bytes": self.progress.bytes(),
-                    "total": (total > 0).then_some(total),
+                v.state = "running".into();
+                v.phase = Some(self.progress.phase().into());
+                v.progress = Some(Progress {
+                    bytes: self.progress.bytes(),
+                    total: (total > 0).then_some(total),
                 });
             }
             Outcome::Succeeded(result) => {
-                v["state"] = json!("succeeded");
-                v["result"] = result;
+                v.state = "succeeded".into();
+                v.result = Some(result);
             }
             Outcome::Failed { code, message } => {
-                v["state"] = json!("failed");
-                v["error"] = json!({"code": code, "message": message});
+                v.state = "failed".into();
+                v.error = Some(ErrorBody {
+                    code,
+                    message,
+                    field: None,
+                });
             }
         }
         v

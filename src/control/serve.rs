@@ -63,7 +63,7 @@ pub async fn serve_until(
         gateway_url.clone(),
     )?);
     let info = core.data_dir().server_file();
-    write_server_json(&info, &gateway_url, &control_url)?;
+    write_server_json(&info, &gateway_url, &control_url, &api.id)?;
     tracing::info!(
         gateway = %gateway_url, control = %control_url, services = services.len(),
         gateway_connections = gateway_config.max_connections,
@@ -76,16 +76,22 @@ pub async fn serve_until(
         Arc::new(Gateway::new(Arc::clone(&routing))),
         gateway_config,
         BodyLimits::from_settings(&limits, limits.max_body_bytes),
+        settings.log.access,
         stopping.clone(),
     ));
+    let for_calls = Arc::clone(&api);
     let control_task = tokio::spawn(net::serve(
         control_listener,
         control_config,
-        move |req| Arc::clone(&api).handle(req),
+        move |req| Arc::clone(&for_calls).handle(req),
         stopping,
     ));
 
-    stop.await;
+    // A signal (or the embedder's stop), or `modeldeck stop` through the API.
+    tokio::select! {
+        () = stop => {}
+        () = api.stop_requested() => {}
+    }
     tracing::info!("stopping: draining in-flight requests");
     let _ = stop_tx.send(true);
     let _ = gateway_task.await;
@@ -164,18 +170,24 @@ fn raise_file_limit() -> Option<usize> {
 fn listener(l: std::net::TcpListener) -> Result<tokio::net::TcpListener, ControlError> {
     l.set_nonblocking(true)
         .and_then(|()| tokio::net::TcpListener::from_std(l))
-        .map_err(|e| ControlError::BadRequest(format!("cannot listen: {e}")))
+        .map_err(|e| ControlError::Io(format!("cannot listen: {e}")))
 }
 
 fn url(l: &tokio::net::TcpListener) -> Result<String, ControlError> {
     let addr = l
         .local_addr()
-        .map_err(|e| ControlError::BadRequest(format!("cannot listen: {e}")))?;
+        .map_err(|e| ControlError::Io(format!("cannot listen: {e}")))?;
     Ok(format!("http://{addr}"))
 }
 
-fn write_server_json(path: &PathBuf, gateway: &str, control: &str) -> Result<(), ControlError> {
+fn write_server_json(
+    path: &PathBuf,
+    gateway: &str,
+    control: &str,
+    id: &str,
+) -> Result<(), ControlError> {
     let body = json!({
+        "id": id,
         "gateway": gateway,
         "control": control,
         "pid": std::process::id(),
@@ -185,7 +197,7 @@ fn write_server_json(path: &PathBuf, gateway: &str, control: &str) -> Result<(),
     let tmp = path.with_extension("json.tmp");
     std::fs::write(&tmp, format!("{body}\n"))
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| ControlError::BadRequest(format!("cannot write {}: {e}", path.display())))
+        .map_err(|e| ControlError::Io(format!("cannot write {}: {e}", path.display())))
 }
 
 async fn wait_for_signal() {

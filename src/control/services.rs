@@ -19,7 +19,7 @@ pub struct DeployRequest {
 pub fn new_key() -> Result<String, ControlError> {
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes)
-        .map_err(|e| ControlError::BadRequest(format!("the OS random source failed: {e}")))?;
+        .map_err(|e| ControlError::Io(format!("the OS random source failed: {e}")))?;
     Ok(hex::encode(bytes))
 }
 
@@ -58,24 +58,28 @@ impl Core {
                 ControlError::NotFound(format!("model {} has no versions", req.model.name))
             })?,
         };
-        let engine = runtime::engine(version.kind).map_err(ControlError::BadRequest)?;
+        let engine =
+            runtime::engine(version.kind).map_err(|e| ControlError::invalid("not_servable", e))?;
         let path = self.data_dir.root().join(&version.artifact);
         let kind = version.kind;
         // Load it now, as the gateway will, so a model that cannot serve is refused here
         // rather than at 3 a.m.
         let model = tokio::task::spawn_blocking(move || runtime::load(kind, &path))
             .await
-            .map_err(|_| ControlError::BadRequest("the model check failed unexpectedly".into()))?
-            .map_err(ControlError::BadRequest)?;
+            .map_err(|_| ControlError::Io("the model check failed unexpectedly".into()))?
+            .map_err(|e| ControlError::invalid("invalid_model", e))?;
         let estimate = version.size.saturating_mul(4);
         if let Some(free) = free_memory()
             && estimate > free
         {
-            return Err(ControlError::BadRequest(format!(
-                "the model needs about {} MiB but only {} MiB of memory is free; free memory or deploy elsewhere",
-                estimate >> 20,
-                free >> 20
-            )));
+            return Err(ControlError::unavailable(
+                "insufficient_memory",
+                format!(
+                    "the model needs about {} MiB but only {} MiB of memory is free; free memory or deploy elsewhere",
+                    estimate >> 20,
+                    free >> 20
+                ),
+            ));
         }
         let new = NewService {
             host: name.host(&self.settings.domain),
@@ -123,6 +127,24 @@ impl Core {
             return Err(no_service(name));
         }
         self.service(name)
+    }
+}
+
+impl Core {
+    /// What a service's model takes and gives, compiled from its artifact (for the example
+    /// request the CLI prints); none when it does not load.
+    pub async fn signature(&self, s: &Service) -> Option<crate::domain::ModelSignature> {
+        let d = s.deployments.first()?;
+        let path = self.data_dir.root().join(&d.artifact);
+        let kind = d.kind;
+        tokio::task::spawn_blocking(move || {
+            runtime::load(kind, &path)
+                .ok()
+                .map(|p| p.signature().describe())
+        })
+        .await
+        .ok()
+        .flatten()
     }
 }
 

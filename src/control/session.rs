@@ -3,10 +3,10 @@
 //! in-process; when a server owns it, the command calls the server's control API, which runs
 //! the same `Core` methods. One write path either way, and the same answers.
 
-use reqwest::Method;
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::client::{Client, decode};
+use super::client::Client;
+use super::contract::{DeployCall, ImportCall, S3Credentials};
 use super::{ControlError, Core, DeployRequest, ImportRequest, OwnerError, Role};
 use crate::config::DataDir;
 use crate::domain::{ModelKind, ModelRef, ModelSummary, ModelVersion, Scope, Service, TokenInfo};
@@ -81,30 +81,34 @@ impl Session {
                     _ => spec.source.clone(),
                 };
                 let o = &spec.options;
-                let mut body = json!({
-                    "source": text,
-                    "type": spec.kind.map(|k| k.as_str()),
-                    "description": spec.description,
-                    "region": o.region,
-                    "endpoint": o.endpoint,
-                    "addressing": o.addressing.map(|a| match a {
-                        crate::registry::Addressing::Path => "path",
-                        crate::registry::Addressing::Virtual => "virtual",
+                let mut call = ImportCall {
+                    source: text,
+                    kind: spec.kind.map(|k| k.as_str().to_string()),
+                    description: spec.description,
+                    region: o.region.clone(),
+                    endpoint: o.endpoint.clone(),
+                    addressing: o.addressing.map(|a| {
+                        match a {
+                            crate::registry::Addressing::Path => "path",
+                            crate::registry::Addressing::Virtual => "virtual",
+                        }
+                        .to_string()
                     }),
-                    "credentials_file": o.credentials_file.as_deref().map(absolute),
-                    "profile": o.profile,
-                });
+                    credentials_file: o.credentials_file.as_deref().map(|p| absolute(p).into()),
+                    profile: o.profile.clone(),
+                    credentials: None,
+                };
                 if let Source::S3(obj) = &source
                     && let Some(c) = &obj.credentials
                     && o.credentials_file.is_none()
                 {
-                    body["credentials"] = json!({
-                        "access_key_id": c.access_key,
-                        "secret_access_key": c.secret_key,
-                        "session_token": c.session_token,
+                    call.credentials = Some(S3Credentials {
+                        access_key_id: c.access_key.clone(),
+                        secret_access_key: c.secret_key.clone(),
+                        session_token: c.session_token.clone(),
                     });
                 }
-                decode(client.import(&spec.name, &body).await?)
+                client.import(&spec.name, &call).await
             }
         }
     }
@@ -112,9 +116,7 @@ impl Session {
     pub async fn list_models(&self) -> Result<Vec<ModelSummary>, ControlError> {
         match self {
             Session::Local(core) => core.list_models(),
-            Session::Remote(c) => {
-                decode(c.call(Method::GET, "models", None).await?["models"].take())
-            }
+            Session::Remote(c) => c.models().await,
         }
     }
 
@@ -126,9 +128,8 @@ impl Session {
         match self {
             Session::Local(core) => Ok((core.model_description(name)?, core.show_model(name)?)),
             Session::Remote(c) => {
-                let mut v = c.model(name).await?;
-                let description = v["description"].as_str().unwrap_or_default().to_string();
-                Ok((description, decode(v["versions"].take())?))
+                let m = c.model(name).await?;
+                Ok((m.description, m.versions))
             }
         }
     }
@@ -146,17 +147,12 @@ impl Session {
                 .into_iter()
                 .map(|v| (v.name, v.version))
                 .collect()),
-            Session::Remote(c) => {
-                let v = c.remove_model(target.name.as_str(), target.version).await?;
-                let list = v["removed"].as_array().cloned().unwrap_or_default();
-                Ok(list
-                    .iter()
-                    .map(|r| {
-                        let name = r["name"].as_str().unwrap_or_default().to_string();
-                        (name, r["version"].as_u64().unwrap_or(0) as u32)
-                    })
-                    .collect())
-            }
+            Session::Remote(c) => Ok(c
+                .remove_model(target.name.as_str(), target.version)
+                .await?
+                .into_iter()
+                .map(|v| (v.name, v.version))
+                .collect()),
         }
     }
 
@@ -164,19 +160,19 @@ impl Session {
     pub async fn deploy(&self, actor: &str, req: DeployRequest) -> Result<Service, ControlError> {
         match self {
             Session::Local(core) => core.deploy(actor, req).await,
-            Session::Remote(c) => with_key(
-                c.deploy(&req.name, &req.model.to_string(), &req.resources)
-                    .await?,
-            ),
+            Session::Remote(c) => Ok(c.deploy(&DeployCall::from(&req)).await?.into_service()),
         }
     }
 
     pub async fn services(&self) -> Result<Vec<Service>, ControlError> {
         match self {
             Session::Local(core) => core.services(),
-            Session::Remote(c) => {
-                decode(c.call(Method::GET, "services", None).await?["services"].take())
-            }
+            Session::Remote(c) => Ok(c
+                .services()
+                .await?
+                .into_iter()
+                .map(|v| v.into_service())
+                .collect()),
         }
     }
 
@@ -184,27 +180,35 @@ impl Session {
     pub async fn service(&self, name: &str, show_key: bool) -> Result<Service, ControlError> {
         match self {
             Session::Local(core) => core.service(name),
-            Session::Remote(c) => {
-                let v = c.service(name, show_key).await?;
-                if show_key { with_key(v) } else { decode(v) }
-            }
+            Session::Remote(c) => Ok(c.service(name, show_key).await?.into_service()),
         }
+    }
+
+    /// An example `:predict` body for the service, built from its model's signature (the
+    /// same builder the console's `y` uses); an empty instance when the model does not load.
+    pub async fn example_body(&self, s: &Service) -> String {
+        let signature = match self {
+            Session::Local(core) => core.signature(s).await,
+            Session::Remote(c) => c
+                .service(s.name.as_str(), false)
+                .await
+                .ok()
+                .and_then(|v| v.signature),
+        };
+        signature.unwrap_or_default().example_body()
     }
 
     pub async fn delete_service(&self, actor: &str, name: &str) -> Result<(), ControlError> {
         match self {
             Session::Local(core) => core.delete_service(actor, name).await,
-            Session::Remote(c) => {
-                c.delete_service(name).await?;
-                Ok(())
-            }
+            Session::Remote(c) => c.delete_service(name).await,
         }
     }
 
     pub async fn rotate_key(&self, actor: &str, name: &str) -> Result<Service, ControlError> {
         match self {
             Session::Local(core) => core.rotate_key(actor, name).await,
-            Session::Remote(c) => with_key(c.rotate_key(name).await?),
+            Session::Remote(c) => c.rotate_key(name).await,
         }
     }
 
@@ -218,13 +222,8 @@ impl Session {
         match self {
             Session::Local(core) => core.create_token(actor, name, scope).await,
             Session::Remote(c) => {
-                let body = json!({"name": name, "scope": scope});
-                let mut v = c.call(Method::POST, "tokens", Some(&body)).await?;
-                let secret = v["token"].as_str().unwrap_or_default().to_string();
-                if let Some(o) = v.as_object_mut() {
-                    o.remove("token");
-                }
-                Ok((decode(v)?, secret))
+                let created = c.create_token(name, scope).await?;
+                Ok((created.info, created.token))
             }
         }
     }
@@ -232,27 +231,14 @@ impl Session {
     pub async fn tokens(&self) -> Result<Vec<TokenInfo>, ControlError> {
         match self {
             Session::Local(core) => core.tokens(),
-            Session::Remote(c) => {
-                decode(c.call(Method::GET, "tokens", None).await?["tokens"].take())
-            }
+            Session::Remote(c) => c.tokens().await,
         }
     }
 
     pub async fn revoke_token(&self, actor: &str, name: &str) -> Result<(), ControlError> {
         match self {
             Session::Local(core) => core.revoke_token(actor, name).await,
-            Session::Remote(c) => {
-                c.revoke_token(name).await?;
-                Ok(())
-            }
+            Session::Remote(c) => c.revoke_token(name).await,
         }
     }
-}
-
-/// A service from an answer that carries its key in the clear.
-fn with_key(v: Value) -> Result<Service, ControlError> {
-    let key = v["key"].as_str().unwrap_or_default().to_string();
-    let mut s: Service = decode(v)?;
-    s.key = key;
-    Ok(s)
 }

@@ -81,13 +81,11 @@ impl Core {
             writeln!(f, "{secret}")?;
             f.sync_all()
         };
-        write().map_err(|e| {
-            ControlError::BadRequest(format!("cannot write {}: {e}", tmp.display()))
-        })?;
+        write().map_err(|e| ControlError::Io(format!("cannot write {}: {e}", tmp.display())))?;
         self.store
             .create_token("server", LOCAL_ADMIN, Scope::Admin, hash(&secret), true)
             .await?;
         std::fs::rename(&tmp, path)
-            .map_err(|e| ControlError::BadRequest(format!("cannot write {}: {e}", path.display())))
+            .map_err(|e| ControlError::Io(format!("cannot write {}: {e}", path.display())))
     }
 }

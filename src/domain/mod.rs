@@ -6,6 +6,7 @@ mod event;
 mod model;
 mod name;
 mod service;
+mod signature;
 mod token;
 
 pub use event::Event;
@@ -17,4 +18,5 @@ pub use service::{
     CONCURRENCY, Deployment, MAX_BATCH_ROWS, Resources, Service, ServiceName, ServiceNameError,
     Setting, SettingError, THREADS, TIMEOUT_MS,
 };
+pub use signature::{InputField, ModelSignature, OutputField, curl_line, shell_quote};
 pub use token::{Scope, TokenInfo, TokenNameError, token_name};

@@ -20,12 +20,31 @@ pub async fn serve(
     gateway: Arc<Gateway>,
     config: ListenerConfig,
     body: BodyLimits,
+    access_log: bool,
     stop: Stopping,
 ) {
     let stopping = stop.clone();
-    let handle = move |req| {
+    let handle = move |req: Request<Incoming>| {
         let (gateway, stop) = (Arc::clone(&gateway), stopping.clone());
-        async move { respond(&gateway, req, body, stop).await }
+        async move {
+            if !access_log {
+                return respond(&gateway, req, body, stop).await;
+            }
+            let started = std::time::Instant::now();
+            let (method, path) = (req.method().clone(), req.uri().path().to_string());
+            let host = req
+                .headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .unwrap_or("")
+                .to_string();
+            let response = respond(&gateway, req, body, stop).await;
+            tracing::info!(
+                %method, %path, %host, status = response.status().as_u16(),
+                micros = started.elapsed().as_micros() as u64, "request"
+            );
+            response
+        }
     };
     net::serve(listener, config, handle, stop).await;
 }

@@ -144,3 +144,47 @@ pub trait Predictor: Send + Sync {
         0
     }
 }
+
+impl DType {
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::Double => "double",
+            DType::Float => "float",
+            DType::Integer => "integer",
+            DType::String => "string",
+            DType::Boolean => "boolean",
+        }
+    }
+}
+
+impl Signature {
+    /// The signature as the control API shows it.
+    pub fn describe(&self) -> crate::domain::ModelSignature {
+        use crate::domain::{InputField, ModelSignature, OutputField};
+        ModelSignature {
+            inputs: self
+                .inputs
+                .iter()
+                .map(|f| InputField {
+                    name: f.name.clone(),
+                    dtype: f.dtype.name().into(),
+                    categories: f.categories.clone(),
+                })
+                .collect(),
+            outputs: self
+                .outputs
+                .iter()
+                .map(|o| OutputField {
+                    name: o.field.name.clone(),
+                    dtype: o.field.dtype.name().into(),
+                    role: match &o.role {
+                        OutputRole::PredictedValue => "predicted_value".into(),
+                        OutputRole::PredictedLabel => "predicted_label".into(),
+                        OutputRole::Probability { class } => format!("probability({class})"),
+                        OutputRole::Other => "other".into(),
+                    },
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,7 +1,13 @@
-//! Every console action, defined once. The key map, the hint bar, the `?` help, `:` command
-//! completion and the defaults written to `console.toml` are all generated from [`ACTIONS`]
-//! (DESIGN.md "One definition drives everything"), so a key can never do one thing and be
-//! documented as another.
+//! Every console action, defined once: its keys, its `:` command names, its help, and its
+//! handler. The key map, the hint bar, the `?` help, `:` commands and their completion, and
+//! the names `console.toml` remaps are all generated from [`ACTIONS`] (DESIGN.md "One
+//! definition drives everything"), so a key can never do one thing and be documented as
+//! another, and adding an action is one row here plus its handler.
+
+use std::time::Instant;
+
+use super::effect::Effect;
+use super::state::{Pane, State};
 
 /// Where an action's keys apply. Pane keys are looked up first, then global ones.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -26,9 +32,9 @@ pub enum Action {
     Help,
     Command,
     Filter,
-    Tab(usize),
-    NextTab,
-    PrevTab,
+    Pane(Pane),
+    NextPane,
+    PrevPane,
     Down,
     Up,
     First,
@@ -41,9 +47,12 @@ pub enum Action {
     ForceQuit,
     Suspend,
     Refresh,
+    Messages,
+    Theme,
+    StopServer,
     Import,
     Demo,
-    DeleteVersion,
+    Delete,
     Deploy,
     DeleteService,
     RotateKey,
@@ -51,18 +60,34 @@ pub enum Action {
     Copy,
 }
 
-/// One action: its config name, default keys, where they apply, what help says, and whether
-/// the hint bar shows it.
+/// What a handler is given besides the state: the time (the only clock `update` reads) and
+/// the argument typed after a `:` command.
+pub struct Ctx<'a> {
+    pub now: Instant,
+    pub arg: &'a str,
+    /// The action being run (handlers shared by several, such as the panes', read it).
+    pub action: Action,
+}
+
+pub type Handler = fn(&mut State, &Ctx) -> Vec<Effect>;
+
+/// One action: its config name, default keys, `:` command names (the first is the name,
+/// the rest aliases), where its keys apply, what help says, whether the hint bar shows it,
+/// and what it does.
 pub struct ActionDef {
     pub action: Action,
     pub name: &'static str,
     pub keys: &'static [&'static str],
+    pub commands: &'static [&'static str],
+    /// What a `:` command takes after its name, for help (`NAME`, `[NAME]`).
+    pub arg: &'static str,
     pub scope: Scope,
     pub help: &'static str,
     /// The hint bar's short word for it; empty: not in the hint bar.
     pub hint: &'static str,
     /// Changes server state: hidden from hints and refused when the token is read-only.
     pub writes: bool,
+    pub run: Handler,
 }
 
 const fn def(
@@ -72,15 +97,19 @@ const fn def(
     scope: Scope,
     help: &'static str,
     hint: &'static str,
+    run: Handler,
 ) -> ActionDef {
     ActionDef {
         action,
         name,
         keys,
+        commands: &[],
+        arg: "",
         scope,
         help,
         hint,
         writes: false,
+        run,
     }
 }
 
@@ -88,24 +117,134 @@ const fn writes(d: ActionDef) -> ActionDef {
     ActionDef { writes: true, ..d }
 }
 
+/// The action is also a `:` command, named `names[0]` (the rest are aliases).
+const fn cmd(names: &'static [&'static str], arg: &'static str, d: ActionDef) -> ActionDef {
+    ActionDef {
+        commands: names,
+        arg,
+        ..d
+    }
+}
+
+use crate::tui::update::actions as h;
 use Action as A;
 use Scope::{Global as G, Models as M, Services as S};
 
 pub const ACTIONS: &[ActionDef] = &[
-    def(A::Help, "help", &["?"], G, "show keys", "help"),
-    def(A::Command, "command", &[":"], G, "command mode", "command"),
-    def(A::Filter, "filter", &["/"], G, "filter rows", "filter"),
-    def(A::Tab(0), "models_tab", &["1"], G, "Models", ""),
-    def(A::Tab(1), "services_tab", &["2"], G, "Services", ""),
-    def(A::Tab(2), "traffic_tab", &["3"], G, "Traffic", ""),
-    def(A::Tab(3), "monitor_tab", &["4"], G, "Monitor", ""),
-    def(A::Tab(4), "jobs_tab", &["5"], G, "Jobs", ""),
-    def(A::NextTab, "next_tab", &["tab"], G, "next pane", ""),
-    def(A::PrevTab, "prev_tab", &["backtab"], G, "previous pane", ""),
-    def(A::Down, "down", &["j", "down"], G, "move down", ""),
-    def(A::Up, "up", &["k", "up"], G, "move up", ""),
-    def(A::First, "first", &["g", "home"], G, "first row", ""),
-    def(A::Last, "last", &["G", "end"], G, "last row", ""),
+    def(A::Help, "help", &["?"], G, "show keys", "help", h::help),
+    def(
+        A::Command,
+        "command",
+        &[":"],
+        G,
+        "command line",
+        "command",
+        h::command,
+    ),
+    def(
+        A::Filter,
+        "filter",
+        &["/"],
+        G,
+        "filter rows",
+        "filter",
+        h::filter,
+    ),
+    cmd(
+        &["models", "m"],
+        "",
+        def(
+            A::Pane(Pane::Models),
+            "models_tab",
+            &["1"],
+            G,
+            "Models",
+            "",
+            h::pane,
+        ),
+    ),
+    cmd(
+        &["svc", "services", "s"],
+        "[NAME]",
+        def(
+            A::Pane(Pane::Services),
+            "services_tab",
+            &["2"],
+            G,
+            "Services, at NAME",
+            "",
+            h::pane,
+        ),
+    ),
+    cmd(
+        &["traffic"],
+        "",
+        def(
+            A::Pane(Pane::Traffic),
+            "traffic_tab",
+            &["3"],
+            G,
+            "Traffic",
+            "",
+            h::pane,
+        ),
+    ),
+    cmd(
+        &["monitor"],
+        "",
+        def(
+            A::Pane(Pane::Monitor),
+            "monitor_tab",
+            &["4"],
+            G,
+            "Monitor",
+            "",
+            h::pane,
+        ),
+    ),
+    cmd(
+        &["jobs"],
+        "",
+        def(
+            A::Pane(Pane::Jobs),
+            "jobs_tab",
+            &["5"],
+            G,
+            "Jobs",
+            "",
+            h::pane,
+        ),
+    ),
+    def(
+        A::NextPane,
+        "next_tab",
+        &["tab"],
+        G,
+        "next pane",
+        "",
+        h::next_pane,
+    ),
+    def(
+        A::PrevPane,
+        "prev_tab",
+        &["backtab"],
+        G,
+        "previous pane",
+        "",
+        h::prev_pane,
+    ),
+    def(A::Down, "down", &["j", "down"], G, "move down", "", h::down),
+    def(A::Up, "up", &["k", "up"], G, "move up", "", h::up),
+    def(
+        A::First,
+        "first",
+        &["g", "home"],
+        G,
+        "first row",
+        "",
+        h::first,
+    ),
+    def(A::Last, "last", &["G", "end"], G, "last row", "", h::last),
     def(
         A::PageDown,
         "page_down",
@@ -113,12 +252,41 @@ pub const ACTIONS: &[ActionDef] = &[
         G,
         "page down",
         "",
+        h::page_down,
     ),
-    def(A::PageUp, "page_up", &["pgup", "ctrl+u"], G, "page up", ""),
-    def(A::Open, "open", &["enter"], G, "open", "open"),
-    def(A::Back, "back", &["esc"], G, "back / close", ""),
-    def(A::Quit, "quit", &["q"], G, "back; quit at the top", "quit"),
-    def(A::ForceQuit, "force_quit", &["ctrl+c"], G, "quit now", ""),
+    def(
+        A::PageUp,
+        "page_up",
+        &["pgup", "ctrl+u"],
+        G,
+        "page up",
+        "",
+        h::page_up,
+    ),
+    def(A::Open, "open", &["enter"], G, "open", "open", h::open),
+    def(A::Back, "back", &["esc"], G, "back / close", "", h::back),
+    cmd(
+        &["quit", "q"],
+        "",
+        def(
+            A::Quit,
+            "quit",
+            &["q"],
+            G,
+            "back; quit at the top",
+            "quit",
+            h::quit,
+        ),
+    ),
+    def(
+        A::ForceQuit,
+        "force_quit",
+        &["ctrl+c"],
+        G,
+        "quit now; server stays",
+        "",
+        h::force_quit,
+    ),
     def(
         A::Suspend,
         "suspend",
@@ -126,40 +294,104 @@ pub const ACTIONS: &[ActionDef] = &[
         G,
         "suspend to the shell",
         "",
+        h::suspend,
     ),
-    def(A::Refresh, "refresh", &["r"], G, "reload everything", ""),
-    writes(def(
-        A::Import,
-        "import",
-        &["i"],
-        M,
-        "import a model",
-        "import",
-    )),
+    cmd(
+        &["refresh"],
+        "",
+        def(
+            A::Refresh,
+            "refresh",
+            &["r"],
+            G,
+            "reload everything",
+            "",
+            h::refresh,
+        ),
+    ),
+    cmd(
+        &["messages", "msgs"],
+        "",
+        def(
+            A::Messages,
+            "messages",
+            &["M"],
+            G,
+            "messages so far",
+            "",
+            h::messages,
+        ),
+    ),
+    cmd(
+        &["theme"],
+        "NAME",
+        def(
+            A::Theme,
+            "theme",
+            &[],
+            G,
+            "switch theme (tab lists)",
+            "",
+            h::theme,
+        ),
+    ),
+    cmd(
+        &["stop"],
+        "",
+        writes(def(
+            A::StopServer,
+            "stop_server",
+            &[],
+            G,
+            "stop the server (admin)",
+            "",
+            h::stop_server,
+        )),
+    ),
+    cmd(
+        &["import"],
+        "",
+        writes(def(
+            A::Import,
+            "import",
+            &["i"],
+            M,
+            "import a model",
+            "import",
+            h::import,
+        )),
+    ),
     writes(def(
         A::Demo,
         "demo",
         &["d"],
         M,
-        "load the sample models and deploy one",
+        "load samples, deploy one",
         "",
+        h::demo,
     )),
     writes(def(
-        A::DeleteVersion,
-        "delete_version",
+        A::Delete,
+        "delete_model",
         &["D"],
         M,
-        "delete a version",
+        "delete model or version",
         "delete",
+        h::delete,
     )),
-    writes(def(
-        A::Deploy,
-        "deploy",
-        &["n"],
-        S,
-        "deploy a model version",
-        "deploy",
-    )),
+    cmd(
+        &["deploy"],
+        "",
+        writes(def(
+            A::Deploy,
+            "deploy",
+            &["n"],
+            S,
+            "deploy a model version",
+            "deploy",
+            h::deploy,
+        )),
+    ),
     writes(def(
         A::DeleteService,
         "delete_service",
@@ -167,6 +399,7 @@ pub const ACTIONS: &[ActionDef] = &[
         S,
         "delete the service",
         "delete",
+        h::delete_service,
     )),
     writes(def(
         A::RotateKey,
@@ -174,7 +407,8 @@ pub const ACTIONS: &[ActionDef] = &[
         &["K"],
         S,
         "new access key",
-        "new key",
+        "key",
+        h::rotate_key,
     )),
     def(
         A::RevealKey,
@@ -183,27 +417,26 @@ pub const ACTIONS: &[ActionDef] = &[
         S,
         "show / hide the key",
         "reveal",
+        h::reveal_key,
     ),
     def(
         A::Copy,
         "copy",
         &["y"],
         S,
-        "copy the curl line",
-        "copy curl",
+        "copy a runnable request",
+        "copy",
+        h::copy,
     ),
-];
-
-/// `:` commands: name, argument hint, help. Completion and `?` list them from here.
-pub const COMMANDS: &[(&str, &str, &str)] = &[
-    ("models", "", "Models"),
-    ("svc", "[NAME]", "Services, at NAME"),
-    ("theme", "NAME", "switch theme (tab lists)"),
-    ("q", "", "quit"),
 ];
 
 pub fn def_of(action: Action) -> Option<&'static ActionDef> {
     ACTIONS.iter().find(|d| d.action == action)
+}
+
+/// The action a `:` command names (by name or alias).
+pub fn command(name: &str) -> Option<&'static ActionDef> {
+    ACTIONS.iter().find(|d| d.commands.contains(&name))
 }
 
 #[cfg(test)]
@@ -217,6 +450,19 @@ mod tests {
         let before = names.len();
         names.dedup();
         assert_eq!(before, names.len(), "duplicate action names");
-        assert!(ACTIONS.iter().all(|d| !d.keys.is_empty()));
+        assert!(
+            ACTIONS
+                .iter()
+                .all(|d| !d.keys.is_empty() || !d.commands.is_empty()),
+            "an action nobody can reach"
+        );
+        let mut commands: Vec<&str> = ACTIONS
+            .iter()
+            .flat_map(|d| d.commands.iter().copied())
+            .collect();
+        commands.sort_unstable();
+        let before = commands.len();
+        commands.dedup();
+        assert_eq!(before, commands.len(), "a command name or alias used twice");
     }
 }

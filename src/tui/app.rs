@@ -8,12 +8,14 @@ use std::time::{Duration, Instant};
 use crossterm::event::{Event, EventStream, KeyEventKind};
 use futures_util::StreamExt;
 
+use super::effect::{Call, Effect, Msg, Ui};
 use super::keymap::{Key, Keymap};
 use super::launch::{self, Link, Options};
 use super::state::State;
 use super::terminal;
+use super::text;
 use super::theme::{self, Symbols, Theme};
-use super::update::{Effect, Msg, update};
+use super::update::update;
 use super::view::{self, Look};
 use super::worker::Worker;
 
@@ -101,9 +103,9 @@ async fn event_loop(
     config_dir: Option<&std::path::Path>,
 ) -> Result<bool, String> {
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-    let worker = Worker::new(link.client.clone(), tx);
+    let worker = Worker::new(link.client.clone(), tx, link.dir.clone(), link.local);
     worker.watch();
-    worker.run(Effect::Reload);
+    worker.run(Call::Reload);
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     let mut dirty = true;
@@ -154,31 +156,38 @@ async fn event_loop(
         let mut reloaded = false;
         for effect in effects {
             match effect {
-                Effect::Quit { stop } => return Ok(stop),
-                Effect::Suspend => {
+                Effect::Ui(Ui::Quit { stop }) => return Ok(stop),
+                Effect::Ui(Ui::Suspend) => {
                     terminal::suspend(term).map_err(|e| e.to_string())?;
                     dirty = true;
                 }
-                Effect::Copy(text) => {
-                    let _ = terminal::copy(&text);
+                Effect::Ui(Ui::Copy { line, service }) => {
+                    let now = Instant::now();
+                    match terminal::copy(&line) {
+                        Ok(Ok(())) => state.toast(text::copied(&service), false, now),
+                        Ok(Err(setting)) => {
+                            state.toast(text::tmux_clipboard_off(&setting), true, now)
+                        }
+                        Err(e) => state.toast(text::copy_failed(&e.to_string()), true, now),
+                    }
+                    dirty = true;
                 }
-                Effect::Theme(name) => match Theme::load(&name, config_dir) {
-                    Ok(t) => {
-                        *theme = t;
-                        state.theme = name;
-                        dirty = true;
+                Effect::Ui(Ui::Theme(name)) => {
+                    match Theme::load(&name, config_dir) {
+                        Ok(t) => {
+                            *theme = t;
+                            state.theme = name;
+                        }
+                        Err(e) => state.toast(e, true, Instant::now()),
                     }
-                    Err(e) => {
-                        state.toast(e, true, Instant::now());
-                        dirty = true;
-                    }
-                },
-                Effect::Reload if reloaded => {}
-                Effect::Reload => {
+                    dirty = true;
+                }
+                Effect::Call(Call::Reload) if reloaded => {}
+                Effect::Call(Call::Reload) => {
                     reloaded = true;
-                    worker.run(Effect::Reload);
+                    worker.run(Call::Reload);
                 }
-                other => worker.run(other),
+                Effect::Call(call) => worker.run(call),
             }
         }
         if state.quit {

@@ -63,10 +63,11 @@ impl Key {
             "pgdn" => KeyCode::PageDown,
             "space" => KeyCode::Char(' '),
             "backspace" => KeyCode::Backspace,
+            "delete" => KeyCode::Delete,
             one if one.chars().count() == 1 => KeyCode::Char(one.chars().next().unwrap_or(' ')),
             other => {
                 return Err(format!(
-                    "unknown key {other:?}: use a character, enter, esc, tab, backtab, up, down, left, right, home, end, pgup, pgdn, space or backspace, with optional ctrl+ / alt+"
+                    "unknown key {other:?}: use a character, enter, esc, tab, backtab, up, down, left, right, home, end, pgup, pgdn, space, backspace or delete, with optional ctrl+ / alt+"
                 ));
             }
         };
@@ -97,6 +98,7 @@ impl fmt::Display for Key {
             KeyCode::PageDown => f.write_str("pgdn"),
             KeyCode::Char(' ') => f.write_str("space"),
             KeyCode::Backspace => f.write_str("backspace"),
+            KeyCode::Delete => f.write_str("delete"),
             KeyCode::Char(c) => write!(f, "{c}"),
             other => write!(f, "{other:?}"),
         }
@@ -217,7 +219,7 @@ mod tests {
     fn pane_keys_come_before_global_ones() {
         let map = Keymap::defaults();
         let d = Key::char('D');
-        assert_eq!(map.resolve(Scope::Models, d), Some(Action::DeleteVersion));
+        assert_eq!(map.resolve(Scope::Models, d), Some(Action::Delete));
         assert_eq!(map.resolve(Scope::Services, d), Some(Action::DeleteService));
         assert_eq!(
             map.resolve(Scope::Services, Key::char('j')),

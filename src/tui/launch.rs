@@ -29,6 +29,11 @@ pub struct Link {
     pub label: String,
     /// The server this console started (and may stop on quit).
     pub started: Option<u32>,
+    /// The data directory whose server this is (none for `--connect`): on reconnect, its
+    /// `server.json` says where the server is now.
+    pub dir: Option<DataDir>,
+    /// The server runs on this machine.
+    pub local: bool,
     /// The in-process server: its stop switch and task.
     pub embedded: Option<(
         tokio::sync::watch::Sender<bool>,
@@ -36,19 +41,18 @@ pub struct Link {
     )>,
 }
 
-fn host_port(url: &str) -> &str {
-    url.split("://").nth(1).unwrap_or(url).trim_end_matches('/')
-}
+use super::worker::host_port;
 
 pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
     if let Some(url) = &opts.connect {
         let file = opts.token_file.as_ref().ok_or_else(|| {
-            ControlError::BadRequest(
-                "--connect needs --token-file FILE with a control token (`modeldeck tokens create NAME` on the server)".into(),
+            ControlError::field(
+                "token_file",
+                "--connect needs --token-file FILE with a control token (`modeldeck tokens create NAME` on the server)",
             )
         })?;
         let token = std::fs::read_to_string(file).map_err(|e| {
-            ControlError::BadRequest(format!(
+            ControlError::Io(format!(
                 "cannot read the token file {}: {e}",
                 file.display()
             ))
@@ -58,6 +62,8 @@ pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
             label: format!("attached {}", host_port(url)),
             client: Arc::new(client),
             started: None,
+            dir: None,
+            local: false,
             embedded: None,
         });
     }
@@ -74,6 +80,8 @@ pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
                 label: format!("attached {}", host_port(client.base())),
                 client: Arc::new(client),
                 started: None,
+                dir: Some(dir),
+                local: true,
                 embedded: None,
             })
         }
@@ -90,6 +98,8 @@ pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
                 label: format!("started {}", host_port(client.base())),
                 client: Arc::new(client),
                 started: Some(pid),
+                dir: Some(dir),
+                local: true,
                 embedded: None,
             })
         }
@@ -104,11 +114,14 @@ async fn exited(child: &mut std::process::Child, dir: &DataDir) -> ControlError 
             let text = std::fs::read_to_string(&log).unwrap_or_default();
             let tail: Vec<&str> = text.lines().rev().take(3).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return ControlError::BadRequest(format!(
-                "the server did not start ({status}): {} (log: {})",
-                tail.join(" / "),
-                log.display()
-            ));
+            return ControlError::unavailable(
+                "server_failed",
+                format!(
+                    "the server did not start ({status}): {} (log: {})",
+                    tail.join(" / "),
+                    log.display()
+                ),
+            );
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -117,7 +130,7 @@ async fn exited(child: &mut std::process::Child, dir: &DataDir) -> ControlError 
 /// Starts `modeldeck serve` for `dir` in a new session, logging to `DATA_DIR/logs/`.
 fn start_server(dir: &DataDir) -> Result<(u32, std::process::Child), ControlError> {
     let logs = dir.root().join("logs");
-    let io = |e: std::io::Error| ControlError::BadRequest(format!("cannot start the server: {e}"));
+    let io = |e: std::io::Error| ControlError::Io(format!("cannot start the server: {e}"));
     std::fs::create_dir_all(&logs).map_err(io)?;
     let log = logs.join("serve.log");
     let exe = std::env::current_exe().map_err(io)?;
@@ -168,6 +181,8 @@ async fn embedded(dir: DataDir) -> Result<Link, ControlError> {
         label: "embedded".into(),
         client: Arc::new(client),
         started: None,
+        dir: None,
+        local: true,
         embedded: Some((stop_tx, task)),
     })
 }

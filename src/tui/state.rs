@@ -4,9 +4,66 @@
 
 use std::time::Instant;
 
-use crate::domain::{ModelSummary, ModelVersion, Service};
+use super::effect::Call;
+use super::input::Input;
+use crate::control::contract::ServiceView;
+use crate::domain::{ModelSignature, ModelSummary, ModelVersion};
 
-pub const TABS: [&str; 5] = ["Models", "Services", "Traffic", "Monitor", "Jobs"];
+/// The console's panes, in tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Pane {
+    Models,
+    Services,
+    Traffic,
+    Monitor,
+    Jobs,
+}
+
+impl Pane {
+    pub const ALL: [Pane; 5] = [
+        Pane::Models,
+        Pane::Services,
+        Pane::Traffic,
+        Pane::Monitor,
+        Pane::Jobs,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Pane::Models => "Models",
+            Pane::Services => "Services",
+            Pane::Traffic => "Traffic",
+            Pane::Monitor => "Monitor",
+            Pane::Jobs => "Jobs",
+        }
+    }
+
+    fn index(self) -> usize {
+        Pane::ALL.iter().position(|p| *p == self).unwrap_or(0)
+    }
+
+    /// The pane `step` places after this one, wrapping around.
+    pub fn cycle(self, step: isize) -> Pane {
+        let n = Pane::ALL.len() as isize;
+        Pane::ALL[(self.index() as isize + step).rem_euclid(n) as usize]
+    }
+}
+
+/// The tables whose rows a cursor moves over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum List {
+    Models,
+    Versions,
+    Services,
+}
+
+/// A table's cursor: the selected row and the first row shown (it moves only when the
+/// selection would leave the screen, so the cursor travels within a steady page as in k9s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Cursor {
+    pub row: usize,
+    pub offset: usize,
+}
 
 /// Data that arrives from the server, or has not yet, or failed to.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,11 +87,19 @@ impl<T> Loadable<T> {
 pub struct Connection {
     /// `attached 127.0.0.1:8502`, `started 127.0.0.1:8502` or `embedded`.
     pub label: String,
+    /// Loaded at least once and not broken since.
     pub healthy: bool,
-    /// Why the last call or the change stream failed (cleared when it recovers).
+    /// Why the last call or the change stream failed (cleared when it recovers). While set,
+    /// everything on screen is STALE.
     pub problem: Option<String>,
     /// When the data on screen was last loaded.
     pub updated: Option<Instant>,
+}
+
+impl Connection {
+    pub fn stale(&self) -> bool {
+        self.problem.is_some()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -42,13 +107,17 @@ pub struct Toast {
     pub text: String,
     pub error: bool,
     pub at: Instant,
+    /// Taken off the status line early (the user moved on); `:messages` still lists it.
+    pub dismissed: bool,
 }
 
-/// A text field of a form.
+/// A text field of a form, named as the control API names it (so a refusal that names a
+/// field puts the cursor there).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Field {
+    pub key: &'static str,
     pub label: &'static str,
-    pub value: String,
+    pub input: Input,
     pub hint: String,
 }
 
@@ -70,11 +139,11 @@ pub struct Form {
 }
 
 impl Form {
-    pub fn value(&self, label: &str) -> &str {
+    pub fn value(&self, key: &str) -> &str {
         self.fields
             .iter()
-            .find(|f| f.label == label)
-            .map_or("", |f| f.value.as_str())
+            .find(|f| f.key == key)
+            .map_or("", |f| f.input.text())
     }
 }
 
@@ -83,7 +152,7 @@ impl Form {
 pub struct Confirm {
     pub title: String,
     pub body: String,
-    pub effect: super::update::Effect,
+    pub call: Call,
     pub on_ok: bool,
     /// In a `prod` environment the service's name must be typed: (expected, typed so far).
     pub typed: Option<(String, String)>,
@@ -93,7 +162,9 @@ pub struct Confirm {
 pub enum Overlay {
     None,
     Help,
-    Command(String),
+    /// Every message of this session, newest last (`:messages`).
+    Messages,
+    Command(Input),
     Confirm(Confirm),
     Form(Form),
     /// Quitting a console that started its server while services are live: leave it running
@@ -103,41 +174,57 @@ pub enum Overlay {
     },
 }
 
+/// The service whose detail is shown (Enter on a service).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    pub name: String,
+    /// Its key once revealed with `v`.
+    pub key: Option<String>,
+    /// What its model takes and gives (asked for when the detail opens).
+    pub signature: Loadable<Option<ModelSignature>>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct State {
-    pub tab: usize,
+    pub pane: Pane,
     pub connection: Connection,
     pub environment: String,
     pub gateway: String,
     /// The token may only read: write keys are hidden and refused.
     pub read_only: bool,
+    /// The token is an admin's (`:stop` needs one).
+    pub admin: bool,
     /// The console started the server, so quitting may offer to stop it.
     pub started_server: bool,
     pub models: Loadable<Vec<ModelSummary>>,
-    pub services: Loadable<Vec<Service>>,
+    pub services: Loadable<Vec<ServiceView>>,
     /// The model whose versions are shown (Enter on a model).
     pub versions: Option<(String, Loadable<Vec<ModelVersion>>)>,
-    /// The service whose detail is shown (Enter on a service), and its key once revealed.
-    pub detail: Option<(String, Option<String>)>,
-    /// Selected row per view: models, versions, services.
-    pub selected: [usize; 3],
-    /// First row shown per view: it moves only when the selection would leave the screen, so
-    /// the cursor travels within a steady page as in k9s or less.
-    pub offset: [usize; 3],
+    pub detail: Option<Detail>,
+    pub cursors: [Cursor; 3],
+    /// An item just created: selected as soon as a snapshot brings it.
+    pub select_next: Option<(List, String)>,
     pub filter: String,
     pub filtering: bool,
     pub overlay: Overlay,
-    pub toasts: Vec<Toast>,
+    /// Every message shown this session (the status line shows the newest for a while).
+    pub messages: Vec<Toast>,
     pub theme: String,
     /// Table rows that fit on screen, for paging (set after each draw).
     pub page: usize,
     pub quit: bool,
 }
 
+/// How long a message holds the status line.
+pub const TOAST: std::time::Duration = std::time::Duration::from_secs(6);
+
+/// Messages kept for `:messages`.
+const MESSAGES_KEPT: usize = 200;
+
 impl State {
     pub fn new(label: &str, theme: &str) -> State {
         State {
-            tab: 0,
+            pane: Pane::Models,
             connection: Connection {
                 label: label.to_string(),
                 healthy: false,
@@ -147,30 +234,40 @@ impl State {
             environment: String::new(),
             gateway: String::new(),
             read_only: false,
+            admin: false,
             started_server: false,
             models: Loadable::Loading,
             services: Loadable::Loading,
             versions: None,
             detail: None,
-            selected: [0; 3],
-            offset: [0; 3],
+            cursors: [Cursor::default(); 3],
+            select_next: None,
             filter: String::new(),
             filtering: false,
             overlay: Overlay::None,
-            toasts: Vec::new(),
+            messages: Vec::new(),
             theme: theme.to_string(),
             page: 10,
             quit: false,
         }
     }
 
-    /// Which of the three tables the selection keys move in.
-    pub fn view(&self) -> usize {
-        match (self.tab, &self.versions) {
-            (0, Some(_)) => 1,
-            (0, None) => 0,
-            _ => 2,
+    /// Which table the selection keys move in, if the pane has one.
+    pub fn list(&self) -> Option<List> {
+        match (self.pane, &self.versions, &self.detail) {
+            (Pane::Models, Some(_), _) => Some(List::Versions),
+            (Pane::Models, None, _) => Some(List::Models),
+            (Pane::Services, _, None) => Some(List::Services),
+            _ => None,
         }
+    }
+
+    pub fn cursor(&self, list: List) -> Cursor {
+        self.cursors[list as usize]
+    }
+
+    pub fn cursor_mut(&mut self, list: List) -> &mut Cursor {
+        &mut self.cursors[list as usize]
     }
 
     /// Case-insensitive substring match (ASCII case, which is what names and hosts use),
@@ -201,47 +298,93 @@ impl State {
         }
     }
 
-    pub fn shown_services(&self) -> Vec<&Service> {
+    pub fn shown_services(&self) -> Vec<&ServiceView> {
         self.services
             .ready()
             .map(|s| {
                 s.iter()
-                    .filter(|s| self.matches(s.name.as_str()) || self.matches(&s.host))
+                    .filter(|s| {
+                        self.matches(s.service.name.as_str()) || self.matches(&s.service.host)
+                    })
                     .collect()
             })
             .unwrap_or_default()
     }
 
+    /// The names of a table's shown rows, in order: what a selection is remembered by.
+    pub fn keys(&self, list: List) -> Vec<String> {
+        match list {
+            List::Models => self.shown_models().iter().map(|m| m.name.clone()).collect(),
+            List::Versions => self
+                .shown_versions()
+                .iter()
+                .map(|v| v.version.to_string())
+                .collect(),
+            List::Services => self
+                .shown_services()
+                .iter()
+                .map(|s| s.service.name.to_string())
+                .collect(),
+        }
+    }
+
     /// Rows in the current table (after the filter).
     pub fn rows(&self) -> usize {
-        match self.view() {
-            0 => self.shown_models().len(),
-            1 => self.shown_versions().len(),
-            _ if self.tab == 1 => self.shown_services().len(),
-            _ => 0,
-        }
+        self.list().map_or(0, |l| self.keys(l).len())
     }
 
     pub fn selected_model(&self) -> Option<&ModelSummary> {
-        self.shown_models().get(self.selected[0]).copied()
+        self.shown_models()
+            .get(self.cursor(List::Models).row)
+            .copied()
     }
 
     pub fn selected_version(&self) -> Option<&ModelVersion> {
-        self.shown_versions().get(self.selected[1]).copied()
+        self.shown_versions()
+            .get(self.cursor(List::Versions).row)
+            .copied()
     }
 
-    pub fn selected_service(&self) -> Option<&Service> {
-        self.shown_services().get(self.selected[2]).copied()
+    pub fn selected_service(&self) -> Option<&ServiceView> {
+        self.shown_services()
+            .get(self.cursor(List::Services).row)
+            .copied()
     }
 
+    /// A service by name, filter or not.
+    pub fn service(&self, name: &str) -> Option<&ServiceView> {
+        self.services
+            .ready()?
+            .iter()
+            .find(|s| s.service.name.as_str() == name)
+    }
+
+    /// Shows a message on the status line (and keeps it for `:messages`).
     pub fn toast(&mut self, text: impl Into<String>, error: bool, at: Instant) {
-        self.toasts.push(Toast {
+        self.messages.push(Toast {
             text: text.into(),
             error,
             at,
+            dismissed: false,
         });
-        if self.toasts.len() > 3 {
-            self.toasts.remove(0);
+        if self.messages.len() > MESSAGES_KEPT {
+            self.messages.remove(0);
         }
+    }
+
+    /// The user moved on: an error already shown no longer holds the status line.
+    pub fn settle_errors(&mut self) {
+        if let Some(last) = self.messages.last_mut()
+            && last.error
+        {
+            last.dismissed = true;
+        }
+    }
+
+    /// The message the status line shows at `now`, if one is fresh.
+    pub fn status_message(&self, now: Instant) -> Option<&Toast> {
+        self.messages
+            .last()
+            .filter(|t| !t.dismissed && now.saturating_duration_since(t.at) < TOAST)
     }
 }

@@ -52,18 +52,35 @@ pub fn end_frame() -> io::Result<()> {
     execute!(io::stdout(), EndSynchronizedUpdate)
 }
 
-/// Copies `text` to the clipboard of the terminal the user sits at, over SSH too: OSC 52,
-/// wrapped for tmux when inside it.
-pub fn copy(text: &str) -> io::Result<()> {
+/// Copies `text` to the clipboard of the terminal the user sits at, over SSH too, with a plain
+/// OSC 52. Inside tmux that lands in tmux's buffer (and from there the outer terminal's
+/// clipboard) only when tmux has `set-clipboard on`; tmux 3.3 drops the old passthrough
+/// wrapping by default, so a plain sequence is the one that works. Returns tmux's setting when
+/// it will drop the request, so the console can say so instead of claiming it copied.
+pub fn copy(text: &str) -> io::Result<Result<(), String>> {
+    if std::env::var_os("TMUX").is_some()
+        && let Some(setting) = tmux_clipboard()
+        && setting != "on"
+    {
+        return Ok(Err(setting));
+    }
     let seq = format!("\x1b]52;c;{}\x07", base64(text.as_bytes()));
-    let seq = if std::env::var_os("TMUX").is_some() {
-        format!("\x1bPtmux;{}\x1b\\", seq.replace('\x1b', "\x1b\x1b"))
-    } else {
-        seq
-    };
     let mut out = io::stdout();
     out.write_all(seq.as_bytes())?;
-    out.flush()
+    out.flush()?;
+    Ok(Ok(()))
+}
+
+/// tmux's `set-clipboard` option, asked of the tmux this console runs in.
+fn tmux_clipboard() -> Option<String> {
+    let out = std::process::Command::new("tmux")
+        .args(["show-options", "-gv", "set-clipboard"])
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    let value = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !value.is_empty()).then_some(value)
 }
 
 pub fn base64(bytes: &[u8]) -> String {

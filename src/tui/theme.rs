@@ -157,6 +157,10 @@ pub struct Symbols {
     pub sep: &'static str,
     pub border: border::Set<'static>,
     pub ellipsis: &'static str,
+    /// Hides a key's characters.
+    pub mask: &'static str,
+    /// A state not known (the console is STALE).
+    pub dot_unknown: &'static str,
 }
 
 pub const UTF8: Symbols = Symbols {
@@ -166,6 +170,8 @@ pub const UTF8: Symbols = Symbols {
     sep: " · ",
     border: border::PLAIN,
     ellipsis: "…",
+    mask: "•",
+    dot_unknown: "?",
 };
 
 pub const ASCII: Symbols = Symbols {
@@ -184,6 +190,8 @@ pub const ASCII: Symbols = Symbols {
         horizontal_bottom: "-",
     },
     ellipsis: "~",
+    mask: "*",
+    dot_unknown: "?",
 };
 
 /// Whether the locale promises UTF-8 (LC_ALL, then LC_CTYPE, then LANG).

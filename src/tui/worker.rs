@@ -1,21 +1,26 @@
-//! The console's hands: effects from [`super::update`] become control API calls, and their
-//! answers come back as messages. Each effect runs in its own task, so a long import never
+//! The console's hands: [`Call`]s from [`super::update`] become control API calls, and their
+//! answers come back as messages. Each call runs in its own task, so a long import never
 //! holds up a reload. A second task follows the change stream and turns every change into
-//! [`Msg::Changed`]; when the stream breaks it says so ([`Msg::Connection`]) and reconnects
-//! with a growing pause, so a lost server is shown and retried, never a crash.
+//! [`Msg::Changed`]; when the stream breaks it says why ([`Msg::Connection`]) and reconnects
+//! with a growing pause. A console attached to a data directory re-reads `server.json` each
+//! time (the server may have restarted on other ports) and checks the server it finds is
+//! that directory's before the token goes there.
 
-use std::sync::Arc;
+use std::path::Path;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::Method;
-use serde_json::json;
 use tokio::sync::mpsc::UnboundedSender;
 
-use super::update::{Effect, Msg};
+use super::effect::{Call, Done, Failure, Msg};
+use super::state::List;
+use super::text;
+use crate::config::DataDir;
 use crate::control::ControlError;
-use crate::control::client::{Client, decode};
-use crate::domain::{CONCURRENCY, MAX_BATCH_ROWS, Resources, THREADS, TIMEOUT_MS};
+use crate::control::client::Client;
+use crate::control::contract::{DeployCall, ImportCall};
+use crate::domain::{CONCURRENCY, MAX_BATCH_ROWS, Resources, THREADS, TIMEOUT_MS, curl_line};
 
 /// The sample models the demo loads (compiled in, so an installed binary has them too).
 const DEMO_MODELS: &[(&str, &str, &str)] = &[
@@ -36,22 +41,45 @@ const DEMO_MODELS: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The client in use; replaced when the data directory's server moves.
+type Shared = Arc<RwLock<Arc<Client>>>;
+
 pub struct Worker {
-    client: Arc<Client>,
+    client: Shared,
     to_ui: UnboundedSender<Msg>,
+    /// The data directory whose server this console follows (none for `--connect`).
+    dir: Option<DataDir>,
+    /// Whether the server runs on this machine (then a folder can be imported by its path).
+    local: bool,
+}
+
+fn current(client: &Shared) -> Arc<Client> {
+    match client.read() {
+        Ok(c) => Arc::clone(&c),
+        Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+    }
 }
 
 impl Worker {
-    pub fn new(client: Arc<Client>, to_ui: UnboundedSender<Msg>) -> Worker {
-        Worker { client, to_ui }
+    pub fn new(
+        client: Arc<Client>,
+        to_ui: UnboundedSender<Msg>,
+        dir: Option<DataDir>,
+        local: bool,
+    ) -> Worker {
+        Worker {
+            client: Arc::new(RwLock::new(client)),
+            to_ui,
+            dir,
+            local,
+        }
     }
 
-    /// Runs `effect` in the background; its outcome arrives as a message.
-    pub fn run(&self, effect: Effect) {
-        let (client, tx) = (Arc::clone(&self.client), self.to_ui.clone());
+    /// Runs `call` in the background; its outcome arrives as a message.
+    pub fn run(&self, call: Call) {
+        let (client, tx, local) = (current(&self.client), self.to_ui.clone(), self.local);
         tokio::spawn(async move {
-            let msg = perform(&client, effect).await;
-            if let Some(m) = msg {
+            if let Some(m) = perform(&client, call, local).await {
                 let _ = tx.send(m);
             }
         });
@@ -59,37 +87,60 @@ impl Worker {
 
     /// Follows the change stream until the UI goes away.
     pub fn watch(&self) {
-        let (client, tx) = (Arc::clone(&self.client), self.to_ui.clone());
+        let (shared, tx, dir) = (
+            Arc::clone(&self.client),
+            self.to_ui.clone(),
+            self.dir.clone(),
+        );
         tokio::spawn(async move {
             let mut pause = Duration::from_millis(500);
             loop {
-                let why = follow(&client, &tx).await;
+                let client = current(&shared);
+                let mut why = follow(&client, &tx).await;
+                if tx.is_closed() {
+                    return;
+                }
+                if let Some(dir) = &dir {
+                    match Client::rediscover(dir).await {
+                        Ok(found) if found.base() != client.base() => {
+                            let label = format!("attached {}", host_port(found.base()));
+                            if let Ok(mut c) = shared.write() {
+                                *c = Arc::new(found);
+                            }
+                            let _ = tx.send(Msg::Relinked(label));
+                            pause = Duration::from_millis(500);
+                            continue;
+                        }
+                        Ok(_) => {}
+                        Err(e) => why = e.to_string(),
+                    }
+                }
                 if tx.send(Msg::Connection(Err(why))).is_err() {
                     return;
                 }
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(5));
-                if tx.is_closed() {
-                    return;
-                }
             }
         });
     }
 }
 
+pub fn host_port(url: &str) -> &str {
+    url.split("://").nth(1).unwrap_or(url).trim_end_matches('/')
+}
+
 /// Reads the stream until it breaks; returns why.
 async fn follow(client: &Client, tx: &UnboundedSender<Msg>) -> String {
-    let response = match client.request(Method::GET, "watch").send().await {
-        Ok(r) if r.status().is_success() => r,
-        Ok(r) => return format!("the change stream answered {}", r.status()),
-        Err(e) => return format!("cannot reach {}: {}", client.base(), short(&e.to_string())),
+    let response = match client.watch().await {
+        Ok(r) => r,
+        Err(e) => return short(&e.to_string()).to_string(),
     };
     let _ = tx.send(Msg::Connection(Ok(())));
     let mut body = response.bytes_stream();
     let mut pending = String::new();
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else {
-            return "the change stream broke off".into();
+            return format!("the change stream from {} broke off", client.base());
         };
         pending.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = pending.find("\n\n") {
@@ -99,41 +150,39 @@ async fn follow(client: &Client, tx: &UnboundedSender<Msg>) -> String {
             }
         }
     }
-    "the server closed the change stream".into()
+    format!("the server at {} closed the change stream", client.base())
 }
 
+/// An error's first clause: reqwest's chains repeat the URL several times over.
 fn short(text: &str) -> &str {
-    text.split(": ").next().unwrap_or(text)
+    match text.find(": error sending request") {
+        Some(i) => &text[..i],
+        None => text,
+    }
 }
 
-fn done(result: Result<String, ControlError>) -> Option<Msg> {
-    Some(Msg::Done(result.map_err(|e| e.to_string())))
+fn done(result: Result<Done, ControlError>) -> Option<Msg> {
+    Some(Msg::Done(result.map_err(Failure::from)))
 }
 
-async fn perform(client: &Client, effect: Effect) -> Option<Msg> {
-    match effect {
-        Effect::Reload => Some(match snapshot(client).await {
+async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
+    match call {
+        Call::Reload => Some(match snapshot(client).await {
             Ok(m) => m,
             Err(e) => Msg::Connection(Err(e.to_string())),
         }),
-        Effect::LoadVersions(name) => {
-            let result = client
-                .model(&name)
-                .await
-                .and_then(|mut v| decode(v["versions"].take()))
-                .map_err(|e| e.to_string());
-            Some(Msg::Versions(name, result))
+        Call::LoadVersions(name) => {
+            let result = client.model(&name).await.map(|m| m.versions);
+            Some(Msg::Versions(name, result.map_err(Failure::from)))
         }
-        Effect::Import { source, name, kind } => {
-            let body = json!({"source": source, "type": (!kind.is_empty()).then_some(kind)});
-            done(
-                client
-                    .import(&name, &body)
-                    .await
-                    .map(|v| format!("imported {name}:{}", v["version"])),
-            )
+        Call::LoadSignature(name) => {
+            let result = client.service(&name, false).await.map(|v| v.signature);
+            Some(Msg::Signature(name, result.map_err(Failure::from)))
         }
-        Effect::Deploy {
+        Call::Import { source, name, kind } => {
+            done(import(client, &source, &name, &kind, local).await)
+        }
+        Call::Deploy {
             name,
             model,
             threads,
@@ -148,66 +197,174 @@ async fn perform(client: &Client, effect: Effect) -> Option<Msg> {
                     Some(TIMEOUT_MS.parse(&timeout_ms)?),
                     Some(MAX_BATCH_ROWS.parse(&max_batch_rows)?),
                 )?;
-                let s = client.deploy(&name, &model, &resources).await?;
-                Ok(format!(
-                    "deployed {name} at {}",
-                    s["host"].as_str().unwrap_or("?")
-                ))
+                let model = model.parse().map_err(ControlError::from)?;
+                let request = crate::control::DeployRequest {
+                    name: name.clone(),
+                    model,
+                    resources,
+                };
+                let s = client.deploy(&DeployCall::from(&request)).await?;
+                Ok(Done {
+                    text: format!("deployed {name} at {}", s.service.host),
+                    created: Some((List::Services, name.clone())),
+                })
             };
             done(result.await)
         }
-        Effect::DeleteVersion(model, version) => done(
+        Call::DeleteVersion(model, version) => done(
             client
                 .remove_model(&model, Some(version))
                 .await
-                .map(|_| format!("deleted {model}:{version}")),
+                .map(|_| Done::said(format!("deleted {model}:{version}"))),
         ),
-        Effect::DeleteService(name) => done(
+        Call::DeleteModel(model) => done(client.remove_model(&model, None).await.map(|gone| {
+            Done::said(format!(
+                "deleted model {model} ({} version{})",
+                gone.len(),
+                if gone.len() == 1 { "" } else { "s" }
+            ))
+        })),
+        Call::DeleteService(name) => done(
             client
                 .delete_service(&name)
                 .await
-                .map(|_| format!("deleted service {name}")),
+                .map(|()| Done::said(format!("deleted service {name}"))),
         ),
-        Effect::RotateKey(name) => done(
+        Call::RotateKey(name) => done(
             client
                 .rotate_key(&name)
                 .await
-                .map(|_| format!("{name} has a new key (v shows it)")),
+                .map(|_| Done::said(format!("{name} has a new key (v shows it)"))),
         ),
-        Effect::RevealKey(name) => match client.service(&name, true).await {
-            Ok(v) => Some(Msg::RevealedKey(
-                name,
-                v["key"].as_str().unwrap_or_default().to_string(),
-            )),
+        Call::RevealKey(name) => match client.service(&name, true).await {
+            Ok(v) => Some(Msg::RevealedKey(name, v.key)),
             Err(e) => done(Err(e)),
         },
-        Effect::Demo => done(demo(client).await),
-        // The loop itself handles these.
-        Effect::Copy(_) | Effect::Theme(_) | Effect::Suspend | Effect::Quit { .. } => None,
+        Call::CopyRequest(name) => {
+            let for_line = name.clone();
+            let line = async move {
+                let v = client.service(&for_line, true).await?;
+                let body = v.signature.unwrap_or_default().example_body();
+                Ok::<_, ControlError>(curl_line(
+                    &v.gateway,
+                    v.service.name.as_str(),
+                    &v.service.host,
+                    &v.key,
+                    &body,
+                ))
+            };
+            Some(Msg::CopyReady(name, line.await.map_err(Failure::from)))
+        }
+        Call::Demo => done(demo(client).await),
+        Call::StopServer => done(
+            client
+                .stop()
+                .await
+                .map(|s| Done::said(text::stopping(s.pid))),
+        ),
     }
 }
 
 async fn snapshot(client: &Client) -> Result<Msg, ControlError> {
-    let status = client.call(Method::GET, "status", None).await?;
-    let mut models = client.call(Method::GET, "models", None).await?;
-    let mut services = client.call(Method::GET, "services", None).await?;
+    let status = client.status().await?;
     Ok(Msg::Snapshot {
-        models: decode(models["models"].take())?,
-        services: decode(services["services"].take())?,
-        environment: status["environment"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string(),
-        gateway: status["gateway"].as_str().unwrap_or_default().to_string(),
-        read_only: status["caller"]["scope"] == "viewer",
+        models: client.models().await?,
+        services: client.services().await?,
+        environment: status.environment,
+        gateway: status.gateway,
+        scope: status.caller.scope,
     })
 }
 
-/// Uploads the sample models and deploys the iris tree as service `iris`.
-async fn demo(client: &Client) -> Result<String, ControlError> {
-    for (name, file, text) in DEMO_MODELS {
-        client.upload(name, file, text.as_bytes().to_vec()).await?;
+/// Imports what the form names: a URL or bucket goes to the server to fetch; anything else is
+/// a path on *this* machine (`~` and relative paths resolved here), whose file is uploaded —
+/// the server may be elsewhere. A folder cannot be uploaded, so it is sent as a path only when
+/// the server runs on this machine.
+async fn import(
+    client: &Client,
+    source: &str,
+    name: &str,
+    kind: &str,
+    local: bool,
+) -> Result<Done, ControlError> {
+    let kind = (!kind.is_empty()).then(|| kind.to_string());
+    let created = |v: crate::domain::ModelVersion| Done {
+        text: format!("imported {}:{}", v.name, v.version),
+        created: Some((List::Models, v.name)),
+    };
+    if source.contains("://") {
+        let call = ImportCall {
+            source: source.to_string(),
+            kind,
+            ..ImportCall::default()
+        };
+        return client.import(name, &call).await.map(created);
     }
-    client.deploy("iris", "iris", &Resources::default()).await?;
-    Ok("loaded 3 sample models and deployed service iris (2 shows it)".into())
+    let path = resolve(source)?;
+    let meta = std::fs::metadata(&path)
+        .map_err(|e| ControlError::field("source", format!("{}: {e}", path.display())))?;
+    if meta.is_dir() {
+        if !local {
+            return Err(ControlError::field(
+                "source",
+                format!(
+                    "{} is a folder on this machine, and the server is on another: import it there (`modeldeck models import`), or from a URL",
+                    path.display()
+                ),
+            ));
+        }
+        let call = ImportCall {
+            source: path.display().to_string(),
+            kind,
+            ..ImportCall::default()
+        };
+        return client.import(name, &call).await.map(created);
+    }
+    let bytes = std::fs::read(&path).map_err(|e| {
+        ControlError::field("source", format!("cannot read {}: {e}", path.display()))
+    })?;
+    let filename = path
+        .file_name()
+        .map_or_else(|| "model".to_string(), |f| f.to_string_lossy().into_owned());
+    client
+        .upload(name, &filename, kind.as_deref(), bytes)
+        .await
+        .map(created)
+}
+
+/// A path as typed, made absolute here: `~/x` under $HOME, relative under the console's
+/// working directory.
+fn resolve(typed: &str) -> Result<std::path::PathBuf, ControlError> {
+    if typed.is_empty() {
+        return Err(ControlError::field("source", "type a file path or a URL"));
+    }
+    let expanded = match typed.strip_prefix("~/").or((typed == "~").then_some("")) {
+        Some(rest) => {
+            let home = std::env::var_os("HOME")
+                .ok_or_else(|| ControlError::field("source", "~ needs $HOME, which is not set"))?;
+            Path::new(&home).join(rest)
+        }
+        None => Path::new(typed).to_path_buf(),
+    };
+    std::path::absolute(&expanded)
+        .map_err(|e| ControlError::field("source", format!("{typed}: {e}")))
+}
+
+/// Uploads the sample models and deploys the iris tree as service `iris`.
+async fn demo(client: &Client) -> Result<Done, ControlError> {
+    for (name, file, text) in DEMO_MODELS {
+        client
+            .upload(name, file, None, text.as_bytes().to_vec())
+            .await?;
+    }
+    let request = crate::control::DeployRequest {
+        name: "iris".into(),
+        model: "iris".parse().map_err(ControlError::from)?,
+        resources: Resources::default(),
+    };
+    client.deploy(&DeployCall::from(&request)).await?;
+    Ok(Done {
+        text: text::DEMO_DONE.into(),
+        created: Some((List::Services, "iris".into())),
+    })
 }

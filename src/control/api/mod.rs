@@ -1,7 +1,7 @@
 //! The control API: everything the console and the CLI do to a running server, as JSON over
 //! HTTP under `/api/v1/`.
 //!
-//! Every call but none carries `Authorization: Bearer <token>`; the token's scope decides
+//! Every call but `GET /identity` carries `Authorization: Bearer <token>`; the token's scope decides
 //! what it may do and its name is the actor of every event the call writes. A change goes
 //! through the same [`Core`] methods the CLI calls in-process, then the gateway's routing
 //! table is republished and the new versions are loaded *before* the call answers, so
@@ -9,7 +9,8 @@
 //! API says so. Then the change stream ([`watch`]) wakes its listeners.
 //!
 //! Module map: [`reply`] (bodies, errors, the streamed body), [`routes`] (one function per
-//! call), [`watch`] (server-sent events).
+//! call, with the types of [`contract`](super::contract)), [`watch`] (server-sent events).
+//! `GET /api/v1/identity` alone needs no token: a client checks it before sending one.
 
 pub mod reply;
 mod routes;
@@ -20,7 +21,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use http::{HeaderMap, Request, Response, StatusCode, header};
-use hyper::body::Incoming;
 
 use super::operations::Operations;
 use super::{ControlError, Core};
@@ -51,6 +51,9 @@ pub struct Api {
     pub started_at: String,
     /// When each token's `last_used_at` was last written (at most once a minute).
     touched: Mutex<HashMap<String, Instant>>,
+    /// The data directory's id, reported by `/identity` and `/status`.
+    pub id: String,
+    stop: tokio::sync::Notify,
 }
 
 /// The caller, once its token checked out.
@@ -67,14 +70,11 @@ impl Caller {
         if self.token.scope.allows(needed) {
             Ok(())
         } else {
-            Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "token {:?} has scope {}; this call needs {needed}: ask an admin for a token with that scope (`modeldeck tokens create NAME --scope {needed}`)",
-                    self.token.name, self.token.scope
-                ),
+            Err(ControlError::Forbidden(format!(
+                "token {:?} has scope {}; this call needs {needed}: ask an admin for a token with that scope (`modeldeck tokens create NAME --scope {needed}`)",
+                self.token.name, self.token.scope
             ))
+            .into())
         }
     }
 }
@@ -91,6 +91,7 @@ impl Api {
         let body = BodyLimits::from_settings(limits, core.settings().import.max_bytes);
         let streams = (limits.control_connections / 2).max(1);
         Ok(Api {
+            id: core.data_dir().ensure_id()?,
             core,
             routing,
             operations: Operations::default(),
@@ -102,23 +103,55 @@ impl Api {
             gateway_url,
             started_at: crate::store::now(),
             touched: Mutex::new(HashMap::new()),
+            stop: tokio::sync::Notify::new(),
         })
     }
 
-    /// Answers one request.
-    pub async fn handle(self: Arc<Self>, req: Request<Incoming>) -> Response<ApiBody> {
+    /// Answers one request: hyper's, or one a test built with any body type.
+    pub async fn handle<B: routes::ApiBodyIn>(
+        self: Arc<Self>,
+        req: Request<B>,
+    ) -> Response<ApiBody> {
         let (parts, body) = req.into_parts();
         let method = parts.method.clone();
         let path = parts.uri.path().to_string();
         #[cfg(feature = "test-runtimes")]
         widen_publish_race(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).await;
-        let result = match self.authenticate(&parts.headers).await {
-            Ok(caller) => routes::route(&self, &caller, parts, body).await,
-            Err(e) => Err(e),
+        let result = if routes::is_public(&parts) {
+            routes::identity(&self)
+        } else {
+            match self.authenticate(&parts.headers).await {
+                Ok(caller) => {
+                    let actor = caller.actor().to_string();
+                    let result = routes::route(&self, &caller, parts, body).await;
+                    if method != http::Method::GET
+                        && let Err(e) = &result
+                    {
+                        // Every change is logged with its outcome: the successes as their
+                        // audit events (`log_changes`), the refusals here.
+                        tracing::info!(
+                            %actor, %method, %path, status = e.status.as_u16(), code = %e.code,
+                            reason = %e.message, "change refused"
+                        );
+                    }
+                    result
+                }
+                Err(e) => Err(e),
+            }
         };
         let response = result.unwrap_or_else(ApiError::into_response);
         tracing::debug!(%method, %path, status = response.status().as_u16(), "control call");
         response
+    }
+
+    /// Asks the server to drain and stop (`POST /stop`); `serve` waits on [`Api::stop_requested`].
+    pub fn request_stop(&self) {
+        self.stop.notify_one();
+    }
+
+    /// Resolves once a caller has asked the server to stop.
+    pub async fn stop_requested(&self) {
+        self.stop.notified().await;
     }
 
     async fn authenticate(&self, headers: &HeaderMap) -> Result<Caller, ApiError> {

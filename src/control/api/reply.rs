@@ -10,19 +10,21 @@ use http::{Response, StatusCode, header};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Body, Frame};
-use serde_json::{Value, json};
 
 use crate::control::ControlError;
+use crate::control::contract::{ErrorAnswer, ErrorBody};
 use crate::registry::ImportError;
 
 pub type ApiBody = BoxBody<Bytes, Infallible>;
 
-/// An error as the API reports it: `{"error": {"code", "message"}}` with a fitting status.
+/// An error as the API reports it: `{"error": {"code", "message", "field"?}}` with the status
+/// its [`ControlError`] variant carries.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
     pub code: String,
     pub message: String,
+    pub field: Option<String>,
 }
 
 impl ApiError {
@@ -31,9 +33,11 @@ impl ApiError {
             status,
             code: code.to_string(),
             message: message.into(),
+            field: None,
         }
     }
 
+    /// A request that is not what the call takes (400, `bad_request`).
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
@@ -42,30 +46,23 @@ impl ApiError {
         if self.status.is_server_error() {
             tracing::warn!(code = %self.code, message = %self.message, "control API error");
         }
-        json_response(
-            self.status,
-            &json!({"error": {"code": self.code, "message": self.message}}),
-        )
-    }
-}
-
-/// The status a core error deserves, by its stable code.
-pub fn status_of(code: &str) -> StatusCode {
-    match code {
-        "not_found" => StatusCode::NOT_FOUND,
-        "exists" | "in_service" => StatusCode::CONFLICT,
-        "store" | "io" | "config" | "data_dir_in_use" => StatusCode::INTERNAL_SERVER_ERROR,
-        "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-        _ => StatusCode::BAD_REQUEST,
+        let body = ErrorAnswer {
+            error: ErrorBody {
+                code: self.code,
+                message: self.message,
+                field: self.field,
+            },
+        };
+        json_response(self.status, &body)
     }
 }
 
 impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> ApiError {
-        let code = e.code().to_string();
         ApiError {
-            status: status_of(&code),
-            code,
+            status: e.status(),
+            code: e.code().to_string(),
+            field: e.field_at_fault().map(str::to_string),
             message: e.to_string(),
         }
     }
@@ -77,8 +74,11 @@ impl From<ImportError> for ApiError {
     }
 }
 
-pub fn json_response(status: StatusCode, value: &Value) -> Response<ApiBody> {
-    let mut r = Response::new(full(format!("{value}\n")));
+pub fn json_response(status: StatusCode, value: &impl serde::Serialize) -> Response<ApiBody> {
+    let text = serde_json::to_string(value).unwrap_or_else(|e| {
+        format!(r#"{{"error":{{"code":"internal","message":"cannot write the answer: {e}"}}}}"#)
+    });
+    let mut r = Response::new(full(format!("{text}\n")));
     *r.status_mut() = status;
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -87,7 +87,7 @@ pub fn json_response(status: StatusCode, value: &Value) -> Response<ApiBody> {
     r
 }
 
-pub fn ok(value: &Value) -> Result<Response<ApiBody>, ApiError> {
+pub fn ok(value: &impl serde::Serialize) -> Result<Response<ApiBody>, ApiError> {
     Ok(json_response(StatusCode::OK, value))
 }
 

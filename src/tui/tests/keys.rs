@@ -1,27 +1,42 @@
 //! Key sequences through the state machine, and the effects they ask for.
 
 use super::*;
-use crate::tui::state::{Loadable, Overlay};
+use crate::tui::effect::Done;
+use crate::tui::state::{List, Loadable, Overlay, Pane};
+
+fn call(c: Call) -> Vec<Effect> {
+    vec![Effect::Call(c)]
+}
+
+fn quit(stop: bool) -> Vec<Effect> {
+    vec![Effect::Ui(Ui::Quit { stop })]
+}
+
+fn row(s: &State, list: List) -> usize {
+    s.cursor(list).row
+}
 
 #[test]
 fn navigate_drill_in_and_back() {
     let mut s = loaded("dev");
     press(&mut s, &["j", "j", "j"]);
-    assert_eq!(s.selected[0], 2, "stops at the last row");
+    assert_eq!(row(&s, List::Models), 2, "stops at the last row");
     press(&mut s, &["g"]);
     assert_eq!(s.selected_model().unwrap().name, "diabetes");
     press(&mut s, &["down"]);
     let effects = press(&mut s, &["enter"]);
-    assert_eq!(effects, vec![Effect::LoadVersions("iris".into())]);
+    assert_eq!(effects, call(Call::LoadVersions("iris".into())));
     assert!(matches!(s.versions, Some((ref n, Loadable::Loading)) if n == "iris"));
     iris_versions(&mut s);
     assert_eq!(s.rows(), 2);
     press(&mut s, &["esc"]);
     assert!(s.versions.is_none(), "esc goes back");
     press(&mut s, &["2"]);
-    assert_eq!(s.tab, 1);
+    assert_eq!(s.pane, Pane::Services);
     press(&mut s, &["tab", "tab", "backtab"]);
-    assert_eq!(s.tab, 2);
+    assert_eq!(s.pane, Pane::Traffic);
+    press(&mut s, &["backtab", "backtab", "backtab"]);
+    assert_eq!(s.pane, Pane::Jobs, "panes wrap around");
 }
 
 #[test]
@@ -34,13 +49,54 @@ fn filter_narrows_live_and_esc_clears() {
     press(&mut s, &["enter"]);
     assert!(!s.filtering && s.filter == "IR", "enter keeps the filter");
     press(&mut s, &["j"]);
-    assert_eq!(s.selected[0], 0, "keys move within the filtered rows");
+    assert_eq!(
+        row(&s, List::Models),
+        0,
+        "keys move within the filtered rows"
+    );
     press(&mut s, &["esc"]);
     assert_eq!((s.filter.as_str(), s.rows()), ("", 3));
-    assert!(
-        press(&mut s, &["q"]).contains(&Effect::Quit { stop: false }),
-        "q quits at the top"
-    );
+    assert_eq!(press(&mut s, &["q"]), quit(false), "q quits at the top");
+}
+
+#[test]
+fn selection_follows_the_item_across_refreshes_and_new_items_are_selected() {
+    let mut s = loaded("dev");
+    press(&mut s, &["2", "j"]);
+    assert_eq!(s.selected_service().unwrap().service.name.as_str(), "iris");
+    // A refresh brings a service that sorts first: the cursor stays on iris, not on row 1.
+    let services = vec![
+        service("churn", "churn", 1),
+        service("fraud", "fraud", 3),
+        service("iris", "iris", 2),
+    ];
+    let models = s.models.ready().unwrap().clone();
+    let refresh = |s: &mut State, services: Vec<ServiceView>| {
+        let msg = Msg::Snapshot {
+            models: models.clone(),
+            services,
+            environment: "dev".into(),
+            gateway: "http://127.0.0.1:8501".into(),
+            scope: Scope::Operator,
+        };
+        update(s, &Keymap::defaults(), msg, t0());
+    };
+    refresh(&mut s, services.clone());
+    assert_eq!(s.selected_service().unwrap().service.name.as_str(), "iris");
+    // A deploy finishes: the new service is selected once a snapshot brings it.
+    let done = Done {
+        text: "deployed alpha".into(),
+        created: Some((List::Services, "alpha".into())),
+    };
+    update(&mut s, &Keymap::defaults(), Msg::Done(Ok(done)), t0());
+    let mut more = services;
+    more.insert(0, service("alpha", "iris", 1));
+    refresh(&mut s, more);
+    assert_eq!(s.selected_service().unwrap().service.name.as_str(), "alpha");
+    assert_eq!(s.select_next, None);
+    // The selected service is deleted elsewhere: the cursor stays in the table.
+    refresh(&mut s, vec![service("iris", "iris", 2)]);
+    assert_eq!(s.selected_service().unwrap().service.name.as_str(), "iris");
 }
 
 #[test]
@@ -59,15 +115,105 @@ fn delete_service_dialog_starts_on_cancel() {
     press(&mut s, &["D", "tab"]);
     assert_eq!(
         press(&mut s, &["enter"]),
-        vec![Effect::DeleteService("fraud".into())]
+        call(Call::DeleteService("fraud".into()))
     );
     press(&mut s, &["D"]);
     assert!(press(&mut s, &["esc"]).is_empty());
     press(&mut s, &["K"]);
-    assert_eq!(
-        press(&mut s, &["y"]),
-        vec![Effect::RotateKey("fraud".into())]
+    assert_eq!(press(&mut s, &["y"]), call(Call::RotateKey("fraud".into())));
+}
+
+#[test]
+fn d_deletes_the_model_on_the_list_and_the_version_in_its_versions() {
+    let mut s = loaded("dev");
+    press(&mut s, &["D"]);
+    let Overlay::Confirm(c) = &s.overlay else {
+        panic!("D on the Models list does nothing")
+    };
+    assert_eq!(c.call, Call::DeleteModel("diabetes".into()));
+    assert!(
+        c.title.contains("diabetes") && c.title.contains("1 version"),
+        "{}",
+        c.title
     );
+    press(&mut s, &["esc", "j", "enter"]);
+    // iris: version 1 idle, version 2 serving; give version 3 version 1's bytes.
+    let mut v3 = version("iris", 3, None);
+    v3.sha256 = "aa".into();
+    let mut v1 = version("iris", 1, None);
+    v1.sha256 = "aa".into();
+    let versions = vec![v1, version("iris", 2, Some("iris")), v3];
+    update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::Versions("iris".into(), Ok(versions)),
+        t0(),
+    );
+    press(&mut s, &["D"]);
+    let Overlay::Confirm(c) = &s.overlay else {
+        panic!("no dialog")
+    };
+    assert_eq!(c.call, Call::DeleteVersion("iris".into(), 1));
+    assert!(
+        c.body.contains("kept") && c.body.contains("version 3"),
+        "{}",
+        c.body
+    );
+    press(&mut s, &["esc", "j"]);
+    press(&mut s, &["D"]);
+    let Overlay::Confirm(c) = &s.overlay else {
+        panic!("no dialog")
+    };
+    assert!(c.body.contains("It serves iris"), "{}", c.body);
+}
+
+#[test]
+fn deleting_a_models_last_version_leaves_no_dead_view() {
+    let mut s = loaded("dev");
+    press(&mut s, &["enter"]);
+    let versions = vec![version("diabetes", 1, None)];
+    update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::Versions("diabetes".into(), Ok(versions)),
+        t0(),
+    );
+    press(&mut s, &["D"]);
+    let Overlay::Confirm(c) = &s.overlay else {
+        panic!("no dialog")
+    };
+    assert!(c.body.contains("last version"), "{}", c.body);
+    // The reload after the delete no longer lists the model.
+    let models = vec![model("iris", 2, &["iris"]), model("fraud", 3, &["fraud"])];
+    let msg = Msg::Snapshot {
+        models,
+        services: vec![],
+        environment: "dev".into(),
+        gateway: String::new(),
+        scope: Scope::Operator,
+    };
+    press(&mut s, &["y"]);
+    let effects = update(&mut s, &Keymap::defaults(), msg, t0());
+    assert!(s.versions.is_none(), "back to the list");
+    assert!(
+        effects.is_empty(),
+        "nothing asks for the gone model: {effects:?}"
+    );
+    assert!(
+        last_message(&s).contains("diabetes is gone"),
+        "{}",
+        last_message(&s)
+    );
+    // A versions answer that says the model is gone closes the view too.
+    press(&mut s, &["enter"]);
+    let gone = failure("not_found", "no model named \"iris\"", None);
+    update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::Versions("iris".into(), Err(gone)),
+        t0(),
+    );
+    assert!(s.versions.is_none());
 }
 
 #[test]
@@ -87,12 +233,12 @@ fn prod_needs_the_typed_name() {
     type_text(&mut s, "s");
     assert_eq!(
         press(&mut s, &["enter"]),
-        vec![Effect::DeleteService("iris".into())]
+        call(Call::DeleteService("iris".into()))
     );
 }
 
 #[test]
-fn deploy_form_submits_and_shows_the_refusal_in_place() {
+fn forms_are_text_inputs_and_a_refusal_puts_the_cursor_on_its_field() {
     let mut s = loaded("dev");
     press(&mut s, &["j"]);
     press(&mut s, &["2", "n"]);
@@ -104,13 +250,17 @@ fn deploy_form_submits_and_shows_the_refusal_in_place() {
         "iris",
         "the model under the Models cursor"
     );
-    type_text(&mut s, "iris2");
-    press(&mut s, &["tab"]);
+    type_text(&mut s, "iirs2");
+    // Fix a typo in the middle: left to it, delete, retype.
+    press(&mut s, &["left", "left", "left", "backspace", "right", "i"]);
+    press(&mut s, &["tab", "end"]);
     type_text(&mut s, ":2");
+    press(&mut s, &["tab", "tab", "tab", "ctrl+u"]);
+    type_text(&mut s, "999999999");
     let effects = press(&mut s, &["enter"]);
     assert!(
-        matches!(&effects[..], [Effect::Deploy { name, model, threads, .. }]
-        if name == "iris2" && model == "iris:2" && threads == "1"),
+        matches!(&effects[..], [Effect::Call(Call::Deploy { name, model, threads, timeout_ms, .. })]
+        if name == "iris2" && model == "iris:2" && threads == "1" && timeout_ms == "999999999"),
         "{effects:?}"
     );
     assert!(matches!(&s.overlay, Overlay::Form(f) if f.busy));
@@ -118,71 +268,136 @@ fn deploy_form_submits_and_shows_the_refusal_in_place() {
         press(&mut s, &["x"]).is_empty(),
         "a busy form takes no keys"
     );
-    update(
-        &mut s,
-        &Keymap::defaults(),
-        Msg::Done(Err("service \"iris2\" already exists".into())),
-        t0(),
+    let refusal = failure(
+        "invalid_setting",
+        "timeout_ms must be a whole number of milliseconds from 1 to 3600000, not 999999999",
+        Some("timeout_ms"),
     );
+    update(&mut s, &Keymap::defaults(), Msg::Done(Err(refusal)), t0());
     let Overlay::Form(form) = &s.overlay else {
         panic!("the form closed on an error")
     };
+    assert!(form.error.as_deref().unwrap().contains("timeout_ms"));
     assert_eq!(
-        form.error.as_deref(),
-        Some("service \"iris2\" already exists")
+        form.fields[form.focus].key, "timeout_ms",
+        "the cursor is on the field at fault"
     );
     assert!(!form.busy);
+    press(&mut s, &["ctrl+w"]);
+    let Overlay::Form(form) = &s.overlay else {
+        panic!("no form")
+    };
+    assert_eq!(form.error, None, "editing clears the old refusal");
+    type_text(&mut s, "5000");
     press(&mut s, &["enter"]);
-    update(
-        &mut s,
-        &Keymap::defaults(),
-        Msg::Done(Ok("deployed iris2".into())),
-        t0(),
-    );
+    let done = Done {
+        text: "deployed iris2".into(),
+        created: Some((List::Services, "iris2".into())),
+    };
+    update(&mut s, &Keymap::defaults(), Msg::Done(Ok(done)), t0());
     assert_eq!(s.overlay, Overlay::None);
-    assert_eq!(s.toasts.last().unwrap().text, "deployed iris2");
+    assert_eq!(last_message(&s), "deployed iris2");
+    assert_eq!(s.select_next, Some((List::Services, "iris2".into())));
 }
 
 #[test]
-fn command_mode_completes_and_runs() {
+fn refusals_name_console_keys_not_cli_commands() {
+    let mut s = loaded("dev");
+    press(&mut s, &["2", "n"]);
+    press(&mut s, &["enter"]);
+    let refusal = failure(
+        "not_found",
+        "no model named \"nosuch\": see `modeldeck models list`",
+        Some("model"),
+    );
+    update(&mut s, &Keymap::defaults(), Msg::Done(Err(refusal)), t0());
+    let Overlay::Form(form) = &s.overlay else {
+        panic!("no form")
+    };
+    assert_eq!(
+        form.error.as_deref(),
+        Some("no model named \"nosuch\": see the Models pane (1)")
+    );
+    assert_eq!(form.fields[form.focus].key, "model");
+}
+
+#[test]
+fn command_mode_completes_runs_and_refuses_what_it_cannot_do() {
     let mut s = loaded("dev");
     press(&mut s, &[":"]);
     type_text(&mut s, "sv");
     press(&mut s, &["tab"]);
-    assert_eq!(s.overlay, Overlay::Command("svc".into()));
+    assert!(matches!(&s.overlay, Overlay::Command(i) if i.text() == "svc"));
     type_text(&mut s, " i");
     press(&mut s, &["tab"]);
-    assert_eq!(s.overlay, Overlay::Command("svc iris".into()));
+    assert!(matches!(&s.overlay, Overlay::Command(i) if i.text() == "svc iris"));
     press(&mut s, &["enter"]);
     assert_eq!(
-        (s.tab, s.selected_service().unwrap().name.as_str()),
-        (1, "iris")
+        (s.pane, s.selected_service().unwrap().service.name.as_str()),
+        (Pane::Services, "iris")
     );
+    press(&mut s, &["1", ":"]);
+    type_text(&mut s, "svc nosuch");
+    press(&mut s, &["enter"]);
+    assert_eq!(
+        s.pane,
+        Pane::Models,
+        "an unknown service does not switch panes"
+    );
+    assert!(s.status_message(t0()).unwrap().error);
+    assert!(last_message(&s).contains("nosuch"));
+    // The next command that works takes the error off the status line.
+    press(&mut s, &[":"]);
+    type_text(&mut s, "services");
+    press(&mut s, &["enter"]);
+    assert_eq!(s.pane, Pane::Services, "an alias runs the same action");
+    assert_eq!(s.status_message(t0()), None);
     press(&mut s, &[":"]);
     type_text(&mut s, "theme mo");
     press(&mut s, &["tab"]);
     assert_eq!(
         press(&mut s, &["enter"]),
-        vec![Effect::Theme("mono".into())]
+        vec![Effect::Ui(Ui::Theme("mono".into()))]
     );
     press(&mut s, &[":"]);
     type_text(&mut s, "bogus");
     press(&mut s, &["enter"]);
-    assert!(s.toasts.last().unwrap().error);
+    assert!(s.messages.last().unwrap().error);
+    press(&mut s, &[":"]);
+    type_text(&mut s, "messages");
+    press(&mut s, &["enter"]);
+    assert_eq!(s.overlay, Overlay::Messages);
+    assert!(s.messages.len() >= 2, "the history keeps earlier messages");
 }
 
 #[test]
-fn esc_never_quits_and_ctrl_c_always_does() {
+fn stop_needs_an_admin_and_a_confirmation() {
+    let mut s = loaded("dev");
+    press(&mut s, &[":"]);
+    type_text(&mut s, "stop");
+    assert!(press(&mut s, &["enter"]).is_empty());
+    assert!(last_message(&s).contains("admin"));
+    s.admin = true;
+    press(&mut s, &[":"]);
+    type_text(&mut s, "stop");
+    press(&mut s, &["enter"]);
+    assert!(matches!(&s.overlay, Overlay::Confirm(c) if !c.on_ok && c.call == Call::StopServer));
+    assert_eq!(press(&mut s, &["y"]), call(Call::StopServer));
+}
+
+#[test]
+fn ctrl_c_quits_at_once_and_esc_never_does() {
     let mut s = loaded("dev");
     for _ in 0..3 {
         assert!(press(&mut s, &["esc"]).is_empty());
     }
     press(&mut s, &["i"]);
     assert!(matches!(s.overlay, Overlay::Form(_)));
-    assert_eq!(
-        press(&mut s, &["ctrl+c"]),
-        vec![Effect::Quit { stop: false }]
-    );
+    assert_eq!(press(&mut s, &["ctrl+c"]), quit(false));
+    // Even with live services on a server this console started: no dialog, the server stays.
+    let mut s = loaded("dev");
+    s.started_server = true;
+    assert_eq!(press(&mut s, &["ctrl+c"]), quit(false));
 }
 
 #[test]
@@ -195,14 +410,11 @@ fn quitting_a_started_server_with_live_services_asks_leave_or_stop() {
         Overlay::Leave { stop: false },
         "leave running is the default"
     );
-    assert_eq!(
-        press(&mut s, &["enter"]),
-        vec![Effect::Quit { stop: false }]
-    );
+    assert_eq!(press(&mut s, &["enter"]), quit(false));
     let mut s = loaded("dev");
     s.started_server = true;
     press(&mut s, &["q", "tab"]);
-    assert_eq!(press(&mut s, &["enter"]), vec![Effect::Quit { stop: true }]);
+    assert_eq!(press(&mut s, &["enter"]), quit(true));
 }
 
 #[test]
@@ -211,33 +423,81 @@ fn read_only_tokens_cannot_write_and_the_demo_needs_an_empty_repository() {
     s.read_only = true;
     assert!(press(&mut s, &["2", "D"]).is_empty());
     assert_eq!(s.overlay, Overlay::None);
-    assert!(s.toasts.last().unwrap().text.contains("read-only"));
+    assert!(last_message(&s).contains("read-only"));
     let mut s = loaded("dev");
     assert!(press(&mut s, &["d"]).is_empty(), "no demo over real models");
+    assert!(last_message(&s).contains("empty repository"));
     let mut empty = empty();
-    assert_eq!(press(&mut empty, &["d"]), vec![Effect::Demo]);
+    assert_eq!(press(&mut empty, &["d"]), call(Call::Demo));
 }
 
 #[test]
-fn changes_reload_and_a_lost_connection_is_shown_then_recovered() {
+fn y_copies_a_line_built_by_the_worker_or_says_why_not() {
+    let mut s = loaded("dev");
+    press(&mut s, &["2", "j"]);
+    assert_eq!(
+        press(&mut s, &["y"]),
+        call(Call::CopyRequest("iris".into()))
+    );
+    let line = "curl -s http://127.0.0.1:8501/v1/models/iris:predict …".to_string();
+    let effects = update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::CopyReady("iris".into(), Ok(line.clone())),
+        t0(),
+    );
+    assert_eq!(
+        effects,
+        vec![Effect::Ui(Ui::Copy {
+            line,
+            service: "iris".into()
+        })]
+    );
+    let forbidden = failure("forbidden", "token \"ro\" has scope viewer", None);
+    update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::CopyReady("iris".into(), Err(forbidden)),
+        t0(),
+    );
+    assert!(
+        last_message(&s).contains("operator scope"),
+        "{}",
+        last_message(&s)
+    );
+    // In the detail, y copies the open service's line; v reveals its key.
+    press(&mut s, &["enter"]);
+    assert_eq!(
+        press(&mut s, &["y"]),
+        call(Call::CopyRequest("iris".into()))
+    );
+    assert_eq!(press(&mut s, &["v"]), call(Call::RevealKey("iris".into())));
+}
+
+#[test]
+fn a_lost_connection_is_stale_until_it_recovers() {
     let mut s = loaded("dev");
     let km = Keymap::defaults();
-    assert_eq!(
-        update(&mut s, &km, Msg::Changed, t0()),
-        vec![Effect::Reload]
-    );
+    assert_eq!(update(&mut s, &km, Msg::Changed, t0()), call(Call::Reload));
     update(
         &mut s,
         &km,
         Msg::Connection(Err("cannot reach 127.0.0.1:8502".into())),
         t0(),
     );
-    assert!(!s.connection.healthy);
+    assert!(s.connection.stale() && !s.connection.healthy);
+    update(
+        &mut s,
+        &km,
+        Msg::Relinked("attached 127.0.0.1:9602".into()),
+        t0(),
+    );
+    assert_eq!(s.connection.label, "attached 127.0.0.1:9602");
     assert_eq!(
         update(&mut s, &km, Msg::Connection(Ok(())), t0()),
-        vec![Effect::Reload]
+        call(Call::Reload)
     );
-    assert!(s.connection.healthy && s.connection.problem.is_none());
+    assert!(!s.connection.stale());
 }
 
 #[test]
@@ -247,16 +507,13 @@ fn the_page_stays_put_while_the_cursor_moves_within_it() {
         .collect();
     let mut s = snapshot("embedded", models, vec![], "dev");
     s.page = 5;
+    let at = |s: &State| (s.cursor(List::Models).row, s.cursor(List::Models).offset);
     press(&mut s, &["j", "j", "j", "j", "j", "j", "j"]);
-    assert_eq!((s.selected[0], s.offset[0]), (7, 3), "scrolled just enough");
+    assert_eq!(at(&s), (7, 3), "scrolled just enough");
     press(&mut s, &["k", "k"]);
-    assert_eq!(
-        (s.selected[0], s.offset[0]),
-        (5, 3),
-        "moving up inside the page does not scroll"
-    );
+    assert_eq!(at(&s), (5, 3), "moving up inside the page does not scroll");
     press(&mut s, &["k", "k", "k"]);
-    assert_eq!((s.selected[0], s.offset[0]), (2, 2));
+    assert_eq!(at(&s), (2, 2));
     press(&mut s, &["G"]);
-    assert_eq!((s.selected[0], s.offset[0]), (19, 15));
+    assert_eq!(at(&s), (19, 15));
 }

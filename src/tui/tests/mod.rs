@@ -6,11 +6,14 @@ mod screens;
 
 use std::time::{Duration, Instant};
 
+use super::effect::{Call, Effect, Failure, Msg, Ui};
 use super::keymap::{Key, Keymap};
 use super::state::State;
-use super::update::{Effect, Msg, update};
+use super::update::update;
+use crate::control::contract::ServiceView;
 use crate::domain::{
-    Deployment, ModelKind, ModelSummary, ModelVersion, Resources, Service, ServiceName, ServiceUse,
+    Deployment, InputField, ModelKind, ModelSignature, ModelSummary, ModelVersion, OutputField,
+    Resources, Scope, Service, ServiceName, ServiceUse,
 };
 
 /// A fixed "now" so freshness reads the same in every run.
@@ -52,8 +55,8 @@ fn version(name: &str, v: u32, used_by: Option<&str>) -> ModelVersion {
     }
 }
 
-fn service(name: &str, model: &str, v: u32) -> Service {
-    Service {
+fn service(name: &str, model: &str, v: u32) -> ServiceView {
+    let service = Service {
         name: ServiceName::parse(name).unwrap(),
         host: format!("{name}.modeldeck.local"),
         key: "ef533d21d184586a50a1b89ac1365671".into(),
@@ -67,14 +70,53 @@ fn service(name: &str, model: &str, v: u32) -> Service {
             kind: ModelKind::Pmml,
         }],
         created_at: "2026-11-24T19:38:48Z".into(),
+    };
+    ServiceView {
+        service,
+        key: "••••••••5671".into(),
+        gateway: "http://127.0.0.1:8501".into(),
+        state: "ready".into(),
+        reason: None,
+        signature: None,
     }
+}
+
+/// The iris model's signature, as the server describes it.
+fn iris_signature() -> ModelSignature {
+    let input = |name: &str| InputField {
+        name: name.into(),
+        dtype: "double".into(),
+        categories: None,
+    };
+    ModelSignature {
+        inputs: vec![input("petal_length"), input("petal_width")],
+        outputs: vec![OutputField {
+            name: "species".into(),
+            dtype: "string".into(),
+            role: "predicted_label".into(),
+        }],
+    }
+}
+
+/// A failure as a call reports it.
+fn failure(code: &str, message: &str, field: Option<&str>) -> Failure {
+    Failure {
+        code: code.into(),
+        message: message.into(),
+        field: field.map(str::to_string),
+    }
+}
+
+/// The newest message's text.
+fn last_message(s: &State) -> &str {
+    &s.messages.last().expect("a message").text
 }
 
 /// A console whose first snapshot brought `models` and `services`.
 fn snapshot(
     label: &str,
     models: Vec<ModelSummary>,
-    services: Vec<Service>,
+    services: Vec<ServiceView>,
     environment: &str,
 ) -> State {
     let mut s = State::new(label, "mono");
@@ -83,13 +125,13 @@ fn snapshot(
         services,
         environment: environment.into(),
         gateway: "http://127.0.0.1:8501".into(),
-        read_only: false,
+        scope: Scope::Operator,
     };
     update(&mut s, &Keymap::defaults(), msg, t0());
     s
 }
 
-/// A console that loaded three models and two services, two seconds before `t0() + 2s`.
+/// A console that loaded three models and two services at `t0()`.
 fn loaded(environment: &str) -> State {
     let models = vec![
         model("diabetes", 1, &[]),

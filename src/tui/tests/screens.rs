@@ -67,12 +67,17 @@ fn models_pane() {
     update(
         &mut import,
         &Keymap::defaults(),
-        Msg::Done(Err(
-            "/srv/models/churn.pmml: no such file or directory".into()
-        )),
+        Msg::Done(Err(failure(
+            "invalid_field",
+            "/srv/models/churn.pmml: No such file or directory (os error 2)",
+            Some("source"),
+        ))),
         t0(),
     );
     snap("models_import_error", &import);
+    let mut delete = loaded("dev");
+    press(&mut delete, &["j", "D"]);
+    snap("models_delete_dialog", &delete);
 }
 
 #[test]
@@ -88,7 +93,24 @@ fn services_pane() {
     snap("services_failed", &s);
     let mut s = loaded("dev");
     press(&mut s, &["2", "j", "enter"]);
+    update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::Signature("iris".into(), Ok(Some(iris_signature()))),
+        t0(),
+    );
     snap("services_detail", &s);
+    let mut s = loaded("dev");
+    press(&mut s, &["2"]);
+    update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::Connection(Err(
+            "cannot reach http://127.0.0.1:8502: connection refused".into(),
+        )),
+        t0() + Duration::from_secs(1),
+    );
+    snap("services_stale", &s);
     let mut s = loaded("dev");
     press(&mut s, &["2", "D"]);
     snap("services_delete_dialog", &s);
@@ -106,6 +128,18 @@ fn placeholders_help_and_too_small() {
     }
     press(&mut s, &["1", "?"]);
     snap("help", &s);
+    let mut s = loaded("dev");
+    s.toast("deployed iris", false, t0());
+    s.toast(
+        "model iris has no version 9: see the model's versions (1, enter); a message this long is cut at the edge of the screen and :messages shows it whole",
+        true,
+        t0() + Duration::from_secs(1),
+    );
+    snap("long_error", &s);
+    press(&mut s, &[":"]);
+    type_text(&mut s, "messages");
+    press(&mut s, &["enter"]);
+    snap("messages", &s);
     let term = render(&loaded("dev"), (60, 20), &Theme::mono(), &theme::ASCII);
     insta::assert_snapshot!("too_small", term.backend());
 }
@@ -161,4 +195,20 @@ fn colour_themes_style_the_selection_and_errors() {
             .contains(Modifier::REVERSED)
     );
     assert_eq!(buf[(1, 4)].symbol(), "▶");
+}
+
+#[test]
+fn ascii_draws_no_unicode_anywhere() {
+    let mut s = loaded("dev");
+    press(&mut s, &["2", "enter"]);
+    let term = render(&s, (80, 24), &Theme::mono(), &theme::ASCII);
+    let text: String = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol().to_string())
+        .collect();
+    assert!(text.is_ascii(), "non-ASCII on an --ascii screen: {text}");
+    assert!(text.contains("********5671"), "the key is masked in ASCII");
 }

@@ -2,8 +2,10 @@
 //! then any overlay. Pure: the same state, theme and clock draw the same screen, which is what
 //! the snapshot tests rely on.
 
+mod fit;
 mod overlay;
 mod panes;
+mod services;
 
 use std::time::Instant;
 
@@ -14,7 +16,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::keymap::Keymap;
-use super::state::{Overlay, State, TABS};
+use super::state::{Overlay, Pane, State};
+use super::text;
 use super::theme::{Symbols, Theme};
 use super::update::hints;
 
@@ -36,8 +39,11 @@ pub fn draw(frame: &mut Frame, state: &State, look: &Look) -> usize {
         too_small(frame, area, look);
         return 1;
     }
-    let [title, tabs, body, status, hint] = Layout::vertical([
+    // While the server is unreachable, the reason gets a line of its own under the title.
+    let stale = u16::from(state.connection.stale());
+    let [title, reason, tabs, body, status, hint] = Layout::vertical([
         Constraint::Length(1),
+        Constraint::Length(stale),
         Constraint::Length(1),
         Constraint::Fill(1),
         Constraint::Length(1),
@@ -45,6 +51,14 @@ pub fn draw(frame: &mut Frame, state: &State, look: &Look) -> usize {
     ])
     .areas(area);
     title_bar(frame, title, state, look);
+    if let Some(why) = &state.connection.problem {
+        let line = fit::cut(
+            &text::stale_reason(why),
+            reason.width as usize,
+            look.sym.ellipsis,
+        );
+        frame.render_widget(Paragraph::new(line).style(look.theme.error), reason);
+    }
     tab_bar(frame, tabs, state, look);
     let rows = panes::draw(frame, body, state, look);
     status_line(frame, status, state, look);
@@ -94,9 +108,9 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         Span::raw(sym.sep),
     ];
     match (&c.problem, c.healthy) {
-        (Some(why), _) => {
+        (Some(_), _) => {
             left.push(Span::styled(
-                format!("{} ERR reconnecting: {why}", sym.dot_bad),
+                format!("{} {}", sym.dot_bad, text::STALE),
                 t.error,
             ));
         }
@@ -116,9 +130,10 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         left.push(Span::raw(sym.sep));
         left.push(Span::styled("READ-ONLY", t.warn));
     }
-    let right = match c.updated {
-        Some(at) => format!("updated {}", ago(at, look.now)),
-        None => "loading".to_string(),
+    let right = match (c.updated, c.stale()) {
+        (Some(at), true) => format!("last loaded {}", ago(at, look.now)),
+        (Some(at), false) => format!("updated {}", ago(at, look.now)),
+        (None, _) => "loading".to_string(),
     };
     let [l, r] = Layout::horizontal([
         Constraint::Fill(1),
@@ -126,14 +141,15 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     ])
     .areas(area);
     frame.render_widget(Paragraph::new(Line::from(left)), l);
-    frame.render_widget(Paragraph::new(right).right_aligned().style(t.muted), r);
+    let style = if c.stale() { t.error } else { t.muted };
+    frame.render_widget(Paragraph::new(right).right_aligned().style(style), r);
 }
 
 fn tab_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     let mut spans = Vec::new();
-    for (i, name) in TABS.iter().enumerate() {
-        let label = format!(" {} {name} ", i + 1);
-        if i == state.tab {
+    for (i, pane) in Pane::ALL.iter().enumerate() {
+        let label = format!(" {} {} ", i + 1, pane.title());
+        if *pane == state.pane {
             spans.push(Span::styled(label, look.theme.selection));
         } else {
             spans.push(Span::styled(label, Style::new()));
@@ -145,11 +161,24 @@ fn tab_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
 
 fn status_line(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     let t = look.theme;
+    let width = area.width as usize;
     let line = if let Overlay::Command(input) = &state.overlay {
-        let found = super::update::completions(state, input);
-        let mut spans = vec![Span::styled(format!(":{input}_"), t.focus)];
-        if !found.is_empty() && !input.is_empty() {
-            spans.push(Span::styled(format!("   {}", found.join("  ")), t.muted));
+        let found = super::update::completions(state, input.text());
+        let (before, under, after) = input.split();
+        let mut spans = vec![
+            Span::styled(format!(":{before}"), t.focus),
+            Span::styled(under, t.selection),
+            Span::styled(after.to_string(), t.focus),
+        ];
+        if !found.is_empty() && !input.text().is_empty() {
+            let room = width.saturating_sub(input.text().len() + 5);
+            spans.push(Span::styled(
+                format!(
+                    "   {}",
+                    fit::cut(&found.join("  "), room, look.sym.ellipsis)
+                ),
+                t.muted,
+            ));
         }
         Line::from(spans)
     } else if state.filtering {
@@ -160,29 +189,57 @@ fn status_line(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
                 t.muted,
             ),
         ])
-    } else if let Some(toast) = state.toasts.last() {
-        if toast.error {
-            Line::from(Span::styled(format!("ERR {}", toast.text), t.error))
+    } else if let Some(toast) = state.status_message(look.now) {
+        let (prefix, style) = if toast.error {
+            ("ERR ", t.error)
         } else {
-            Line::from(Span::styled(toast.text.clone(), t.ok))
-        }
+            ("", t.ok)
+        };
+        let more = " (:messages)";
+        let full = format!("{prefix}{}", toast.text);
+        let text = if full.chars().count() > width {
+            let cut = fit::cut(&full, width.saturating_sub(more.len()), look.sym.ellipsis);
+            format!("{cut}{more}")
+        } else {
+            full
+        };
+        Line::from(Span::styled(text, style))
     } else {
         Line::from("")
     };
     frame.render_widget(Paragraph::new(line), area);
 }
 
+/// The pane's keys, then the global ones; when they do not all fit, as many as do and the
+/// help key last, so `?` is always on screen.
 fn hint_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
+    let entries = hints(state, look.keymap);
+    let size = |(key, help): &(String, &str)| key.len() + help.len() + 3;
+    let room = area.width as usize;
+    let all_fit = entries.iter().map(size).sum::<usize>() <= room;
+    let help_key = look.keymap.label(super::action::Action::Help);
+    let more = (help_key.clone(), "all keys");
+    let budget = if all_fit {
+        room
+    } else {
+        room.saturating_sub(size(&more))
+    };
     let mut spans = Vec::new();
     let mut width = 0usize;
-    for (key, help) in hints(state, look.keymap) {
-        let entry = key.len() + help.len() + 3;
-        if width + entry > area.width as usize {
+    for entry in &entries {
+        if !all_fit && entry.0 == help_key {
+            continue;
+        }
+        if width + size(entry) > budget {
             break;
         }
-        width += entry;
-        spans.push(Span::styled(key, look.theme.accent));
-        spans.push(Span::styled(format!(" {help}  "), look.theme.muted));
+        width += size(entry);
+        spans.push(Span::styled(entry.0.clone(), look.theme.accent));
+        spans.push(Span::styled(format!(" {}  ", entry.1), look.theme.muted));
+    }
+    if !all_fit {
+        spans.push(Span::styled(more.0, look.theme.accent));
+        spans.push(Span::styled(format!(" {}", more.1), look.theme.muted));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }

@@ -7,12 +7,14 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 
 use super::Look;
-use crate::tui::action::{ACTIONS, Action, COMMANDS, Scope};
+use super::fit;
+use crate::tui::action::{ACTIONS, Action, Scope};
 use crate::tui::state::{Confirm, Form, FormKind, Overlay, State};
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     match &state.overlay {
         Overlay::Help => help(frame, area, state, look),
+        Overlay::Messages => messages(frame, area, state, look),
         Overlay::Confirm(c) => confirm(frame, area, c, look),
         Overlay::Form(f) => form(frame, area, f, look),
         Overlay::Leave { stop } => leave(frame, area, *stop, look),
@@ -60,36 +62,46 @@ fn help(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
             if d.writes && state.read_only {
                 continue;
             }
-            if let Action::Tab(i) = d.action {
-                if i == 0 {
-                    entries.push((Some("1-5".into()), "jump to a pane".into()));
-                }
-                continue;
-            }
             let keys: Vec<String> = look
                 .keymap
                 .keys_of(d.action)
                 .iter()
                 .map(ToString::to_string)
                 .collect();
+            if keys.is_empty() {
+                continue;
+            }
+            if let Action::Pane(p) = d.action {
+                if p == crate::tui::state::Pane::Models {
+                    entries.push((Some("1-5".into()), "jump to a pane".into()));
+                }
+                continue;
+            }
             entries.push((Some(keys.join(" ")), d.help.to_string()));
         }
     }
-    entries.push((None, "commands (after :)".into()));
-    for (name, arg, help) in COMMANDS {
-        entries.push((
-            Some(format!("{name} {arg}").trim_end().to_string()),
-            help.to_string(),
-        ));
-    }
     let half = entries.len().div_ceil(2);
+    let width = area.width.min(78);
+    // Each column: a key part and a text part, cut with an ellipsis when the screen is narrow.
+    let column = (width as usize).saturating_sub(3) / 2;
+    let key_w = 12.min(column / 3);
+    let text_w = column.saturating_sub(key_w + 1);
     let cell = |e: Option<&(Option<String>, String)>| -> Vec<Span<'static>> {
         match e {
             Some((Some(k), text)) => vec![
-                Span::styled(format!(" {k:<12}"), t.focus),
-                Span::raw(format!("{:<24}", truncate(text, 24))),
+                Span::styled(
+                    format!(" {:<key_w$}", fit::cut(k, key_w, look.sym.ellipsis)),
+                    t.focus,
+                ),
+                Span::raw(format!(
+                    "{:<text_w$}",
+                    fit::cut(text, text_w, look.sym.ellipsis)
+                )),
             ],
-            Some((None, heading)) => vec![Span::styled(format!("{:<37}", heading), t.accent)],
+            Some((None, heading)) => vec![Span::styled(
+                format!("{:<column$}", fit::cut(heading, column, look.sym.ellipsis)),
+                t.accent,
+            )],
             None => vec![],
         }
     };
@@ -101,19 +113,58 @@ fn help(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
             Line::from(spans)
         })
         .collect();
+    // Commands in one wrapped paragraph: each also has a key above, or says what it takes.
+    let commands: Vec<String> = ACTIONS
+        .iter()
+        .filter(|d| !(d.commands.is_empty() || d.writes && state.read_only))
+        .map(|d| {
+            format!(":{} {}", d.commands[0], d.arg)
+                .trim_end()
+                .to_string()
+        })
+        .collect();
+    lines.push(Line::from(vec![
+        Span::styled("commands ", t.accent),
+        Span::raw(commands.join("  ")),
+    ]));
     lines.push(Line::styled("any key closes this", t.muted));
-    let (rect, block) = popup(frame, area, 78, lines.len() as u16 + 2, "help", look);
-    frame.render_widget(Paragraph::new(lines).block(block), rect);
+    let (rect, block) = popup(frame, area, width, lines.len() as u16 + 4, "help", look);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        rect,
+    );
 }
 
-fn truncate(text: &str, width: usize) -> String {
-    if text.chars().count() <= width {
-        text.to_string()
+/// `:messages`: this session's messages, newest at the bottom, errors marked.
+fn messages(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
+    let t = look.theme;
+    let room = area.height.saturating_sub(3) as usize;
+    let shown = &state.messages[state.messages.len().saturating_sub(room)..];
+    let mut lines: Vec<Line> = if shown.is_empty() {
+        vec![Line::styled("no messages yet", t.muted)]
     } else {
-        let mut s: String = text.chars().take(width - 1).collect();
-        s.push('~');
-        s
-    }
+        shown
+            .iter()
+            .map(|m| {
+                let age = super::ago(m.at, look.now);
+                if m.error {
+                    Line::styled(format!("{age:>8}  ERR {}", m.text), t.error)
+                } else {
+                    Line::from(format!("{age:>8}  {}", m.text))
+                }
+            })
+            .collect()
+    };
+    lines.push(Line::styled("any key closes this", t.muted));
+    let (rect, block) = popup(frame, area, area.width, area.height, "messages", look);
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(block),
+        rect,
+    );
 }
 
 fn buttons<'a>(labels: [&'a str; 2], second: bool, look: &Look) -> Line<'a> {
@@ -174,18 +225,20 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
     for (i, field) in f.fields.iter().enumerate() {
         let focused = i == f.focus && !f.busy;
         let marker = if focused { look.sym.selected } else { "  " };
-        let value = if focused {
-            format!("{}_", field.value)
+        let mut spans = vec![Span::styled(
+            format!("{marker}{:<15}", field.label),
+            if focused { t.focus } else { t.muted },
+        )];
+        if focused {
+            // The cursor is a reversed cell where the next character goes.
+            let (before, under, after) = field.input.split();
+            spans.push(Span::styled(before.to_string(), t.focus));
+            spans.push(Span::styled(under, t.selection));
+            spans.push(Span::styled(after.to_string(), t.focus));
         } else {
-            field.value.clone()
-        };
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!("{marker}{:<15}", field.label),
-                if focused { t.focus } else { t.muted },
-            ),
-            Span::styled(value, if focused { t.selection } else { Style::new() }),
-        ]));
+            spans.push(Span::styled(field.input.text().to_string(), Style::new()));
+        }
+        lines.push(Line::from(spans));
         if focused {
             lines.push(Line::styled(format!("{:17}{}", "", field.hint), t.muted));
         }
@@ -202,7 +255,7 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
     }
     let sep = look.sym.sep;
     lines.push(Line::styled(
-        format!("tab next field{sep}enter submits{sep}esc cancels"),
+        format!("tab next field{sep}enter submits{sep}esc cancels{sep}ctrl+u clears"),
         t.muted,
     ));
     let (rect, block) = popup(frame, area, 72, lines.len() as u16 + 4, title, look);

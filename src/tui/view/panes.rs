@@ -1,50 +1,52 @@
-//! The panes' bodies: Models (and a model's versions), Services (and a service's detail), and
-//! the panes whose issues have not landed yet, which say so.
+//! The panes' bodies: Models (and a model's versions), Services (in [`super::services`]),
+//! and the panes whose issues have not landed yet, which say so. Tables build only the rows
+//! that fit, size their columns by content and cut what does not fit with an ellipsis.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Cell, HighlightSpacing, Paragraph, Row, Table, TableState, Wrap};
 
-use super::Look;
+use super::{Look, fit, services};
 use crate::domain::human_size;
-use crate::tui::state::{Loadable, State};
-use crate::tui::update::curl_line;
+use crate::tui::action::Action;
+use crate::tui::state::{Cursor, List, Loadable, Pane, State};
 
 /// Draws the current pane; returns how many table rows fit.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, look: &Look) -> usize {
     let rows = area.height.saturating_sub(3) as usize;
-    match state.tab {
-        0 if state.versions.is_some() => versions(frame, area, state, look),
-        0 => models(frame, area, state, look),
-        1 if state.detail.is_some() => detail(frame, area, state, look),
-        1 => services(frame, area, state, look),
-        2 => placeholder(
+    match state.pane {
+        Pane::Models if state.versions.is_some() => versions(frame, area, state, look),
+        Pane::Models => models(frame, area, state, look),
+        Pane::Services if state.detail.is_some() => services::detail(frame, area, state, look),
+        Pane::Services => services::list(frame, area, state, look),
+        Pane::Traffic => placeholder(
             frame,
             area,
+            state,
             look,
-            "Traffic",
             "Traffic splits between versions (sliders, staged changes, canary steps, roll back) arrive with their own issue.",
         ),
-        3 => placeholder(
+        Pane::Monitor => placeholder(
             frame,
             area,
+            state,
             look,
-            "Monitor",
             "Live requests, latency, errors and CPU/memory sparklines arrive with the monitoring issue.",
         ),
-        _ => placeholder(
+        Pane::Jobs => placeholder(
             frame,
             area,
+            state,
             look,
-            "Jobs",
             "Scheduled batch prediction jobs and their runs arrive with the batch issue.",
         ),
     }
     rows
 }
 
-fn block<'a>(title: String, state: &State, look: &Look) -> Block<'a> {
+pub fn block<'a>(title: String, state: &State, look: &Look) -> Block<'a> {
     let mut title = title;
     if !state.filter.is_empty() {
         title.push_str(&format!(" /{} ({} match)", state.filter, state.rows()));
@@ -54,52 +56,90 @@ fn block<'a>(title: String, state: &State, look: &Look) -> Block<'a> {
         .title(Span::styled(format!(" {title} "), look.theme.focus))
 }
 
-/// A table, or what stands in for it while loading, after a failure, or when empty.
-fn table_or<'a>(
-    frame: &mut Frame,
-    area: Rect,
-    block: Block<'a>,
-    loaded: Result<(Row<'a>, Vec<Row<'a>>, Vec<Constraint>), Line<'a>>,
-    (selected, offset): (usize, usize),
-    look: &Look,
-) {
-    match loaded {
-        Ok((header, rows, widths)) => {
-            let selected = selected - window(area, selected, offset).0;
-            let table = Table::new(rows, widths)
-                .header(header.style(look.theme.muted))
-                .block(block)
-                .row_highlight_style(look.theme.selection)
-                .highlight_symbol(look.sym.selected)
-                .highlight_spacing(HighlightSpacing::Always);
-            let mut ts = TableState::default().with_selected(Some(selected));
-            frame.render_stateful_widget(table, area, &mut ts);
-        }
-        Err(line) => frame.render_widget(Paragraph::new(line).block(block), area),
+/// One table cell: its text, and a style when it carries meaning.
+pub struct Text(pub String, pub Option<Style>);
+
+impl From<String> for Text {
+    fn from(s: String) -> Text {
+        Text(s, None)
     }
 }
 
-/// The rows `[start, end)` of a table that fit in `area` with `selected` visible: only those
-/// are built and drawn, so a thousand services cost what a screenful does.
-/// Starts at the state's offset, corrected if the screen is smaller than it was.
-fn window(area: Rect, selected: usize, offset: usize) -> (usize, usize) {
+/// A table, or what stands in for it while loading, after a failure, or when empty. `rows`
+/// are only the visible ones ([`visible`]); column widths come from their content.
+pub fn table(
+    frame: &mut Frame,
+    area: Rect,
+    block: Block<'_>,
+    loaded: Result<(Vec<&str>, Vec<Vec<Text>>), Line<'_>>,
+    cursor: Cursor,
+    look: &Look,
+) {
+    let (header, rows) = match loaded {
+        Ok(t) => t,
+        Err(line) => {
+            frame.render_widget(
+                Paragraph::new(line).wrap(Wrap { trim: false }).block(block),
+                area,
+            );
+            return;
+        }
+    };
+    let mut texts: Vec<Vec<String>> = vec![header.iter().map(|h| h.to_string()).collect()];
+    texts.extend(rows.iter().map(|r| r.iter().map(|c| c.0.clone()).collect()));
+    let inner = (area.width as usize).saturating_sub(2 + look.sym.selected.chars().count());
+    let widths = fit::columns(&texts, inner, 1, 6);
+    let cut = |text: &str, i: usize| fit::cut(text, widths[i], look.sym.ellipsis);
+    let header = Row::new(
+        header
+            .iter()
+            .enumerate()
+            .map(|(i, h)| Cell::from(cut(h, i))),
+    );
+    let body: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            Row::new(r.iter().enumerate().map(|(i, c)| {
+                let cell = Cell::from(cut(&c.0, i));
+                match c.1 {
+                    Some(style) => cell.style(style),
+                    None => cell,
+                }
+            }))
+        })
+        .collect();
+    let selected = cursor.row - window(area, cursor).0;
+    let table = Table::new(body, widths.iter().map(|w| Constraint::Length(*w as u16)))
+        .header(header.style(look.theme.muted))
+        .block(block)
+        .row_highlight_style(look.theme.selection)
+        .highlight_symbol(look.sym.selected)
+        .highlight_spacing(HighlightSpacing::Always);
+    let mut ts = TableState::default().with_selected(Some(selected));
+    frame.render_stateful_widget(table, area, &mut ts);
+}
+
+/// The rows `[start, end)` of a table that fit in `area` with the cursor's row visible: only
+/// those are built and drawn, so a thousand services cost what a screenful does. Starts at
+/// the cursor's offset, corrected if the screen is smaller than it was.
+fn window(area: Rect, c: Cursor) -> (usize, usize) {
     let visible = (area.height.saturating_sub(3) as usize).max(1);
-    let start = if selected < offset {
-        selected
-    } else if selected >= offset + visible {
-        selected + 1 - visible
+    let start = if c.row < c.offset {
+        c.row
+    } else if c.row >= c.offset + visible {
+        c.row + 1 - visible
     } else {
-        offset
+        c.offset
     };
     (start, start + visible)
 }
 
-fn visible<T>(all: &[T], area: Rect, selected: usize, offset: usize) -> &[T] {
-    let (start, end) = window(area, selected, offset);
+pub fn visible<T>(all: &[T], area: Rect, cursor: Cursor) -> &[T] {
+    let (start, end) = window(area, cursor);
     &all[start.min(all.len())..end.min(all.len())]
 }
 
-fn loading_or_failed<'a, T>(l: &Loadable<T>, look: &Look) -> Option<Line<'a>> {
+pub fn loading_or_failed<'a, T>(l: &Loadable<T>, look: &Look) -> Option<Line<'a>> {
     match l {
         Loadable::Loading => Some(Line::styled("loading", look.theme.muted)),
         Loadable::Failed(e) => Some(Line::styled(format!("ERR {e}"), look.theme.error)),
@@ -108,276 +148,101 @@ fn loading_or_failed<'a, T>(l: &Loadable<T>, look: &Look) -> Option<Line<'a>> {
 }
 
 fn models(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
-    let shown = state.shown_models();
-    let shown = visible(&shown, area, state.selected[0], state.offset[0]);
+    let cursor = state.cursor(List::Models);
     let loaded = match loading_or_failed(&state.models, look) {
         Some(l) => Err(l),
         None if state.models.ready().is_some_and(Vec::is_empty) => Err(Line::from(vec![
             Span::raw("No models yet. "),
-            Span::styled(
-                look.keymap.label(crate::tui::action::Action::Demo),
-                look.theme.accent,
-            ),
+            Span::styled(look.keymap.label(Action::Demo), look.theme.accent),
             Span::raw(" loads the sample models and deploys one; "),
-            Span::styled(
-                look.keymap.label(crate::tui::action::Action::Import),
-                look.theme.accent,
-            ),
+            Span::styled(look.keymap.label(Action::Import), look.theme.accent),
             Span::raw(" imports your own."),
         ])),
         None => Ok((
-            Row::new(["NAME", "TYPE", "LATEST", "VERSIONS", "USED BY", "SIZE"]),
-            shown
+            vec!["NAME", "TYPE", "LATEST", "VERSIONS", "USED BY", "SIZE"],
+            visible(&state.shown_models(), area, cursor)
                 .iter()
                 .map(|m| {
-                    Row::new([
-                        m.name.clone(),
-                        m.kind.to_string(),
-                        m.latest_version.to_string(),
-                        m.versions.to_string(),
+                    vec![
+                        m.name.clone().into(),
+                        m.kind.to_string().into(),
+                        m.latest_version.to_string().into(),
+                        m.versions.to_string().into(),
                         if m.used_by.is_empty() {
-                            "-".into()
+                            "-".to_string()
                         } else {
                             m.used_by.join(",")
-                        },
-                        human_size(m.size),
-                    ])
+                        }
+                        .into(),
+                        human_size(m.size).into(),
+                    ]
                 })
                 .collect(),
-            vec![
-                Constraint::Fill(2),
-                Constraint::Length(8),
-                Constraint::Length(6),
-                Constraint::Length(8),
-                Constraint::Fill(2),
-                Constraint::Length(10),
-            ],
         )),
     };
     let title = match state.models.ready() {
         Some(m) => format!("Models ({})", m.len()),
         None => "Models".into(),
     };
-    table_or(
-        frame,
-        area,
-        block(title, state, look),
-        loaded,
-        (state.selected[0], state.offset[0]),
-        look,
-    );
+    table(frame, area, block(title, state, look), loaded, cursor, look);
 }
 
 fn versions(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     let Some((name, list)) = &state.versions else {
         return;
     };
+    let cursor = state.cursor(List::Versions);
     let loaded = match loading_or_failed(list, look) {
         Some(l) => Err(l),
         None => Ok((
-            Row::new(["VERSION", "TYPE", "SIZE", "CREATED", "SERVING", "SOURCE"]),
-            visible(
-                &state.shown_versions(),
-                area,
-                state.selected[1],
-                state.offset[1],
-            )
-            .iter()
-            .map(|v| {
-                let serving: Vec<String> = v
-                    .used_by
-                    .iter()
-                    .map(|u| format!("{} {}%", u.service, u.weight))
-                    .collect();
-                Row::new(vec![
-                    Cell::from(v.version.to_string()),
-                    Cell::from(v.kind.to_string()),
-                    Cell::from(human_size(v.size)),
-                    Cell::from(
-                        v.created_at
-                            .replace('T', " ")
-                            .trim_end_matches('Z')
-                            .to_string(),
-                    ),
-                    Cell::from(if serving.is_empty() {
-                        "-".into()
-                    } else {
-                        serving.join(",")
-                    })
-                    .style(if serving.is_empty() {
+            vec!["VERSION", "TYPE", "SIZE", "CREATED", "SERVING", "SOURCE"],
+            visible(&state.shown_versions(), area, cursor)
+                .iter()
+                .map(|v| {
+                    let serving: Vec<String> = v
+                        .used_by
+                        .iter()
+                        .map(|u| format!("{} {}%", u.service, u.weight))
+                        .collect();
+                    let style = if serving.is_empty() {
                         look.theme.muted
                     } else {
                         look.theme.ok
-                    }),
-                    Cell::from(v.source.clone()),
-                ])
-            })
-            .collect(),
-            vec![
-                Constraint::Length(8),
-                Constraint::Length(6),
-                Constraint::Length(9),
-                Constraint::Length(20),
-                Constraint::Fill(1),
-                Constraint::Fill(2),
-            ],
+                    };
+                    vec![
+                        v.version.to_string().into(),
+                        v.kind.to_string().into(),
+                        human_size(v.size).into(),
+                        v.created_at
+                            .replace('T', " ")
+                            .trim_end_matches('Z')
+                            .to_string()
+                            .into(),
+                        Text(
+                            if serving.is_empty() {
+                                "-".into()
+                            } else {
+                                serving.join(",")
+                            },
+                            Some(style),
+                        ),
+                        v.source.clone().into(),
+                    ]
+                })
+                .collect(),
         )),
     };
-    table_or(
-        frame,
-        area,
-        block(
-            format!("Models{0}{name}{0}versions (esc back)", look.sym.sep),
-            state,
-            look,
-        ),
-        loaded,
-        (state.selected[1], state.offset[1]),
-        look,
-    );
+    let title = format!("Models{0}{name}{0}versions (esc back)", look.sym.sep);
+    table(frame, area, block(title, state, look), loaded, cursor, look);
 }
 
-fn services(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
-    let loaded = match loading_or_failed(&state.services, look) {
-        Some(l) => Err(l),
-        None if state.services.ready().is_some_and(Vec::is_empty) => Err(Line::from(vec![
-            Span::raw("No services yet. "),
-            Span::styled(
-                look.keymap.label(crate::tui::action::Action::Deploy),
-                look.theme.accent,
-            ),
-            Span::raw(" deploys a model version."),
-        ])),
-        None => Ok((
-            Row::new(["NAME", "HOST", "MODEL:VERSION", "STATE", "REQ/S"]),
-            visible(
-                &state.shown_services(),
-                area,
-                state.selected[2],
-                state.offset[2],
-            )
-            .iter()
-            .map(|s| {
-                let model: Vec<String> = s
-                    .deployments
-                    .iter()
-                    .map(|d| format!("{}:{} {}%", d.model, d.version, d.weight))
-                    .collect();
-                Row::new(vec![
-                    Cell::from(s.name.to_string()),
-                    Cell::from(s.host.clone()),
-                    Cell::from(model.join(", ")),
-                    Cell::from(format!("{} live", look.sym.dot_ok)).style(look.theme.ok),
-                    Cell::from("-").style(look.theme.muted),
-                ])
-            })
-            .collect(),
-            vec![
-                Constraint::Fill(1),
-                Constraint::Fill(2),
-                Constraint::Fill(2),
-                Constraint::Length(7),
-                Constraint::Length(6),
-            ],
-        )),
-    };
-    let title = match state.services.ready() {
-        Some(s) => format!("Services ({})", s.len()),
-        None => "Services".into(),
-    };
-    table_or(
-        frame,
-        area,
-        block(title, state, look),
-        loaded,
-        (state.selected[2], state.offset[2]),
-        look,
-    );
-}
-
-fn detail(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
-    let Some((name, revealed)) = &state.detail else {
-        return;
-    };
-    let Some(s) = state
-        .services
-        .ready()
-        .and_then(|l| l.iter().find(|s| s.name.as_str() == name))
-    else {
-        let b = block(format!("Services{}{name}", look.sym.sep), state, look);
-        frame.render_widget(
-            Paragraph::new(Line::styled(
-                "this service is gone (deleted)",
-                look.theme.warn,
-            ))
-            .block(b),
-            area,
-        );
-        return;
-    };
-    let key = revealed.clone().unwrap_or_else(|| s.masked_key());
-    let t = look.theme;
-    let field = |k: &str, v: String| {
-        Line::from(vec![
-            Span::styled(format!("{k:<10}"), t.muted),
-            Span::raw(v),
-        ])
-    };
-    let r = s.resources;
-    let model: Vec<String> = s
-        .deployments
-        .iter()
-        .map(|d| format!("{}:{} ({}%)", d.model, d.version, d.weight))
-        .collect();
-    let v = look.keymap.label(crate::tui::action::Action::RevealKey);
-    let y = look.keymap.label(crate::tui::action::Action::Copy);
-    let lines = vec![
-        field("gateway", state.gateway.clone()),
-        field("host", s.host.clone()),
-        Line::from(vec![
-            Span::styled(format!("{:<10}", "key"), t.muted),
-            Span::raw(key.clone()),
-            Span::styled(
-                format!(
-                    "   ({v} {})",
-                    if revealed.is_some() {
-                        "hides"
-                    } else {
-                        "reveals"
-                    }
-                ),
-                t.muted,
-            ),
-        ]),
-        field("model", model.join(", ")),
-        field("runtime", s.runtime.clone()),
-        field(
-            "limits",
-            format!(
-                "{} threads, {} in flight, {} ms, {} rows/request",
-                r.threads, r.concurrency, r.timeout_ms, r.max_batch_rows
-            ),
-        ),
-        field("created", s.created_at.clone()),
-        Line::from(""),
-        Line::styled(format!("{y} copies this request:"), t.muted),
-        Line::from(curl_line(&state.gateway, s, &key)),
-    ];
-    let b = block(
-        format!("Services{}{name} (esc back)", look.sym.sep),
-        state,
-        look,
-    );
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(b),
-        area,
-    );
-}
-
-fn placeholder(frame: &mut Frame, area: Rect, look: &Look, name: &str, text: &str) {
+fn placeholder(frame: &mut Frame, area: Rect, state: &State, look: &Look, text: &str) {
     let b = Block::bordered()
         .border_set(look.sym.border)
-        .title(Span::styled(format!(" {name} "), look.theme.focus));
+        .title(Span::styled(
+            format!(" {} ", state.pane.title()),
+            look.theme.focus,
+        ));
     frame.render_widget(
         Paragraph::new(vec![
             Line::styled("Not here yet.", look.theme.warn),

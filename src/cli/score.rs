@@ -1,0 +1,69 @@
+//! `modeldeck score`: a file scored through a model file, offline (no server).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use super::fail;
+
+#[derive(Debug, Args)]
+pub struct ScoreArgs {
+    /// The model file (PMML)
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// Input records: .csv, or .jsonl/.ndjson/.json for JSON lines; - for stdin (CSV)
+    #[arg(long, value_name = "FILE")]
+    pub input: String,
+    /// Where to write the scored records, same formats; - for stdout (CSV)
+    #[arg(long, value_name = "FILE")]
+    pub output: String,
+    /// Worker threads (default: all cores; at most 256)
+    #[arg(long, value_parser = score_threads)]
+    pub threads: Option<std::num::NonZeroUsize>,
+}
+
+/// `--threads` for `score`, by the same rule as a service's threads.
+fn score_threads(text: &str) -> Result<std::num::NonZeroUsize, String> {
+    let n = crate::domain::THREADS
+        .parse(text)
+        .map_err(|e| e.to_string())?;
+    std::num::NonZeroUsize::new(n as usize).ok_or_else(|| "threads must be at least 1".into())
+}
+
+/// Exit code when the file was scored but some records failed (their `_error` says why).
+const SOME_RECORDS_FAILED: u8 = 3;
+
+pub fn score(args: ScoreArgs) -> ExitCode {
+    use crate::runtime::pmml::PmmlModel;
+    let model = match PmmlModel::load(&args.model) {
+        Ok(m) => m,
+        Err(e) => {
+            return fail(
+                false,
+                "invalid_model",
+                &format!("{}: {e}", args.model.display()),
+            );
+        }
+    };
+    let options = crate::batch::ScoreOptions {
+        threads: args.threads,
+    };
+    match crate::batch::score_file(&model, &args.input, &args.output, &options) {
+        Ok(summary) if summary.failed > 0 => {
+            eprintln!(
+                "scored {} records; {} failed (see the _error column)",
+                summary.records, summary.failed
+            );
+            ExitCode::from(SOME_RECORDS_FAILED)
+        }
+        Ok(summary) => {
+            if args.output != "-" {
+                eprintln!("scored {} records into {}", summary.records, args.output);
+            }
+            ExitCode::SUCCESS
+        }
+        Err(crate::batch::ScoreError::Closed) => ExitCode::SUCCESS,
+        Err(e) => fail(false, "score_failed", &e.to_string()),
+    }
+}

@@ -1,0 +1,125 @@
+//! Services: list, show (the key only for operators who ask), deploy, delete, new key.
+
+use http::StatusCode;
+use serde_json::Value;
+
+use super::super::{Api, Caller};
+use super::{Answer, ApiBodyIn, read_json};
+use crate::control::api::reply::{ApiError, json_response, ok};
+use crate::control::contract::{Deleted, DeployCall, ServiceList, ServiceView};
+use crate::control::{ControlError, DeployRequest};
+use crate::domain::{
+    CONCURRENCY, MAX_BATCH_ROWS, ModelRef, Resources, Scope, Service, Setting, THREADS, TIMEOUT_MS,
+};
+use crate::gateway::routing::State;
+
+pub fn list(api: &Api, caller: &Caller) -> Answer {
+    caller.require(Scope::Viewer)?;
+    let services = api.core.services()?;
+    ok(&ServiceList {
+        services: services
+            .iter()
+            .map(|s| view(api, s, false, false))
+            .collect(),
+    })
+}
+
+pub fn show(api: &Api, caller: &Caller, name: &str, show_key: bool) -> Answer {
+    caller.require(if show_key {
+        Scope::Operator
+    } else {
+        Scope::Viewer
+    })?;
+    ok(&view(api, &api.core.service(name)?, show_key, true))
+}
+
+pub async fn delete(api: &Api, caller: &Caller, name: &str) -> Answer {
+    caller.require(Scope::Operator)?;
+    api.core.delete_service(caller.actor(), name).await?;
+    api.changed().await?;
+    ok(&Deleted {
+        deleted: name.to_string(),
+    })
+}
+
+pub async fn rotate_key(api: &Api, caller: &Caller, name: &str) -> Answer {
+    caller.require(Scope::Operator)?;
+    let s = api.core.rotate_key(caller.actor(), name).await?;
+    api.changed().await?;
+    ok(&view(api, &s, true, false))
+}
+
+/// A JSON value as a setting's value: a whole number in range, or the setting's error (which
+/// names the field and its range whatever was sent: a string, a fraction, 1e30).
+fn setting(s: &Setting, v: Option<Value>) -> Result<Option<u64>, ApiError> {
+    let Some(v) = v else { return Ok(None) };
+    let value = v.as_u64().ok_or_else(|| s.refuse(v.to_string()));
+    let value = value.and_then(|n| s.check(n)).map_err(ControlError::from)?;
+    Ok(Some(value))
+}
+
+pub async fn deploy<B: ApiBodyIn>(api: &Api, caller: &Caller, body: B) -> Answer {
+    caller.require(Scope::Operator)?;
+    let req: DeployCall = read_json(api, body).await?;
+    let model: ModelRef = req.model.parse().map_err(ControlError::from)?;
+    let resources = Resources::from_values(
+        setting(&THREADS, req.threads)?,
+        setting(&CONCURRENCY, req.concurrency)?,
+        setting(&TIMEOUT_MS, req.timeout_ms)?,
+        setting(&MAX_BATCH_ROWS, req.max_batch_rows)?,
+    )
+    .map_err(ControlError::from)?;
+    let request = DeployRequest {
+        name: req.name,
+        model,
+        resources,
+    };
+    let (s, model) = api.core.deploy_compiled(caller.actor(), request).await?;
+    let d = &s.deployments[0];
+    api.changed_with(Some((s.name.as_str(), &d.model, d.version, model)))
+        .await?;
+    Ok(json_response(
+        StatusCode::CREATED,
+        &view(api, &s, true, true),
+    ))
+}
+
+/// A service as the API shows it: the key masked unless asked for, its state as the gateway
+/// holds it, and (for one service) what its model takes and gives.
+pub fn view(api: &Api, s: &Service, show_key: bool, signature: bool) -> ServiceView {
+    let table = api.routing.table();
+    let route = table.by_name(s.name.as_str());
+    let cells: Vec<_> = route
+        .map(|r| r.versions.iter().map(|(c, _)| c.state()).collect())
+        .unwrap_or_default();
+    let failed = cells.iter().find_map(|c| match c {
+        State::Failed(why) => Some(why.clone()),
+        _ => None,
+    });
+    let (state, reason) = match (failed, route) {
+        (Some(why), _) => ("failed", Some(why)),
+        (None, None) => ("loading", None),
+        (None, Some(_)) if cells.iter().any(|c| matches!(c, State::Loading)) => ("loading", None),
+        (None, Some(_)) => ("ready", None),
+    };
+    let signature = signature
+        .then(|| {
+            cells.iter().find_map(|c| match c {
+                State::Ready(p) => Some(p.signature().describe()),
+                _ => None,
+            })
+        })
+        .flatten();
+    ServiceView {
+        service: s.clone(),
+        key: if show_key {
+            s.key.clone()
+        } else {
+            s.masked_key()
+        },
+        gateway: api.gateway_url.clone(),
+        state: state.into(),
+        reason,
+        signature,
+    }
+}

@@ -1,0 +1,162 @@
+//! Every sentence the console shows that is not an action's own help (that lives in the
+//! action table): messages, dialog wording, empty states, and the translation of the server's
+//! CLI-worded advice into console keys. One place, so wording stays consistent and reviewable
+//! (gitui's `strings.rs`).
+
+pub const READ_ONLY: &str = "read-only: this token may not change anything";
+pub const NOT_ADMIN: &str = "only an admin token may stop the server";
+pub const LOADING_DEMO: &str = "loading the sample models";
+pub const DEMO_NEEDS_EMPTY: &str = "the demo loads into an empty repository only";
+pub const DEMO_DONE: &str = "loaded 3 sample models and deployed service iris (2 shows it)";
+pub const NOTHING_SELECTED: &str = "nothing selected";
+pub const TOKEN_CANNOT_READ_KEYS: &str = "this token may not read access keys (it needs operator scope), so there is no runnable line to copy";
+
+pub fn unknown_command(name: &str) -> String {
+    format!("unknown command :{name}; tab completes, ? lists them")
+}
+
+pub fn no_service(name: &str) -> String {
+    format!("no service named {name:?}; tab after :svc lists them")
+}
+
+pub fn no_theme_given() -> String {
+    "which theme? :theme NAME (tab lists them)".into()
+}
+
+pub fn copied(service: &str) -> String {
+    format!("copied the request for {service} (with its key): paste it into a shell")
+}
+
+/// Inside tmux, an application's clipboard request reaches the clipboard only with
+/// `set-clipboard on` (tmux 3.3's default, `external`, drops it).
+pub fn tmux_clipboard_off(setting: &str) -> String {
+    format!(
+        "tmux has set-clipboard {setting}, so it drops clipboard requests: run `tmux set -g set-clipboard on`, or copy the line from the detail view (enter)"
+    )
+}
+
+pub fn copy_failed(why: &str) -> String {
+    format!("cannot write to the terminal to copy: {why}")
+}
+
+pub fn model_gone(name: &str) -> String {
+    format!("model {name} is gone (its last version was deleted)")
+}
+
+pub fn service_gone(name: &str) -> String {
+    format!("service {name} is gone (deleted)")
+}
+
+pub fn stopping(pid: u32) -> String {
+    format!("server pid {pid} is stopping (it drains requests in progress first)")
+}
+
+pub const STALE: &str = "STALE";
+
+pub fn stale_reason(why: &str) -> String {
+    format!("not connected, showing what was last loaded: {why}; retrying")
+}
+
+// Dialogs.
+
+pub fn delete_service_title(name: &str) -> String {
+    format!("Delete service {name}?")
+}
+
+pub fn delete_service_body(host: &str) -> String {
+    format!("{host} stops answering at once (404); its history stays.")
+}
+
+pub fn rotate_key_title(name: &str) -> String {
+    format!("New access key for {name}?")
+}
+
+pub const ROTATE_KEY_BODY: &str =
+    "The current key stops working at once; clients need the new one.";
+
+pub fn delete_model_title(name: &str, versions: u32) -> String {
+    format!(
+        "Delete model {name} ({versions} version{})?",
+        if versions == 1 { "" } else { "s" }
+    )
+}
+
+pub const DELETE_MODEL_BODY: &str =
+    "Every version goes, and each artifact file no other model uses; this cannot be undone.";
+
+pub fn in_service(services: &[String]) -> String {
+    format!(
+        "It serves {}: the server will refuse until those services are deleted.",
+        services.join(", ")
+    )
+}
+
+pub fn delete_version_title(model: &str, version: u32) -> String {
+    format!("Delete {model}:{version}?")
+}
+
+/// What deleting a version does to its artifact: kept when another version of the model has
+/// the same bytes (the artifact store keeps one file per content), removed otherwise — unless
+/// some other model imported the very same bytes, which this view cannot see.
+pub fn delete_version_body(shared_with: &[u32], last: bool) -> String {
+    let artifact = if shared_with.is_empty() {
+        "its artifact file is removed (unless another model has the same bytes)".to_string()
+    } else {
+        let list: Vec<String> = shared_with.iter().map(u32::to_string).collect();
+        format!(
+            "its artifact file is kept: version {} has the same bytes",
+            list.join(", ")
+        )
+    };
+    let model = if last {
+        " It is the last version, so the model goes too."
+    } else {
+        ""
+    };
+    format!("The version is removed and {artifact}; this cannot be undone.{model}")
+}
+
+pub const STOP_TITLE: &str = "Stop the server?";
+pub const STOP_BODY: &str = "Every service stops answering once requests in progress finish; consoles show STALE until it is started again (`modeldeck serve`).";
+
+/// The server's advice names CLI commands; in the console the same thing is a key away.
+const CLI_TO_CONSOLE: &[(&str, &str)] = &[
+    ("`modeldeck models list`", "the Models pane (1)"),
+    ("`modeldeck services list`", "the Services pane (2)"),
+    (
+        "check with the Models pane (1) or the Services pane (2) before retrying",
+        "check the Models (1) and Services (2) panes before retrying",
+    ),
+];
+
+/// An error message as the console shows it: CLI commands replaced by the keys that do the
+/// same here.
+pub fn for_console(message: &str) -> String {
+    let mut out = message.to_string();
+    for (cli, console) in CLI_TO_CONSOLE {
+        out = out.replace(cli, console);
+    }
+    if let Some(start) = out.find("`modeldeck models show ")
+        && let Some(len) = out[start + 1..].find('`')
+    {
+        out.replace_range(start..start + len + 2, "the model's versions (1, enter)");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_advice_becomes_console_keys() {
+        assert_eq!(
+            for_console("no model named \"x\": see `modeldeck models list`"),
+            "no model named \"x\": see the Models pane (1)"
+        );
+        assert_eq!(
+            for_console("model iris has no version 9: see `modeldeck models show iris`"),
+            "model iris has no version 9: see the model's versions (1, enter)"
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! The import and deploy forms: real text inputs, tab between fields, enter submits; a
+//! refusal stays in the form with the cursor on the field at fault, and goes once a field is
+//! edited.
+
+use crossterm::event::KeyCode;
+
+use crate::domain::{CONCURRENCY, MAX_BATCH_ROWS, Setting, THREADS, TIMEOUT_MS};
+use crate::tui::effect::{Call, Effect};
+use crate::tui::input::Input;
+use crate::tui::keymap::Key;
+use crate::tui::state::{Field, Form, FormKind, Overlay, State};
+
+fn field(key: &'static str, label: &'static str, value: &str, hint: String) -> Field {
+    Field {
+        key,
+        label,
+        input: Input::new(value),
+        hint,
+    }
+}
+
+fn form(kind: FormKind, fields: Vec<Field>) -> Form {
+    Form {
+        kind,
+        fields,
+        focus: 0,
+        busy: false,
+        error: None,
+    }
+}
+
+pub fn import_form() -> Form {
+    form(
+        FormKind::Import,
+        vec![
+            field(
+                "source",
+                "source",
+                "",
+                "a file here (uploaded), a path on the server, or an http(s):// or s3:// URL"
+                    .into(),
+            ),
+            field(
+                "name",
+                "name",
+                "",
+                "a-z 0-9 . _ -  (an existing name adds a version)".into(),
+            ),
+            field(
+                "type",
+                "type",
+                "",
+                "pmml, onnx, angel, upstream; empty: detect".into(),
+            ),
+        ],
+    )
+}
+
+pub fn deploy_form(model: Option<&str>) -> Form {
+    let setting = |label, s: Setting| field(s.key, label, &s.default.to_string(), s.hint());
+    form(
+        FormKind::Deploy,
+        vec![
+            field(
+                "name",
+                "name",
+                "",
+                "service name: a DNS label (a-z 0-9 -)".into(),
+            ),
+            field(
+                "model",
+                "model",
+                model.unwrap_or(""),
+                "MODEL or MODEL:VERSION".into(),
+            ),
+            setting("threads", THREADS),
+            setting("concurrency", CONCURRENCY),
+            setting("timeout ms", TIMEOUT_MS),
+            setting("max batch rows", MAX_BATCH_ROWS),
+        ],
+    )
+}
+
+pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let Overlay::Form(form) = &mut state.overlay else {
+        return vec![];
+    };
+    if form.busy {
+        return vec![];
+    }
+    let n = form.fields.len();
+    match key.code {
+        KeyCode::Esc => state.overlay = Overlay::None,
+        KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % n,
+        KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + n - 1) % n,
+        KeyCode::Enter => {
+            form.busy = true;
+            form.error = None;
+            let v = |k: &str| form.value(k).trim().to_string();
+            let call = match form.kind {
+                FormKind::Import => Call::Import {
+                    source: v("source"),
+                    name: v("name"),
+                    kind: v("type"),
+                },
+                FormKind::Deploy => Call::Deploy {
+                    name: v("name"),
+                    model: v("model"),
+                    threads: v(THREADS.key),
+                    concurrency: v(CONCURRENCY.key),
+                    timeout_ms: v(TIMEOUT_MS.key),
+                    max_batch_rows: v(MAX_BATCH_ROWS.key),
+                },
+            };
+            return vec![call.into()];
+        }
+        _ => {
+            if form.fields[form.focus].input.key(key) {
+                form.error = None;
+            }
+        }
+    }
+    vec![]
+}

@@ -1,0 +1,157 @@
+//! Who gets a key: Ctrl-C (quit now) first, then whatever overlay is open (the `:` line, a
+//! form, a dialog), then the filter being typed, and only then the action table — pane keys
+//! before global ones.
+
+use std::time::Instant;
+
+use crossterm::event::KeyCode;
+
+use super::{commands, forms};
+use crate::tui::action::{ACTIONS, Action, Ctx, Scope, def_of};
+use crate::tui::effect::{Effect, Ui};
+use crate::tui::keymap::{Key, Keymap};
+use crate::tui::state::{Overlay, Pane, State};
+use crate::tui::text;
+
+pub fn scope_of(state: &State) -> Scope {
+    match state.pane {
+        Pane::Models => Scope::Models,
+        Pane::Services => Scope::Services,
+        _ => Scope::Global,
+    }
+}
+
+pub fn on_key(state: &mut State, keymap: &Keymap, key: Key, now: Instant) -> Vec<Effect> {
+    if keymap.keys_of(Action::ForceQuit).contains(&key) {
+        return run(state, Action::ForceQuit, "", now);
+    }
+    match &mut state.overlay {
+        Overlay::Command(_) => return commands::command_key(state, key, now),
+        Overlay::Form(_) => return forms::form_key(state, key),
+        Overlay::Confirm(_) => return confirm_key(state, key),
+        Overlay::Leave { stop } => {
+            return match key.code {
+                KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => {
+                    *stop = !*stop;
+                    vec![]
+                }
+                KeyCode::Enter => {
+                    let stop = *stop;
+                    state.quit = true;
+                    vec![Ui::Quit { stop }.into()]
+                }
+                KeyCode::Esc => {
+                    state.overlay = Overlay::None;
+                    vec![]
+                }
+                _ => vec![],
+            };
+        }
+        Overlay::Help | Overlay::Messages => {
+            state.overlay = Overlay::None;
+            return vec![];
+        }
+        Overlay::None => {}
+    }
+    if state.filtering {
+        return filter_key(state, key);
+    }
+    match keymap.resolve(scope_of(state), key) {
+        Some(action) => run(state, action, "", now),
+        None => vec![],
+    }
+}
+
+/// Runs an action's handler (from a key or a `:` command), unless the token may not write.
+pub fn run(state: &mut State, action: Action, arg: &str, now: Instant) -> Vec<Effect> {
+    let Some(def) = def_of(action) else {
+        return vec![];
+    };
+    if def.writes && state.read_only {
+        state.toast(text::READ_ONLY, true, now);
+        return vec![];
+    }
+    // The user has moved on: an error already on the status line makes way.
+    state.settle_errors();
+    (def.run)(state, &Ctx { now, arg, action })
+}
+
+fn confirm_key(state: &mut State, key: Key) -> Vec<Effect> {
+    let Overlay::Confirm(c) = &mut state.overlay else {
+        return vec![];
+    };
+    if let Some((expected, typed)) = &mut c.typed {
+        match key.code {
+            KeyCode::Char(ch) if !key.ctrl => typed.push(ch),
+            KeyCode::Backspace => {
+                typed.pop();
+            }
+            KeyCode::Esc => state.overlay = Overlay::None,
+            KeyCode::Enter if typed == expected => {
+                let call = c.call.clone();
+                state.overlay = Overlay::None;
+                return vec![call.into()];
+            }
+            _ => {}
+        }
+        return vec![];
+    }
+    match key.code {
+        KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => c.on_ok = !c.on_ok,
+        KeyCode::Char('y') => {
+            let call = c.call.clone();
+            state.overlay = Overlay::None;
+            return vec![call.into()];
+        }
+        KeyCode::Enter => {
+            let call = c.on_ok.then(|| c.call.clone());
+            state.overlay = Overlay::None;
+            return call.into_iter().map(Effect::from).collect();
+        }
+        KeyCode::Char('n') | KeyCode::Esc | KeyCode::Char('q') => state.overlay = Overlay::None,
+        _ => {}
+    }
+    vec![]
+}
+
+fn filter_key(state: &mut State, key: Key) -> Vec<Effect> {
+    match key.code {
+        KeyCode::Enter => state.filtering = false,
+        KeyCode::Esc => {
+            state.filtering = false;
+            state.filter.clear();
+        }
+        KeyCode::Backspace => {
+            state.filter.pop();
+        }
+        KeyCode::Char(c) if !key.ctrl => state.filter.push(c),
+        _ => {}
+    }
+    if let Some(list) = state.list() {
+        state.cursor_mut(list).row = 0;
+    }
+    vec![]
+}
+
+/// The hint bar's entries for the current pane: (key label, help), pane keys first.
+pub fn hints(state: &State, keymap: &Keymap) -> Vec<(String, &'static str)> {
+    let scope = scope_of(state);
+    let shown = |d: &&crate::tui::action::ActionDef| {
+        let hidden = d.writes && state.read_only;
+        !(d.hint.is_empty() || hidden || keymap.keys_of(d.action).is_empty())
+    };
+    let mut out: Vec<(String, &'static str)> = ACTIONS
+        .iter()
+        .filter(|d| d.scope == scope && scope != Scope::Global)
+        .filter(shown)
+        .map(|d| (keymap.label(d.action), d.hint))
+        .collect();
+    out.extend(
+        ACTIONS
+            .iter()
+            .filter(|d| d.scope == Scope::Global)
+            .filter(shown)
+            .map(|d| (keymap.label(d.action), d.hint)),
+    );
+    out
+}
