@@ -387,11 +387,26 @@ fn short_id(id: &str) -> &str {
     &id[..id.len().min(8)]
 }
 
+/// The innermost cause of a failed request ("Connection refused (os error 111)"), which says
+/// more in fewer words than reqwest's own message with the URL in it.
+fn cause(e: &reqwest::Error) -> String {
+    let mut inner: &dyn std::error::Error = e;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        inner.to_string()
+    }
+}
+
 fn unreachable(base: &str, e: &reqwest::Error, unsure: bool) -> ControlError {
     ControlError::unavailable(
         "server_unreachable",
         format!(
-            "the control API at {base} does not answer: {e}{}",
+            "the control API at {base} does not answer ({}){}",
+            cause(e),
             if unsure {
                 " — the change may or may not have been made: check with `modeldeck models list` or `modeldeck services list` before retrying"
             } else {

@@ -133,7 +133,7 @@ pub fn host_port(url: &str) -> &str {
 async fn follow(client: &Client, tx: &UnboundedSender<Msg>) -> String {
     let response = match client.watch().await {
         Ok(r) => r,
-        Err(e) => return short(&e.to_string()).to_string(),
+        Err(e) => return e.to_string(),
     };
     let _ = tx.send(Msg::Connection(Ok(())));
     let mut body = response.bytes_stream();
@@ -151,14 +151,6 @@ async fn follow(client: &Client, tx: &UnboundedSender<Msg>) -> String {
         }
     }
     format!("the server at {} closed the change stream", client.base())
-}
-
-/// An error's first clause: reqwest's chains repeat the URL several times over.
-fn short(text: &str) -> &str {
-    match text.find(": error sending request") {
-        Some(i) => &text[..i],
-        None => text,
-    }
 }
 
 fn done(result: Result<Done, ControlError>) -> Option<Msg> {

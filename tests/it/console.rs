@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use crate::common::{BIN, DataDir};
+use crate::common::{BIN, DataDir, repo_path};
 
 struct Tmux {
     socket: String,
@@ -49,7 +49,7 @@ impl Tmux {
     /// marker, the exit code and the tty mode when the console exits.
     fn console(&self, name: &str, data: &Path, home: &Path) {
         let cmd = format!(
-            "env HOME={} LANG=C.UTF-8 TERM=xterm-256color {BIN} --data-dir {}; echo CONSOLE-EXITED $?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 600",
+            "cd {0} && env HOME={0} LANG=C.UTF-8 TERM=xterm-256color {BIN} --data-dir {1}; echo CONSOLE-EXITED $?; stty -a | tr ' ' '\\n' | grep -x -- '-\\?icanon'; sleep 600",
             home.display(),
             data.display()
         );
@@ -198,4 +198,111 @@ fn start_demo_leave_running_reattach_and_stop() {
         !dir.path.join("server.json").exists(),
         "a clean stop removes server.json"
     );
+}
+
+/// The on-call path end to end: `y` copies a request that runs as pasted (tmux takes the
+/// clipboard request with `set-clipboard on`), a dead server turns the console STALE, a
+/// restart on other ports is found by itself, a model is imported from a relative path on the
+/// console's machine, and `:stop` stops the server.
+#[test]
+fn copy_runs_stale_then_reconnects_and_stop() {
+    let Some(tmux) = Tmux::new("oncall") else {
+        return;
+    };
+    let dir = DataDir::new();
+    dir.configure("gateway = \"127.0.0.1:0\"\ncontrol = \"127.0.0.1:0\"\n");
+    let home = dir.scratch.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    tmux.console("c", &dir.path, &home);
+    tmux.run(&["set-option", "-g", "set-clipboard", "on"]);
+    tmux.wait_for("c", "No models yet");
+    tmux.keys("c", &["d"]);
+    tmux.wait_for("c", "deployed service iris");
+    tmux.keys("c", &["2"]);
+    tmux.wait_for("c", "ready");
+
+    // y: the buffer holds a line that answers with a prediction when run.
+    tmux.keys("c", &["y"]);
+    tmux.wait_for("c", "copied the request for iris");
+    let line = tmux.run(&["show-buffer"]);
+    assert!(line.starts_with("curl -s http://127.0.0.1:"), "{line}");
+    let out = Command::new("sh").arg("-c").arg(&line).output().unwrap();
+    let answer = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        answer.contains("\"predictions\""),
+        "the copied line answered {answer:?} ({line})"
+    );
+
+    // The server dies: STALE, the reason on a line of its own, states unknown.
+    let pid = server_pid(&dir.path).expect("a server");
+    // SAFETY: killing the server this test's console started, as a crash would.
+    unsafe { libc::kill(pid, libc::SIGKILL) };
+    let screen = tmux.wait_for("c", "STALE");
+    assert!(screen.contains("not connected"), "{screen}");
+    assert!(screen.contains("unknown"), "{screen}");
+    assert!(!screen.contains("● ready"), "{screen}");
+
+    // A new server on other ports: the console finds it through server.json.
+    let old = std::fs::read_to_string(dir.path.join("server.json")).unwrap_or_default();
+    let mut serve = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&dir.path)
+        .args(["serve", "--log-file"])
+        .arg(dir.scratch.join("second.log"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Killed if the test fails before `:stop` stops it.
+    let _guard = KillOnDrop(serve.id() as i32);
+    wait_until("the new server publishes", || {
+        server_pid(&dir.path).is_some_and(|p| p as u32 == serve.id())
+    });
+    let screen = tmux.wait_for("c", "● connected");
+    assert!(!screen.contains("STALE"), "{screen}");
+    let control = |text: &str| {
+        serde_json::from_str::<serde_json::Value>(text).ok()?["control"]
+            .as_str()
+            .map(str::to_string)
+    };
+    let new = std::fs::read_to_string(dir.path.join("server.json")).unwrap();
+    assert_ne!(control(&old), control(&new), "the test wants other ports");
+    let port = control(&new).unwrap();
+    let port = port.rsplit(':').next().unwrap();
+    tmux.wait_for("c", &format!("attached 127.0.0.1:{port}"));
+    tmux.wait_for("c", "ready");
+    assert!(tmux.screen("c").contains("iris"), "the selection stayed");
+
+    // Import from where the console runs: a relative path, uploaded.
+    std::fs::copy(repo_path("assets/iris/iris.pmml"), home.join("mine.pmml")).unwrap();
+    tmux.keys("c", &["1", "i"]);
+    tmux.wait_for("c", "Import a model");
+    tmux.run(&["send-keys", "-t", "t:c", "-l", "mine.pmml"]);
+    tmux.keys("c", &["Tab"]);
+    tmux.run(&["send-keys", "-t", "t:c", "-l", "mine"]);
+    tmux.keys("c", &["Enter"]);
+    tmux.wait_for("c", "imported mine:1");
+    tmux.wait_for("c", "Models (4)");
+
+    // :stop, confirmed, stops the server; the console says STALE.
+    tmux.keys("c", &[":"]);
+    tmux.run(&["send-keys", "-t", "t:c", "-l", "stop"]);
+    tmux.keys("c", &["Enter"]);
+    tmux.wait_for("c", "Stop the server?");
+    tmux.keys("c", &["y"]);
+    tmux.wait_for("c", "is stopping");
+    let status = serve.wait().unwrap();
+    assert!(status.success(), "{status}");
+    tmux.wait_for("c", "STALE");
+    tmux.keys("c", &["C-c"]);
+    tmux.wait_for("c", "CONSOLE-EXITED 0");
+}
+
+struct KillOnDrop(i32);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        // SAFETY: signalling a server this test started; harmless if it already exited.
+        unsafe { libc::kill(self.0, libc::SIGKILL) };
+    }
 }

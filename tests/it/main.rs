@@ -13,6 +13,7 @@ mod import_s3;
 #[cfg(feature = "test-runtimes")]
 mod limits;
 mod names;
+mod operate;
 mod ownership;
 mod pmml_conformance;
 mod pmml_errors;

@@ -301,3 +301,126 @@ pub fn load_all(loads: Vec<Load>) -> Vec<tokio::task::JoinHandle<()>> {
         })
         .collect()
 }
+
+/// The routes in-process, with bodies built here, as the gateway's `handle` is tested: the
+/// same `Api::handle` that `serve` runs.
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use http::{Request, StatusCode};
+    use http_body_util::{BodyExt, Full};
+    use serde_json::{Value, json};
+
+    use super::Api;
+    use crate::config::DataDir;
+    use crate::control::{Core, Role};
+    use crate::gateway::Routing;
+    use crate::net::Stopping;
+
+    async fn api() -> (Arc<Api>, String, tempfile::TempDir) {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = DataDir::open(Some(&tmp.path().join("data"))).unwrap();
+        let core = Core::open(dir, Role::Server).unwrap();
+        let token_file = core.data_dir().token_file();
+        core.ensure_local_admin(&token_file).await.unwrap();
+        let token = std::fs::read_to_string(token_file)
+            .unwrap()
+            .trim()
+            .to_string();
+        let routing = Arc::new(Routing::new(core.data_dir().root()));
+        let (_tx, stopping) = Stopping::channel();
+        let api = Api::new(Arc::new(core), routing, stopping, "http://gw".into()).unwrap();
+        (Arc::new(api), token, tmp)
+    }
+
+    async fn call(
+        api: &Arc<Api>,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &str,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(path);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = req.body(Full::new(Bytes::from(body.to_string()))).unwrap();
+        let response = Arc::clone(api).handle(req).await;
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn routes_answer_in_process() {
+        let (api, token, _tmp) = api().await;
+        let t = Some(token.as_str());
+        let (status, id) = call(&api, "GET", "/api/v1/identity", None, "").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(id["id"], json!(api.id));
+        let (status, v) = call(&api, "GET", "/api/v1/status", None, "").await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+        );
+        let (status, v) = call(&api, "GET", "/api/v1/status", t, "").await;
+        assert_eq!(status, StatusCode::OK, "{v}");
+        assert_eq!(
+            (v["id"].as_str(), v["caller"]["scope"].as_str()),
+            (Some(api.id.as_str()), Some("admin"))
+        );
+        let (status, v) = call(
+            &api,
+            "POST",
+            "/api/v1/services",
+            t,
+            r#"{"name":"a","model":"nosuch","threads":0}"#,
+        )
+        .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{v}");
+        assert_eq!(
+            (v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+            (Some("invalid_setting"), Some("threads"))
+        );
+        let (status, v) = call(
+            &api,
+            "POST",
+            "/api/v1/services",
+            t,
+            r#"{"name":"a","model":"nosuch"}"#,
+        )
+        .await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{v}"
+        );
+        let (status, v) = call(
+            &api,
+            "POST",
+            "/api/v1/services",
+            t,
+            r#"{"name":"a","bogus":1}"#,
+        )
+        .await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (StatusCode::BAD_REQUEST, Some("bad_request")),
+            "{v}"
+        );
+        let (status, v) = call(&api, "GET", "/api/v1/nosuch", t, "").await;
+        assert_eq!(
+            (status, v["error"]["code"].as_str()),
+            (StatusCode::NOT_FOUND, Some("not_found")),
+            "{v}"
+        );
+        let (status, _) = call(&api, "POST", "/api/v1/identity", None, "").await;
+        assert_eq!(
+            status,
+            StatusCode::UNAUTHORIZED,
+            "only GET /identity goes without a token"
+        );
+    }
+}

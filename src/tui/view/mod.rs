@@ -40,7 +40,11 @@ pub fn draw(frame: &mut Frame, state: &State, look: &Look) -> usize {
         return 1;
     }
     // While the server is unreachable, the reason gets a line of its own under the title.
-    let stale = u16::from(state.connection.stale());
+    let reason_text = state.connection.problem.as_deref().map(text::stale_reason);
+    // Up to two lines, so the whole reason shows at 80 columns.
+    let stale = reason_text.as_ref().map_or(0, |t| {
+        (t.chars().count().div_ceil(area.width.max(1) as usize)).clamp(1, 2) as u16
+    });
     let [title, reason, tabs, body, status, hint] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(stale),
@@ -51,13 +55,17 @@ pub fn draw(frame: &mut Frame, state: &State, look: &Look) -> usize {
     ])
     .areas(area);
     title_bar(frame, title, state, look);
-    if let Some(why) = &state.connection.problem {
-        let line = fit::cut(
-            &text::stale_reason(why),
-            reason.width as usize,
-            look.sym.ellipsis,
-        );
-        frame.render_widget(Paragraph::new(line).style(look.theme.error), reason);
+    if let Some(text) = reason_text {
+        // Hard-wrapped at the screen's edge (a URL has no spaces to wrap at), the end cut
+        // with an ellipsis if even two lines are not enough.
+        let width = reason.width.max(1) as usize;
+        let room = width * reason.height as usize;
+        let chars: Vec<char> = fit::cut(&text, room, look.sym.ellipsis).chars().collect();
+        let lines: Vec<Line> = chars
+            .chunks(width)
+            .map(|c| Line::from(c.iter().collect::<String>()))
+            .collect();
+        frame.render_widget(Paragraph::new(lines).style(look.theme.error), reason);
     }
     tab_bar(frame, tabs, state, look);
     let rows = panes::draw(frame, body, state, look);

@@ -1,0 +1,254 @@
+//! Operating a server: `modeldeck stop`, the identity check that keeps a token from reaching
+//! another data directory's server, the error contract (status, code, field), and a log that
+//! records every change — refused ones too — with no secrets and no colour codes.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::common::{DataDir, repo_path, stderr, stdout};
+use crate::server::{Server, serving};
+
+#[tokio::test]
+async fn stop_drains_the_server_and_reports() {
+    let dir = DataDir::new();
+    let out = dir.run(&["stop"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("no server is running"),
+        "{}",
+        stdout(&out)
+    );
+
+    let (server, _key) = serving(&dir, "assets/iris/iris.pmml", "iris").await;
+    let pid = server.child.id().unwrap();
+    let mut child = server.child;
+    let out = dir.run(&["stop", "--json"]).await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(report["stopped"], json!(pid));
+    let status = child.wait().await.unwrap();
+    assert!(status.success(), "the server exits cleanly: {status}");
+    assert!(
+        !dir.path.join("server.json").exists(),
+        "server.json is removed"
+    );
+    // The data directory is free again: a command runs in-process.
+    let list = dir.json(&["services", "list", "--json"]).await;
+    assert_eq!(
+        list[0]["name"], "iris",
+        "nothing acknowledged was lost: {list}"
+    );
+}
+
+#[tokio::test]
+async fn stop_needs_an_admin() {
+    let dir = DataDir::new();
+    let server = Server::start(&dir).await;
+    let created = dir
+        .json(&["tokens", "create", "ops", "--scope", "operator", "--json"])
+        .await;
+    let token = created["token"].as_str().unwrap();
+    let (status, v) = server.api(Method::POST, "stop", Some(token), None).await;
+    assert_eq!(
+        (status, v["error"]["code"].as_str()),
+        (403, Some("forbidden")),
+        "{v}"
+    );
+    let (status, v) = server.api(Method::POST, "stop", None, None).await;
+    assert_eq!(status, 401, "{v}");
+    assert_eq!(server.get("status").await["services"], 0, "still serving");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_token_is_sent_only_to_the_data_directorys_own_server() {
+    let mine = DataDir::new();
+    let other = DataDir::new();
+    let a = Server::start(&mine).await;
+    let b = Server::start(&other).await;
+    // /identity is the one call without a token, and says only which directory it serves.
+    let (status, id) = b.api(Method::GET, "identity", None, None).await;
+    assert_eq!(status, 200, "{id}");
+    let keys: Vec<&String> = id.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["id", "version"], "{id}");
+    let other_id = std::fs::read_to_string(other.path.join("id")).unwrap();
+    assert_eq!(id["id"], other_id.trim());
+    // Point this directory's server.json at the other server (as when another directory's
+    // server took the port after a restart): the CLI refuses instead of sending the token.
+    let info = mine.path.join("server.json");
+    let mut published: Value =
+        serde_json::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
+    published["control"] = json!(b.control);
+    std::fs::write(&info, published.to_string()).unwrap();
+    let out = mine.run(&["models", "list", "--json"]).await;
+    assert!(!out.status.success());
+    let err: Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+    assert_eq!(err["error"]["code"], "wrong_server", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("another data directory"),
+        "{err}"
+    );
+    let log = std::fs::read_to_string(other.scratch.join("serve.log")).unwrap();
+    assert!(
+        !log.contains("unauthorized"),
+        "the other server saw a token attempt: {log}"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+#[tokio::test]
+async fn errors_carry_their_status_code_and_field() {
+    let dir = DataDir::new();
+    let (server, _key) = serving(&dir, "assets/iris/iris.pmml", "iris").await;
+    let t = Some(server.token.as_str());
+    let cases: Vec<(Method, &str, Option<Value>, u16, &str, Option<&str>)> = vec![
+        (Method::GET, "services/nosuch", None, 404, "not_found", None),
+        (
+            Method::GET,
+            "models/Bad%20Name",
+            None,
+            400,
+            "invalid_name",
+            None,
+        ),
+        (
+            Method::POST,
+            "services",
+            Some(json!({"name": "iris", "model": "iris"})),
+            409,
+            "exists",
+            None,
+        ),
+        (
+            Method::POST,
+            "services",
+            Some(json!({"name": "x", "model": "iris", "timeout_ms": 1e30})),
+            400,
+            "invalid_setting",
+            Some("timeout_ms"),
+        ),
+        (
+            Method::POST,
+            "services",
+            Some(json!({"name": "x", "model": "iris:"})),
+            400,
+            "invalid_field",
+            Some("model"),
+        ),
+        (Method::DELETE, "models/iris", None, 409, "in_service", None),
+        (
+            Method::POST,
+            "tokens",
+            Some(json!({"name": "x", "scope": "root"})),
+            400,
+            "invalid_field",
+            Some("scope"),
+        ),
+        (
+            Method::PUT,
+            "services",
+            None,
+            405,
+            "method_not_allowed",
+            None,
+        ),
+    ];
+    for (method, path, body, status, code, field) in cases {
+        let (got, v) = server.api(method.clone(), path, t, body).await;
+        assert_eq!(got, status, "{method} {path}: {v}");
+        assert_eq!(v["error"]["code"], code, "{method} {path}: {v}");
+        assert_eq!(v["error"]["field"].as_str(), field, "{method} {path}: {v}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn the_log_records_every_change_and_refusal_without_secrets() {
+    let dir = DataDir::new();
+    dir.configure("[log]\naccess = true\n");
+    let (server, key) = serving(&dir, "assets/iris/iris.pmml", "iris").await;
+    let t = Some(server.token.as_str());
+    let (status, _) = server
+        .api(Method::POST, "services/iris/rotate-key", t, None)
+        .await;
+    assert_eq!(status, 200);
+    let (status, _) = server
+        .api(
+            Method::POST,
+            "services",
+            t,
+            Some(json!({"name": "iris", "model": "iris"})),
+        )
+        .await;
+    assert_eq!(status, 409);
+    let (status, created) = server
+        .api(
+            Method::POST,
+            "tokens",
+            t,
+            Some(json!({"name": "ci", "scope": "viewer"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = server.api(Method::DELETE, "tokens/ci", t, None).await;
+    assert_eq!(status, 200);
+    let body = r#"{"instances":[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]}"#;
+    crate::server::post(
+        &format!("{}/v1/models/iris:predict", server.gateway),
+        None,
+        Some("wrong-key"),
+        body,
+    )
+    .await;
+    let admin = server.token.clone();
+    server.stop().await;
+    let log = std::fs::read_to_string(dir.scratch.join("serve.log")).unwrap();
+    for kind in ["service.key_rotated", "token.created", "token.revoked"] {
+        assert!(log.contains(kind), "no {kind} line: {log}");
+    }
+    assert!(
+        log.lines().any(|l| l.contains("change refused")
+            && l.contains("exists")
+            && l.contains("actor=local-admin")),
+        "the refused deploy is not logged with who and why: {log}"
+    );
+    assert!(
+        log.lines()
+            .any(|l| l.contains("request") && l.contains("status=401")),
+        "no access log line: {log}"
+    );
+    for secret in [
+        key.as_str(),
+        admin.as_str(),
+        created["token"].as_str().unwrap(),
+    ] {
+        assert!(!log.contains(secret), "a secret is in the log");
+    }
+    assert!(!log.contains('\u{1b}'), "colour codes in a log file");
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line() {
+    let dir = DataDir::new();
+    let mut cmd = Server::command(&dir);
+    cmd.args(["--log-format", "json"]);
+    let server = Server::spawned(&dir, cmd.spawn().unwrap()).await;
+    dir.import(repo_path("assets/iris/iris.pmml").to_str().unwrap(), "iris")
+        .await;
+    server.stop().await;
+    let log = std::fs::read_to_string(dir.scratch.join("serve.log")).unwrap();
+    let lines: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["kind"] == "model.imported"),
+        "{log}"
+    );
+}
