@@ -100,12 +100,22 @@ async fn a_token_is_sent_only_to_the_data_directorys_own_server() {
     b.stop().await;
 }
 
+/// A call and what it must answer: method, path, body; status, code, field at fault.
+type Case = (
+    Method,
+    &'static str,
+    Option<Value>,
+    u16,
+    &'static str,
+    Option<&'static str>,
+);
+
 #[tokio::test]
 async fn errors_carry_their_status_code_and_field() {
     let dir = DataDir::new();
     let (server, _key) = serving(&dir, "assets/iris/iris.pmml", "iris").await;
     let t = Some(server.token.as_str());
-    let cases: Vec<(Method, &str, Option<Value>, u16, &str, Option<&str>)> = vec![
+    let cases: Vec<Case> = vec![
         (Method::GET, "services/nosuch", None, 404, "not_found", None),
         (
             Method::GET,
