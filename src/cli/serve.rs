@@ -127,6 +127,8 @@ pub fn stop(data_dir: Option<PathBuf>, args: StopArgs) -> ExitCode {
         };
         let pid = match free() {
             Ok(_) => {
+                // A server killed with -9 leaves its address behind; it is wrong now.
+                let _ = std::fs::remove_file(dir.server_file());
                 if json {
                     println!("{}", serde_json::json!({"stopped": null, "running": false}));
                 } else {

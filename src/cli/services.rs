@@ -194,6 +194,9 @@ pub async fn dispatch(
                 );
                 let body = session.example_body(&s).await;
                 println!("\n{}", curl(&gateway, &s, &key, &body));
+                if !show_key {
+                    println!("(the key is masked: --show-key prints a line that runs as pasted)");
+                }
             }
         }
         ServicesCommand::Rm { name, json } => {

@@ -88,17 +88,33 @@ impl Client {
     /// The client for whatever server `server.json` names now (it may have restarted on other
     /// ports), checked as [`Client::for_data_dir`] checks it.
     pub async fn rediscover(dir: &DataDir) -> Result<Client, ControlError> {
-        let p = published(dir).ok_or_else(|| {
+        let none = |why: String| {
             ControlError::unavailable(
                 "server_unreachable",
                 format!(
-                    "no server runs for {} (no {}): start one with `modeldeck serve`",
-                    dir.root().display(),
-                    dir.server_file().display()
+                    "no server runs for this data directory ({why}): start one with `modeldeck --data-dir {} serve`",
+                    dir.root().display()
                 ),
             )
-        })?;
-        Client::checked(dir, &p.control).await
+        };
+        let p = published(dir).ok_or_else(|| none("no server.json".into()))?;
+        // SAFETY: signal 0 only asks whether the process exists.
+        if unsafe { libc::kill(p.pid as i32, 0) } != 0 {
+            return Err(none(format!("its last server, pid {}, has exited", p.pid)));
+        }
+        Client::checked(dir, &p.control).await.map_err(|e| match e {
+            ControlError::Unavailable {
+                code: "wrong_server",
+                message,
+            } => ControlError::unavailable(
+                "wrong_server",
+                format!(
+                    "{message}; this directory's server is pid {0}: stop it with `kill {0}`",
+                    p.pid
+                ),
+            ),
+            other => other,
+        })
     }
 
     async fn checked(dir: &DataDir, control: &str) -> Result<Client, ControlError> {

@@ -101,6 +101,11 @@ impl Operation {
             .unwrap_or(Outcome::Running)
     }
 
+    /// What the operation works on (a model's name, for an import).
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+
     pub fn is_running(&self) -> bool {
         matches!(self.outcome(), Outcome::Running)
     }

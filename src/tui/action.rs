@@ -366,7 +366,7 @@ pub const ACTIONS: &[ActionDef] = &[
         "demo",
         &["d"],
         M,
-        "load samples, deploy one",
+        "load the sample models",
         "",
         h::demo,
     )),

@@ -53,6 +53,12 @@ pub fn stopping(pid: u32) -> String {
 
 pub const STALE: &str = "STALE";
 
+pub fn lost(why: &str) -> String {
+    format!("lost the server: {why}")
+}
+
+pub const RECONNECTED: &str = "reconnected to the server";
+
 pub fn stale_reason(why: &str) -> String {
     format!("not connected, showing what was last loaded: {why}; retrying")
 }
@@ -117,10 +123,16 @@ pub fn delete_version_body(shared_with: &[u32], last: bool) -> String {
 }
 
 pub const STOP_TITLE: &str = "Stop the server?";
-pub const STOP_BODY: &str = "Every service stops answering once requests in progress finish; consoles show STALE until it is started again (`modeldeck serve`).";
+pub const STOP_BODY: &str = "Every service stops answering once requests in progress finish; consoles show STALE until it is started again (`modeldeck --data-dir DIR serve`, or a console on DIR).";
 
 /// The server's advice names CLI commands; in the console the same thing is a key away.
 const CLI_TO_CONSOLE: &[(&str, &str)] = &[
+    (
+        "use --type pmml, or leave --type out",
+        "set type to pmml, or leave it empty",
+    ),
+    ("leave --type out", "leave type empty"),
+    ("--type ", "type "),
     ("`modeldeck models list`", "the Models pane (1)"),
     ("`modeldeck services list`", "the Services pane (2)"),
     (

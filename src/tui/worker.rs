@@ -189,7 +189,11 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
                     Some(TIMEOUT_MS.parse(&timeout_ms)?),
                     Some(MAX_BATCH_ROWS.parse(&max_batch_rows)?),
                 )?;
-                let model = model.parse().map_err(ControlError::from)?;
+                crate::domain::ServiceName::parse(&name)
+                    .map_err(|e| ControlError::field("name", e.to_string()))?;
+                let model = model.parse().map_err(|e: crate::domain::ModelRefError| {
+                    ControlError::field("model", e.to_string())
+                })?;
                 let request = crate::control::DeployRequest {
                     name: name.clone(),
                     model,
@@ -279,6 +283,8 @@ async fn import(
     kind: &str,
     local: bool,
 ) -> Result<Done, ControlError> {
+    crate::domain::ModelName::parse(name)
+        .map_err(|e| ControlError::field("name", e.to_string()))?;
     let kind = (!kind.is_empty()).then(|| kind.to_string());
     let created = |v: crate::domain::ModelVersion| Done {
         text: format!("imported {}:{}", v.name, v.version),

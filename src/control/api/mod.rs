@@ -136,7 +136,15 @@ impl Api {
                     }
                     result
                 }
-                Err(e) => Err(e),
+                Err(e) => {
+                    if method != http::Method::GET {
+                        tracing::info!(
+                            %method, %path, status = e.status.as_u16(), code = %e.code,
+                            "change refused: no valid token"
+                        );
+                    }
+                    Err(e)
+                }
             }
         };
         let response = result.unwrap_or_else(ApiError::into_response);

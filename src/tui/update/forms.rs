@@ -81,6 +81,32 @@ pub fn deploy_form(model: Option<&str>) -> Form {
     )
 }
 
+/// An empty name field takes a name from the source's file name (`churn-v2.pmml` → `churn-v2`),
+/// lowercased and with characters a model name may not have dropped.
+fn suggest_name(form: &mut Form) {
+    let source = form
+        .value("source")
+        .trim()
+        .trim_end_matches('/')
+        .to_string();
+    let Some(field) = form.fields.iter_mut().find(|f| f.key == "name") else {
+        return;
+    };
+    if !field.input.text().is_empty() || source.is_empty() {
+        return;
+    }
+    let last = source.rsplit(['/', '\\']).next().unwrap_or("");
+    let stem = last.split('.').next().unwrap_or("");
+    let name: String = stem
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .collect();
+    if crate::domain::ModelName::parse(&name).is_ok() {
+        field.input.set(&name);
+    }
+}
+
 pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
     let Overlay::Form(form) = &mut state.overlay else {
         return vec![];
@@ -91,8 +117,21 @@ pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
     let n = form.fields.len();
     match key.code {
         KeyCode::Esc => state.overlay = Overlay::None,
-        KeyCode::Tab | KeyCode::Down => form.focus = (form.focus + 1) % n,
-        KeyCode::BackTab | KeyCode::Up => form.focus = (form.focus + n - 1) % n,
+        KeyCode::Tab | KeyCode::Down | KeyCode::BackTab | KeyCode::Up => {
+            let forward = matches!(key.code, KeyCode::Tab | KeyCode::Down);
+            if form.kind == FormKind::Import && form.fields[form.focus].key == "source" {
+                suggest_name(form);
+            }
+            form.focus = if forward {
+                (form.focus + 1) % n
+            } else {
+                (form.focus + n - 1) % n
+            };
+            // Entering a field puts the cursor at its end, so Ctrl-U clears it.
+            let field = &mut form.fields[form.focus].input;
+            let text = field.text().to_string();
+            field.set(&text);
+        }
         KeyCode::Enter => {
             form.busy = true;
             form.error = None;

@@ -89,10 +89,16 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
         }
         Msg::Changed => vec![Call::Reload.into()],
         Msg::Connection(Ok(())) => {
-            state.connection.problem = None;
+            if state.connection.problem.take().is_some() {
+                state.toast(text::RECONNECTED, false, now);
+            }
             vec![Call::Reload.into()]
         }
         Msg::Connection(Err(why)) => {
+            // Once per outage (and again when the reason changes) into :messages.
+            if state.connection.problem.as_deref() != Some(&why) {
+                state.toast(text::lost(&why), true, now);
+            }
             state.connection.healthy = false;
             state.connection.problem = Some(why);
             vec![]

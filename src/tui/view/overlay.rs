@@ -81,7 +81,8 @@ fn help(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         }
     }
     let half = entries.len().div_ceil(2);
-    let width = area.width.min(78);
+    // A column of the pane shows either side, so the popup's border never meets the pane's.
+    let width = area.width.saturating_sub(4).min(76);
     // Each column: a key part and a text part, cut with an ellipsis when the screen is narrow.
     let column = (width as usize).saturating_sub(3) / 2;
     let key_w = 12.min(column / 3);
@@ -140,31 +141,49 @@ fn help(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
 /// `:messages`: this session's messages, newest at the bottom, errors marked.
 fn messages(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     let t = look.theme;
+    let width = (area.width.saturating_sub(2) as usize).max(20);
     let room = area.height.saturating_sub(3) as usize;
-    let shown = &state.messages[state.messages.len().saturating_sub(room)..];
-    let mut lines: Vec<Line> = if shown.is_empty() {
-        vec![Line::styled("no messages yet", t.muted)]
-    } else {
-        shown
-            .iter()
-            .map(|m| {
-                let age = super::ago(m.at, look.now);
-                if m.error {
-                    Line::styled(format!("{age:>8}  ERR {}", m.text), t.error)
+    // Each message hard-wrapped under its age; the newest fill the screen from the bottom up,
+    // so the latest are never the ones left out.
+    let mut lines: Vec<Line> = Vec::new();
+    for m in state.messages.iter().rev() {
+        let age = super::ago(m.at, look.now);
+        let text = if m.error {
+            format!("ERR {}", m.text)
+        } else {
+            m.text.clone()
+        };
+        let chars: Vec<char> = text.chars().collect();
+        let body = width.saturating_sub(10).max(10);
+        let mut block: Vec<Line> = chars
+            .chunks(body)
+            .enumerate()
+            .map(|(i, c)| {
+                let lead = if i == 0 {
+                    format!("{age:>8}  ")
                 } else {
-                    Line::from(format!("{age:>8}  {}", m.text))
+                    " ".repeat(10)
+                };
+                let line = format!("{lead}{}", c.iter().collect::<String>());
+                if m.error {
+                    Line::styled(line, t.error)
+                } else {
+                    Line::from(line)
                 }
             })
-            .collect()
-    };
+            .collect();
+        if lines.len() + block.len() > room {
+            break;
+        }
+        block.append(&mut lines);
+        lines = block;
+    }
+    if lines.is_empty() {
+        lines.push(Line::styled("no messages yet", t.muted));
+    }
     lines.push(Line::styled("any key closes this", t.muted));
     let (rect, block) = popup(frame, area, area.width, area.height, "messages", look);
-    frame.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(block),
-        rect,
-    );
+    frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
 
 fn buttons<'a>(labels: [&'a str; 2], second: bool, look: &Look) -> Line<'a> {
@@ -255,7 +274,7 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
     }
     let sep = look.sym.sep;
     lines.push(Line::styled(
-        format!("tab next field{sep}enter submits{sep}esc cancels{sep}ctrl+u clears"),
+        format!("tab next field{sep}enter submits{sep}esc cancels{sep}ctrl+u clears a field"),
         t.muted,
     ));
     let (rect, block) = popup(frame, area, 72, lines.len() as u16 + 4, title, look);

@@ -123,7 +123,13 @@ pub async fn import<B: ApiBodyIn>(
                     let _ = api.changed().await;
                     op.succeed(serde_json::json!(v));
                 }
-                Err(e) => op.fail(e.code(), &e.to_string()),
+                Err(e) => {
+                    tracing::info!(
+                        %actor, model = %op.subject(), code = e.code(), reason = %e,
+                        "import failed"
+                    );
+                    op.fail(e.code(), &e.to_string());
+                }
             }
         })
     };
