@@ -80,6 +80,15 @@ pub enum Command {
 
 /// Runs a parsed command line to completion.
 pub fn run(cli: Cli) -> ExitCode {
+    if cli.command.is_some() && (cli.console.connect.is_some() || cli.console.token_file.is_some())
+    {
+        // Commands find their server through the data directory; --connect is the console's.
+        return fail(
+            std::env::args().any(|a| a == "--json"),
+            "usage",
+            "--connect and --token-file open a console on a remote server; commands act on the data directory's server (run them on that machine, or use the control API with a token)",
+        );
+    }
     let command = match cli.command {
         None => return serve::console(cli.data_dir, cli.console),
         Some(Command::Score(args)) => return score::score(args),

@@ -82,7 +82,7 @@ impl Client {
                 }
             }
         };
-        Client::checked(dir, &control).await
+        Client::checked(dir, &control, pid).await
     }
 
     /// The client for whatever server `server.json` names now (it may have restarted on other
@@ -102,22 +102,12 @@ impl Client {
         if unsafe { libc::kill(p.pid as i32, 0) } != 0 {
             return Err(none(format!("its last server, pid {}, has exited", p.pid)));
         }
-        Client::checked(dir, &p.control).await.map_err(|e| match e {
-            ControlError::Unavailable {
-                code: "wrong_server",
-                message,
-            } => ControlError::unavailable(
-                "wrong_server",
-                format!(
-                    "{message}; this directory's server is pid {0}: stop it with `kill {0}`",
-                    p.pid
-                ),
-            ),
-            other => other,
-        })
+        Client::checked(dir, &p.control, p.pid).await
     }
 
-    async fn checked(dir: &DataDir, control: &str) -> Result<Client, ControlError> {
+    /// A client for `control` once the server there proved to be `dir`'s (whose server is
+    /// pid `pid`, named in the refusal so the way out is one `kill` away).
+    async fn checked(dir: &DataDir, control: &str, pid: u32) -> Result<Client, ControlError> {
         let token_file = dir.token_file();
         let token = std::fs::read_to_string(&token_file).map_err(|e| {
             ControlError::Io(format!(
@@ -126,7 +116,18 @@ impl Client {
             ))
         })?;
         let client = Client::new(control, &token)?;
-        client.check_identity(dir).await?;
+        client.check_identity(dir).await.map_err(|e| match e {
+            ControlError::Unavailable {
+                code: "wrong_server",
+                message,
+            } => ControlError::unavailable(
+                "wrong_server",
+                format!(
+                    "{message}; this directory's server is pid {pid}: stop it with `kill {pid}`"
+                ),
+            ),
+            other => other,
+        })?;
         Ok(client)
     }
 
@@ -141,23 +142,47 @@ impl Client {
                 dir.id_file().display()
             ))
         })?;
+        // A challenge only this client chose, answered with a proof keyed by the token's hash:
+        // a server that merely repeats the directory's id (which is no secret) cannot answer.
+        let mut nonce = [0u8; 16];
+        getrandom::fill(&mut nonce)
+            .map_err(|e| ControlError::Io(format!("the OS random source failed: {e}")))?;
+        let challenge = hex::encode(nonce);
+        let token_hash = super::tokens::hash(&self.token);
+        let path = with_query(
+            "identity".into(),
+            &[
+                ("challenge", &challenge),
+                ("key", &super::tokens::key_id(&token_hash)),
+            ],
+        );
         let req = self
             .http
-            .get(format!("{}/api/v1/identity", self.base))
+            .get(format!("{}/api/v1/{path}", self.base))
             .timeout(Duration::from_secs(10));
         let reached: Identity = self.decode_answer(req, false).await?;
-        if reached.id == expected {
-            Ok(())
-        } else {
+        let wrong = |why: String| {
             Err(ControlError::unavailable(
                 "wrong_server",
                 format!(
-                    "the server at {} belongs to another data directory (id {}, expected {}): the token was not sent; is another modeldeck using this port?",
-                    self.base,
-                    short_id(&reached.id),
-                    short_id(&expected)
+                    "the server at {} {why}: the token was not sent; is another modeldeck using this port?",
+                    self.base
                 ),
             ))
+        };
+        if reached.id != expected {
+            return wrong(format!(
+                "belongs to another data directory (id {}, expected {})",
+                short_id(&reached.id),
+                short_id(&expected)
+            ));
+        }
+        let proof = super::tokens::identity_proof(&token_hash, &expected, &challenge);
+        match reached.proof {
+            Some(p) if p == proof => Ok(()),
+            _ => wrong(
+                "claims this data directory but cannot prove it holds its token (if the token was revoked, restart the server to renew control.token)".into(),
+            ),
         }
     }
 

@@ -38,6 +38,10 @@ pub struct CallerInfo {
 pub struct Identity {
     pub id: String,
     pub version: String,
+    /// With `?challenge=C&key=K`: the proof that this server holds the hash of the token whose
+    /// key id is K (see `control::tokens::identity_proof`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
 }
 
 /// `GET /models`.

@@ -12,6 +12,9 @@ use serde_json::Value;
 
 use super::contract::{ErrorBody, OperationView, Progress};
 
+/// The longest error message an operation keeps.
+const MAX_MESSAGE: usize = 1000;
+
 /// Finished operations kept for clients that look late.
 const KEEP_FINISHED: usize = 100;
 
@@ -82,9 +85,16 @@ impl Operation {
     }
 
     pub fn fail(&self, code: &str, message: &str) {
+        // Kept in memory and shown to every viewer: bounded, whatever the caller sent.
+        let message = if message.chars().count() > MAX_MESSAGE {
+            let cut: String = message.chars().take(MAX_MESSAGE).collect();
+            cut + "…"
+        } else {
+            message.to_string()
+        };
         self.finish(Outcome::Failed {
             code: code.to_string(),
-            message: message.to_string(),
+            message,
         });
     }
 

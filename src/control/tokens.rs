@@ -23,7 +23,37 @@ pub fn hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.trim().as_bytes()))
 }
 
+/// Which token an identity proof is for, without saying which: a short digest of the token's
+/// stored hash, which client and server can both compute.
+pub fn key_id(token_hash: &str) -> String {
+    let digest = Sha256::digest(format!("modeldeck key id|{token_hash}").as_bytes());
+    hex::encode(&digest[..8])
+}
+
+/// The proof that a server holds the hash of a client's token, for a challenge the client
+/// chose: HMAC-SHA256 keyed with the hash, over the directory's id and the challenge. Only the
+/// data directory's own server (or someone with its database) can answer; the token itself
+/// never travels.
+pub fn identity_proof(token_hash: &str, id: &str, challenge: &str) -> String {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<Sha256>::new_from_slice(token_hash.as_bytes())
+        .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
+    mac.update(format!("modeldeck identity|{id}|{challenge}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
 impl Core {
+    /// The identity proof for the live token whose [`key_id`] is `key`, if there is one.
+    pub fn prove(&self, key: &str, challenge: &str) -> Result<Option<String>, ControlError> {
+        let id = self.data_dir.id().unwrap_or_default();
+        Ok(self
+            .store
+            .live_token_hashes()?
+            .iter()
+            .find(|h| key_id(h) == key)
+            .map(|h| identity_proof(h, &id, challenge)))
+    }
+
     /// Creates a token and returns it with its secret, which is shown once and never again.
     pub async fn create_token(
         &self,

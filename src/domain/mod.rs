@@ -5,6 +5,7 @@
 mod event;
 mod model;
 mod name;
+mod redact;
 mod service;
 mod signature;
 mod token;
@@ -14,6 +15,7 @@ pub use model::{
     ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse, human_size,
 };
 pub use name::{ModelName, NameError, TextError, check_text};
+pub use redact::redact;
 pub use service::{
     CONCURRENCY, Deployment, MAX_BATCH_ROWS, Resources, Service, ServiceName, ServiceNameError,
     Setting, SettingError, THREADS, TIMEOUT_MS,

@@ -39,14 +39,22 @@ pub async fn serve(
                 .unwrap_or("")
                 .to_string();
             let response = respond(&gateway, req, body, stop).await;
+            // Path and Host are quoted and cut: a client chooses them.
             tracing::info!(
-                %method, %path, %host, status = response.status().as_u16(),
+                %method, path = ?cut(&path), host = ?cut(&host), status = response.status().as_u16(),
                 micros = started.elapsed().as_micros() as u64, "request"
             );
             response
         }
     };
     net::serve(listener, config, handle, stop).await;
+}
+
+/// At most 256 characters of a value a client chose, for the access log.
+fn cut(text: &str) -> &str {
+    text.char_indices()
+        .nth(256)
+        .map_or(text, |(i, _)| &text[..i])
 }
 
 async fn respond(

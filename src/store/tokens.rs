@@ -70,6 +70,15 @@ impl Store {
         })
     }
 
+    /// The hashes of every live token (for the identity proof).
+    pub fn live_token_hashes(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT hash FROM tokens WHERE revoked_at IS NULL")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+    }
+
     /// Every token, live ones first, newest first.
     pub fn tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
         self.read(|c| {

@@ -22,10 +22,23 @@ async fn stop_drains_the_server_and_reports() {
     let (server, _key) = serving(&dir, "assets/iris/iris.pmml", "iris").await;
     let pid = server.child.id().unwrap();
     let mut child = server.child;
-    let out = dir.run(&["stop", "--json"]).await;
-    assert!(out.status.success(), "{}", stderr(&out));
-    let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(report["stopped"], json!(pid));
+    // Three at once (two people on call): every one succeeds, one of them did the stopping.
+    let (a, b, c) = tokio::join!(
+        dir.run(&["stop", "--json"]),
+        dir.run(&["stop", "--json"]),
+        dir.run(&["stop", "--json"])
+    );
+    let mut stopped = 0;
+    for out in [a, b, c] {
+        assert!(out.status.success(), "{}", stderr(&out));
+        let report: Value = serde_json::from_str(&stdout(&out)).unwrap();
+        if report["stopped"] == json!(pid) {
+            stopped += 1;
+        } else {
+            assert_eq!(report["running"], false, "{report}");
+        }
+    }
+    assert!(stopped >= 1, "nobody reported the stop");
     let status = child.wait().await.unwrap();
     assert!(status.success(), "the server exits cleanly: {status}");
     assert!(
@@ -167,13 +180,67 @@ async fn errors_carry_their_status_code_and_field() {
             None,
         ),
     ];
+    let token_file = dir.path.join("control.token").display().to_string();
+    let cases = cases.into_iter().chain([
+        // The data directory holds the tokens: never an import source, nor /proc.
+        (
+            Method::POST,
+            "models/leak/versions",
+            Some(json!({"source": token_file, "type": "upstream"})),
+            400,
+            "invalid_field",
+            Some("source"),
+        ),
+        (
+            Method::POST,
+            "models/leak/versions",
+            Some(json!({"source": "/proc/self/environ"})),
+            400,
+            "invalid_field",
+            Some("source"),
+        ),
+        (
+            Method::GET,
+            "events?since=x",
+            None,
+            400,
+            "invalid_field",
+            Some("since"),
+        ),
+    ]);
     for (method, path, body, status, code, field) in cases {
         let (got, v) = server.api(method.clone(), path, t, body).await;
         assert_eq!(got, status, "{method} {path}: {v}");
         assert_eq!(v["error"]["code"], code, "{method} {path}: {v}");
         assert_eq!(v["error"]["field"].as_str(), field, "{method} {path}: {v}");
     }
+    // A parser's complaint never echoes the value it choked on (secrets travel in bodies).
+    let (status, v) = server
+        .api(
+            Method::POST,
+            "models/n3/versions",
+            t,
+            Some(json!({"source": "s3://b/k.pmml", "credentials": "AKIAEXAMPLE:wJalrSECRET"})),
+        )
+        .await;
+    assert_eq!(status, 400, "{v}");
+    assert!(!v.to_string().contains("wJalrSECRET"), "{v}");
     server.stop().await;
+    let log = std::fs::read_to_string(dir.scratch.join("serve.log")).unwrap();
+    assert!(!log.contains("wJalrSECRET"), "a secret reached the log");
+    // Commands act on the data directory's server; --connect is the console's.
+    let out = dir
+        .run(&[
+            "--connect",
+            "http://127.0.0.1:9",
+            "--token-file",
+            "/dev/null",
+            "stop",
+            "--json",
+        ])
+        .await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("\"usage\""), "{}", stderr(&out));
 }
 
 #[tokio::test]
@@ -206,6 +273,17 @@ async fn the_log_records_every_change_and_refusal_without_secrets() {
     assert_eq!(status, 201);
     let (status, _) = server.api(Method::DELETE, "tokens/ci", t, None).await;
     assert_eq!(status, 200);
+    // A refusal whose reason echoes what was sent cannot forge a log line or colour the log.
+    let forged = "x\n2026-12-01T06:49:11Z  INFO change actor=local-admin kind=token.created subject=FORGED\u{1b}[31m";
+    let (status, _) = server
+        .api(
+            Method::POST,
+            "models/m2/versions",
+            t,
+            Some(json!({"source": forged})),
+        )
+        .await;
+    assert_eq!(status, 400);
     let body = r#"{"instances":[{"sepal_length":5.1,"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]}"#;
     crate::server::post(
         &format!("{}/v1/models/iris:predict", server.gateway),
@@ -239,6 +317,12 @@ async fn the_log_records_every_change_and_refusal_without_secrets() {
         assert!(!log.contains(secret), "a secret is in the log");
     }
     assert!(!log.contains('\u{1b}'), "colour codes in a log file");
+    assert!(
+        log.lines()
+            .filter(|l| l.contains("FORGED"))
+            .all(|l| l.contains("change refused")),
+        "a forged line: {log}"
+    );
 }
 
 #[tokio::test]
@@ -261,4 +345,58 @@ async fn json_logs_are_one_object_per_line() {
             .any(|l| l["fields"]["kind"] == "model.imported"),
         "{log}"
     );
+}
+
+/// A listener that knows the directory's id (it is no secret: `/identity` tells anyone) and
+/// took the server's port: it cannot answer the challenge, so it never sees the token.
+#[tokio::test]
+async fn a_server_that_only_repeats_the_id_gets_no_token() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = DataDir::new();
+    let server = Server::start(&dir).await;
+    let (_, real) = server.api(Method::GET, "identity", None, None).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let body = json!({"id": real["id"], "version": real["version"], "proof": "00"}).to_string();
+    let impostor = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        // Answers every request with the replayed identity; records what it was sent.
+        while let Ok(Ok((mut socket, _))) =
+            tokio::time::timeout(std::time::Duration::from_secs(5), listener.accept()).await
+        {
+            let mut buf = vec![0u8; 8192];
+            let n = socket.read(&mut buf).await.unwrap_or(0);
+            seen.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(answer.as_bytes()).await;
+        }
+        seen
+    });
+    let info = dir.path.join("server.json");
+    let mut published: Value =
+        serde_json::from_str(&std::fs::read_to_string(&info).unwrap()).unwrap();
+    published["control"] = json!(format!("http://{address}"));
+    std::fs::write(&info, published.to_string()).unwrap();
+    let out = dir.run(&["services", "list", "--json"]).await;
+    assert!(!out.status.success());
+    let err: Value = serde_json::from_str(stderr(&out).trim()).unwrap();
+    assert_eq!(err["error"]["code"], "wrong_server", "{err}");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot prove"),
+        "{err}"
+    );
+    let seen = impostor.await.unwrap();
+    assert!(!seen.is_empty(), "the CLI never asked the impostor");
+    assert!(
+        seen.iter()
+            .all(|r| !r.contains(&server.token) && !r.to_lowercase().contains("authorization")),
+        "the token reached the impostor: {seen:?}"
+    );
+    server.stop().await;
 }

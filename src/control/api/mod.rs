@@ -118,7 +118,7 @@ impl Api {
         #[cfg(feature = "test-runtimes")]
         widen_publish_race(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).await;
         let result = if routes::is_public(&parts) {
-            routes::identity(&self)
+            routes::identity(&self, parts.uri.query().unwrap_or(""))
         } else {
             match self.authenticate(&parts.headers).await {
                 Ok(caller) => {
@@ -129,9 +129,10 @@ impl Api {
                     {
                         // Every change is logged with its outcome: the successes as their
                         // audit events (`log_changes`), the refusals here.
+                        // Quoted and cut: a reason may echo what the caller sent.
                         tracing::info!(
-                            %actor, %method, %path, status = e.status.as_u16(), code = %e.code,
-                            reason = %e.message, "change refused"
+                            %actor, %method, path = ?cut(&path, 256), status = e.status.as_u16(),
+                            code = %e.code, reason = ?cut(&e.message, 500), "change refused"
                         );
                     }
                     result
@@ -139,8 +140,8 @@ impl Api {
                 Err(e) => {
                     if method != http::Method::GET {
                         tracing::info!(
-                            %method, %path, status = e.status.as_u16(), code = %e.code,
-                            "change refused: no valid token"
+                            %method, path = ?cut(&path, 256), status = e.status.as_u16(),
+                            code = %e.code, "change refused: no valid token"
                         );
                     }
                     Err(e)
@@ -267,6 +268,14 @@ impl Api {
             }
             Err(e) => tracing::warn!(error = %e, "cannot read the changes to log them"),
         }
+    }
+}
+
+/// At most `max` characters of `text`, for log fields a caller controls.
+pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]).into(),
+        None => text.into(),
     }
 }
 

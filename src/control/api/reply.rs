@@ -44,7 +44,9 @@ impl ApiError {
 
     pub fn into_response(self) -> Response<ApiBody> {
         if self.status.is_server_error() {
-            tracing::warn!(code = %self.code, message = %self.message, "control API error");
+            tracing::warn!(
+                code = %self.code, reason = ?super::cut(&self.message, 500), "control API error"
+            );
         }
         let body = ErrorAnswer {
             error: ErrorBody {

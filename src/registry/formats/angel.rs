@@ -68,8 +68,12 @@ pub fn check(dir: &Path) -> Result<(PathBuf, Option<String>), String> {
 fn check_version_dir(dir: &Path) -> Result<(), String> {
     let graph_text = fs::read_to_string(dir.join("graph.json"))
         .map_err(|e| format!("cannot read graph.json: {e}"))?;
-    let graph: serde_json::Value = serde_json::from_str(&graph_text)
-        .map_err(|e| format!("graph.json is not valid JSON: {e}"))?;
+    let graph: serde_json::Value = serde_json::from_str(&graph_text).map_err(|e| {
+        format!(
+            "graph.json is not valid JSON: {}",
+            crate::domain::redact(&e.to_string(), 300)
+        )
+    })?;
     let layers = graph
         .get("layers")
         .and_then(|l| l.as_array())
@@ -111,8 +115,12 @@ fn check_matrix(dir: &Path) -> Result<(), String> {
             bytes.len().saturating_sub(4)
         )
     })?;
-    let meta: serde_json::Value =
-        serde_json::from_slice(json).map_err(|e| format!("meta is not valid JSON: {e}"))?;
+    let meta: serde_json::Value = serde_json::from_slice(json).map_err(|e| {
+        format!(
+            "meta is not valid JSON: {}",
+            crate::domain::redact(&e.to_string(), 300)
+        )
+    })?;
     let parts = meta
         .get("partMetas")
         .and_then(|p| p.as_object())

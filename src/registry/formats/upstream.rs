@@ -55,12 +55,23 @@ pub fn check(path: &Path) -> Result<UpstreamSpec, String> {
 
 pub fn parse(text: &str) -> Result<UpstreamSpec, String> {
     let spec: UpstreamSpec = if text.trim_start().starts_with('{') {
-        serde_json::from_str(text).map_err(|e| format!("the JSON is malformed: {e}"))?
-    } else {
-        toml::from_str(text).map_err(|e| {
+        serde_json::from_str(text).map_err(|e| {
             format!(
-                "the TOML is malformed: {}",
-                e.to_string().replace('\n', " ").trim()
+                "the JSON is malformed: {}",
+                crate::domain::redact(&e.to_string(), 300)
+            )
+        })?
+    } else {
+        // The error's message and line, never its quote of the file (which could be any
+        // file the server can read, named by whoever imports).
+        toml::from_str(text).map_err(|e: toml::de::Error| {
+            let line = e
+                .span()
+                .map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            format!(
+                "the TOML is malformed{}: {}",
+                line.map(|l| format!(" at line {l}")).unwrap_or_default(),
+                crate::domain::redact(e.message(), 300)
             )
         })?
     };
@@ -99,6 +110,15 @@ mod tests {
         let spec = parse(&body).unwrap();
         assert_eq!(spec.protocol, Protocol::Tfserving);
         assert_eq!(spec.model, "resnet");
+    }
+
+    #[test]
+    fn a_malformed_file_is_never_quoted() {
+        let err = parse("mdt_ca3cd854255dea6ff951fb70e2b8dd96\n").unwrap_err();
+        assert!(!err.contains("mdt_ca3cd854"), "{err}");
+        assert!(err.contains("line 1"), "{err}");
+        let err = parse(r#"{"url": 5, "secret": "PASSWORD1"}"#).unwrap_err();
+        assert!(!err.contains("PASSWORD1"), "{err}");
     }
 
     #[test]

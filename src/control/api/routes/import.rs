@@ -42,7 +42,7 @@ pub async fn import<B: ApiBodyIn>(
                 return Err(e);
             }
         };
-        match import_request(name, b) {
+        match import_request(name, b, api.core.data_dir().root()) {
             Ok(r) => (r, None),
             Err(e) => {
                 op.fail(&e.code, &e.message);
@@ -125,8 +125,8 @@ pub async fn import<B: ApiBodyIn>(
                 }
                 Err(e) => {
                     tracing::info!(
-                        %actor, model = %op.subject(), code = e.code(), reason = %e,
-                        "import failed"
+                        %actor, model = %op.subject(), code = e.code(),
+                        reason = ?crate::control::api::cut(&e.to_string(), 500), "import failed"
                     );
                     op.fail(e.code(), &e.to_string());
                 }
@@ -139,7 +139,11 @@ pub async fn import<B: ApiBodyIn>(
     Ok(json_response(StatusCode::ACCEPTED, &op.view()))
 }
 
-fn import_request(name: &str, b: ImportCall) -> Result<ImportRequest, ApiError> {
+fn import_request(
+    name: &str,
+    b: ImportCall,
+    data_dir: &std::path::Path,
+) -> Result<ImportRequest, ApiError> {
     let addressing = b
         .addressing
         .map(|a| a.parse::<Addressing>())
@@ -178,6 +182,9 @@ fn import_request(name: &str, b: ImportCall) -> Result<ImportRequest, ApiError> 
         )
         .into());
     }
+    if let Source::Local(p) = &source {
+        off_limits(p, data_dir)?;
+    }
     Ok(ImportRequest {
         source,
         name: name.to_string(),
@@ -186,6 +193,35 @@ fn import_request(name: &str, b: ImportCall) -> Result<ImportRequest, ApiError> 
         label: None,
         progress: None,
     })
+}
+
+/// A path a caller of the API may not import from: the data directory (it holds the tokens,
+/// and a folder import of it would copy it into itself) and the kernel's pseudo-filesystems.
+/// Symbolic links are followed first, so a link cannot lead there either.
+fn off_limits(path: &std::path::Path, data_dir: &std::path::Path) -> Result<(), ApiError> {
+    let Ok(real) = std::fs::canonicalize(path) else {
+        return Ok(()); // the import says what is wrong with a path that does not resolve
+    };
+    let data = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let system = ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|root| real.starts_with(root));
+    if real.starts_with(&data) || data.starts_with(&real) || system {
+        return Err(ControlError::field(
+            "source",
+            format!(
+                "{} is {}, which is never imported: import model files from elsewhere",
+                path.display(),
+                if system {
+                    "a system pseudo-file"
+                } else {
+                    "in or above the data directory"
+                }
+            ),
+        )
+        .into());
+    }
+    Ok(())
 }
 
 /// Streams an upload to `file` under the import size limit, at the body deadline and rate.

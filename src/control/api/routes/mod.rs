@@ -170,8 +170,13 @@ async fn read_json<T: serde::de::DeserializeOwned, B: ApiBodyIn>(
     let bytes: Bytes = net::read(body, limits, api.stopping.clone())
         .await
         .map_err(body_error)?;
+    // The parser's message without the values it quotes: a body may carry secrets (S3
+    // credentials), and errors reach the log and the operations list.
     serde_json::from_slice(&bytes).map_err(|e| {
-        ApiError::bad_request(format!("the request body is not what this call takes: {e}"))
+        ApiError::bad_request(format!(
+            "the request body is not what this call takes: {}",
+            crate::domain::redact(&e.to_string(), 500)
+        ))
     })
 }
 

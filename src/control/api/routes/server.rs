@@ -29,11 +29,19 @@ pub fn status(api: &Api, caller: &Caller) -> Answer {
     })
 }
 
-/// Answered without a token (see [`Identity`]).
-pub fn identity(api: &Api) -> Answer {
+/// Answered without a token (see [`Identity`]); with a challenge and a key id, it proves the
+/// server holds that token's hash.
+pub fn identity(api: &Api, query: &str) -> Answer {
+    let proof = match (query_param(query, "challenge"), query_param(query, "key")) {
+        (Some(c), Some(k)) if (16..=128).contains(&c.len()) && k.len() <= 64 => {
+            api.core.prove(&k, &c)?
+        }
+        _ => None,
+    };
     ok(&Identity {
         id: api.id.clone(),
         version: env!("CARGO_PKG_VERSION").into(),
+        proof,
     })
 }
 
@@ -50,12 +58,16 @@ pub fn stop(api: &Api, caller: &Caller) -> Answer {
 
 pub fn events(api: &Api, caller: &Caller, query: &str) -> Answer {
     caller.require(Scope::Viewer)?;
-    let since = query_param(query, "since")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let limit = query_param(query, "limit")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1000usize);
+    let number = |name: &'static str, default: u64| -> Result<u64, ControlError> {
+        match query_param(query, name) {
+            None => Ok(default),
+            Some(v) => v.parse::<u64>().map_err(|_| {
+                ControlError::field(name, format!("{name} must be a whole number, not {v:?}"))
+            }),
+        }
+    };
+    let since = i64::try_from(number("since", 0)?).unwrap_or(i64::MAX);
+    let limit = usize::try_from(number("limit", 1000)?).unwrap_or(usize::MAX);
     let mut events = api
         .core
         .store()
