@@ -125,6 +125,26 @@ pub fn delete_version_body(shared_with: &[u32], last: bool) -> String {
 pub const STOP_TITLE: &str = "Stop the server?";
 pub const STOP_BODY: &str = "Every service stops answering once requests in progress finish; consoles show STALE until it is started again (`modeldeck --data-dir DIR serve`, or a console on DIR).";
 
+// What the panes and overlays say.
+
+pub const TRAFFIC_NOT_YET: &str = "Traffic splits between versions (sliders, staged changes, canary steps, roll back) arrive with their own issue.";
+pub const MONITOR_NOT_YET: &str =
+    "Live requests, latency, errors and CPU/memory sparklines arrive with the monitoring issue.";
+pub const JOBS_NOT_YET: &str =
+    "Scheduled batch prediction jobs and their runs arrive with the batch issue.";
+pub const NOT_HERE_YET: &str = "Not here yet.";
+pub const ANY_KEY_CLOSES: &str = "any key closes this";
+pub const NO_MESSAGES: &str = "no messages yet";
+pub const IMPORT_TITLE: &str = "Import a model";
+pub const DEPLOY_TITLE: &str = "Deploy a model version";
+pub const IMPORTING: &str = "importing (the server fetches and checks the model)";
+pub const DEPLOYING: &str = "deploying (the server compiles the model)";
+pub const LEAVE_1: &str = "This console started the server, and services are live.";
+pub const LEAVE_2: &str = "Leave it running (clients keep being served), or stop it?";
+pub const NO_MODELS: &str = "No models yet. ";
+pub const NO_SERVICES: &str = "No services yet. ";
+pub const ESC_CANCELS: &str = "esc cancels";
+
 /// The server's advice names CLI commands; in the console the same thing is a key away.
 const CLI_TO_CONSOLE: &[(&str, &str)] = &[
     (

@@ -278,9 +278,8 @@ fn copy_runs_stale_then_reconnects_and_stop() {
     tmux.keys("c", &["1", "i"]);
     tmux.wait_for("c", "Import a model");
     tmux.run(&["send-keys", "-t", "t:c", "-l", "mine.pmml"]);
-    tmux.keys("c", &["Tab"]);
-    tmux.run(&["send-keys", "-t", "t:c", "-l", "mine"]);
-    tmux.keys("c", &["Enter"]);
+    // Leaving the source field names the model after the file.
+    tmux.keys("c", &["Tab", "Enter"]);
     tmux.wait_for("c", "imported mine:1");
     tmux.wait_for("c", "Models (4)");
 
@@ -290,10 +289,14 @@ fn copy_runs_stale_then_reconnects_and_stop() {
     tmux.keys("c", &["Enter"]);
     tmux.wait_for("c", "Stop the server?");
     tmux.keys("c", &["y"]);
-    tmux.wait_for("c", "is stopping");
     let status = serve.wait().unwrap();
     assert!(status.success(), "{status}");
     tmux.wait_for("c", "STALE");
+    // The history has the stop and the loss, in that order.
+    tmux.keys("c", &["M"]);
+    let screen = tmux.wait_for("c", "is stopping");
+    assert!(screen.contains("lost the server"), "{screen}");
+    tmux.keys("c", &["Escape"]);
     tmux.keys("c", &["C-c"]);
     tmux.wait_for("c", "CONSOLE-EXITED 0");
 }

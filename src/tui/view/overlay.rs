@@ -128,7 +128,7 @@ fn help(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         Span::styled("commands ", t.accent),
         Span::raw(commands.join("  ")),
     ]));
-    lines.push(Line::styled("any key closes this", t.muted));
+    lines.push(Line::styled(crate::tui::text::ANY_KEY_CLOSES, t.muted));
     let (rect, block) = popup(frame, area, width, lines.len() as u16 + 4, "help", look);
     frame.render_widget(
         Paragraph::new(lines)
@@ -179,9 +179,9 @@ fn messages(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         lines = block;
     }
     if lines.is_empty() {
-        lines.push(Line::styled("no messages yet", t.muted));
+        lines.push(Line::styled(crate::tui::text::NO_MESSAGES, t.muted));
     }
-    lines.push(Line::styled("any key closes this", t.muted));
+    lines.push(Line::styled(crate::tui::text::ANY_KEY_CLOSES, t.muted));
     let (rect, block) = popup(frame, area, area.width, area.height, "messages", look);
     frame.render_widget(Paragraph::new(lines).block(block), rect);
 }
@@ -214,7 +214,7 @@ fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, look: &Look) {
                 t.warn,
             ));
             lines.push(Line::styled(format!("> {typed}_"), t.focus));
-            lines.push(Line::styled("esc cancels", t.muted));
+            lines.push(Line::styled(crate::tui::text::ESC_CANCELS, t.muted));
         }
         None => {
             lines.push(buttons(["Cancel", "Confirm"], c.on_ok, look));
@@ -237,8 +237,8 @@ fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, look: &Look) {
 fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
     let t = look.theme;
     let title = match f.kind {
-        FormKind::Import => "Import a model",
-        FormKind::Deploy => "Deploy a model version",
+        FormKind::Import => crate::tui::text::IMPORT_TITLE,
+        FormKind::Deploy => crate::tui::text::DEPLOY_TITLE,
     };
     let mut lines = Vec::new();
     for (i, field) in f.fields.iter().enumerate() {
@@ -265,8 +265,8 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
     lines.push(Line::from(""));
     if f.busy {
         let doing = match f.kind {
-            FormKind::Import => "importing (the server fetches and checks the model)",
-            FormKind::Deploy => "deploying (the server compiles the model)",
+            FormKind::Import => crate::tui::text::IMPORTING,
+            FormKind::Deploy => crate::tui::text::DEPLOYING,
         };
         lines.push(Line::styled(doing, t.warn));
     } else if let Some(e) = &f.error {
@@ -288,8 +288,8 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
 
 fn leave(frame: &mut Frame, area: Rect, stop: bool, look: &Look) {
     let lines = vec![
-        Line::from("This console started the server, and services are live."),
-        Line::from("Leave it running (clients keep being served), or stop it?"),
+        Line::from(crate::tui::text::LEAVE_1),
+        Line::from(crate::tui::text::LEAVE_2),
         Line::from(""),
         buttons(["Leave running", "Stop server"], stop, look),
         Line::styled(

@@ -21,27 +21,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, look: &Look) -> usize 
         Pane::Models => models(frame, area, state, look),
         Pane::Services if state.detail.is_some() => services::detail(frame, area, state, look),
         Pane::Services => services::list(frame, area, state, look),
-        Pane::Traffic => placeholder(
-            frame,
-            area,
-            state,
-            look,
-            "Traffic splits between versions (sliders, staged changes, canary steps, roll back) arrive with their own issue.",
-        ),
-        Pane::Monitor => placeholder(
-            frame,
-            area,
-            state,
-            look,
-            "Live requests, latency, errors and CPU/memory sparklines arrive with the monitoring issue.",
-        ),
-        Pane::Jobs => placeholder(
-            frame,
-            area,
-            state,
-            look,
-            "Scheduled batch prediction jobs and their runs arrive with the batch issue.",
-        ),
+        Pane::Traffic => placeholder(frame, area, state, look, crate::tui::text::TRAFFIC_NOT_YET),
+        Pane::Monitor => placeholder(frame, area, state, look, crate::tui::text::MONITOR_NOT_YET),
+        Pane::Jobs => placeholder(frame, area, state, look, crate::tui::text::JOBS_NOT_YET),
     }
     rows
 }
@@ -152,7 +134,7 @@ fn models(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     let loaded = match loading_or_failed(&state.models, look) {
         Some(l) => Err(l),
         None if state.models.ready().is_some_and(Vec::is_empty) => Err(Line::from(vec![
-            Span::raw("No models yet. "),
+            Span::raw(crate::tui::text::NO_MODELS),
             Span::styled(look.keymap.label(Action::Demo), look.theme.accent),
             Span::raw(" loads the sample models and deploys one; "),
             Span::styled(look.keymap.label(Action::Import), look.theme.accent),
@@ -245,7 +227,7 @@ fn placeholder(frame: &mut Frame, area: Rect, state: &State, look: &Look, text: 
         ));
     frame.render_widget(
         Paragraph::new(vec![
-            Line::styled("Not here yet.", look.theme.warn),
+            Line::styled(crate::tui::text::NOT_HERE_YET, look.theme.warn),
             Line::from(text.to_string()),
         ])
         .wrap(Wrap { trim: true })

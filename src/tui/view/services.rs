@@ -48,7 +48,7 @@ pub fn list(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     let loaded = match loading_or_failed(&state.services, look) {
         Some(l) => Err(l),
         None if state.services.ready().is_some_and(Vec::is_empty) => Err(Line::from(vec![
-            Span::raw("No services yet. "),
+            Span::raw(crate::tui::text::NO_SERVICES),
             Span::styled(look.keymap.label(Action::Deploy), look.theme.accent),
             Span::raw(" deploys a model version."),
         ])),

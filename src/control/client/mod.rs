@@ -3,6 +3,9 @@
 //! [`contract`](super::contract), returning domain types. Paths are built here and nowhere
 //! else. Errors come back as the variant the server sent, code and field, so a script sees
 //! the same `{"error":{"code"}}` either way.
+//!
+//! Module map: [`discover`] (finding the data directory's server and proving it is that
+//! directory's before the token goes there), [`path`] (paths from checked, encoded names).
 
 use std::time::Duration;
 
@@ -10,16 +13,19 @@ use reqwest::Method;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+mod discover;
+mod path;
+
+use path::with_query;
+pub use path::{Seg, api_path};
+
 use super::ControlError;
 use super::contract::{
-    Deleted, DeployCall, ErrorAnswer, ErrorBody, EventList, Identity, ImportCall, ModelDetail,
-    ModelList, OperationView, Removed, Revoked, ServiceList, ServiceView, Status, Stopping,
-    TokenCall, TokenCreated, TokenList, VersionRef,
+    Deleted, DeployCall, ErrorAnswer, ErrorBody, EventList, ImportCall, ModelDetail, ModelList,
+    OperationView, Removed, Revoked, ServiceList, ServiceView, Status, Stopping, TokenCall,
+    TokenCreated, TokenList, VersionRef,
 };
-use crate::config::DataDir;
-use crate::domain::{
-    ModelName, ModelSummary, ModelVersion, Scope, Service, ServiceName, TokenInfo, token_name,
-};
+use crate::domain::{ModelSummary, ModelVersion, Scope, Service, ServiceName, TokenInfo};
 
 /// How long a command waits for a server that holds the lock to publish `server.json`.
 const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
@@ -28,21 +34,6 @@ pub struct Client {
     base: String,
     token: String,
     http: reqwest::Client,
-}
-
-/// Where `server.json` says the data directory's server listens, and which server it is.
-struct Published {
-    control: String,
-    pid: u32,
-}
-
-fn published(dir: &DataDir) -> Option<Published> {
-    let text = std::fs::read_to_string(dir.server_file()).ok()?;
-    let v: Value = serde_json::from_str(&text).ok()?;
-    Some(Published {
-        control: v["control"].as_str()?.to_string(),
-        pid: u32::try_from(v["pid"].as_u64()?).ok()?,
-    })
 }
 
 impl Client {
@@ -56,134 +47,6 @@ impl Client {
             token: token.trim().to_string(),
             http,
         })
-    }
-
-    /// The client for the server that owns `dir` (pid `pid`): its address from
-    /// `server.json`, the local admin token from `control.token` — sent only once the server
-    /// at that address has shown it is this directory's ([`Client::check_identity`]).
-    pub async fn for_data_dir(dir: &DataDir, pid: u32) -> Result<Client, ControlError> {
-        let info = dir.server_file();
-        let deadline = tokio::time::Instant::now() + DISCOVERY_WAIT;
-        let control = loop {
-            match published(dir).filter(|p| p.pid == pid) {
-                Some(p) => break p.control,
-                None if tokio::time::Instant::now() < deadline => {
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-                None => {
-                    return Err(ControlError::unavailable(
-                        "server_unreachable",
-                        format!(
-                            "{} is owned by modeldeck server pid {pid}, which has not published its control API in {}: is it still starting? If it hangs, stop it (kill {pid})",
-                            dir.root().display(),
-                            info.display()
-                        ),
-                    ));
-                }
-            }
-        };
-        Client::checked(dir, &control, pid).await
-    }
-
-    /// The client for whatever server `server.json` names now (it may have restarted on other
-    /// ports), checked as [`Client::for_data_dir`] checks it.
-    pub async fn rediscover(dir: &DataDir) -> Result<Client, ControlError> {
-        let none = |why: String| {
-            ControlError::unavailable(
-                "server_unreachable",
-                format!(
-                    "no server runs for this data directory ({why}): start one with `modeldeck --data-dir {} serve`",
-                    dir.root().display()
-                ),
-            )
-        };
-        let p = published(dir).ok_or_else(|| none("no server.json".into()))?;
-        // SAFETY: signal 0 only asks whether the process exists.
-        if unsafe { libc::kill(p.pid as i32, 0) } != 0 {
-            return Err(none(format!("its last server, pid {}, has exited", p.pid)));
-        }
-        Client::checked(dir, &p.control, p.pid).await
-    }
-
-    /// A client for `control` once the server there proved to be `dir`'s (whose server is
-    /// pid `pid`, named in the refusal so the way out is one `kill` away).
-    async fn checked(dir: &DataDir, control: &str, pid: u32) -> Result<Client, ControlError> {
-        let token_file = dir.token_file();
-        let token = std::fs::read_to_string(&token_file).map_err(|e| {
-            ControlError::Io(format!(
-                "cannot read the control token {}: {e}; restart the server to recreate it",
-                token_file.display()
-            ))
-        })?;
-        let client = Client::new(control, &token)?;
-        client.check_identity(dir).await.map_err(|e| match e {
-            ControlError::Unavailable {
-                code: "wrong_server",
-                message,
-            } => ControlError::unavailable(
-                "wrong_server",
-                format!(
-                    "{message}; this directory's server is pid {pid}: stop it with `kill {pid}`"
-                ),
-            ),
-            other => other,
-        })?;
-        Ok(client)
-    }
-
-    /// Asks the server at this address which data directory it owns (a call without the
-    /// token) and refuses one that is not `dir`'s: another directory's server may have taken
-    /// the port since, and must never receive this directory's token.
-    pub async fn check_identity(&self, dir: &DataDir) -> Result<(), ControlError> {
-        let expected = dir.id().ok_or_else(|| {
-            ControlError::Io(format!(
-                "{} has no id file ({}); start its server once to write it",
-                dir.root().display(),
-                dir.id_file().display()
-            ))
-        })?;
-        // A challenge only this client chose, answered with a proof keyed by the token's hash:
-        // a server that merely repeats the directory's id (which is no secret) cannot answer.
-        let mut nonce = [0u8; 16];
-        getrandom::fill(&mut nonce)
-            .map_err(|e| ControlError::Io(format!("the OS random source failed: {e}")))?;
-        let challenge = hex::encode(nonce);
-        let token_hash = super::tokens::hash(&self.token);
-        let path = with_query(
-            "identity".into(),
-            &[
-                ("challenge", &challenge),
-                ("key", &super::tokens::key_id(&token_hash)),
-            ],
-        );
-        let req = self
-            .http
-            .get(format!("{}/api/v1/{path}", self.base))
-            .timeout(Duration::from_secs(10));
-        let reached: Identity = self.decode_answer(req, false).await?;
-        let wrong = |why: String| {
-            Err(ControlError::unavailable(
-                "wrong_server",
-                format!(
-                    "the server at {} {why}: the token was not sent; is another modeldeck using this port?",
-                    self.base
-                ),
-            ))
-        };
-        if reached.id != expected {
-            return wrong(format!(
-                "belongs to another data directory (id {}, expected {})",
-                short_id(&reached.id),
-                short_id(&expected)
-            ));
-        }
-        let proof = super::tokens::identity_proof(&token_hash, &expected, &challenge);
-        match reached.proof {
-            Some(p) if p == proof => Ok(()),
-            _ => wrong(
-                "claims this data directory but cannot prove it holds its token (if the token was revoked, restart the server to renew control.token)".into(),
-            ),
-        }
     }
 
     pub fn base(&self) -> &str {
@@ -424,11 +287,6 @@ impl Client {
     }
 }
 
-fn short_id(id: &str) -> &str {
-    &id[..id.len().min(8)]
-}
-
-/// The innermost cause of a failed request ("Connection refused (os error 111)"), which says
 /// more in fewer words than reqwest's own message with the URL in it.
 fn cause(e: &reqwest::Error) -> String {
     let mut inner: &dyn std::error::Error = e;
@@ -491,90 +349,4 @@ async fn error_of(response: reqwest::Response) -> ControlError {
 /// Decodes a value into `T`; a mismatch means client and server disagree.
 fn decode<T: DeserializeOwned>(value: Value) -> Result<T, ControlError> {
     serde_json::from_value(value).map_err(|e| bad_answer(e.to_string()))
-}
-
-/// One segment of a control API path.
-pub enum Seg<'a> {
-    /// A fixed word of the API (`models`, `versions`, `rotate-key`).
-    Word(&'static str),
-    Model(&'a str),
-    Service(&'a str),
-    Token(&'a str),
-    Number(u64),
-}
-
-/// A path under `/api/v1/` from its segments, each name checked against the domain's rules
-/// for its kind and percent-encoded: a name is never a path, so `../models/x` is refused here
-/// instead of being resolved into another resource by the URL parser.
-pub fn api_path(segments: &[Seg]) -> Result<String, ControlError> {
-    let mut out = String::new();
-    for seg in segments {
-        if !out.is_empty() {
-            out.push('/');
-        }
-        let text = match seg {
-            Seg::Word(w) => *w,
-            Seg::Model(n) => ModelName::parse(n).map(|_| *n)?,
-            Seg::Service(n) => ServiceName::parse(n).map(|_| *n)?,
-            Seg::Token(n) => token_name(n)?,
-            Seg::Number(n) => {
-                out.push_str(&n.to_string());
-                continue;
-            }
-        };
-        encode_segment(&mut out, text);
-    }
-    Ok(out)
-}
-
-/// `path?k=v&…` with the values percent-encoded.
-fn with_query(mut path: String, pairs: &[(&str, &str)]) -> String {
-    for (i, (k, v)) in pairs.iter().enumerate() {
-        path.push(if i == 0 { '?' } else { '&' });
-        path.push_str(k);
-        path.push('=');
-        encode_segment(&mut path, v);
-    }
-    path
-}
-
-/// Percent-encodes everything but RFC 3986's unreserved characters.
-fn encode_segment(out: &mut String, text: &str) {
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_are_checked_and_never_become_paths() {
-        let p = api_path(&[
-            Seg::Word("models"),
-            Seg::Model("iris"),
-            Seg::Word("versions"),
-            Seg::Number(2),
-        ]);
-        assert_eq!(p.unwrap(), "models/iris/versions/2");
-        for bad in ["../models/relp", "a/b", "a%2fb", "..", ".", ""] {
-            for seg in [Seg::Model(bad), Seg::Service(bad), Seg::Token(bad)] {
-                let err = api_path(&[Seg::Word("services"), seg]).unwrap_err();
-                assert_eq!(err.code(), "invalid_name", "{bad:?}");
-                assert!(err.to_string().contains("illegal"), "{err}");
-            }
-        }
-    }
-
-    #[test]
-    fn segments_are_percent_encoded() {
-        let mut out = String::new();
-        encode_segment(&mut out, "a b/c%.._~");
-        assert_eq!(out, "a%20b%2Fc%25.._~");
-    }
 }
