@@ -58,6 +58,7 @@ pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
             ))
         })?;
         let client = Client::new(url, &token)?;
+        client.check_remote().await?;
         return Ok(Link {
             label: format!("attached {}", host_port(url)),
             client: Arc::new(client),

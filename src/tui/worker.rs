@@ -318,14 +318,8 @@ async fn import(
         };
         return client.import(name, &call).await.map(created);
     }
-    let bytes = std::fs::read(&path).map_err(|e| {
-        ControlError::field("source", format!("cannot read {}: {e}", path.display()))
-    })?;
-    let filename = path
-        .file_name()
-        .map_or_else(|| "model".to_string(), |f| f.to_string_lossy().into_owned());
     client
-        .upload(name, &filename, kind.as_deref(), bytes)
+        .upload_file(name, &path, kind.as_deref())
         .await
         .map(created)
 }

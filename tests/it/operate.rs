@@ -400,3 +400,40 @@ async fn a_server_that_only_repeats_the_id_gets_no_token() {
     );
     server.stop().await;
 }
+
+/// `--connect` has no data directory to name the server it expects, but the server must still
+/// prove it holds the token before the console sends it.
+#[tokio::test]
+async fn a_remote_console_sends_its_token_only_to_a_server_that_proves_it_holds_it() {
+    let dir = DataDir::new();
+    let server = Server::start(&dir).await;
+    let wrong = dir.scratch.join("wrong.token");
+    std::fs::write(&wrong, "mdt_00000000000000000000000000000000\n").unwrap();
+    let out = tokio::process::Command::new(crate::common::BIN)
+        .args(["--connect", &server.control, "--token-file"])
+        .arg(&wrong)
+        .env("HOME", &dir.scratch)
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("cannot prove it holds this token"),
+        "{}",
+        stderr(&out)
+    );
+    // With the right token the check passes, and the console goes on to want a terminal.
+    let right = dir.scratch.join("right.token");
+    std::fs::write(&right, &server.token).unwrap();
+    let out = tokio::process::Command::new(crate::common::BIN)
+        .args(["--connect", &server.control, "--token-file"])
+        .arg(&right)
+        .env("HOME", &dir.scratch)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    assert!(!stderr(&out).contains("cannot prove"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("terminal"), "{}", stderr(&out));
+    server.stop().await;
+}

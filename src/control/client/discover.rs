@@ -106,9 +106,10 @@ impl Client {
         Ok(client)
     }
 
-    /// Asks the server at this address which data directory it owns (a call without the
-    /// token) and refuses one that is not `dir`'s: another directory's server may have taken
-    /// the port since, and must never receive this directory's token.
+    /// Asks the server at this address which data directory it owns and to prove it holds
+    /// this client's token (both without the token), and refuses one that is not `dir`'s:
+    /// another directory's server may have taken the port since, and must never receive the
+    /// token.
     pub async fn check_identity(&self, dir: &DataDir) -> Result<(), ControlError> {
         let expected = dir.id().ok_or_else(|| {
             ControlError::Io(format!(
@@ -117,6 +118,16 @@ impl Client {
                 dir.id_file().display()
             ))
         })?;
+        self.prove(Some(&expected)).await
+    }
+
+    /// For `--connect`, where no data directory says which id to expect: the server must still
+    /// prove it holds the token before the token is sent.
+    pub async fn check_remote(&self) -> Result<(), ControlError> {
+        self.prove(None).await
+    }
+
+    async fn prove(&self, expected: Option<&str>) -> Result<(), ControlError> {
         // A challenge only this client chose, answered with a proof keyed by the token's hash:
         // a server that merely repeats the directory's id (which is no secret) cannot answer.
         let mut nonce = [0u8; 16];
@@ -145,18 +156,20 @@ impl Client {
                 ),
             ))
         };
-        if reached.id != expected {
+        if let Some(expected) = expected
+            && reached.id != expected
+        {
             return wrong(format!(
                 "belongs to another data directory (id {}, expected {})",
                 short_id(&reached.id),
-                short_id(&expected)
+                short_id(expected)
             ));
         }
-        let proof = crate::control::tokens::identity_proof(&token_hash, &expected, &challenge);
+        let proof = crate::control::tokens::identity_proof(&token_hash, &reached.id, &challenge);
         match reached.proof {
             Some(p) if p == proof => Ok(()),
             _ => wrong(
-                "claims this data directory but cannot prove it holds its token (if the token was revoked, restart the server to renew control.token)".into(),
+                "cannot prove it holds this token (if the token was revoked, restart the server to renew control.token, or ask an admin for a new one)".into(),
             ),
         }
     }

@@ -79,6 +79,36 @@ impl Client {
         self.wait_operation(op).await
     }
 
+    /// Imports a version of `name` from a file on this machine, streamed (never held in
+    /// memory whole: the server's import limit is the only bound); the version, once imported.
+    pub async fn upload_file(
+        &self,
+        name: &str,
+        file: &std::path::Path,
+        kind: Option<&str>,
+    ) -> Result<ModelVersion, ControlError> {
+        use tokio::io::AsyncReadExt;
+        let opened = tokio::fs::File::open(file).await.map_err(|e| {
+            ControlError::field("source", format!("cannot read {}: {e}", file.display()))
+        })?;
+        let chunks = futures_util::stream::unfold(opened, |mut f| async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), f))
+                }
+                Err(e) => Some((Err(e), f)),
+            }
+        });
+        let filename = file
+            .file_name()
+            .map_or_else(|| "model".to_string(), |f| f.to_string_lossy().into_owned());
+        self.upload_body(name, &filename, kind, reqwest::Body::wrap_stream(chunks))
+            .await
+    }
+
     /// Imports a version of `name` from the model file's bytes (named `filename`, whose
     /// extension helps type detection); the version, once imported.
     pub async fn upload(
@@ -87,6 +117,16 @@ impl Client {
         filename: &str,
         kind: Option<&str>,
         bytes: Vec<u8>,
+    ) -> Result<ModelVersion, ControlError> {
+        self.upload_body(name, filename, kind, bytes.into()).await
+    }
+
+    async fn upload_body(
+        &self,
+        name: &str,
+        filename: &str,
+        kind: Option<&str>,
+        body: reqwest::Body,
     ) -> Result<ModelVersion, ControlError> {
         let path = api_path(&[Seg::Word("models"), Seg::Model(name), Seg::Word("versions")])?;
         let mut query = vec![("filename", filename), ("wait", "true")];
@@ -97,7 +137,7 @@ impl Client {
         let req = self
             .request(Method::POST, &path)
             .header("content-type", "application/octet-stream")
-            .body(bytes);
+            .body(body);
         let op: OperationView = self.decode_answer(req, true).await?;
         self.wait_operation(op).await
     }
