@@ -164,9 +164,11 @@ async fn event_loop(
                 Effect::Ui(Ui::Copy { line, service }) => {
                     let now = Instant::now();
                     match terminal::copy(&line) {
-                        Ok(Ok(())) => state.toast(text::copied(&service), false, now),
-                        Ok(Err(setting)) => {
-                            state.toast(text::tmux_clipboard_off(&setting), true, now)
+                        Ok(terminal::Copied::Clipboard) => {
+                            state.toast(text::copied(&service), false, now)
+                        }
+                        Ok(terminal::Copied::TmuxBuffer(setting)) => {
+                            state.toast(text::copied_to_tmux(&service, &setting), false, now)
                         }
                         Err(e) => state.toast(text::copy_failed(&e.to_string()), true, now),
                     }

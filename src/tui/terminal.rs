@@ -52,23 +52,44 @@ pub fn end_frame() -> io::Result<()> {
     execute!(io::stdout(), EndSynchronizedUpdate)
 }
 
+/// Where a copy went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Copied {
+    /// To the terminal's clipboard (OSC 52; inside tmux, through tmux's `set-clipboard on`).
+    Clipboard,
+    /// Inside tmux with `set-clipboard` at this setting, which drops clipboard requests: into
+    /// tmux's paste buffer instead (prefix + `]` pastes it).
+    TmuxBuffer(String),
+}
+
 /// Copies `text` to the clipboard of the terminal the user sits at, over SSH too, with a plain
 /// OSC 52. Inside tmux that lands in tmux's buffer (and from there the outer terminal's
 /// clipboard) only when tmux has `set-clipboard on`; tmux 3.3 drops the old passthrough
-/// wrapping by default, so a plain sequence is the one that works. Returns tmux's setting when
-/// it will drop the request, so the console can say so instead of claiming it copied.
-pub fn copy(text: &str) -> io::Result<Result<(), String>> {
+/// wrapping by default, so a plain sequence is the one that works. When tmux would drop it,
+/// the text goes into tmux's paste buffer instead, and the console says which happened.
+pub fn copy(text: &str) -> io::Result<Copied> {
     if std::env::var_os("TMUX").is_some()
         && let Some(setting) = tmux_clipboard()
         && setting != "on"
     {
-        return Ok(Err(setting));
+        let status = std::process::Command::new("tmux")
+            .args(["set-buffer", "--", text])
+            .stdin(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()?;
+        return if status.success() {
+            Ok(Copied::TmuxBuffer(setting))
+        } else {
+            Err(io::Error::other(format!(
+                "tmux set-buffer failed ({status})"
+            )))
+        };
     }
     let seq = format!("\x1b]52;c;{}\x07", base64(text.as_bytes()));
     let mut out = io::stdout();
     out.write_all(seq.as_bytes())?;
     out.flush()?;
-    Ok(Ok(()))
+    Ok(Copied::Clipboard)
 }
 
 /// tmux's `set-clipboard` option, asked of the tmux this console runs in.

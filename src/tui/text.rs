@@ -28,10 +28,11 @@ pub fn copied(service: &str) -> String {
 }
 
 /// Inside tmux, an application's clipboard request reaches the clipboard only with
-/// `set-clipboard on` (tmux 3.3's default, `external`, drops it).
-pub fn tmux_clipboard_off(setting: &str) -> String {
+/// `set-clipboard on` (tmux 3.3's default, `external`, drops it): the line went into tmux's
+/// paste buffer instead.
+pub fn copied_to_tmux(service: &str, setting: &str) -> String {
     format!(
-        "tmux has set-clipboard {setting}, so it drops clipboard requests: run `tmux set -g set-clipboard on`, or copy the line from the detail view (enter)"
+        "copied the request for {service} into tmux's paste buffer (prefix ] pastes it); tmux has set-clipboard {setting}, so for the system clipboard: tmux set -g set-clipboard on"
     )
 }
 

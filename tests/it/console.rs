@@ -221,9 +221,19 @@ fn copy_runs_stale_then_reconnects_and_stop() {
     tmux.keys("c", &["2"]);
     tmux.wait_for("c", "ready");
 
-    // y: the buffer holds a line that answers with a prediction when run.
+    // tmux's default drops clipboard requests: y says so and fills tmux's paste buffer.
+    tmux.run(&["set-option", "-g", "set-clipboard", "external"]);
     tmux.keys("c", &["y"]);
-    tmux.wait_for("c", "copied the request for iris");
+    tmux.wait_for("c", "paste buffer");
+    assert!(
+        tmux.run(&["show-buffer"])
+            .starts_with("curl -s http://127.0.0.1:")
+    );
+    tmux.run(&["delete-buffer"]);
+    // With set-clipboard on, the OSC 52 request itself lands; the line answers when run.
+    tmux.run(&["set-option", "-g", "set-clipboard", "on"]);
+    tmux.keys("c", &["y"]);
+    tmux.wait_for("c", "(with its key)");
     let line = tmux.run(&["show-buffer"]);
     assert!(line.starts_with("curl -s http://127.0.0.1:"), "{line}");
     let out = Command::new("sh").arg("-c").arg(&line).output().unwrap();
