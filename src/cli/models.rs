@@ -113,7 +113,7 @@ pub async fn dispatch(
                     "sha256": v.sha256, "size": v.size,
                 }));
             } else {
-                println!(
+                crate::say!(
                     "imported {}:{} ({}, {}, sha256 {})",
                     v.name,
                     v.version,
@@ -128,7 +128,7 @@ pub async fn dispatch(
             if json {
                 print_json(&json!(models));
             } else if models.is_empty() {
-                println!(
+                crate::say!(
                     "no models yet: import one with `modeldeck models import FILE --name NAME`"
                 );
             } else {
@@ -156,7 +156,7 @@ pub async fn dispatch(
                 );
             } else {
                 if !description.is_empty() {
-                    println!("{name}: {description}\n");
+                    crate::say!("{name}: {description}\n");
                 }
                 let mut rows = vec![row([
                     "VERSION", "TYPE", "SIZE", "SHA256", "CREATED", "USED BY", "SOURCE",
@@ -196,7 +196,7 @@ pub async fn dispatch(
                     .iter()
                     .map(|(name, version)| format!("{name}:{version}"))
                     .collect();
-                println!("removed {}", list.join(", "));
+                crate::say!("removed {}", list.join(", "));
             }
         }
     }

@@ -1,9 +1,22 @@
-//! How the CLI prints: JSON for scripts, aligned tables for people.
+//! How the CLI prints: JSON for scripts, aligned tables for people. Output goes through
+//! [`say!`](crate::say), which ends the process quietly when stdout is a pipe that closed
+//! (`modeldeck services list | head -1`), as Unix tools do, instead of panicking.
+
+/// `println!` for command output: a closed stdout ends the process with success.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if writeln!(std::io::stdout(), $($arg)*).is_err() {
+            std::process::exit(0);
+        }
+    }};
+}
 
 use std::io::Write;
 
 pub fn print_json(value: &serde_json::Value) {
-    println!("{value}");
+    crate::say!("{value}");
 }
 
 pub fn row<const N: usize>(cells: [&str; N]) -> Vec<String> {
@@ -39,6 +52,8 @@ pub fn print_table(rows: &[Vec<String>]) {
                 line.push_str(&format!("{cell:<width$}  ", width = widths[c]));
             }
         }
-        let _ = writeln!(out, "{}", line.trim_end());
+        if writeln!(out, "{}", line.trim_end()).is_err() {
+            std::process::exit(0);
+        }
     }
 }

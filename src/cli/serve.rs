@@ -130,9 +130,9 @@ pub fn stop(data_dir: Option<PathBuf>, args: StopArgs) -> ExitCode {
                 // A server killed with -9 leaves its address behind; it is wrong now.
                 let _ = std::fs::remove_file(dir.server_file());
                 if json {
-                    println!("{}", serde_json::json!({"stopped": null, "running": false}));
+                    crate::say!("{}", serde_json::json!({"stopped": null, "running": false}));
                 } else {
-                    println!("no server is running for {}", dir.root().display());
+                    crate::say!("no server is running for {}", dir.root().display());
                 }
                 return Ok(());
             }
@@ -175,9 +175,9 @@ pub fn stop(data_dir: Option<PathBuf>, args: StopArgs) -> ExitCode {
         }
         let took = started.elapsed().as_secs_f64();
         if json {
-            println!("{}", serde_json::json!({"stopped": pid, "seconds": took}));
+            crate::say!("{}", serde_json::json!({"stopped": pid, "seconds": took}));
         } else {
-            println!(
+            crate::say!(
                 "stopped modeldeck server pid {pid} for {} in {took:.1}s (requests in progress were finished first)",
                 dir.root().display()
             );

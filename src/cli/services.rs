@@ -130,12 +130,12 @@ pub async fn dispatch(
                 print_json(&json!({"name": s.name, "host": s.host, "key": s.key,
                     "gateway": gateway, "model": d.model, "version": d.version}));
             } else {
-                println!("deployed {} ({}:{} at 100%)", s.name, d.model, d.version);
-                println!("host     {}", s.host);
-                println!("key      {}", s.key);
-                println!("gateway  {gateway}");
-                let body = session.example_body(&s).await;
-                println!("\n{}", curl(&gateway, &s, &s.key, &body));
+                crate::say!("deployed {} ({}:{} at 100%)", s.name, d.model, d.version);
+                crate::say!("host     {}", s.host);
+                crate::say!("key      {}", s.key);
+                crate::say!("gateway  {gateway}");
+                let body = session.serving(&s).await.example_body();
+                crate::say!("\n{}", curl(&gateway, &s, &s.key, &body));
             }
         }
         ServicesCommand::List { json } => {
@@ -143,7 +143,7 @@ pub async fn dispatch(
             if json {
                 print_json(&json!(services));
             } else if services.is_empty() {
-                println!(
+                crate::say!(
                     "no services yet: deploy one with `modeldeck services deploy NAME --model MODEL`"
                 );
             } else {
@@ -172,19 +172,23 @@ pub async fn dispatch(
                 s.masked_key()
             };
             if json {
+                let serving = session.serving(&s).await;
                 let mut v = json!(s);
                 v["key"] = json!(key);
                 v["gateway"] = json!(gateway);
+                v["state"] = json!(serving.state);
+                v["reason"] = json!(serving.reason);
+                v["signature"] = json!(serving.signature);
                 print_json(&v);
             } else {
                 let r = s.resources;
-                println!("service  {}", s.name);
-                println!("host     {}", s.host);
-                println!("key      {key}");
-                println!("gateway  {gateway}");
-                println!("model    {}", model_of(&s));
-                println!("runtime  {}", s.runtime);
-                println!(
+                crate::say!("service  {}", s.name);
+                crate::say!("host     {}", s.host);
+                crate::say!("key      {key}");
+                crate::say!("gateway  {gateway}");
+                crate::say!("model    {}", model_of(&s));
+                crate::say!("runtime  {}", s.runtime);
+                crate::say!(
                     "limits   {} thread{}, {} in flight, {} ms, {} records per request",
                     r.threads,
                     if r.threads == 1 { "" } else { "s" },
@@ -192,10 +196,26 @@ pub async fn dispatch(
                     r.timeout_ms,
                     r.max_batch_rows
                 );
-                let body = session.example_body(&s).await;
-                println!("\n{}", curl(&gateway, &s, &key, &body));
+                let serving = session.serving(&s).await;
+                match &serving.reason {
+                    Some(why) => crate::say!("state    {}: {why}", serving.state),
+                    None => crate::say!("state    {}", serving.state),
+                }
+                if let Some(sig) = &serving.signature {
+                    let inputs: Vec<String> = sig
+                        .inputs
+                        .iter()
+                        .map(|i| format!("{} ({})", i.name, i.dtype))
+                        .collect();
+                    let outputs: Vec<&str> = sig.outputs.iter().map(|o| o.name.as_str()).collect();
+                    crate::say!("inputs   {}", inputs.join(", "));
+                    crate::say!("outputs  {}", outputs.join(", "));
+                }
+                crate::say!("\n{}", curl(&gateway, &s, &key, &serving.example_body()));
                 if !show_key {
-                    println!("(the key is masked: --show-key prints a line that runs as pasted)");
+                    crate::say!(
+                        "(the key is masked: --show-key prints a line that runs as pasted)"
+                    );
                 }
             }
         }
@@ -204,7 +224,7 @@ pub async fn dispatch(
             if json {
                 print_json(&json!({"deleted": name}));
             } else {
-                println!("deleted service {name}");
+                crate::say!("deleted service {name}");
             }
         }
         ServicesCommand::RotateKey { name, json } => {
@@ -212,7 +232,7 @@ pub async fn dispatch(
             if json {
                 print_json(&json!({"name": s.name, "key": s.key}));
             } else {
-                println!("new key for {}: {}", s.name, s.key);
+                crate::say!("new key for {}: {}", s.name, s.key);
             }
         }
     }

@@ -57,11 +57,12 @@ pub async fn dispatch(
             if json {
                 print_json(&json!({"name": info.name, "scope": info.scope, "token": secret}));
             } else {
-                println!(
+                crate::say!(
                     "created {} token {:?}; it is shown only now:",
-                    info.scope, info.name
+                    info.scope,
+                    info.name
                 );
-                println!("{secret}");
+                crate::say!("{secret}");
             }
         }
         TokensCommand::List { json } => {
@@ -90,7 +91,7 @@ pub async fn dispatch(
             if json {
                 print_json(&json!({"revoked": name}));
             } else {
-                println!("revoked token {name}");
+                crate::say!("revoked token {name}");
             }
         }
     }

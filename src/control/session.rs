@@ -12,6 +12,21 @@ use crate::config::DataDir;
 use crate::domain::{ModelKind, ModelRef, ModelSummary, ModelVersion, Scope, Service, TokenInfo};
 use crate::registry::{S3Options, Source};
 
+/// A service's state on the gateway and its model's signature, as `services show` prints them.
+#[derive(Debug, Clone)]
+pub struct Serving {
+    pub state: String,
+    pub reason: Option<String>,
+    pub signature: Option<crate::domain::ModelSignature>,
+}
+
+impl Serving {
+    /// The example `:predict` body (an empty instance when the model did not load).
+    pub fn example_body(&self) -> String {
+        self.signature.clone().unwrap_or_default().example_body()
+    }
+}
+
 pub enum Session {
     Local(Box<Core>),
     Remote(Client),
@@ -184,18 +199,30 @@ impl Session {
         }
     }
 
-    /// An example `:predict` body for the service, built from its model's signature (the
-    /// same builder the console's `y` uses); an empty instance when the model does not load.
-    pub async fn example_body(&self, s: &Service) -> String {
-        let signature = match self {
-            Session::Local(core) => core.signature(s).await,
-            Session::Remote(c) => c
-                .service(s.name.as_str(), false)
-                .await
-                .ok()
-                .and_then(|v| v.signature),
-        };
-        signature.unwrap_or_default().example_body()
+    /// How the service is being served: its state on the gateway (with the reason when it
+    /// failed) and what its model takes and gives — the source of the example request the CLI
+    /// prints, built as the console's `y` builds it.
+    pub async fn serving(&self, s: &Service) -> Serving {
+        match self {
+            Session::Local(core) => Serving {
+                state: "not served: no server runs for this data directory (`modeldeck serve`)"
+                    .into(),
+                reason: None,
+                signature: core.signature(s).await,
+            },
+            Session::Remote(c) => match c.service(s.name.as_str(), false).await {
+                Ok(v) => Serving {
+                    state: v.state,
+                    reason: v.reason,
+                    signature: v.signature,
+                },
+                Err(e) => Serving {
+                    state: "unknown".into(),
+                    reason: Some(e.to_string()),
+                    signature: None,
+                },
+            },
+        }
     }
 
     pub async fn delete_service(&self, actor: &str, name: &str) -> Result<(), ControlError> {

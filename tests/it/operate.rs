@@ -20,6 +20,10 @@ async fn stop_drains_the_server_and_reports() {
     );
 
     let (server, _key) = serving(&dir, "assets/iris/iris.pmml", "iris").await;
+    // `services show` says how the gateway serves it and what the model takes.
+    let shown = dir.ok(&["services", "show", "iris"]).await;
+    assert!(shown.contains("state    ready"), "{shown}");
+    assert!(shown.contains("inputs   sepal_width (float)"), "{shown}");
     let pid = server.child.id().unwrap();
     let mut child = server.child;
     // Three at once (two people on call): every one succeeds, one of them did the stopping.
@@ -50,6 +54,15 @@ async fn stop_drains_the_server_and_reports() {
     assert_eq!(
         list[0]["name"], "iris",
         "nothing acknowledged was lost: {list}"
+    );
+    let shown = dir.json(&["services", "show", "iris", "--json"]).await;
+    assert!(
+        shown["state"].as_str().unwrap().starts_with("not served"),
+        "{shown}"
+    );
+    assert_eq!(
+        shown["signature"]["inputs"][0]["name"], "sepal_width",
+        "{shown}"
     );
 }
 
@@ -436,4 +449,24 @@ async fn a_remote_console_sends_its_token_only_to_a_server_that_proves_it_holds_
     assert!(!stderr(&out).contains("cannot prove"), "{}", stderr(&out));
     assert!(stderr(&out).contains("terminal"), "{}", stderr(&out));
     server.stop().await;
+}
+
+/// `modeldeck … | head -1`: a reader that goes away ends the command quietly, as it ends any
+/// Unix tool, instead of a panic with a backtrace.
+#[test]
+fn a_closed_pipe_ends_a_command_quietly() {
+    let dir = DataDir::new();
+    let mut child = std::process::Command::new(crate::common::BIN)
+        .arg("--data-dir")
+        .arg(&dir.path)
+        .args(["models", "list"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
 }
