@@ -105,6 +105,9 @@ impl fmt::Display for Key {
     }
 }
 
+/// Actions renamed since: `console.toml` may still use the old name.
+const RENAMED: &[(&str, &str)] = &[("delete_version", "delete_model")];
+
 /// The effective key map.
 #[derive(Debug, Clone)]
 pub struct Keymap {
@@ -115,6 +118,18 @@ pub struct Keymap {
 impl Keymap {
     /// Defaults, with `overrides` (action name → keys) from `source` (a file, for messages).
     pub fn new(overrides: &HashMap<String, Vec<String>>, source: &str) -> Result<Keymap, String> {
+        // Names actions had before, so an older console.toml keeps working.
+        let overrides: HashMap<String, Vec<String>> = overrides
+            .iter()
+            .map(|(name, keys)| {
+                let name = RENAMED
+                    .iter()
+                    .find(|(old, _)| old == name)
+                    .map_or(name.as_str(), |(_, new)| new);
+                (name.to_string(), keys.clone())
+            })
+            .collect();
+        let overrides = &overrides;
         for name in overrides.keys() {
             if !ACTIONS.iter().any(|d| d.name == name) {
                 return Err(format!(
@@ -246,6 +261,12 @@ mod tests {
         );
         let err = Keymap::new(&overrides(&[("quit", &[]), ("force_quit", &[])]), "f").unwrap_err();
         assert!(err.contains("way out"), "{err}");
+        let old = Keymap::new(&overrides(&[("delete_version", &["X"])]), "f").unwrap();
+        assert_eq!(
+            old.label(Action::Delete),
+            "X",
+            "an older console.toml still works"
+        );
         let err = Keymap::new(&overrides(&[("fly", &["x"])]), "f").unwrap_err();
         assert!(err.contains("unknown action \"fly\""), "{err}");
     }
