@@ -6,6 +6,17 @@
 /// `message` with every double-quoted value replaced by `"…"`, every backquoted name cut to
 /// 64 characters, control characters dropped, and the whole cut to `max` characters.
 pub fn redact(message: &str, max: usize) -> String {
+    scrub(message, max, false)
+}
+
+/// [`redact`], and backquoted names and `<element>` names emptied too: for messages about a
+/// file the caller could not read otherwise (a path on the server), where even a field or
+/// element name is the file's content.
+pub fn redact_strict(message: &str, max: usize) -> String {
+    scrub(message, max, true)
+}
+
+fn scrub(message: &str, max: usize, strict: bool) -> String {
     let mut out = String::with_capacity(message.len().min(max));
     let mut chars = message.chars().peekable();
     while let Some(c) = chars.next() {
@@ -23,6 +34,17 @@ pub fn redact(message: &str, max: usize) -> String {
                     }
                 }
                 out.push_str("\"…\"");
+            }
+            '`' | '<' if strict => {
+                let close = if c == '`' { '`' } else { '>' };
+                for d in chars.by_ref() {
+                    if d == close {
+                        break;
+                    }
+                }
+                out.push(c);
+                out.push('…');
+                out.push(close);
             }
             '`' => {
                 out.push('`');
@@ -74,5 +96,12 @@ mod tests {
         );
         assert_eq!(redact("x\ny\u{1b}[31m", 100), "x y [31m");
         assert_eq!(redact(&"z".repeat(50), 10).chars().count(), 10);
+        assert_eq!(
+            super::redact_strict(
+                "unknown field `hunter2`, root element is <s3cr3t>, url \"x\"",
+                200
+            ),
+            "unknown field `…`, root element is <…>, url \"…\""
+        );
     }
 }

@@ -136,6 +136,9 @@ pub struct Form {
     pub busy: bool,
     /// The server's refusal, shown in place; the form stays open to fix it.
     pub error: Option<String>,
+    /// The name the form filled in from the source's file name: replaced when the source
+    /// changes, unless the user has typed a name of their own.
+    pub suggested: Option<String>,
 }
 
 impl Form {

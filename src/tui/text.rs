@@ -61,7 +61,7 @@ pub fn lost(why: &str) -> String {
 pub const RECONNECTED: &str = "reconnected to the server";
 
 pub fn stale_reason(why: &str) -> String {
-    format!("not connected, showing what was last loaded: {why}; retrying")
+    format!("not connected (showing what was last loaded): {why}; retrying")
 }
 
 // Dialogs.
@@ -124,7 +124,7 @@ pub fn delete_version_body(shared_with: &[u32], last: bool) -> String {
 }
 
 pub const STOP_TITLE: &str = "Stop the server?";
-pub const STOP_BODY: &str = "Every service stops answering once requests in progress finish; consoles show STALE until it is started again (`modeldeck --data-dir DIR serve`, or a console on DIR).";
+pub const STOP_BODY: &str = "Every service stops answering once requests in progress finish; consoles show STALE until a server runs again for this data directory (`modeldeck serve`, or a console opened on it).";
 
 // What the panes and overlays say.
 

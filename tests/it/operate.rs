@@ -227,6 +227,33 @@ async fn errors_carry_their_status_code_and_field() {
         assert_eq!(v["error"]["code"], code, "{method} {path}: {v}");
         assert_eq!(v["error"]["field"].as_str(), field, "{method} {path}: {v}");
     }
+    // A file on the server that does not import is refused without a word of its content.
+    let secret = dir.scratch.join("secrets.toml");
+    std::fs::write(&secret, "hunter2_secret_key = \"s3cr3tvalue\"\n").unwrap();
+    for kind in [None, Some("upstream"), Some("pmml")] {
+        let mut body = json!({"source": secret.display().to_string()});
+        if let Some(k) = kind {
+            body["type"] = json!(k);
+        }
+        let (status, op) = server
+            .api(
+                Method::POST,
+                "models/leak/versions?wait=true",
+                t,
+                Some(body),
+            )
+            .await;
+        assert_eq!(
+            (status, op["state"].as_str()),
+            (202, Some("failed")),
+            "{op}"
+        );
+        let text = op.to_string();
+        assert!(
+            !text.contains("hunter2") && !text.contains("s3cr3t"),
+            "{kind:?}: {text}"
+        );
+    }
     // A parser's complaint never echoes the value it choked on (secrets travel in bodies).
     let (status, v) = server
         .api(
@@ -241,6 +268,10 @@ async fn errors_carry_their_status_code_and_field() {
     server.stop().await;
     let log = std::fs::read_to_string(dir.scratch.join("serve.log")).unwrap();
     assert!(!log.contains("wJalrSECRET"), "a secret reached the log");
+    assert!(
+        !log.contains("hunter2"),
+        "a server file's content reached the log"
+    );
     // Commands act on the data directory's server; --connect is the console's.
     let out = dir
         .run(&[
@@ -401,7 +432,7 @@ async fn a_server_that_only_repeats_the_id_gets_no_token() {
         err["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("cannot prove"),
+            .contains("does not prove"),
         "{err}"
     );
     let seen = impostor.await.unwrap();
@@ -431,7 +462,7 @@ async fn a_remote_console_sends_its_token_only_to_a_server_that_proves_it_holds_
         .unwrap();
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("cannot prove it holds this token"),
+        stderr(&out).contains("does not prove it holds this token"),
         "{}",
         stderr(&out)
     );
@@ -446,7 +477,7 @@ async fn a_remote_console_sends_its_token_only_to_a_server_that_proves_it_holds_
         .output()
         .await
         .unwrap();
-    assert!(!stderr(&out).contains("cannot prove"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("does not prove"), "{}", stderr(&out));
     assert!(stderr(&out).contains("terminal"), "{}", stderr(&out));
     server.stop().await;
 }

@@ -151,7 +151,7 @@ impl Client {
             Err(ControlError::unavailable(
                 "wrong_server",
                 format!(
-                    "the server at {} {why}: the token was not sent; is another modeldeck using this port?",
+                    "the server at {} {why}, so the token was not sent (is another modeldeck using this port?)",
                     self.base
                 ),
             ))
@@ -169,7 +169,7 @@ impl Client {
         match reached.proof {
             Some(p) if p == proof => Ok(()),
             _ => wrong(
-                "cannot prove it holds this token (if the token was revoked, restart the server to renew control.token, or ask an admin for a new one)".into(),
+                "does not prove it holds this token: it is not this directory's server, or the token was revoked (then restart the server to renew control.token, or ask an admin for a new token)".into(),
             ),
         }
     }

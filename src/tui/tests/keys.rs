@@ -517,3 +517,45 @@ fn the_page_stays_put_while_the_cursor_moves_within_it() {
     press(&mut s, &["G"]);
     assert_eq!(at(&s), (19, 15));
 }
+
+#[test]
+fn the_import_form_names_the_model_after_its_file_until_a_name_is_typed() {
+    let mut s = loaded("dev");
+    press(&mut s, &["i"]);
+    type_text(&mut s, "~/models/Wine-Quality.v2.pmml");
+    press(&mut s, &["tab"]);
+    let name = |s: &State| match &s.overlay {
+        Overlay::Form(f) => f.value("name").to_string(),
+        _ => panic!("no form"),
+    };
+    assert_eq!(name(&s), "wine-quality");
+    // The path changes: the name the form filled in follows it.
+    press(&mut s, &["backtab", "ctrl+u"]);
+    type_text(&mut s, "/srv/diabetes.pmml");
+    press(&mut s, &["tab"]);
+    assert_eq!(name(&s), "diabetes");
+    // A name the user typed is theirs.
+    press(&mut s, &["ctrl+u"]);
+    type_text(&mut s, "mine");
+    press(&mut s, &["backtab", "ctrl+u"]);
+    type_text(&mut s, "/srv/iris.pmml");
+    press(&mut s, &["tab"]);
+    assert_eq!(name(&s), "mine");
+}
+
+#[test]
+fn a_console_whose_server_was_replaced_no_longer_offers_to_stop_it() {
+    let mut s = loaded("dev");
+    s.started_server = true;
+    update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::Relinked("attached 127.0.0.1:9602".into()),
+        t0(),
+    );
+    assert_eq!(
+        press(&mut s, &["q"]),
+        quit(false),
+        "no leave-or-stop question"
+    );
+}

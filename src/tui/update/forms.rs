@@ -26,6 +26,7 @@ fn form(kind: FormKind, fields: Vec<Field>) -> Form {
         focus: 0,
         busy: false,
         error: None,
+        suggested: None,
     }
 }
 
@@ -89,10 +90,12 @@ fn suggest_name(form: &mut Form) {
         .trim()
         .trim_end_matches('/')
         .to_string();
+    let suggested = form.suggested.clone();
     let Some(field) = form.fields.iter_mut().find(|f| f.key == "name") else {
         return;
     };
-    if !field.input.text().is_empty() || source.is_empty() {
+    let ours = field.input.text().is_empty() || suggested.as_deref() == Some(field.input.text());
+    if !ours || source.is_empty() {
         return;
     }
     let last = source.rsplit(['/', '\\']).next().unwrap_or("");
@@ -104,6 +107,7 @@ fn suggest_name(form: &mut Form) {
         .collect();
     if crate::domain::ModelName::parse(&name).is_ok() {
         field.input.set(&name);
+        form.suggested = Some(name);
     }
 }
 

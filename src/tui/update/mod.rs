@@ -105,6 +105,8 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
         }
         Msg::Relinked(label) => {
             state.connection.label = label;
+            // Whatever server answers now, it is not the one this console started.
+            state.started_server = false;
             vec![]
         }
         Msg::RevealedKey(name, key) => {

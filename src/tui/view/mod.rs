@@ -41,9 +41,9 @@ pub fn draw(frame: &mut Frame, state: &State, look: &Look) -> usize {
     }
     // While the server is unreachable, the reason gets a line of its own under the title.
     let reason_text = state.connection.problem.as_deref().map(text::stale_reason);
-    // Up to two lines, so the whole reason shows at 80 columns.
+    // Up to three lines, so the whole reason (with the command to run) shows at 80 columns.
     let stale = reason_text.as_ref().map_or(0, |t| {
-        (t.chars().count().div_ceil(area.width.max(1) as usize)).clamp(1, 2) as u16
+        (t.chars().count().div_ceil(area.width.max(1) as usize)).clamp(1, 3) as u16
     });
     let [title, reason, tabs, body, status, hint] = Layout::vertical([
         Constraint::Length(1),

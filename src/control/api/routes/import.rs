@@ -111,6 +111,9 @@ pub async fn import<B: ApiBodyIn>(
         ..request
     };
     let wait = query_param(query, "wait").is_some_and(|v| v == "true");
+    // A file named by its path on the server: the caller may not be able to read it any other
+    // way, so what goes wrong with it is said without a word of its content.
+    let server_file = upload.is_none() && matches!(request.source, Source::Local(_));
     let task = {
         let (api, op, actor) = (Arc::clone(api), Arc::clone(&op), caller.actor().to_string());
         tokio::spawn(async move {
@@ -124,11 +127,16 @@ pub async fn import<B: ApiBodyIn>(
                     op.succeed(serde_json::json!(v));
                 }
                 Err(e) => {
+                    let reason = if server_file {
+                        crate::domain::redact_strict(&e.to_string(), 1000)
+                    } else {
+                        e.to_string()
+                    };
                     tracing::info!(
                         %actor, model = %op.subject(), code = e.code(),
-                        reason = ?crate::control::api::cut(&e.to_string(), 500), "import failed"
+                        reason = ?crate::control::api::cut(&reason, 500), "import failed"
                     );
-                    op.fail(e.code(), &e.to_string());
+                    op.fail(e.code(), &reason);
                 }
             }
         })
