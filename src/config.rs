@@ -206,8 +206,9 @@ pub struct Settings {
 #[derive(Debug, Clone, PartialEq, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LogSettings {
-    /// One line per gateway request (method, path, host, status, microseconds). Off by
-    /// default: at thousands of requests a second it is most of the log.
+    /// One line per gateway request (client address, method, path, host, status, the version
+    /// that answered, microseconds). Off by default: at thousands of requests a second it is
+    /// most of the log.
     pub access: bool,
 }
 

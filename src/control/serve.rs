@@ -54,7 +54,8 @@ pub async fn serve_until(
     drop(api::load_all(routing.publish(revision, &services)));
 
     let limits = settings.limits.clone();
-    let (gateway_config, control_config) = listener_configs(&limits);
+    let (mut gateway_config, control_config) = listener_configs(&limits);
+    gateway_config.tag_peer = settings.log.access;
     let (stop_tx, stopping) = Stopping::channel();
     let api = Arc::new(Api::new(
         Arc::clone(&core),
@@ -124,6 +125,7 @@ fn listener_configs(limits: &Limits) -> (ListenerConfig, ListenerConfig) {
         header_timeout: std::time::Duration::from_secs(limits.header_timeout_secs),
         drain: std::time::Duration::from_secs(limits.drain_secs),
         send_timeout: std::time::Duration::from_secs(limits.send_timeout_secs),
+        tag_peer: false,
     };
     (config("gateway", gateway), config("control", control))
 }

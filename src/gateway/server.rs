@@ -31,6 +31,10 @@ pub async fn serve(
                 return respond(&gateway, req, body, stop).await;
             }
             let started = std::time::Instant::now();
+            let client = req
+                .extensions()
+                .get::<net::Peer>()
+                .map_or_else(String::new, |p| p.0.to_string());
             let (method, path) = (req.method().clone(), req.uri().path().to_string());
             let host = req
                 .headers()
@@ -39,9 +43,16 @@ pub async fn serve(
                 .unwrap_or("")
                 .to_string();
             let response = respond(&gateway, req, body, stop).await;
+            let version = response
+                .headers()
+                .get("x-modeldeck-version")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+                .to_string();
             // Path and Host are quoted and cut: a client chooses them.
             tracing::info!(
-                %method, path = ?cut(&path), host = ?cut(&host), status = response.status().as_u16(),
+                %client, %method, path = ?cut(&path), host = ?cut(&host),
+                status = response.status().as_u16(), %version,
                 micros = started.elapsed().as_micros() as u64, "request"
             );
             response

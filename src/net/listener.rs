@@ -50,7 +50,14 @@ pub struct ListenerConfig {
     pub drain: Duration,
     /// How long a client may leave its answer unread before the connection is closed.
     pub send_timeout: Duration,
+    /// Put the client's address into each request's extensions ([`Peer`]), for an access
+    /// log; off by default, as it costs an allocation per request.
+    pub tag_peer: bool,
 }
+
+/// The address of the client a request came from (see [`ListenerConfig::tag_peer`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
 
 /// Serves HTTP/1.1 on `listener` with `handle` until `stop` is raised, then drains.
 pub async fn serve<F, Fut, B>(
@@ -133,9 +140,17 @@ async fn connection<F, Fut, B>(
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let _ = stream.set_nodelay(true);
+    let peer = config
+        .tag_peer
+        .then(|| stream.peer_addr().ok())
+        .flatten()
+        .map(Peer);
     let busy = Arc::new(AtomicUsize::new(0));
     let tracked = Arc::clone(&busy);
-    let service = service_fn(move |req| {
+    let service = service_fn(move |mut req: Request<Incoming>| {
+        if let Some(p) = peer {
+            req.extensions_mut().insert(p);
+        }
         let guard = Busy::enter(&tracked);
         let answer = handle(req);
         async move {

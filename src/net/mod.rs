@@ -15,7 +15,7 @@ pub mod body;
 pub mod listener;
 
 pub use body::{BodyError, BodyLimits, Paced, read};
-pub use listener::{ListenerConfig, serve};
+pub use listener::{ListenerConfig, Peer, serve};
 
 use tokio::sync::watch;
 

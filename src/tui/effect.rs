@@ -80,6 +80,8 @@ pub enum Msg {
     RevealedKey(String, String),
     /// The request line to copy, built from a service's key and signature.
     CopyReady(String, Result<String, Failure>),
+    /// The server accepted `:stop` (its pid): it drains and exits.
+    StopAsked(u32),
     /// A call finished: a message, or the error (which a busy form shows in place).
     Done(Result<Done, Failure>),
     Tick(Instant),

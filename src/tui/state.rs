@@ -94,6 +94,8 @@ pub struct Connection {
     pub problem: Option<String>,
     /// When the data on screen was last loaded.
     pub updated: Option<Instant>,
+    /// This console asked the server to stop: its going away is news, not an error.
+    pub stop_asked: bool,
 }
 
 impl Connection {
@@ -233,6 +235,7 @@ impl State {
                 healthy: false,
                 problem: None,
                 updated: None,
+                stop_asked: false,
             },
             environment: String::new(),
             gateway: String::new(),

@@ -60,6 +60,8 @@ pub fn lost(why: &str) -> String {
 
 pub const RECONNECTED: &str = "reconnected to the server";
 
+pub const STOPPED_AS_ASKED: &str = "the server has stopped, as asked";
+
 pub fn stale_reason(why: &str) -> String {
     format!("not connected (showing what was last loaded): {why}; retrying")
 }

@@ -252,12 +252,10 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             Some(Msg::CopyReady(name, line.await.map_err(Failure::from)))
         }
         Call::Demo => done(demo(client).await),
-        Call::StopServer => done(
-            client
-                .stop()
-                .await
-                .map(|s| Done::said(text::stopping(s.pid))),
-        ),
+        Call::StopServer => Some(match client.stop().await {
+            Ok(s) => Msg::StopAsked(s.pid),
+            Err(e) => Msg::Done(Err(Failure::from(e))),
+        }),
     }
 }
 

@@ -302,10 +302,15 @@ fn copy_runs_stale_then_reconnects_and_stop() {
     let status = serve.wait().unwrap();
     assert!(status.success(), "{status}");
     tmux.wait_for("c", "STALE");
-    // The history has the stop and the loss, in that order.
+    // The history has the stop, then that it happened: news, not errors.
     tmux.keys("c", &["M"]);
     let screen = tmux.wait_for("c", "is stopping");
-    assert!(screen.contains("lost the server"), "{screen}");
+    let after = &screen[screen.find("is stopping").unwrap()..];
+    assert!(after.contains("has stopped, as asked"), "{screen}");
+    assert!(
+        !after.contains("ERR"),
+        "a stop asked for is news, not an error:\n{screen}"
+    );
     tmux.keys("c", &["Escape"]);
     tmux.keys("c", &["C-c"]);
     tmux.wait_for("c", "CONSOLE-EXITED 0");

@@ -349,8 +349,9 @@ async fn the_log_records_every_change_and_refusal_without_secrets() {
         "the refused deploy is not logged with who and why: {log}"
     );
     assert!(
-        log.lines()
-            .any(|l| l.contains("request") && l.contains("status=401")),
+        log.lines().any(|l| l.contains("request")
+            && l.contains("status=401")
+            && l.contains("client=127.0.0.1:")),
         "no access log line: {log}"
     );
     for secret in [

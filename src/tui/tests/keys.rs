@@ -383,6 +383,39 @@ fn stop_needs_an_admin_and_a_confirmation() {
     press(&mut s, &["enter"]);
     assert!(matches!(&s.overlay, Overlay::Confirm(c) if !c.on_ok && c.call == Call::StopServer));
     assert_eq!(press(&mut s, &["y"]), call(Call::StopServer));
+    let km = Keymap::defaults();
+    update(&mut s, &km, Msg::StopAsked(4242), t0());
+    update(
+        &mut s,
+        &km,
+        Msg::Connection(Err("connection refused".into())),
+        t0(),
+    );
+    update(
+        &mut s,
+        &km,
+        Msg::Connection(Err("no server runs".into())),
+        t0(),
+    );
+    assert!(
+        s.connection.stale(),
+        "still STALE: nothing on screen is fresh"
+    );
+    let news: Vec<(&str, bool)> = s
+        .messages
+        .iter()
+        .map(|m| (m.text.as_str(), m.error))
+        .collect();
+    assert!(
+        news.ends_with(&[
+            (
+                "server pid 4242 is stopping (it drains requests in progress first)",
+                false
+            ),
+            ("the server has stopped, as asked", false),
+        ]),
+        "{news:?}"
+    );
 }
 
 #[test]

@@ -88,15 +88,26 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
             vec![]
         }
         Msg::Changed => vec![Call::Reload.into()],
+        Msg::StopAsked(pid) => {
+            state.connection.stop_asked = true;
+            state.toast(text::stopping(pid), false, now);
+            vec![]
+        }
         Msg::Connection(Ok(())) => {
+            state.connection.stop_asked = false;
             if state.connection.problem.take().is_some() {
                 state.toast(text::RECONNECTED, false, now);
             }
             vec![Call::Reload.into()]
         }
         Msg::Connection(Err(why)) => {
-            // Once per outage (and again when the reason changes) into :messages.
-            if state.connection.problem.as_deref() != Some(&why) {
+            // Once per outage (and again when the reason changes) into :messages; a stop
+            // this console asked for is said once, as news.
+            if state.connection.stop_asked {
+                if state.connection.problem.is_none() {
+                    state.toast(text::STOPPED_AS_ASKED, false, now);
+                }
+            } else if state.connection.problem.as_deref() != Some(&why) {
                 state.toast(text::lost(&why), true, now);
             }
             state.connection.healthy = false;

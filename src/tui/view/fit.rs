@@ -26,6 +26,34 @@ pub fn cut(text: &str, width: usize, ellipsis: &str) -> String {
     out
 }
 
+/// `text` in lines of at most `width` characters, broken at spaces where it can be and inside
+/// a word only when the word alone is wider than a line (a URL, a path).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word: Vec<char> = word.chars().collect();
+        let used = line.chars().count();
+        if used > 0 && used + 1 + word.len() <= width {
+            line.push(' ');
+            line.extend(word);
+            continue;
+        }
+        if used > 0 {
+            lines.push(std::mem::take(&mut line));
+        }
+        while word.len() > width {
+            lines.push(word.drain(..width).collect());
+        }
+        line = word.into_iter().collect();
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 /// Column widths for `rows` (header first) in `total` columns with `gap` between them: each
 /// column's widest cell, the widest columns shrunk first until the table fits; no column
 /// shrinks below `min` (or its own width).
@@ -67,6 +95,19 @@ mod tests {
         assert_eq!(cut("fraud.modeldeck.local", 10, "…"), "fraud.mod…");
         assert_eq!(cut("iris", 10, "~"), "iris");
         assert_eq!(cut("abcdef", 3, "~"), "ab~");
+    }
+
+    #[test]
+    fn wrapping_breaks_at_spaces_and_splits_only_long_words() {
+        assert_eq!(
+            wrap("paste it into a shell", 10),
+            ["paste it", "into a", "shell"]
+        );
+        assert_eq!(
+            wrap("at http://127.0.0.1:8502/x ok", 10),
+            ["at", "http://127", ".0.0.1:850", "2/x ok"]
+        );
+        assert_eq!(wrap("", 5), [""]);
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub fn draw(frame: &mut Frame, state: &State, look: &Look) -> usize {
     let reason_text = state.connection.problem.as_deref().map(text::stale_reason);
     // Up to three lines, so the whole reason (with the command to run) shows at 80 columns.
     let stale = reason_text.as_ref().map_or(0, |t| {
-        (t.chars().count().div_ceil(area.width.max(1) as usize)).clamp(1, 3) as u16
+        fit::wrap(t, area.width as usize).len().clamp(1, 3) as u16
     });
     let [title, reason, tabs, body, status, hint] = Layout::vertical([
         Constraint::Length(1),
@@ -59,12 +59,20 @@ pub fn draw(frame: &mut Frame, state: &State, look: &Look) -> usize {
         // Hard-wrapped at the screen's edge (a URL has no spaces to wrap at), the end cut
         // with an ellipsis if even two lines are not enough.
         let width = reason.width.max(1) as usize;
-        let room = width * reason.height as usize;
-        let chars: Vec<char> = fit::cut(&text, room, look.sym.ellipsis).chars().collect();
-        let lines: Vec<Line> = chars
-            .chunks(width)
-            .map(|c| Line::from(c.iter().collect::<String>()))
-            .collect();
+        let mut parts = fit::wrap(&text, width);
+        if parts.len() > reason.height as usize {
+            parts.truncate(reason.height as usize);
+            if let Some(last) = parts.last_mut() {
+                // Said to be cut: an ellipsis at the end, in place of a character if need be.
+                let marked = format!("{last}{}", look.sym.ellipsis);
+                *last = if marked.chars().count() <= width {
+                    marked
+                } else {
+                    fit::cut(&format!("{last}  "), width, look.sym.ellipsis)
+                };
+            }
+        }
+        let lines: Vec<Line> = parts.into_iter().map(Line::from).collect();
         frame.render_widget(Paragraph::new(lines).style(look.theme.error), reason);
     }
     tab_bar(frame, tabs, state, look);

@@ -153,18 +153,17 @@ fn messages(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         } else {
             m.text.clone()
         };
-        let chars: Vec<char> = text.chars().collect();
         let body = width.saturating_sub(10).max(10);
-        let mut block: Vec<Line> = chars
-            .chunks(body)
+        let mut block: Vec<Line> = fit::wrap(&text, body)
+            .into_iter()
             .enumerate()
-            .map(|(i, c)| {
+            .map(|(i, part)| {
                 let lead = if i == 0 {
                     format!("{age:>8}  ")
                 } else {
                     " ".repeat(10)
                 };
-                let line = format!("{lead}{}", c.iter().collect::<String>());
+                let line = format!("{lead}{part}");
                 if m.error {
                     Line::styled(line, t.error)
                 } else {
