@@ -41,6 +41,7 @@ pub struct Link {
     )>,
 }
 
+use super::text;
 use super::worker::host_port;
 
 pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
@@ -60,7 +61,7 @@ pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
         let client = Client::new(url, &token)?;
         client.check_remote().await?;
         return Ok(Link {
-            label: format!("attached {}", host_port(url)),
+            label: text::attached(host_port(url)),
             client: Arc::new(client),
             started: None,
             dir: None,
@@ -78,7 +79,7 @@ pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
         }) => {
             let client = Client::for_data_dir(&dir, pid).await?;
             Ok(Link {
-                label: format!("attached {}", host_port(client.base())),
+                label: text::attached(host_port(client.base())),
                 client: Arc::new(client),
                 started: None,
                 dir: Some(dir),
@@ -96,7 +97,7 @@ pub async fn connect(opts: &Options) -> Result<Link, ControlError> {
                 why = exited(&mut child, &dir) => return Err(why),
             };
             Ok(Link {
-                label: format!("started {}", host_port(client.base())),
+                label: text::started(host_port(client.base())),
                 client: Arc::new(client),
                 started: Some(pid),
                 dir: Some(dir),

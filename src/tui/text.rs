@@ -11,6 +11,51 @@ pub const DEMO_DONE: &str = "loaded 3 sample models and deployed service iris (2
 pub const NOTHING_SELECTED: &str = "nothing selected";
 pub const TOKEN_CANNOT_READ_KEYS: &str = "this token may not read access keys (it needs operator scope), so there is no runnable line to copy";
 
+// What finished calls say, and where the console is attached.
+
+pub fn attached(address: &str) -> String {
+    format!("attached {address}")
+}
+
+pub fn started(address: &str) -> String {
+    format!("started {address}")
+}
+
+pub fn deployed(name: &str, host: &str) -> String {
+    format!("deployed {name} at {host}")
+}
+
+pub fn imported(model: &str, version: u32) -> String {
+    format!("imported {model}:{version}")
+}
+
+pub fn deleted_version(model: &str, version: u32) -> String {
+    format!("deleted {model}:{version}")
+}
+
+pub fn deleted_model(model: &str, versions: usize) -> String {
+    format!(
+        "deleted model {model} ({versions} version{})",
+        if versions == 1 { "" } else { "s" }
+    )
+}
+
+pub fn deleted_service(name: &str) -> String {
+    format!("deleted service {name}")
+}
+
+pub fn new_key(name: &str) -> String {
+    format!("{name} has a new key (v shows it)")
+}
+
+pub fn stream_broke(base: &str) -> String {
+    format!("the change stream from {base} broke off")
+}
+
+pub fn stream_closed(base: &str) -> String {
+    format!("the server at {base} closed the change stream")
+}
+
 pub fn unknown_command(name: &str) -> String {
     format!("unknown command :{name}; tab completes, ? lists them")
 }
@@ -127,6 +172,15 @@ pub fn delete_version_body(shared_with: &[u32], last: bool) -> String {
 
 pub const STOP_TITLE: &str = "Stop the server?";
 pub const STOP_BODY: &str = "Every service stops answering once requests in progress finish; consoles show STALE until a server runs again for this data directory (`modeldeck serve`, or a console opened on it).";
+
+// Form hints.
+
+pub const HINT_SOURCE: &str =
+    "a file here (uploaded), a path on the server, or an http(s):// or s3:// URL";
+pub const HINT_MODEL_NAME: &str = "a-z 0-9 . _ -  (an existing name adds a version)";
+pub const HINT_TYPE: &str = "pmml, onnx, angel, upstream; empty: detect";
+pub const HINT_SERVICE_NAME: &str = "service name: a DNS label (a-z 0-9 -)";
+pub const HINT_MODEL_REF: &str = "MODEL or MODEL:VERSION";
 
 // What the panes and overlays say.
 

@@ -103,7 +103,7 @@ impl Worker {
                 if let Some(dir) = &dir {
                     match Client::rediscover(dir).await {
                         Ok(found) if found.base() != client.base() => {
-                            let label = format!("attached {}", host_port(found.base()));
+                            let label = text::attached(host_port(found.base()));
                             if let Ok(mut c) = shared.write() {
                                 *c = Arc::new(found);
                             }
@@ -140,7 +140,7 @@ async fn follow(client: &Client, tx: &UnboundedSender<Msg>) -> String {
     let mut pending = String::new();
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else {
-            return format!("the change stream from {} broke off", client.base());
+            return text::stream_broke(client.base());
         };
         pending.push_str(&String::from_utf8_lossy(&chunk));
         while let Some(end) = pending.find("\n\n") {
@@ -150,7 +150,7 @@ async fn follow(client: &Client, tx: &UnboundedSender<Msg>) -> String {
             }
         }
     }
-    format!("the server at {} closed the change stream", client.base())
+    text::stream_closed(client.base())
 }
 
 fn done(result: Result<Done, ControlError>) -> Option<Msg> {
@@ -201,7 +201,7 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
                 };
                 let s = client.deploy(&DeployCall::from(&request)).await?;
                 Ok(Done {
-                    text: format!("deployed {name} at {}", s.service.host),
+                    text: text::deployed(&name, &s.service.host),
                     created: Some((List::Services, name.clone())),
                 })
             };
@@ -211,26 +211,25 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             client
                 .remove_model(&model, Some(version))
                 .await
-                .map(|_| Done::said(format!("deleted {model}:{version}"))),
+                .map(|_| Done::said(text::deleted_version(&model, version))),
         ),
-        Call::DeleteModel(model) => done(client.remove_model(&model, None).await.map(|gone| {
-            Done::said(format!(
-                "deleted model {model} ({} version{})",
-                gone.len(),
-                if gone.len() == 1 { "" } else { "s" }
-            ))
-        })),
+        Call::DeleteModel(model) => done(
+            client
+                .remove_model(&model, None)
+                .await
+                .map(|gone| Done::said(text::deleted_model(&model, gone.len()))),
+        ),
         Call::DeleteService(name) => done(
             client
                 .delete_service(&name)
                 .await
-                .map(|()| Done::said(format!("deleted service {name}"))),
+                .map(|()| Done::said(text::deleted_service(&name))),
         ),
         Call::RotateKey(name) => done(
             client
                 .rotate_key(&name)
                 .await
-                .map(|_| Done::said(format!("{name} has a new key (v shows it)"))),
+                .map(|_| Done::said(text::new_key(&name))),
         ),
         Call::RevealKey(name) => match client.service(&name, true).await {
             Ok(v) => Some(Msg::RevealedKey(name, v.key)),
@@ -285,7 +284,7 @@ async fn import(
         .map_err(|e| ControlError::field("name", e.to_string()))?;
     let kind = (!kind.is_empty()).then(|| kind.to_string());
     let created = |v: crate::domain::ModelVersion| Done {
-        text: format!("imported {}:{}", v.name, v.version),
+        text: text::imported(&v.name, v.version),
         created: Some((List::Models, v.name)),
     };
     if source.contains("://") {

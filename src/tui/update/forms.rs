@@ -9,6 +9,7 @@ use crate::tui::effect::{Call, Effect};
 use crate::tui::input::Input;
 use crate::tui::keymap::Key;
 use crate::tui::state::{Field, Form, FormKind, Overlay, State};
+use crate::tui::text;
 
 fn field(key: &'static str, label: &'static str, value: &str, hint: String) -> Field {
     Field {
@@ -34,25 +35,9 @@ pub fn import_form() -> Form {
     form(
         FormKind::Import,
         vec![
-            field(
-                "source",
-                "source",
-                "",
-                "a file here (uploaded), a path on the server, or an http(s):// or s3:// URL"
-                    .into(),
-            ),
-            field(
-                "name",
-                "name",
-                "",
-                "a-z 0-9 . _ -  (an existing name adds a version)".into(),
-            ),
-            field(
-                "type",
-                "type",
-                "",
-                "pmml, onnx, angel, upstream; empty: detect".into(),
-            ),
+            field("source", "source", "", text::HINT_SOURCE.into()),
+            field("name", "name", "", text::HINT_MODEL_NAME.into()),
+            field("type", "type", "", text::HINT_TYPE.into()),
         ],
     )
 }
@@ -62,17 +47,12 @@ pub fn deploy_form(model: Option<&str>) -> Form {
     form(
         FormKind::Deploy,
         vec![
-            field(
-                "name",
-                "name",
-                "",
-                "service name: a DNS label (a-z 0-9 -)".into(),
-            ),
+            field("name", "name", "", text::HINT_SERVICE_NAME.into()),
             field(
                 "model",
                 "model",
                 model.unwrap_or(""),
-                "MODEL or MODEL:VERSION".into(),
+                text::HINT_MODEL_REF.into(),
             ),
             setting("threads", THREADS),
             setting("concurrency", CONCURRENCY),
