@@ -24,7 +24,7 @@ use crate::registry::Artifacts;
 use crate::store::Store;
 
 pub use error::ControlError;
-pub use models::ImportRequest;
+pub use models::{ImportRequest, MAX_DESCRIPTION};
 pub use owner::{OwnerError, OwnerLock, Role};
 pub use serve::{ServeOptions, serve, serve_until};
 pub use services::{DeployRequest, new_key};

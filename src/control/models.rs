@@ -24,7 +24,7 @@ pub struct ImportRequest {
 }
 
 /// A model's description is a line of text, not a document.
-const MAX_DESCRIPTION: usize = 1000;
+pub const MAX_DESCRIPTION: usize = 1000;
 
 impl Core {
     /// Imports a model version. Nothing is registered unless every step succeeds: fetch, type

@@ -227,6 +227,21 @@ async fn errors_carry_their_status_code_and_field() {
         assert_eq!(v["error"]["code"], code, "{method} {path}: {v}");
         assert_eq!(v["error"]["field"].as_str(), field, "{method} {path}: {v}");
     }
+    // An upload's description is checked before its body is taken.
+    let response = reqwest::Client::new()
+        .post(format!(
+            "{}/api/v1/models/up/versions?filename=m.pmml&description=a%0Ab",
+            server.control
+        ))
+        .bearer_auth(&server.token)
+        .header("content-type", "application/octet-stream")
+        .body("<PMML/>")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 400);
+    let v: Value = response.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "invalid_text", "{v}");
     // A file on the server that does not import is refused without a word of its content.
     let secret = dir.scratch.join("secrets.toml");
     std::fs::write(&secret, "hunter2_secret_key = \"s3cr3tvalue\"\n").unwrap();

@@ -62,8 +62,13 @@ pub async fn import<B: ApiBodyIn>(
             }
         };
         let filename = query_param(query, "filename").unwrap_or_else(|| "model".into());
-        // The name becomes a file in the staging folder and part of the version's source.
-        if let Err(e) = crate::domain::check_text("file name", &filename, 255) {
+        // The name becomes a file in the staging folder and part of the version's source; both
+        // it and the description are checked before a byte of the body is received.
+        let description = query_param(query, "description").unwrap_or_default();
+        let checked = crate::domain::check_text("file name", &filename, 255).and_then(|()| {
+            crate::domain::check_text("description", &description, crate::control::MAX_DESCRIPTION)
+        });
+        if let Err(e) = checked {
             let e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_text", e.to_string());
             op.fail(&e.code, &e.message);
             return Err(e);
@@ -100,7 +105,7 @@ pub async fn import<B: ApiBodyIn>(
             source: Source::Local(file),
             name: name.to_string(),
             kind,
-            description: query_param(query, "description").unwrap_or_default(),
+            description,
             label: Some(format!("upload:{base}")),
             progress: None,
         };
