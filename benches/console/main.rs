@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant};
 
-use modeldeck::control::contract::ServiceView;
+use modeldeck::control::contract::{ServiceView, Serving};
 use modeldeck::domain::{
     Deployment, ModelKind, ModelSummary, Resources, Scope, Service, ServiceName,
 };
@@ -51,9 +51,11 @@ fn main() {
         .map(|service| ServiceView {
             key: "••••••••cdef".into(),
             gateway: "http://127.0.0.1:8501".into(),
-            state: "ready".into(),
-            reason: None,
-            signature: None,
+            serving: Serving {
+                state: "ready".into(),
+                reason: None,
+                signature: None,
+            },
             service,
         })
         .collect();

@@ -84,7 +84,7 @@ pub fn run(cli: Cli) -> ExitCode {
     {
         // Commands find their server through the data directory; --connect is the console's.
         return fail(
-            std::env::args().any(|a| a == "--json"),
+            json_asked(),
             "usage",
             "--connect and --token-file open a console on a remote server; commands act on the data directory's server (run them on that machine, or use the control API with a token)",
         );
@@ -125,7 +125,7 @@ pub fn parse() -> Result<Cli, ExitCode> {
     use clap::Parser;
     match Cli::try_parse() {
         Ok(cli) => Ok(cli),
-        Err(e) if e.use_stderr() && std::env::args().any(|a| a == "--json") => {
+        Err(e) if e.use_stderr() && json_asked() => {
             let message = e.kind().to_string();
             let detail = e.to_string();
             let first = detail
@@ -140,6 +140,12 @@ pub fn parse() -> Result<Cli, ExitCode> {
             Err(ExitCode::from(if e.use_stderr() { 2 } else { 0 }))
         }
     }
+}
+
+/// Whether the command line asks for JSON, read from the words themselves: for errors found
+/// before (or instead of) a parsed command's own `--json`.
+fn json_asked() -> bool {
+    std::env::args().any(|a| a == "--json")
 }
 
 fn fail(json: bool, code: &str, message: &str) -> ExitCode {

@@ -124,7 +124,7 @@ pub async fn dispatch(
                     setting(&MAX_BATCH_ROWS, max_batch_rows)?,
                 )?,
             };
-            let s = session.deploy(actor, request).await?;
+            let (s, serving) = session.deploy(actor, request).await?;
             let d = &s.deployments[0];
             if json {
                 print_json(&json!({"name": s.name, "host": s.host, "key": s.key,
@@ -134,7 +134,7 @@ pub async fn dispatch(
                 crate::say!("host     {}", s.host);
                 crate::say!("key      {}", s.key);
                 crate::say!("gateway  {gateway}");
-                let body = session.serving(&s).await.example_body();
+                let body = serving.example_body();
                 crate::say!("\n{}", curl(&gateway, &s, &s.key, &body));
             }
         }
@@ -165,14 +165,13 @@ pub async fn dispatch(
             show_key,
             json,
         } => {
-            let s = session.service(&name, show_key).await?;
+            let (s, serving) = session.service(&name, show_key).await?;
             let key = if show_key {
                 s.key.clone()
             } else {
                 s.masked_key()
             };
             if json {
-                let serving = session.serving(&s).await;
                 let mut v = json!(s);
                 v["key"] = json!(key);
                 v["gateway"] = json!(gateway);
@@ -196,7 +195,6 @@ pub async fn dispatch(
                     r.timeout_ms,
                     r.max_batch_rows
                 );
-                let serving = session.serving(&s).await;
                 match &serving.reason {
                     Some(why) => crate::say!("state    {}: {why}", serving.state),
                     None => crate::say!("state    {}", serving.state),

@@ -143,7 +143,15 @@ pub struct ServiceView {
     /// In the clear only when asked for (`show_key`) by an operator; else masked.
     pub key: String,
     pub gateway: String,
-    /// `ready`, `loading` or `failed` (the worst of its versions), with the reason.
+    #[serde(flatten)]
+    pub serving: Serving,
+}
+
+/// How a service is being served: its state on the gateway and what its model takes and gives.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Serving {
+    /// `ready`, `loading` or `failed` (the worst of its versions), with the reason; with no
+    /// server, what the CLI says instead.
     pub state: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -151,12 +159,24 @@ pub struct ServiceView {
     pub signature: Option<ModelSignature>,
 }
 
+impl Serving {
+    /// The example `:predict` body (an empty instance when the model did not load).
+    pub fn example_body(&self) -> String {
+        self.signature.clone().unwrap_or_default().example_body()
+    }
+}
+
 impl ServiceView {
     /// The service with the key as the answer carried it.
     pub fn into_service(self) -> Service {
+        self.into_parts().0
+    }
+
+    /// The service (with the key as the answer carried it) and how it is served.
+    pub fn into_parts(self) -> (Service, Serving) {
         let mut s = self.service;
         s.key = self.key;
-        s
+        (s, self.serving)
     }
 }
 

@@ -40,6 +40,8 @@ pub struct Core {
     /// Serialises "publish artifact + register row" against "remove row + delete artifact",
     /// so a shared artifact is never deleted under an import that is about to reference it.
     artifact_lock: tokio::sync::Mutex<()>,
+    /// The data directory's id (read or written once, at open).
+    id: String,
     _owner: OwnerLock,
 }
 
@@ -59,6 +61,7 @@ impl Core {
         let store = Store::open(&data_dir.database())?;
         let artifacts = Artifacts::new(data_dir.artifacts());
         let http = crate::registry::http::client(&settings.import)?;
+        let id = data_dir.ensure_id()?;
         let core = Core {
             data_dir,
             settings,
@@ -66,10 +69,10 @@ impl Core {
             artifacts,
             http,
             artifact_lock: tokio::sync::Mutex::new(()),
+            id,
             _owner: owner,
         };
         core.sweep()?;
-        core.data_dir.ensure_id()?;
         Ok(core)
     }
 
@@ -89,6 +92,11 @@ impl Core {
 
     pub fn data_dir(&self) -> &DataDir {
         &self.data_dir
+    }
+
+    /// The data directory's id, which its server reports (`GET /identity`).
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     pub fn settings(&self) -> &Settings {

@@ -86,15 +86,9 @@ impl Operation {
 
     pub fn fail(&self, code: &str, message: &str) {
         // Kept in memory and shown to every viewer: bounded, whatever the caller sent.
-        let message = if message.chars().count() > MAX_MESSAGE {
-            let cut: String = message.chars().take(MAX_MESSAGE).collect();
-            cut + "…"
-        } else {
-            message.to_string()
-        };
         self.finish(Outcome::Failed {
             code: code.to_string(),
-            message,
+            message: crate::domain::clip(message, MAX_MESSAGE).into_owned(),
         });
     }
 

@@ -64,7 +64,7 @@ pub async fn serve_until(
         gateway_url.clone(),
     )?);
     let info = core.data_dir().server_file();
-    write_server_json(&info, &gateway_url, &control_url, &api.id)?;
+    write_server_json(&info, &gateway_url, &control_url, api.core.id())?;
     tracing::info!(
         gateway = %gateway_url, control = %control_url, services = services.len(),
         gateway_connections = gateway_config.max_connections,

@@ -24,12 +24,9 @@ pub fn new_key() -> Result<String, ControlError> {
 }
 
 impl Core {
-    pub async fn deploy(&self, actor: &str, req: DeployRequest) -> Result<Service, ControlError> {
-        Ok(self.deploy_compiled(actor, req).await?.0)
-    }
-
     /// Deploys, and hands back the model the check compiled, so a server can put that very
-    /// model behind the new service instead of compiling it a second time.
+    /// model behind the new service (and the CLI read its signature) instead of compiling it
+    /// a second time.
     pub async fn deploy_compiled(
         &self,
         actor: &str,

@@ -6,26 +6,11 @@
 use serde_json::Value;
 
 use super::client::Client;
-use super::contract::{DeployCall, ImportCall, S3Credentials};
+use super::contract::{DeployCall, ImportCall, S3Credentials, Serving};
 use super::{ControlError, Core, DeployRequest, ImportRequest, OwnerError, Role};
 use crate::config::DataDir;
 use crate::domain::{ModelKind, ModelRef, ModelSummary, ModelVersion, Scope, Service, TokenInfo};
 use crate::registry::{S3Options, Source};
-
-/// A service's state on the gateway and its model's signature, as `services show` prints them.
-#[derive(Debug, Clone)]
-pub struct Serving {
-    pub state: String,
-    pub reason: Option<String>,
-    pub signature: Option<crate::domain::ModelSignature>,
-}
-
-impl Serving {
-    /// The example `:predict` body (an empty instance when the model did not load).
-    pub fn example_body(&self) -> String {
-        self.signature.clone().unwrap_or_default().example_body()
-    }
-}
 
 pub enum Session {
     Local(Box<Core>),
@@ -171,11 +156,19 @@ impl Session {
         }
     }
 
-    /// Deploys; the answer carries the new key.
-    pub async fn deploy(&self, actor: &str, req: DeployRequest) -> Result<Service, ControlError> {
+    /// Deploys; the service with its new key, and how it is served (the model the deploy
+    /// compiled gives the signature, so nothing is loaded twice).
+    pub async fn deploy(
+        &self,
+        actor: &str,
+        req: DeployRequest,
+    ) -> Result<(Service, Serving), ControlError> {
         match self {
-            Session::Local(core) => core.deploy(actor, req).await,
-            Session::Remote(c) => Ok(c.deploy(&DeployCall::from(&req)).await?.into_service()),
+            Session::Local(core) => {
+                let (s, model) = core.deploy_compiled(actor, req).await?;
+                Ok((s, unserved(Some(model.signature().describe()))))
+            }
+            Session::Remote(c) => Ok(c.deploy(&DeployCall::from(&req)).await?.into_parts()),
         }
     }
 
@@ -191,37 +184,20 @@ impl Session {
         }
     }
 
-    /// A service; its key is filled in only with `show_key` (the server checks the scope).
-    pub async fn service(&self, name: &str, show_key: bool) -> Result<Service, ControlError> {
+    /// A service (its key filled in only with `show_key`: the server checks the scope), and
+    /// how it is served: one call to a server, or its model compiled here when none runs.
+    pub async fn service(
+        &self,
+        name: &str,
+        show_key: bool,
+    ) -> Result<(Service, Serving), ControlError> {
         match self {
-            Session::Local(core) => core.service(name),
-            Session::Remote(c) => Ok(c.service(name, show_key).await?.into_service()),
-        }
-    }
-
-    /// How the service is being served: its state on the gateway (with the reason when it
-    /// failed) and what its model takes and gives — the source of the example request the CLI
-    /// prints, built as the console's `y` builds it.
-    pub async fn serving(&self, s: &Service) -> Serving {
-        match self {
-            Session::Local(core) => Serving {
-                state: "not served: no server runs for this data directory (`modeldeck serve`)"
-                    .into(),
-                reason: None,
-                signature: core.signature(s).await,
-            },
-            Session::Remote(c) => match c.service(s.name.as_str(), false).await {
-                Ok(v) => Serving {
-                    state: v.state,
-                    reason: v.reason,
-                    signature: v.signature,
-                },
-                Err(e) => Serving {
-                    state: "unknown".into(),
-                    reason: Some(e.to_string()),
-                    signature: None,
-                },
-            },
+            Session::Local(core) => {
+                let s = core.service(name)?;
+                let signature = core.signature(&s).await;
+                Ok((s, unserved(signature)))
+            }
+            Session::Remote(c) => Ok(c.service(name, show_key).await?.into_parts()),
         }
     }
 
@@ -267,5 +243,14 @@ impl Session {
             Session::Local(core) => core.revoke_token(actor, name).await,
             Session::Remote(c) => c.revoke_token(name).await,
         }
+    }
+}
+
+/// How a service is served when no server runs for its data directory.
+fn unserved(signature: Option<crate::domain::ModelSignature>) -> Serving {
+    Serving {
+        state: "not served: no server runs for this data directory (`modeldeck serve`)".into(),
+        reason: None,
+        signature,
     }
 }

@@ -45,13 +45,13 @@ pub fn identity_proof(token_hash: &str, id: &str, challenge: &str) -> String {
 impl Core {
     /// The identity proof for the live token whose [`key_id`] is `key`, if there is one.
     pub fn prove(&self, key: &str, challenge: &str) -> Result<Option<String>, ControlError> {
-        let id = self.data_dir.id().unwrap_or_default();
+        let id = &self.id;
         Ok(self
             .store
             .live_token_hashes()?
             .iter()
             .find(|h| key_id(h) == key)
-            .map(|h| identity_proof(h, &id, challenge)))
+            .map(|h| identity_proof(h, id, challenge)))
     }
 
     /// Creates a token and returns it with its secret, which is shown once and never again.

@@ -15,7 +15,7 @@ pub use model::{
     ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse, human_size,
 };
 pub use name::{ModelName, NameError, TextError, check_text};
-pub use redact::{redact, redact_strict};
+pub use redact::{clip, redact, redact_strict};
 pub use service::{
     CONCURRENCY, Deployment, MAX_BATCH_ROWS, Resources, Service, ServiceName, ServiceNameError,
     Setting, SettingError, THREADS, TIMEOUT_MS,

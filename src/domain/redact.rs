@@ -74,9 +74,19 @@ fn scrub(message: &str, max: usize, strict: bool) -> String {
     out
 }
 
+/// At most `max` characters of `text`, ending in `…` when cut: for what a caller chose (a
+/// path, a Host header, an error that quotes the request) on its way into a log line or a
+/// message kept in memory.
+pub fn clip(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &text[..i]).into(),
+        None => text.into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{clip, redact};
 
     #[test]
     fn quoted_values_never_come_back() {
@@ -96,6 +106,8 @@ mod tests {
         );
         assert_eq!(redact("x\ny\u{1b}[31m", 100), "x y [31m");
         assert_eq!(redact(&"z".repeat(50), 10).chars().count(), 10);
+        assert_eq!(clip("héllo", 2), "hé…");
+        assert_eq!(clip("héllo", 5), "héllo");
         assert_eq!(
             super::redact_strict(
                 "unknown field `hunter2`, root element is <s3cr3t>, url \"x\"",

@@ -12,6 +12,7 @@ use tokio::net::TcpListener;
 
 use super::handler::{Admission, Gateway};
 use super::predict::error_body;
+use crate::domain::clip;
 use crate::net::{self, BodyError, BodyLimits, ListenerConfig, Stopping};
 
 /// Serves the gateway on `listener` until `stop` is raised, then drains requests in progress.
@@ -51,7 +52,7 @@ pub async fn serve(
                 .to_string();
             // Path and Host are quoted and cut: a client chooses them.
             tracing::info!(
-                %client, %method, path = ?cut(&path), host = ?cut(&host),
+                %client, %method, path = ?clip(&path, 256), host = ?clip(&host, 256),
                 status = response.status().as_u16(), %version,
                 micros = started.elapsed().as_micros() as u64, "request"
             );
@@ -59,13 +60,6 @@ pub async fn serve(
         }
     };
     net::serve(listener, config, handle, stop).await;
-}
-
-/// At most 256 characters of a value a client chose, for the access log.
-fn cut(text: &str) -> &str {
-    text.char_indices()
-        .nth(256)
-        .map_or(text, |(i, _)| &text[..i])
 }
 
 async fn respond(

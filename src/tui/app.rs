@@ -141,11 +141,9 @@ async fn event_loop(
                     msgs.push(m);
                 }
             }
-            _ = tick.tick() => {
-                msgs.push(Msg::Tick(Instant::now()));
-                // The freshness clock ("updated 3s ago") moves once a second.
-                dirty = true;
-            }
+            // The freshness clock ("updated 3s ago") and the status line's message age with
+            // the frame's time: nothing in the state changes, the screen is simply redrawn.
+            _ = tick.tick() => dirty = true,
         }
         let mut effects = Vec::new();
         for m in msgs {

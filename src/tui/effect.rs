@@ -3,8 +3,6 @@
 //! itself (the terminal, the clipboard, quitting), [`Call`]s the worker turns into control API
 //! calls whose answers come back as [`Msg`]s.
 
-use std::time::Instant;
-
 use super::keymap::Key;
 use crate::control::ControlError;
 use crate::control::contract::ServiceView;
@@ -84,7 +82,6 @@ pub enum Msg {
     StopAsked(u32),
     /// A call finished: a message, or the error (which a busy form shows in place).
     Done(Result<Done, Failure>),
-    Tick(Instant),
 }
 
 /// What the event loop does itself.

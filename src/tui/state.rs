@@ -7,7 +7,7 @@ use std::time::Instant;
 use super::effect::Call;
 use super::input::Input;
 use crate::control::contract::ServiceView;
-use crate::domain::{ModelSignature, ModelSummary, ModelVersion};
+use crate::domain::{ModelSignature, ModelSummary, ModelVersion, Scope};
 
 /// The console's panes, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -195,10 +195,9 @@ pub struct State {
     pub connection: Connection,
     pub environment: String,
     pub gateway: String,
-    /// The token may only read: write keys are hidden and refused.
-    pub read_only: bool,
-    /// The token is an admin's (`:stop` needs one).
-    pub admin: bool,
+    /// What the console's token may do: a viewer's write keys are hidden and refused, and
+    /// `:stop` needs an admin.
+    pub scope: Scope,
     /// The console started the server, so quitting may offer to stop it.
     pub started_server: bool,
     pub models: Loadable<Vec<ModelSummary>>,
@@ -239,8 +238,7 @@ impl State {
             },
             environment: String::new(),
             gateway: String::new(),
-            read_only: false,
-            admin: false,
+            scope: Scope::Operator,
             started_server: false,
             models: Loadable::Loading,
             services: Loadable::Loading,
@@ -256,6 +254,11 @@ impl State {
             page: 10,
             quit: false,
         }
+    }
+
+    /// The token may only read.
+    pub fn read_only(&self) -> bool {
+        self.scope == Scope::Viewer
     }
 
     /// Which table the selection keys move in, if the pane has one.

@@ -168,7 +168,10 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             Some(Msg::Versions(name, result.map_err(Failure::from)))
         }
         Call::LoadSignature(name) => {
-            let result = client.service(&name, false).await.map(|v| v.signature);
+            let result = client
+                .service(&name, false)
+                .await
+                .map(|v| v.serving.signature);
             Some(Msg::Signature(name, result.map_err(Failure::from)))
         }
         Call::Import { source, name, kind } => {
@@ -239,7 +242,7 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             let for_line = name.clone();
             let line = async move {
                 let v = client.service(&for_line, true).await?;
-                let body = v.signature.unwrap_or_default().example_body();
+                let body = v.serving.example_body();
                 Ok::<_, ControlError>(curl_line(
                     &v.gateway,
                     v.service.name.as_str(),

@@ -24,7 +24,7 @@ use http::{HeaderMap, Request, Response, StatusCode, header};
 
 use super::operations::Operations;
 use super::{ControlError, Core};
-use crate::domain::{Scope, TokenInfo};
+use crate::domain::{Scope, TokenInfo, clip};
 use crate::gateway::Routing;
 use crate::gateway::routing::{self, Load, State};
 use crate::net::{BodyLimits, Stopping};
@@ -51,8 +51,6 @@ pub struct Api {
     pub started_at: String,
     /// When each token's `last_used_at` was last written (at most once a minute).
     touched: Mutex<HashMap<String, Instant>>,
-    /// The data directory's id, reported by `/identity` and `/status`.
-    pub id: String,
     stop: tokio::sync::Notify,
 }
 
@@ -91,7 +89,6 @@ impl Api {
         let body = BodyLimits::from_settings(limits, core.settings().import.max_bytes);
         let streams = (limits.control_connections / 2).max(1);
         Ok(Api {
-            id: core.data_dir().ensure_id()?,
             core,
             routing,
             operations: Operations::default(),
@@ -117,37 +114,37 @@ impl Api {
         let path = parts.uri.path().to_string();
         #[cfg(feature = "test-runtimes")]
         widen_publish_race(CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)).await;
-        let result = if routes::is_public(&parts) {
-            routes::identity(&self, parts.uri.query().unwrap_or(""))
+        let (actor, result) = if routes::is_public(&parts) {
+            let query = parts.uri.query().unwrap_or("");
+            (None, routes::identity(&self, query))
         } else {
             match self.authenticate(&parts.headers).await {
                 Ok(caller) => {
                     let actor = caller.actor().to_string();
-                    let result = routes::route(&self, &caller, parts, body).await;
-                    if method != http::Method::GET
-                        && let Err(e) = &result
-                    {
-                        // Every change is logged with its outcome: the successes as their
-                        // audit events (`log_changes`), the refusals here.
-                        // Quoted and cut: a reason may echo what the caller sent.
-                        tracing::info!(
-                            %actor, %method, path = ?cut(&path, 256), status = e.status.as_u16(),
-                            code = %e.code, reason = ?cut(&e.message, 500), "change refused"
-                        );
-                    }
-                    result
+                    (
+                        Some(actor),
+                        routes::route(&self, &caller, parts, body).await,
+                    )
                 }
-                Err(e) => {
-                    if method != http::Method::GET {
-                        tracing::info!(
-                            %method, path = ?cut(&path, 256), status = e.status.as_u16(),
-                            code = %e.code, "change refused: no valid token"
-                        );
-                    }
-                    Err(e)
-                }
+                Err(e) => (None, Err(e)),
             }
         };
+        // Every change is logged with its outcome: the successes as their audit events
+        // (`log_changes`), the refusals here — quoted and cut, as a reason may echo the caller.
+        if method != http::Method::GET
+            && let Err(e) = &result
+        {
+            let (path, status) = (clip(&path, 256), e.status.as_u16());
+            match &actor {
+                Some(actor) => tracing::info!(
+                    %actor, %method, ?path, status, code = %e.code,
+                    reason = ?clip(&e.message, 500), "change refused"
+                ),
+                None => tracing::info!(
+                    %method, ?path, status, code = %e.code, "change refused: no valid token"
+                ),
+            }
+        }
         let response = result.unwrap_or_else(ApiError::into_response);
         tracing::debug!(%method, %path, status = response.status().as_u16(), "control call");
         response
@@ -271,14 +268,6 @@ impl Api {
     }
 }
 
-/// At most `max` characters of `text`, for log fields a caller controls.
-pub fn cut(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => format!("{}…", &text[..i]).into(),
-        None => text.into(),
-    }
-}
-
 /// Test builds only: a pause of up to `MODELDECK_TEST_PUBLISH_DELAY_MS` before each call and
 /// between reading the store and publishing, so that concurrent changes really do write, read
 /// and publish in different orders — the race the revision order guards against — in every
@@ -376,7 +365,7 @@ mod tests {
         let t = Some(token.as_str());
         let (status, id) = call(&api, "GET", "/api/v1/identity", None, "").await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(id["id"], json!(api.id));
+        assert_eq!(id["id"], json!(api.core.id()));
         let (status, v) = call(&api, "GET", "/api/v1/status", None, "").await;
         assert_eq!(
             (status, v["error"]["code"].as_str()),
@@ -386,7 +375,7 @@ mod tests {
         assert_eq!(status, StatusCode::OK, "{v}");
         assert_eq!(
             (v["id"].as_str(), v["caller"]["scope"].as_str()),
-            (Some(api.id.as_str()), Some("admin"))
+            (Some(api.core.id()), Some("admin"))
         );
         let (status, v) = call(
             &api,

@@ -45,7 +45,7 @@ impl ApiError {
     pub fn into_response(self) -> Response<ApiBody> {
         if self.status.is_server_error() {
             tracing::warn!(
-                code = %self.code, reason = ?super::cut(&self.message, 500), "control API error"
+                code = %self.code, reason = ?crate::domain::clip(&self.message, 500), "control API error"
             );
         }
         let body = ErrorAnswer {

@@ -377,7 +377,7 @@ fn stop_needs_an_admin_and_a_confirmation() {
     type_text(&mut s, "stop");
     assert!(press(&mut s, &["enter"]).is_empty());
     assert!(last_message(&s).contains("admin"));
-    s.admin = true;
+    s.scope = Scope::Admin;
     press(&mut s, &[":"]);
     type_text(&mut s, "stop");
     press(&mut s, &["enter"]);
@@ -453,7 +453,7 @@ fn quitting_a_started_server_with_live_services_asks_leave_or_stop() {
 #[test]
 fn read_only_tokens_cannot_write_and_the_demo_needs_an_empty_repository() {
     let mut s = loaded("dev");
-    s.read_only = true;
+    s.scope = Scope::Viewer;
     assert!(press(&mut s, &["2", "D"]).is_empty());
     assert_eq!(s.overlay, Overlay::None);
     assert!(last_message(&s).contains("read-only"));

@@ -10,7 +10,7 @@ use super::effect::{Call, Effect, Failure, Msg, Ui};
 use super::keymap::{Key, Keymap};
 use super::state::State;
 use super::update::update;
-use crate::control::contract::ServiceView;
+use crate::control::contract::{ServiceView, Serving};
 use crate::domain::{
     Deployment, InputField, ModelKind, ModelSignature, ModelSummary, ModelVersion, OutputField,
     Resources, Scope, Service, ServiceName, ServiceUse,
@@ -75,9 +75,11 @@ fn service(name: &str, model: &str, v: u32) -> ServiceView {
         service,
         key: "••••••••5671".into(),
         gateway: "http://127.0.0.1:8501".into(),
-        state: "ready".into(),
-        reason: None,
-        signature: None,
+        serving: Serving {
+            state: "ready".into(),
+            reason: None,
+            signature: None,
+        },
     }
 }
 

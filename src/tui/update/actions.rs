@@ -188,7 +188,7 @@ pub fn theme(state: &mut State, ctx: &Ctx) -> Out {
 }
 
 pub fn stop_server(state: &mut State, ctx: &Ctx) -> Out {
-    if !state.admin {
+    if state.scope != crate::domain::Scope::Admin {
         state.toast(text::NOT_ADMIN, true, ctx.now);
         return vec![];
     }

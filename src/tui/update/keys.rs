@@ -67,7 +67,7 @@ pub fn run(state: &mut State, action: Action, arg: &str, now: Instant) -> Vec<Ef
     let Some(def) = def_of(action) else {
         return vec![];
     };
-    if def.writes && state.read_only {
+    if def.writes && state.read_only() {
         state.toast(text::READ_ONLY, true, now);
         return vec![];
     }
@@ -137,7 +137,7 @@ fn filter_key(state: &mut State, key: Key) -> Vec<Effect> {
 pub fn hints(state: &State, keymap: &Keymap) -> Vec<(String, &'static str)> {
     let scope = scope_of(state);
     let shown = |d: &&crate::tui::action::ActionDef| {
-        let hidden = d.writes && state.read_only;
+        let hidden = d.writes && state.read_only();
         !(d.hint.is_empty() || hidden || keymap.keys_of(d.action).is_empty())
     };
     let mut out: Vec<(String, &'static str)> = ACTIONS

@@ -19,7 +19,6 @@ use super::effect::{Call, Effect, Failure, Msg, Ui};
 use super::keymap::Keymap;
 use super::state::{Detail, Loadable, Overlay, State};
 use super::text;
-use crate::domain::Scope;
 
 pub use commands::completions;
 pub use keys::{hints, scope_of};
@@ -45,8 +44,7 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
             state.services = Loadable::Ready(services);
             state.environment = environment;
             state.gateway = gateway;
-            state.read_only = scope == Scope::Viewer;
-            state.admin = scope == Scope::Admin;
+            state.scope = scope;
             state.connection.healthy = true;
             state.connection.problem = None;
             state.connection.updated = Some(now);
@@ -150,7 +148,6 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
             done(state, result, now);
             vec![]
         }
-        Msg::Tick(_) => vec![],
     }
 }
 

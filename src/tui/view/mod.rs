@@ -142,7 +142,7 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         };
         left.push(Span::styled(format!("env {}", state.environment), style));
     }
-    if state.read_only {
+    if state.read_only() {
         left.push(Span::raw(sym.sep));
         left.push(Span::styled("READ-ONLY", t.warn));
     }

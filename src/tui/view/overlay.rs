@@ -59,7 +59,7 @@ fn help(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     for &scope in scopes {
         entries.push((None, format!("{} keys", scope.name())));
         for d in ACTIONS.iter().filter(|d| d.scope == scope) {
-            if d.writes && state.read_only {
+            if d.writes && state.read_only() {
                 continue;
             }
             let keys: Vec<String> = look
@@ -117,7 +117,7 @@ fn help(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     // Commands in one wrapped paragraph: each also has a key above, or says what it takes.
     let commands: Vec<String> = ACTIONS
         .iter()
-        .filter(|d| !(d.commands.is_empty() || d.writes && state.read_only))
+        .filter(|d| !(d.commands.is_empty() || d.writes && state.read_only()))
         .map(|d| {
             format!(":{} {}", d.commands[0], d.arg)
                 .trim_end()

@@ -36,7 +36,7 @@ fn state_cell(s: &ServiceView, state: &State, look: &Look) -> Text {
             Some(look.theme.muted),
         );
     }
-    match s.state.as_str() {
+    match s.serving.state.as_str() {
         "ready" => Text(format!("{} ready", sym.dot_ok), Some(look.theme.ok)),
         "loading" => Text(format!("{} loading", sym.dot_bad), Some(look.theme.warn)),
         other => Text(format!("{} {other}", sym.dot_bad), Some(look.theme.error)),

@@ -69,7 +69,7 @@ pub async fn import<B: ApiBodyIn>(
             crate::domain::check_text("description", &description, crate::control::MAX_DESCRIPTION)
         });
         if let Err(e) = checked {
-            let e = ApiError::new(StatusCode::BAD_REQUEST, "invalid_text", e.to_string());
+            let e = ApiError::from(ControlError::invalid("invalid_text", e.to_string()));
             op.fail(&e.code, &e.message);
             return Err(e);
         }
@@ -139,7 +139,7 @@ pub async fn import<B: ApiBodyIn>(
                     };
                     tracing::info!(
                         %actor, model = %op.subject(), code = e.code(),
-                        reason = ?crate::control::api::cut(&reason, 500), "import failed"
+                        reason = ?crate::domain::clip(&reason, 500), "import failed"
                     );
                     op.fail(e.code(), &reason);
                 }

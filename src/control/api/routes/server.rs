@@ -21,7 +21,7 @@ pub fn status(api: &Api, caller: &Caller) -> Answer {
         domain: core.settings().domain.clone(),
         models: core.list_models()?.len(),
         services: core.services()?.len(),
-        id: api.id.clone(),
+        id: api.core.id().to_string(),
         caller: CallerInfo {
             name: caller.token.name.clone(),
             scope: caller.token.scope,
@@ -39,7 +39,7 @@ pub fn identity(api: &Api, query: &str) -> Answer {
         _ => None,
     };
     ok(&Identity {
-        id: api.id.clone(),
+        id: api.core.id().to_string(),
         version: env!("CARGO_PKG_VERSION").into(),
         proof,
     })

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::super::{Api, Caller};
 use super::{Answer, ApiBodyIn, read_json};
 use crate::control::api::reply::{ApiError, json_response, ok};
-use crate::control::contract::{Deleted, DeployCall, ServiceList, ServiceView};
+use crate::control::contract::{Deleted, DeployCall, ServiceList, ServiceView, Serving};
 use crate::control::{ControlError, DeployRequest};
 use crate::domain::{
     CONCURRENCY, MAX_BATCH_ROWS, ModelRef, Resources, Scope, Service, Setting, THREADS, TIMEOUT_MS,
@@ -118,8 +118,10 @@ pub fn view(api: &Api, s: &Service, show_key: bool, signature: bool) -> ServiceV
             s.masked_key()
         },
         gateway: api.gateway_url.clone(),
-        state: state.into(),
-        reason,
-        signature,
+        serving: Serving {
+            state: state.into(),
+            reason,
+            signature,
+        },
     }
 }
