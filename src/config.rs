@@ -200,6 +200,29 @@ pub struct Settings {
     pub import: ImportSettings,
     pub limits: Limits,
     pub log: LogSettings,
+    pub monitor: MonitorSettings,
+}
+
+/// How long the monitor keeps history, and the threshold levels services follow unless they
+/// set their own.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MonitorSettings {
+    /// Hours one-minute rollups are kept before they are folded into ten-minute ones.
+    pub minute_retention_hours: u64,
+    /// Days ten-minute rollups are kept.
+    pub ten_minute_retention_days: u64,
+    pub thresholds: crate::domain::Thresholds,
+}
+
+impl Default for MonitorSettings {
+    fn default() -> Self {
+        MonitorSettings {
+            minute_retention_hours: 48,
+            ten_minute_retention_days: 30,
+            thresholds: crate::domain::Thresholds::default(),
+        }
+    }
 }
 
 /// What the server log records besides changes, starts and stops.
@@ -262,6 +285,7 @@ impl Default for Settings {
             import: ImportSettings::default(),
             limits: Limits::default(),
             log: LogSettings::default(),
+            monitor: MonitorSettings::default(),
         }
     }
 }
@@ -335,6 +359,16 @@ impl Settings {
                     .into(),
             );
         }
+        let m = &self.monitor;
+        if !(1..=24 * 365).contains(&m.minute_retention_hours)
+            || !(1..=400).contains(&m.ten_minute_retention_days)
+            || m.ten_minute_retention_days * 24 < m.minute_retention_hours
+        {
+            return Err("monitor.minute_retention_hours must be 1 to 8760 and monitor.ten_minute_retention_days 1 to 400, covering at least the minute tier".into());
+        }
+        m.thresholds
+            .check()
+            .map_err(|e| format!("monitor.thresholds.{e}"))?;
         self.limits.validate()
     }
 }

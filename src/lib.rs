@@ -14,14 +14,14 @@
 //!   through the running server's API when not.
 //! - [`gateway`]: the data plane: TF Serving REST, KServe V1 and the Open Inference Protocol,
 //!   routed by host or path, authorised by access key.
+//! - [`monitor`]: what the gateway counted, as live one-second series, minute rollups over
+//!   any period, threshold levels and Prometheus text.
 //! - [`net`]: HTTP/1.1 serving both planes share: connection caps, body deadlines and rates,
 //!   and a stop that drains requests in progress but not idle or stalled connections.
 //! - [`runtime`]: one `Predictor` interface; the native PMML evaluator behind it.
 //! - [`batch`]: reading, scoring and writing records (`modeldeck score`).
 //! - [`tui`]: the console, which talks only to the control API.
 //! - [`cli`]: the `modeldeck` command line, a thin layer over [`control`], [`batch`] and [`tui`].
-//!
-//! Still to come, in the same layout: `monitor/` (live series and rollups).
 
 pub mod batch;
 pub mod cli;
@@ -29,6 +29,7 @@ pub mod config;
 pub mod control;
 pub mod domain;
 pub mod gateway;
+pub mod monitor;
 pub mod net;
 pub mod registry;
 pub mod runtime;

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
 mod models;
+mod monitor;
 mod output;
 mod score;
 mod serve;
@@ -72,6 +73,8 @@ pub enum Command {
     Tokens(tokens::TokensCommand),
     /// Run the gateway and the control API for the data directory until stopped
     Serve(serve::ServeArgs),
+    /// A service's requests, errors, latency, utilisation and answers over a period
+    Monitor(monitor::MonitorArgs),
     /// Stop the data directory's server gracefully (it drains requests in progress first)
     Stop(serve::StopArgs),
     /// Score a CSV or JSON-lines file through a model file, offline (no server)
@@ -97,6 +100,9 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Services(command)) => {
             let json = command.json();
             return block_on(json, services::dispatch(cli.data_dir, &actor(), command));
+        }
+        Some(Command::Monitor(args)) => {
+            return block_on(args.json, monitor::monitor(cli.data_dir, args));
         }
         Some(Command::Tokens(command)) => {
             let json = command.json();

@@ -69,6 +69,8 @@ pub enum ServicesCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show or set a service's warn and critical levels (error %, p99, utilisation)
+    Thresholds(super::monitor::ThresholdsArgs),
 }
 
 impl ServicesCommand {
@@ -79,6 +81,7 @@ impl ServicesCommand {
             | ServicesCommand::Show { json, .. }
             | ServicesCommand::Rm { json, .. }
             | ServicesCommand::RotateKey { json, .. } => *json,
+            ServicesCommand::Thresholds(args) => args.json,
         }
     }
 }
@@ -232,6 +235,9 @@ pub async fn dispatch(
             } else {
                 crate::say!("new key for {}: {}", s.name, s.key);
             }
+        }
+        ServicesCommand::Thresholds(args) => {
+            super::monitor::thresholds(&session, actor, args).await?;
         }
     }
     Ok(())

@@ -10,6 +10,7 @@ pub mod client;
 pub mod contract;
 mod error;
 mod models;
+mod monitoring;
 pub mod operations;
 pub mod owner;
 mod serve;

@@ -16,6 +16,7 @@ use super::api::{self, Api};
 use super::{ControlError, Core, Role};
 use crate::config::{self, DataDir, Limits};
 use crate::gateway::{self, Gateway, Routing};
+use crate::monitor::Monitor;
 use crate::net::{self, BodyLimits, ListenerConfig, Stopping};
 
 #[derive(Debug, Clone, Default)]
@@ -57,12 +58,24 @@ pub async fn serve_until(
     let (mut gateway_config, control_config) = listener_configs(&limits);
     gateway_config.tag_peer = settings.log.access;
     let (stop_tx, stopping) = Stopping::channel();
+    let monitor = Arc::new(Monitor::new(
+        Arc::clone(&routing),
+        core.store().clone(),
+        settings.monitor.clone(),
+    ));
     let api = Arc::new(Api::new(
         Arc::clone(&core),
         Arc::clone(&routing),
+        Some(Arc::clone(&monitor)),
         stopping.clone(),
         gateway_url.clone(),
     )?);
+    let ticker = {
+        let api = Arc::clone(&api);
+        monitor
+            .start(Box::new(move |revision| api.announce(revision)))
+            .map_err(|e| ControlError::Io(format!("cannot start the monitor: {e}")))?
+    };
     let info = core.data_dir().server_file();
     write_server_json(&info, &gateway_url, &control_url, api.core.id())?;
     tracing::info!(
@@ -97,6 +110,8 @@ pub async fn serve_until(
     let _ = stop_tx.send(true);
     let _ = gateway_task.await;
     let _ = control_task.await;
+    // The drained requests' counts, and the partial minute, go to the store before it closes.
+    ticker.stop().await;
     let _ = std::fs::remove_file(&info);
     tracing::info!("stopped");
     Ok(())

@@ -6,10 +6,14 @@
 use serde_json::Value;
 
 use super::client::Client;
-use super::contract::{DeployCall, ImportCall, S3Credentials, Serving};
+use super::contract::{
+    DeployCall, ImportCall, MonitorQuery, MonitorView, S3Credentials, Serving, ThresholdsView,
+};
 use super::{ControlError, Core, DeployRequest, ImportRequest, OwnerError, Role};
 use crate::config::DataDir;
-use crate::domain::{ModelKind, ModelRef, ModelSummary, ModelVersion, Scope, Service, TokenInfo};
+use crate::domain::{
+    ModelKind, ModelRef, ModelSummary, ModelVersion, Scope, Service, Thresholds, TokenInfo,
+};
 use crate::registry::{S3Options, Source};
 
 pub enum Session {
@@ -242,6 +246,28 @@ impl Session {
         match self {
             Session::Local(core) => core.revoke_token(actor, name).await,
             Session::Remote(c) => c.revoke_token(name).await,
+        }
+    }
+}
+
+impl Session {
+    /// Figures and history; with no server running, history from the store alone.
+    pub async fn monitor(&self, q: &MonitorQuery) -> Result<MonitorView, ControlError> {
+        match self {
+            Session::Local(core) => core.monitor(None, q, crate::monitor::ticker::unix_now()),
+            Session::Remote(c) => c.monitor(q).await,
+        }
+    }
+
+    pub async fn set_thresholds(
+        &self,
+        actor: &str,
+        name: &str,
+        thresholds: Option<Thresholds>,
+    ) -> Result<ThresholdsView, ControlError> {
+        match self {
+            Session::Local(core) => core.set_thresholds(actor, name, thresholds).await,
+            Session::Remote(c) => c.set_thresholds(name, thresholds).await,
         }
     }
 }

@@ -3,22 +3,30 @@
 //! and the console alike.
 
 mod event;
+pub mod latency;
+pub mod metrics;
 mod model;
 mod name;
+pub mod period;
 mod redact;
 mod service;
 mod signature;
+pub mod spark;
+pub mod thresholds;
 mod token;
 
 pub use event::Event;
+pub use metrics::{Counts, Figures, Metric, Outcome, Outputs, Sample, Source};
 pub use model::{
     ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse, human_size,
 };
 pub use name::{ModelName, NameError, TextError, check_text};
+pub use period::Period;
 pub use redact::{clip, redact, redact_strict};
 pub use service::{
     CONCURRENCY, Deployment, MAX_BATCH_ROWS, Resources, Service, ServiceName, ServiceNameError,
     Setting, SettingError, THREADS, TIMEOUT_MS,
 };
 pub use signature::{InputField, ModelSignature, OutputField, curl_line, shell_quote};
+pub use thresholds::{Level, Limit, Thresholds};
 pub use token::{Scope, TokenInfo, TokenNameError, token_name};

@@ -229,7 +229,7 @@ pub struct Deployment {
 }
 
 /// A live service as the store records it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Service {
     pub name: ServiceName,
     pub host: String,
@@ -241,6 +241,9 @@ pub struct Service {
     pub resources: Resources,
     pub deployments: Vec<Deployment>,
     pub created_at: String,
+    /// The service's own threshold levels; `None` follows the server's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thresholds: Option<super::Thresholds>,
 }
 
 impl Service {

@@ -9,17 +9,20 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use tokio::sync::OwnedSemaphorePermit;
 
 use super::auth::{authorize, route_for};
+use super::meter::Record;
 use super::path::{self, Call, Target, Verb};
 use super::predict::error_body;
 use super::routing::{Route, Routing, State, VersionCell};
 use super::status::{metadata, status, unknown_label, unknown_model};
 use super::{json, v2};
+use crate::domain::Source;
 use crate::runtime::SharedPredictor;
 
 /// An answer before it becomes an HTTP response.
@@ -73,6 +76,26 @@ pub struct Admitted {
     pub(super) predictor: SharedPredictor,
     pub(super) protocol: Protocol,
     pub(super) permit: OwnedSemaphorePermit,
+    pub(super) source: Source,
+    pub(super) started: Instant,
+    pub(super) in_flight: InFlight,
+}
+
+/// Holds a version's in-flight count up while its request is being answered, however the
+/// answering ends (a dropped connection included).
+pub(super) struct InFlight(Arc<VersionCell>);
+
+impl InFlight {
+    fn enter(cell: &Arc<VersionCell>) -> InFlight {
+        cell.meter.enter();
+        InFlight(Arc::clone(cell))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.meter.leave();
+    }
 }
 
 pub struct Gateway {
@@ -133,7 +156,7 @@ impl Gateway {
             }
             None => return Err(Answer::error(StatusCode::NOT_FOUND, &unknown_model(&call))),
         };
-        authorize(&table, &route, headers)?;
+        authorize(&table, &route, headers).inspect_err(|_| route.meter.refused())?;
         let answer = match call {
             Call::List => Answer::ok(format!("{{\"models\":[\"{}\"]}}", route.name)),
             Call::Status { model, target } => status(&route, &model, &target),
@@ -161,11 +184,11 @@ impl Gateway {
                 verb,
             } => {
                 let cell = version_of(&route, &model, &target, Some(self.ticket()))?;
-                return self.admitted(route, cell, Protocol::Tf(verb));
+                return self.admitted(route, cell, Protocol::Tf(verb), headers);
             }
             Call::V2Infer { model, version } => {
                 let cell = v2_version(&route, &model, version.as_deref(), Some(self.ticket()))?;
-                return self.admitted(route, cell, Protocol::Infer { model });
+                return self.admitted(route, cell, Protocol::Infer { model }, headers);
             }
             _ => Answer::error(StatusCode::NOT_FOUND, "Not Found"),
         };
@@ -185,9 +208,20 @@ impl Gateway {
         route: Arc<Route>,
         cell: Arc<VersionCell>,
         protocol: Protocol,
+        headers: &HeaderMap,
     ) -> Result<Admission, Answer> {
+        let source = headers
+            .get(Source::HEADER)
+            .map_or(Source::Client, |v| Source::from_header(v.as_bytes()));
         let refuse = |mut answer: Answer| {
-            cell.count(false);
+            cell.meter.record(&Record {
+                source,
+                status: answer.status.as_u16(),
+                latency: None,
+                rows: 0,
+                bytes_in: 0,
+                bytes_out: answer.body.len(),
+            });
             answer.version = Some(cell.version);
             answer
         };
@@ -202,11 +236,14 @@ impl Gateway {
             )));
         };
         Ok(Admission::Admitted(Admitted {
+            in_flight: InFlight::enter(&cell),
             route,
             cell,
             predictor,
             protocol,
             permit,
+            source,
+            started: Instant::now(),
         }))
     }
 }

@@ -3,7 +3,8 @@
 //! in the path, authorised by the service's access key.
 //!
 //! Module map: [`path`] (the URL grammar), [`json`] (TF Serving's JSON dialect), [`predict`]
-//! (request bodies to records and back), [`examples`] (`:classify`/`:regress`), [`v2`] (the Open
+//! (request bodies to records and back), [`meter`] (the counters a
+//! request adds to), [`examples`] (`:classify`/`:regress`), [`v2`] (the Open
 //! Inference Protocol), [`routing`] (the swappable table and its long-lived
 //! cells), [`handler`] (admission: everything decided from the headers, before the body),
 //! [`auth`] (which service a request is for, and its access key), [`status`] (the answers that
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod examples;
 pub mod handler;
 pub mod json;
+pub mod meter;
 pub mod path;
 pub mod predict;
 pub mod routing;

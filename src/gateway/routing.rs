@@ -16,10 +16,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
+use super::meter::Meter;
+
 use arc_swap::ArcSwap;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::domain::{ModelKind, Resources, Service};
+use crate::domain::{ModelKind, Resources, Service, Thresholds};
 use crate::runtime::{self, SharedPredictor};
 
 #[derive(Clone)]
@@ -37,8 +39,7 @@ pub struct VersionCell {
     state: RwLock<State>,
     /// Wakes whoever waits for this version to leave `loading`.
     settled: Notify,
-    pub requests: AtomicU64,
-    pub errors: AtomicU64,
+    pub meter: Meter,
 }
 
 impl VersionCell {
@@ -50,6 +51,9 @@ impl VersionCell {
     }
 
     fn set(&self, state: State) {
+        if let State::Ready(model) = &state {
+            self.meter.prepare(model.signature());
+        }
         if let Ok(mut s) = self.state.write() {
             *s = state;
         }
@@ -68,12 +72,22 @@ impl VersionCell {
             woken.await;
         }
     }
+}
 
-    pub fn count(&self, ok: bool) {
-        self.requests.fetch_add(1, Ordering::Relaxed);
-        if !ok {
-            self.errors.fetch_add(1, Ordering::Relaxed);
-        }
+/// What a service counts beyond its versions: callers refused before a version was chosen.
+/// Kept by name, like the limit, so republishing never resets it.
+#[derive(Default)]
+pub struct ServiceMeter {
+    pub unauthorised: AtomicU64,
+}
+
+impl ServiceMeter {
+    pub fn refused(&self) {
+        self.unauthorised.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn unauthorised(&self) -> u64 {
+        self.unauthorised.load(Ordering::Relaxed)
     }
 }
 
@@ -87,6 +101,9 @@ pub struct Route {
     pub versions: Vec<(Arc<VersionCell>, u8)>,
     /// Requests in flight, shared by every table this service appears in.
     pub limit: Arc<Semaphore>,
+    pub meter: Arc<ServiceMeter>,
+    /// The service's own threshold levels (the monitor's defaults otherwise).
+    pub thresholds: Option<Thresholds>,
 }
 
 impl Route {
@@ -153,6 +170,7 @@ pub struct Routing {
     table: ArcSwap<Table>,
     cells: Mutex<HashMap<CellKey, Arc<VersionCell>>>,
     limits: Mutex<HashMap<String, (u32, Arc<Semaphore>)>>,
+    meters: Mutex<HashMap<String, Arc<ServiceMeter>>>,
     data_root: PathBuf,
 }
 
@@ -170,6 +188,7 @@ impl Routing {
             table: ArcSwap::from_pointee(Table::default()),
             cells: Mutex::new(HashMap::new()),
             limits: Mutex::new(HashMap::new()),
+            meters: Mutex::new(HashMap::new()),
             data_root: data_root.to_path_buf(),
         }
     }
@@ -185,6 +204,7 @@ impl Routing {
     pub fn publish(&self, revision: i64, services: &[Service]) -> Vec<Load> {
         let mut cells = self.cells.lock().unwrap_or_else(|e| e.into_inner());
         let mut limits = self.limits.lock().unwrap_or_else(|e| e.into_inner());
+        let mut meters = self.meters.lock().unwrap_or_else(|e| e.into_inner());
         if revision < self.table.load().revision {
             return Vec::new();
         }
@@ -195,6 +215,7 @@ impl Routing {
         };
         let mut live_cells = HashMap::new();
         let mut live_limits = HashMap::new();
+        let mut live_meters = HashMap::new();
         for s in services {
             let mut versions = Vec::new();
             for d in &s.deployments {
@@ -208,8 +229,7 @@ impl Routing {
                             version: d.version,
                             state: RwLock::new(State::Loading),
                             settled: Notify::new(),
-                            requests: AtomicU64::new(0),
-                            errors: AtomicU64::new(0),
+                            meter: Meter::default(),
                         });
                         loads.push(Load {
                             cell: Arc::clone(&cell),
@@ -231,6 +251,8 @@ impl Routing {
                 s.name.to_string(),
                 (s.resources.concurrency, Arc::clone(&limit)),
             );
+            let meter = meters.get(s.name.as_str()).cloned().unwrap_or_default();
+            live_meters.insert(s.name.to_string(), Arc::clone(&meter));
             let route = Arc::new(Route {
                 name: s.name.to_string(),
                 host: s.host.to_ascii_lowercase(),
@@ -238,6 +260,8 @@ impl Routing {
                 resources: s.resources,
                 versions,
                 limit,
+                meter,
+                thresholds: s.thresholds,
             });
             table.by_host.insert(route.host.clone(), Arc::clone(&route));
             table.by_name.insert(route.name.clone(), route);
@@ -245,6 +269,7 @@ impl Routing {
         // Cells of removed services and versions go with the last table that holds them.
         *cells = live_cells;
         *limits = live_limits;
+        *meters = live_meters;
         self.table.store(Arc::new(table));
         loads
     }
@@ -303,6 +328,7 @@ mod tests {
                 kind: ModelKind::Pmml,
             }],
             created_at: String::new(),
+            thresholds: None,
         }
     }
 

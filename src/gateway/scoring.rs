@@ -9,7 +9,7 @@
 //! every other service and the control API share.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -17,9 +17,11 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::handler::{Admitted, Answer, Protocol};
 use super::json::{self, ParseError};
+use super::meter::Record;
 use super::path::Verb;
-use super::routing::Route;
+use super::routing::{Route, VersionCell};
 use super::{examples, predict, v2};
+use crate::domain::Source;
 use crate::runtime::{RecordError, SharedPredictor, Signature, Value};
 
 /// Bodies up to this size parse in well under a millisecond, on the worker that read them.
@@ -52,7 +54,11 @@ impl Admitted {
             predictor,
             protocol,
             permit,
+            source,
+            started,
+            in_flight,
         } = self;
+        let bytes_in = body.len();
         let header_len = headers
             .get("inference-header-content-length")
             .and_then(|v| v.to_str().ok())
@@ -71,14 +77,33 @@ impl Admitted {
                 .await
                 .unwrap_or_else(|_| Err(failed()))
         };
+        let mut scored = 0;
+        let at = Meters {
+            cell: &cell,
+            source,
+        };
         let mut answer = match parsed {
-            Ok(mut parsed) => match score(&route, &predictor, parsed.rows(), permit).await {
-                Ok(rows) => write(&parsed, cell.version, predictor.signature(), &rows),
+            Ok(mut parsed) => match score(&route, at, &predictor, parsed.rows(), permit).await {
+                Ok(rows) => {
+                    scored = rows.len();
+                    if source == Source::Client {
+                        cell.meter.answered(&rows);
+                    }
+                    write(&parsed, cell.version, predictor.signature(), &rows)
+                }
                 Err(a) => a,
             },
             Err(a) => a,
         };
-        cell.count(answer.status.is_success());
+        cell.meter.record(&Record {
+            source,
+            status: answer.status.as_u16(),
+            latency: Some(started.elapsed()),
+            rows: scored,
+            bytes_in,
+            bytes_out: answer.body.len(),
+        });
+        drop(in_flight);
         answer.version = Some(cell.version);
         answer
     }
@@ -146,10 +171,18 @@ fn failed() -> Answer {
     )
 }
 
+/// Where a prediction's time inside the model is counted.
+#[derive(Clone, Copy)]
+struct Meters<'a> {
+    cell: &'a Arc<VersionCell>,
+    source: Source,
+}
+
 /// Runs `rows` through the model within the service's limits: batch size and time (504). A
 /// record the model refuses fails the request with its position, as TF Serving reports it.
 async fn score(
     route: &Route,
+    at: Meters<'_>,
     predictor: &SharedPredictor,
     rows: Vec<Vec<Value>>,
     permit: OwnedSemaphorePermit,
@@ -166,17 +199,24 @@ async fn score(
     }
     if rows.len() <= predictor.inline_rows() {
         // Microseconds of work: cheaper here than a hand-off, and too short to time out.
+        let began = Instant::now();
         let results =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predictor.predict(&rows)))
-                .map_err(|_| failed())?;
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predictor.predict(&rows)));
+        at.cell.meter.busy(at.source, began.elapsed());
+        let results = results.map_err(|_| failed())?;
         drop(permit);
         return collect(results);
     }
     let model = Arc::clone(predictor);
-    // A CPU-bound prediction cannot be cancelled: its permit stays taken until it ends.
+    let (cell, source) = (Arc::clone(at.cell), at.source);
+    // A CPU-bound prediction cannot be cancelled: its permit stays taken until it ends, and its
+    // time is counted when it does.
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        model.predict(&rows)
+        let began = Instant::now();
+        let results = model.predict(&rows);
+        cell.meter.busy(source, began.elapsed());
+        results
     });
     let timeout = Duration::from_millis(route.resources.timeout_ms);
     let results = match tokio::time::timeout(timeout, work).await {

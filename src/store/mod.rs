@@ -7,6 +7,7 @@
 //! change stream's revision) inside the same transaction, so the log never disagrees with the
 //! data.
 
+mod metrics;
 mod models;
 pub mod schema;
 mod services;
@@ -22,6 +23,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::domain::Event;
 
+pub use metrics::Rollup;
 pub use models::NewVersion;
 pub use services::NewService;
 

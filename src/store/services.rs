@@ -230,7 +230,9 @@ fn load_service(c: &Connection, name: &str) -> Result<Option<Service>, StoreErro
         .collect::<Result<Vec<_>, _>>()?;
     let name = ServiceName::parse(&name)
         .map_err(|e| StoreError::Constraint(format!("stored service name: {e}")))?;
+    let thresholds = super::metrics::thresholds(c, id)?;
     Ok(Some(Service {
+        thresholds,
         name,
         host,
         key,

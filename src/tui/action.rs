@@ -15,6 +15,7 @@ pub enum Scope {
     Global,
     Models,
     Services,
+    Monitor,
 }
 
 impl Scope {
@@ -23,6 +24,7 @@ impl Scope {
             Scope::Global => "global",
             Scope::Models => "models",
             Scope::Services => "services",
+            Scope::Monitor => "monitor",
         }
     }
 }
@@ -58,6 +60,13 @@ pub enum Action {
     RotateKey,
     RevealKey,
     Copy,
+    Events,
+    WindowLonger,
+    WindowShorter,
+    NextMetric,
+    PrevMetric,
+    Freeze,
+    Zoom,
 }
 
 /// What a handler is given besides the state: the time (the only clock `update` reads) and
@@ -127,8 +136,9 @@ const fn cmd(names: &'static [&'static str], arg: &'static str, d: ActionDef) ->
 }
 
 use crate::tui::update::actions as h;
+use crate::tui::update::monitor as mon;
 use Action as A;
-use Scope::{Global as G, Models as M, Services as S};
+use Scope::{Global as G, Models as M, Monitor as O, Services as S};
 
 pub const ACTIONS: &[ActionDef] = &[
     def(A::Help, "help", &["?"], G, "show keys", "help", h::help),
@@ -427,6 +437,73 @@ pub const ACTIONS: &[ActionDef] = &[
         "copy a runnable request",
         "copy",
         h::copy,
+    ),
+    cmd(
+        &["events", "ev"],
+        "[SERVICE]",
+        def(
+            A::Events,
+            "events",
+            &["e"],
+            G,
+            "audit log (of the open service)",
+            "events",
+            mon::events,
+        ),
+    ),
+    def(
+        A::WindowLonger,
+        "window_longer",
+        &["+"],
+        O,
+        "longer window",
+        "window",
+        mon::longer,
+    ),
+    def(
+        A::WindowShorter,
+        "window_shorter",
+        &["-"],
+        O,
+        "shorter window",
+        "",
+        mon::shorter,
+    ),
+    def(
+        A::NextMetric,
+        "next_metric",
+        &["]"],
+        O,
+        "next metric",
+        "metric",
+        mon::next_metric,
+    ),
+    def(
+        A::PrevMetric,
+        "prev_metric",
+        &["["],
+        O,
+        "previous metric",
+        "",
+        mon::prev_metric,
+    ),
+    def(
+        A::Freeze,
+        "freeze",
+        &["f"],
+        O,
+        "freeze / unfreeze",
+        "freeze",
+        mon::freeze,
+    ),
+    def(
+        A::Zoom,
+        "zoom",
+        &["z"],
+        O,
+        "zoom the chart",
+        "zoom",
+        mon::zoom,
     ),
 ];
 

@@ -105,6 +105,7 @@ async fn event_loop(
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
     let worker = Worker::new(link.client.clone(), tx, link.dir.clone(), link.local);
     worker.watch();
+    worker.poll_metrics();
     worker.run(Call::Reload);
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -147,6 +148,11 @@ async fn event_loop(
         }
         let mut effects = Vec::new();
         for m in msgs {
+            if m.always_changes() {
+                effects.extend(update(state, keymap, m, Instant::now()));
+                dirty = true;
+                continue;
+            }
             let before = state.clone();
             effects.extend(update(state, keymap, m, Instant::now()));
             dirty |= *state != before;

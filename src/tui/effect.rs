@@ -5,7 +5,7 @@
 
 use super::keymap::Key;
 use crate::control::ControlError;
-use crate::control::contract::ServiceView;
+use crate::control::contract::{EventList, MonitorView, ServiceView};
 use crate::domain::{ModelSignature, ModelSummary, ModelVersion};
 
 /// A failed call as the console shows it: the message, and what the server's error said
@@ -82,6 +82,18 @@ pub enum Msg {
     StopAsked(u32),
     /// A call finished: a message, or the error (which a busy form shows in place).
     Done(Result<Done, Failure>),
+    /// The once-a-second poll of the live figures (and the open service's history).
+    Metrics(Box<MonitorView>),
+    /// Audit events after a revision (the first load: the newest ones).
+    Events(Result<EventList, Failure>),
+}
+
+impl Msg {
+    /// Messages that always change what is drawn, so the event loop need not compare the
+    /// state before and after (a thousand services' samples are not cheap to copy).
+    pub fn always_changes(&self) -> bool {
+        matches!(self, Msg::Metrics(_))
+    }
 }
 
 /// What the event loop does itself.
@@ -131,6 +143,14 @@ pub enum Call {
     Demo,
     /// Stops the server (admin).
     StopServer,
+    /// What the live poll asks for from now on: the service whose history the Monitor pane
+    /// shows (if any) and over how many seconds.
+    Watch {
+        service: Option<String>,
+        window: i64,
+    },
+    /// Audit events after this revision (0: the newest ones).
+    LoadEvents(i64),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -19,6 +19,7 @@ pub mod effect;
 pub mod input;
 pub mod keymap;
 pub mod launch;
+pub mod metrics;
 pub mod state;
 pub mod terminal;
 pub mod text;

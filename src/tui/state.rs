@@ -6,8 +6,9 @@ use std::time::Instant;
 
 use super::effect::Call;
 use super::input::Input;
+use super::metrics::{Metrics, MonitorUi};
 use crate::control::contract::ServiceView;
-use crate::domain::{ModelSignature, ModelSummary, ModelVersion, Scope};
+use crate::domain::{Event, ModelSignature, ModelSummary, ModelVersion, Scope};
 
 /// The console's panes, in tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,6 +56,8 @@ pub enum List {
     Models,
     Versions,
     Services,
+    /// The Monitor pane's grid of services.
+    Monitor,
 }
 
 /// A table's cursor: the selected row and the first row shown (it moves only when the
@@ -179,6 +182,66 @@ pub enum Overlay {
     },
 }
 
+/// The audit log (`:events`), following the change stream.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventsView {
+    /// Only events about this service (opened from its detail).
+    pub service: Option<String>,
+    /// Shown events must contain this text (in kind, subject, actor or detail).
+    pub filter: String,
+    pub filtering: bool,
+    /// Oldest first.
+    pub events: Loadable<Vec<Event>>,
+    /// Rows scrolled up from the newest (0 follows the newest).
+    pub scroll: usize,
+}
+
+impl EventsView {
+    pub fn new(service: Option<String>) -> EventsView {
+        EventsView {
+            service,
+            filter: String::new(),
+            filtering: false,
+            events: Loadable::Loading,
+            scroll: 0,
+        }
+    }
+
+    /// The newest revision held (0: none).
+    pub fn revision(&self) -> i64 {
+        self.events
+            .ready()
+            .and_then(|e| e.last())
+            .map_or(0, |e| e.revision)
+    }
+
+    /// The events the service and the filter let through, oldest first.
+    pub fn shown(&self) -> Vec<&Event> {
+        let needle = self.filter.to_ascii_lowercase();
+        self.events
+            .ready()
+            .map(|all| {
+                all.iter()
+                    .filter(|e| {
+                        self.service.as_ref().is_none_or(|s| {
+                            e.subject == *s || e.subject.starts_with(&format!("{s}:"))
+                        })
+                    })
+                    .filter(|e| {
+                        needle.is_empty()
+                            || [&e.kind, &e.subject, &e.actor, &e.detail.to_string()]
+                                .iter()
+                                .any(|t| t.to_ascii_lowercase().contains(&needle))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Events the console keeps: the newest this many.
+pub const EVENTS_KEPT: usize = 1000;
+
 /// The service whose detail is shown (Enter on a service).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detail {
@@ -205,7 +268,12 @@ pub struct State {
     /// The model whose versions are shown (Enter on a model).
     pub versions: Option<(String, Loadable<Vec<ModelVersion>>)>,
     pub detail: Option<Detail>,
-    pub cursors: [Cursor; 3],
+    /// The server's live figures and the open service's history.
+    pub metrics: Metrics,
+    pub monitor: MonitorUi,
+    /// The audit log, when open (over whatever pane is current).
+    pub events: Option<EventsView>,
+    pub cursors: [Cursor; 4],
     /// An item just created: selected as soon as a snapshot brings it.
     pub select_next: Option<(List, String)>,
     pub filter: String,
@@ -244,7 +312,10 @@ impl State {
             services: Loadable::Loading,
             versions: None,
             detail: None,
-            cursors: [Cursor::default(); 3],
+            metrics: Metrics::default(),
+            monitor: MonitorUi::default(),
+            events: None,
+            cursors: [Cursor::default(); 4],
             select_next: None,
             filter: String::new(),
             filtering: false,
@@ -267,6 +338,7 @@ impl State {
             (Pane::Models, Some(_), _) => Some(List::Versions),
             (Pane::Models, None, _) => Some(List::Models),
             (Pane::Services, _, None) => Some(List::Services),
+            (Pane::Monitor, _, _) if self.monitor.open.is_none() => Some(List::Monitor),
             _ => None,
         }
     }
@@ -329,7 +401,7 @@ impl State {
                 .iter()
                 .map(|v| v.version.to_string())
                 .collect(),
-            List::Services => self
+            List::Services | List::Monitor => self
                 .shown_services()
                 .iter()
                 .map(|s| s.service.name.to_string())
@@ -352,6 +424,11 @@ impl State {
         self.shown_versions()
             .get(self.cursor(List::Versions).row)
             .copied()
+    }
+
+    /// The name on the selected row of a table of services.
+    pub fn selected(&self, list: List) -> Option<String> {
+        self.keys(list).get(self.cursor(list).row).cloned()
     }
 
     pub fn selected_service(&self) -> Option<&ServiceView> {

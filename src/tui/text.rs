@@ -185,8 +185,11 @@ pub const HINT_MODEL_REF: &str = "MODEL or MODEL:VERSION";
 // What the panes and overlays say.
 
 pub const TRAFFIC_NOT_YET: &str = "Traffic splits between versions (sliders, staged changes, canary steps, roll back) arrive with their own issue.";
-pub const MONITOR_NOT_YET: &str =
-    "Live requests, latency, errors and CPU/memory sparklines arrive with the monitoring issue.";
+pub const MONITOR_EMPTY: &str =
+    "No services to watch: deploy one (Services pane, n), then send it requests.";
+pub const FROZEN: &str = "FROZEN (f resumes)";
+pub const EVENTS_EMPTY: &str = "no events match";
+pub const EVENTS_HINT: [&str; 4] = ["/ filter", "j/k scroll", "G newest", "esc close"];
 pub const JOBS_NOT_YET: &str =
     "Scheduled batch prediction jobs and their runs arrive with the batch issue.";
 pub const NOT_HERE_YET: &str = "Not here yet.";

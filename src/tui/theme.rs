@@ -161,6 +161,8 @@ pub struct Symbols {
     pub mask: &'static str,
     /// A state not known (the console is STALE).
     pub dot_unknown: &'static str,
+    /// Sparklines and charts draw with ASCII marks.
+    pub ascii: bool,
 }
 
 pub const UTF8: Symbols = Symbols {
@@ -172,6 +174,7 @@ pub const UTF8: Symbols = Symbols {
     ellipsis: "…",
     mask: "•",
     dot_unknown: "?",
+    ascii: false,
 };
 
 pub const ASCII: Symbols = Symbols {
@@ -192,6 +195,7 @@ pub const ASCII: Symbols = Symbols {
     ellipsis: "~",
     mask: "*",
     dot_unknown: "?",
+    ascii: true,
 };
 
 /// Whether the locale promises UTF-8 (LC_ALL, then LC_CTYPE, then LANG).

@@ -14,12 +14,12 @@ use futures_util::StreamExt;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::effect::{Call, Done, Failure, Msg};
-use super::state::List;
+use super::state::{EVENTS_KEPT, List};
 use super::text;
 use crate::config::DataDir;
 use crate::control::ControlError;
 use crate::control::client::Client;
-use crate::control::contract::{DeployCall, ImportCall};
+use crate::control::contract::{DeployCall, EventList, ImportCall, MonitorQuery};
 use crate::domain::{CONCURRENCY, MAX_BATCH_ROWS, Resources, THREADS, TIMEOUT_MS, curl_line};
 
 /// The sample models the demo loads (compiled in, so an installed binary has them too).
@@ -44,7 +44,21 @@ const DEMO_MODELS: &[(&str, &str, &str)] = &[
 /// The client in use; replaced when the data directory's server moves.
 type Shared = Arc<RwLock<Arc<Client>>>;
 
+/// What the live poll asks for (set by [`Call::Watch`]).
+#[derive(Debug, Clone, Default)]
+struct Watching {
+    service: Option<String>,
+    window: i64,
+    /// The history must be fetched on the next poll (what is asked for changed).
+    changed: bool,
+}
+
+/// Longer windows change slowly: their history is fetched this often, not every second.
+const SLOW_HISTORY: Duration = Duration::from_secs(15);
+
 pub struct Worker {
+    watching: Arc<std::sync::Mutex<Watching>>,
+    poke: Arc<tokio::sync::Notify>,
     client: Shared,
     to_ui: UnboundedSender<Msg>,
     /// The data directory whose server this console follows (none for `--connect`).
@@ -68,6 +82,8 @@ impl Worker {
         local: bool,
     ) -> Worker {
         Worker {
+            watching: Arc::default(),
+            poke: Arc::default(),
             client: Arc::new(RwLock::new(client)),
             to_ui,
             dir,
@@ -77,6 +93,17 @@ impl Worker {
 
     /// Runs `call` in the background; its outcome arrives as a message.
     pub fn run(&self, call: Call) {
+        if let Call::Watch { service, window } = call {
+            if let Ok(mut w) = self.watching.lock() {
+                *w = Watching {
+                    service,
+                    window,
+                    changed: true,
+                };
+            }
+            self.poke.notify_one();
+            return;
+        }
         let (client, tx, local) = (current(&self.client), self.to_ui.clone(), self.local);
         tokio::spawn(async move {
             if let Some(m) = perform(&client, call, local).await {
@@ -125,6 +152,65 @@ impl Worker {
     }
 }
 
+impl Worker {
+    /// Polls the live figures once a second (and at once when [`Call::Watch`] changes what
+    /// to ask for) until the UI goes away. A failed poll is skipped: the change stream is what
+    /// reports a lost connection, and the figures go stale on screen by themselves.
+    pub fn poll_metrics(&self) {
+        let (shared, tx) = (Arc::clone(&self.client), self.to_ui.clone());
+        let (watching, poke) = (Arc::clone(&self.watching), Arc::clone(&self.poke));
+        tokio::spawn(async move {
+            let mut since: Option<i64> = None;
+            let mut base = String::new();
+            let mut history_at: Option<tokio::time::Instant> = None;
+            let mut tick = tokio::time::interval(Duration::from_secs(1));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    () = poke.notified() => {}
+                }
+                if tx.is_closed() {
+                    return;
+                }
+                let client = current(&shared);
+                if client.base() != base {
+                    // Another server: its samples start over.
+                    base = client.base().to_string();
+                    since = None;
+                }
+                let ask = watching
+                    .lock()
+                    .map(|mut w| {
+                        let ask = w.clone();
+                        w.changed = false;
+                        ask
+                    })
+                    .unwrap_or_default();
+                let due = ask.changed
+                    || ask.window <= crate::domain::period::WINDOWS[0]
+                    || history_at.is_none_or(|t| t.elapsed() >= SLOW_HISTORY);
+                let history = ask.service.clone().filter(|_| due);
+                let query = MonitorQuery {
+                    since,
+                    window: history.as_ref().map(|_| format!("{}s", ask.window.max(60))),
+                    service: history.clone(),
+                    ..MonitorQuery::default()
+                };
+                if let Ok(view) = client.monitor(&query).await {
+                    if history.is_some() {
+                        history_at = Some(tokio::time::Instant::now());
+                    }
+                    since = Some(view.at);
+                    if tx.send(Msg::Metrics(Box::new(view))).is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
 pub fn host_port(url: &str) -> &str {
     url.split("://").nth(1).unwrap_or(url).trim_end_matches('/')
 }
@@ -153,6 +239,17 @@ async fn follow(client: &Client, tx: &UnboundedSender<Msg>) -> String {
     text::stream_closed(client.base())
 }
 
+/// Events after `after`; for 0, the newest [`EVENTS_KEPT`] (the log can be long).
+async fn events(client: &Client, after: i64) -> Result<EventList, ControlError> {
+    let after = if after > 0 {
+        after
+    } else {
+        let newest = client.events(i64::MAX, 0).await?.revision;
+        (newest - EVENTS_KEPT as i64).max(0)
+    };
+    client.events(after, EVENTS_KEPT).await
+}
+
 fn done(result: Result<Done, ControlError>) -> Option<Msg> {
     Some(Msg::Done(result.map_err(Failure::from)))
 }
@@ -163,6 +260,10 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             Ok(m) => m,
             Err(e) => Msg::Connection(Err(e.to_string())),
         }),
+        Call::Watch { .. } => None,
+        Call::LoadEvents(after) => Some(Msg::Events(
+            events(client, after).await.map_err(Failure::from),
+        )),
         Call::LoadVersions(name) => {
             let result = client.model(&name).await.map(|m| m.versions);
             Some(Msg::Versions(name, result.map_err(Failure::from)))

@@ -35,6 +35,8 @@ use reply::{ApiBody, ApiError};
 pub struct Api {
     pub core: Arc<Core>,
     pub routing: Arc<Routing>,
+    /// The live figures, when this process runs the gateway.
+    pub monitor: Option<Arc<crate::monitor::Monitor>>,
     pub operations: Operations,
     /// The newest event revision; listeners of the change stream wait on it.
     pub revision: tokio::sync::watch::Sender<i64>,
@@ -81,6 +83,7 @@ impl Api {
     pub fn new(
         core: Arc<Core>,
         routing: Arc<Routing>,
+        monitor: Option<Arc<crate::monitor::Monitor>>,
         stopping: Stopping,
         gateway_url: String,
     ) -> Result<Api, ControlError> {
@@ -91,6 +94,7 @@ impl Api {
         Ok(Api {
             core,
             routing,
+            monitor,
             operations: Operations::default(),
             revision: tokio::sync::watch::Sender::new(revision),
             stopping,
@@ -234,6 +238,13 @@ impl Api {
         }
         // The snapshot was read after this change was written, so its revision covers it; a
         // concurrent change that finished first may already have announced a newer one.
+        self.announce(revision);
+        Ok(())
+    }
+
+    /// Logs the events up to `revision` and wakes the change stream with it (also for events
+    /// no call wrote, such as the monitor's threshold crossings).
+    pub fn announce(&self, revision: i64) {
         self.log_changes(revision);
         self.revision.send_if_modified(|newest| {
             let newer = revision > *newest;
@@ -242,7 +253,6 @@ impl Api {
             }
             newer
         });
-        Ok(())
     }
 
     /// One log line per audit event up to `revision`, each exactly once however many changes
@@ -337,7 +347,7 @@ mod tests {
             .to_string();
         let routing = Arc::new(Routing::new(core.data_dir().root()));
         let (_tx, stopping) = Stopping::channel();
-        let api = Api::new(Arc::new(core), routing, stopping, "http://gw".into()).unwrap();
+        let api = Api::new(Arc::new(core), routing, None, stopping, "http://gw".into()).unwrap();
         (Arc::new(api), token, tmp)
     }
 

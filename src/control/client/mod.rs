@@ -22,10 +22,12 @@ pub use path::{Seg, api_path};
 use super::ControlError;
 use super::contract::{
     Deleted, DeployCall, ErrorAnswer, ErrorBody, EventList, ImportCall, ModelDetail, ModelList,
-    OperationView, Removed, Revoked, ServiceList, ServiceView, Status, Stopping, TokenCall,
-    TokenCreated, TokenList, VersionRef,
+    MonitorQuery, MonitorView, OperationView, Removed, Revoked, ServiceList, ServiceView, Status,
+    Stopping, ThresholdsCall, ThresholdsView, TokenCall, TokenCreated, TokenList, VersionRef,
 };
-use crate::domain::{ModelSummary, ModelVersion, Scope, Service, ServiceName, TokenInfo};
+use crate::domain::{
+    ModelSummary, ModelVersion, Scope, Service, ServiceName, Thresholds, TokenInfo,
+};
 
 /// How long a command waits for a server that holds the lock to publish `server.json`.
 const DISCOVERY_WAIT: Duration = Duration::from_secs(5);
@@ -228,6 +230,29 @@ impl Client {
             &[("since", &since.to_string()), ("limit", &limit.to_string())],
         );
         self.get(&path).await
+    }
+
+    /// Live samples newer than `q.since`, and with a service, its history.
+    pub async fn monitor(&self, q: &MonitorQuery) -> Result<MonitorView, ControlError> {
+        if let Some(s) = &q.service {
+            crate::domain::ServiceName::parse(s)?;
+        }
+        self.get(&format!("monitor?{}", q.to_query())).await
+    }
+
+    /// Sets (or with `None` clears) a service's own threshold levels.
+    pub async fn set_thresholds(
+        &self,
+        name: &str,
+        thresholds: Option<Thresholds>,
+    ) -> Result<ThresholdsView, ControlError> {
+        let path = api_path(&[
+            Seg::Word("services"),
+            Seg::Service(name),
+            Seg::Word("thresholds"),
+        ])?;
+        self.send(Method::PUT, &path, Some(&ThresholdsCall { thresholds }))
+            .await
     }
 
     /// Asks the server to drain and stop; it answers first.

@@ -2,6 +2,7 @@
 //! ratatui's `TestBackend`, snapshotted with insta (text) and checked cell by cell (style).
 
 mod keys;
+mod monitor;
 mod screens;
 
 use std::time::{Duration, Instant};
@@ -70,6 +71,7 @@ fn service(name: &str, model: &str, v: u32) -> ServiceView {
             kind: ModelKind::Pmml,
         }],
         created_at: "2026-11-24T19:38:48Z".into(),
+        thresholds: None,
     };
     ServiceView {
         service,

@@ -13,7 +13,12 @@ use crate::tui::state::Loadable;
 use crate::tui::theme::{self, Symbols, Theme};
 use crate::tui::view::{self, Look};
 
-fn render(state: &State, size: (u16, u16), theme: &Theme, sym: &Symbols) -> Terminal<TestBackend> {
+pub(super) fn render(
+    state: &State,
+    size: (u16, u16),
+    theme: &Theme,
+    sym: &Symbols,
+) -> Terminal<TestBackend> {
     let mut term = Terminal::new(TestBackend::new(size.0, size.1)).unwrap();
     let keymap = Keymap::defaults();
     let look = Look {
@@ -29,7 +34,7 @@ fn render(state: &State, size: (u16, u16), theme: &Theme, sym: &Symbols) -> Term
     term
 }
 
-fn snap(name: &str, state: &State) {
+pub(super) fn snap(name: &str, state: &State) {
     let mono = Theme::mono();
     for size in [(80, 24), (120, 40)] {
         let term = render(state, size, &mono, &theme::ASCII);

@@ -117,6 +117,7 @@ pub fn open(state: &mut State, _: &Ctx) -> Out {
                 return vec![Call::LoadVersions(name).into()];
             }
         }
+        Some(List::Monitor) => return super::monitor::open(state),
         Some(List::Services) => {
             if let Some(s) = state.selected_service() {
                 let name = s.service.name.to_string();
@@ -141,6 +142,8 @@ pub fn back(state: &mut State, _: &Ctx) -> Out {
         state.versions = None;
     } else if state.pane == Pane::Services {
         state.detail = None;
+    } else if state.pane == Pane::Monitor {
+        return super::monitor::back(state);
     }
     vec![]
 }
@@ -151,6 +154,7 @@ pub fn quit(state: &mut State, ctx: &Ctx) -> Out {
     let drilled = match state.pane {
         Pane::Models => state.versions.is_some(),
         Pane::Services => state.detail.is_some(),
+        Pane::Monitor => state.monitor.open.is_some(),
         _ => false,
     };
     if drilled || !state.filter.is_empty() {

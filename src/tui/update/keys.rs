@@ -17,6 +17,7 @@ pub fn scope_of(state: &State) -> Scope {
     match state.pane {
         Pane::Models => Scope::Models,
         Pane::Services => Scope::Services,
+        Pane::Monitor => Scope::Monitor,
         _ => Scope::Global,
     }
 }
@@ -52,6 +53,9 @@ pub fn on_key(state: &mut State, keymap: &Keymap, key: Key, now: Instant) -> Vec
             return vec![];
         }
         Overlay::None => {}
+    }
+    if let Some(out) = super::monitor::events_key(state, key) {
+        return out;
     }
     if state.filtering {
         return filter_key(state, key);

@@ -11,6 +11,7 @@ pub mod actions;
 mod commands;
 mod forms;
 mod keys;
+pub mod monitor;
 mod selection;
 
 use std::time::Instant;
@@ -85,7 +86,18 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
             }
             vec![]
         }
-        Msg::Changed => vec![Call::Reload.into()],
+        Msg::Changed => {
+            let mut out = vec![Call::Reload.into()];
+            if let Some(view) = &state.events {
+                out.push(Call::LoadEvents(view.revision()).into());
+            }
+            out
+        }
+        Msg::Metrics(view) => {
+            state.metrics.fold(*view, now);
+            vec![]
+        }
+        Msg::Events(result) => monitor::loaded(state, result),
         Msg::StopAsked(pid) => {
             state.connection.stop_asked = true;
             state.toast(text::stopping(pid), false, now);

@@ -4,15 +4,15 @@
 
 use crate::tui::state::{List, State};
 
-const LISTS: [List; 3] = [List::Models, List::Versions, List::Services];
+const LISTS: [List; 4] = [List::Models, List::Versions, List::Services, List::Monitor];
 
 /// The selected item's name in each table, before the data changes.
-pub fn remember(state: &State) -> [Option<String>; 3] {
+pub fn remember(state: &State) -> [Option<String>; 4] {
     LISTS.map(|l| state.keys(l).get(state.cursor(l).row).cloned())
 }
 
 /// Puts each cursor back on the item it was on; a new item waiting to be selected wins.
-pub fn restore(state: &mut State, kept: &[Option<String>; 3]) {
+pub fn restore(state: &mut State, kept: &[Option<String>; 4]) {
     for (list, key) in LISTS.iter().zip(kept) {
         let keys = state.keys(*list);
         let wanted = match &state.select_next {

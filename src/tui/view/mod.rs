@@ -2,7 +2,10 @@
 //! then any overlay. Pure: the same state, theme and clock draw the same screen, which is what
 //! the snapshot tests rely on.
 
+mod events;
 mod fit;
+mod live;
+mod monitor;
 mod overlay;
 mod panes;
 mod services;

@@ -16,13 +16,17 @@ use crate::tui::state::{Cursor, List, Loadable, Pane, State};
 /// Draws the current pane; returns how many table rows fit.
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, look: &Look) -> usize {
     let rows = area.height.saturating_sub(3) as usize;
+    if state.events.is_some() {
+        super::events::draw(frame, area, state, look);
+        return rows;
+    }
     match state.pane {
         Pane::Models if state.versions.is_some() => versions(frame, area, state, look),
         Pane::Models => models(frame, area, state, look),
         Pane::Services if state.detail.is_some() => services::detail(frame, area, state, look),
         Pane::Services => services::list(frame, area, state, look),
         Pane::Traffic => placeholder(frame, area, state, look, crate::tui::text::TRAFFIC_NOT_YET),
-        Pane::Monitor => placeholder(frame, area, state, look, crate::tui::text::MONITOR_NOT_YET),
+        Pane::Monitor => super::monitor::draw(frame, area, state, look),
         Pane::Jobs => placeholder(frame, area, state, look, crate::tui::text::JOBS_NOT_YET),
     }
     rows

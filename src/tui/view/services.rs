@@ -7,8 +7,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
-use super::Look;
 use super::panes::{Text, block, loading_or_failed, table, visible};
+use super::{Look, live};
 use crate::control::contract::ServiceView;
 use crate::domain::curl_line;
 use crate::tui::action::Action;
@@ -52,9 +52,8 @@ pub fn list(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
             Span::styled(look.keymap.label(Action::Deploy), look.theme.accent),
             Span::raw(" deploys a model version."),
         ])),
-        None => Ok((
-            vec!["NAME", "HOST", "MODEL:VERSION", "STATE"],
-            visible(&state.shown_services(), area, cursor)
+        None => {
+            let mut rows: Vec<Vec<Text>> = visible(&state.shown_services(), area, cursor)
                 .iter()
                 .map(|s| {
                     let model: Vec<String> = s
@@ -63,15 +62,35 @@ pub fn list(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
                         .iter()
                         .map(|d| format!("{}:{} {}%", d.model, d.version, d.weight))
                         .collect();
-                    vec![
+                    let mut row = vec![
                         s.service.name.to_string().into(),
-                        s.service.host.clone().into(),
                         model.join(", ").into(),
                         state_cell(s, state, look),
-                    ]
+                    ];
+                    row.extend(live::figures(state, s.service.name.as_str(), look));
+                    row
                 })
-                .collect(),
-        )),
+                .collect();
+            let mut header = vec!["NAME", "MODEL:VERSION", "STATE"];
+            header.extend(live::HEADER);
+            // The rest of the row is the last two minutes of requests.
+            let width = live::spare(&header, &rows, area, look);
+            if width >= live::MIN_SPARK {
+                header.push(live::ACTIVITY);
+                for (row, s) in rows
+                    .iter_mut()
+                    .zip(visible(&state.shown_services(), area, cursor))
+                {
+                    row.push(live::spark_cell(
+                        state,
+                        s.service.name.as_str(),
+                        width,
+                        look,
+                    ));
+                }
+            }
+            Ok((header, rows))
+        }
     };
     let title = match state.services.ready() {
         Some(s) => format!("Services ({})", s.len()),

@@ -3,11 +3,13 @@
 //! call's request and answer types live in [`contract`](crate::control::contract).
 //!
 //! Module map: [`models`] (the repository), [`import`] (new versions, by source or upload),
-//! [`services`], [`tokens`], [`server`] (status, identity, events, operations, stop).
+//! [`services`], [`tokens`], [`server`] (status, identity, events, operations, stop), [`monitor`]
+//! (live figures, history, thresholds, and the Prometheus text at `/metrics`).
 //! Handlers take any body type, so tests drive them in-process with a `Full<Bytes>`.
 
 mod import;
 mod models;
+mod monitor;
 mod server;
 mod services;
 mod tokens;
@@ -47,11 +49,16 @@ pub use server::identity;
 
 pub async fn route<B: ApiBodyIn>(api: &Arc<Api>, caller: &Caller, parts: Parts, body: B) -> Answer {
     let path = parts.uri.path().to_string();
+    let m = &parts.method;
+    // Where Prometheus (and TF Serving's scrapers) look.
+    if matches!(path.as_str(), "/metrics" | "/monitoring/prometheus/metrics") {
+        only(m, &[Method::GET])?;
+        return monitor::metrics(api, caller);
+    }
     let Some(rest) = path.strip_prefix("/api/v1/") else {
         return Err(unknown(&parts));
     };
     let segments: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
-    let m = &parts.method;
     let query = parts.uri.query().unwrap_or("");
     match segments.as_slice() {
         ["status"] => only(m, &[Method::GET]).and_then(|()| server::status(api, caller)),
@@ -62,6 +69,10 @@ pub async fn route<B: ApiBodyIn>(api: &Arc<Api>, caller: &Caller, parts: Parts, 
         ["events"] => {
             only(m, &[Method::GET])?;
             server::events(api, caller, query)
+        }
+        ["monitor"] => {
+            only(m, &[Method::GET])?;
+            monitor::monitor(api, caller, query)
         }
         ["operations"] => {
             only(m, &[Method::GET])?;
@@ -106,6 +117,10 @@ pub async fn route<B: ApiBodyIn>(api: &Arc<Api>, caller: &Caller, parts: Parts, 
             Method::DELETE => services::delete(api, caller, name).await,
             _ => Err(wrong_method(m, "GET, DELETE")),
         },
+        ["services", name, "thresholds"] => {
+            only(m, &[Method::PUT])?;
+            monitor::thresholds(api, caller, name, body).await
+        }
         ["services", name, "rotate-key"] => {
             only(m, &[Method::POST])?;
             services::rotate_key(api, caller, name).await

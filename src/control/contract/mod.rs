@@ -4,6 +4,10 @@
 //! can't be spelled one way on one side and another on the other. Adding a call is one type
 //! here, one route and one client method.
 
+mod monitor;
+
+pub use monitor::*;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -221,7 +225,7 @@ pub struct Revoked {
 }
 
 /// `GET /events?since=R&limit=N`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EventList {
     pub revision: i64,
     pub events: Vec<Event>,
