@@ -10,6 +10,7 @@ use super::output::{print_json, print_table};
 use crate::config::DataDir;
 use crate::control::contract::{MonitorQuery, ServiceHistory, VersionHistory};
 use crate::control::{ControlError, Session};
+use crate::domain::metrics::{number, percent};
 use crate::domain::period::label;
 use crate::domain::spark::spark;
 use crate::domain::{Figures, Limit, Metric, Thresholds};
@@ -117,7 +118,7 @@ fn print_history(h: &ServiceHistory, ascii: bool) {
                 .collect();
             let top = values.iter().copied().fold(0.0_f64, f64::max);
             crate::say!(
-                "  {:<8} {:<w$} max {}",
+                "  {:<8} {:>w$} max {}",
                 metric.title(),
                 spark(&values, SPARK_WIDTH, ascii),
                 number(top),
@@ -156,7 +157,7 @@ pub fn outputs_line(v: &VersionHistory) -> Option<String> {
         return Some(
             shares
                 .iter()
-                .map(|(c, s)| format!("{c} {:.0}%", s * 100.0))
+                .map(|(c, s)| format!("{c} {}", percent(*s)))
                 .collect::<Vec<_>>()
                 .join(" · "),
         );
@@ -167,26 +168,13 @@ pub fn outputs_line(v: &VersionHistory) -> Option<String> {
 }
 
 pub fn thresholds_line(t: &Thresholds) -> String {
-    let pair = |l: &Limit| format!("{}/{}", number(l.warn), number(l.critical));
+    let pair = |l: &Limit| format!("{}/{}", l.warn, l.critical);
     format!(
         "error {}%, p99 {} ms, utilisation {}% (warn/critical)",
         pair(&t.error_pct),
         pair(&t.p99_ms),
         pair(&t.utilisation_pct)
     )
-}
-
-/// A figure with as many decimals as its size needs.
-pub fn number(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v.abs() >= 100.0 {
-        format!("{v:.0}")
-    } else if v.abs() >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 fn step_words(step: i64) -> String {

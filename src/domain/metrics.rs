@@ -292,6 +292,33 @@ impl Outputs {
     }
 }
 
+/// A figure with as many decimals as its size needs: whole above 100, one above 10, two below.
+pub fn number(v: f64) -> String {
+    if v == 0.0 {
+        "0".into()
+    } else if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 10.0 {
+        format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
+    }
+}
+
+/// A share (0..=1) as people read it: `34%`, `2.5%`, `<0.1%`, `0%`.
+pub fn percent(share: f64) -> String {
+    let p = share * 100.0;
+    if p == 0.0 {
+        "0%".into()
+    } else if p < 0.1 {
+        "<0.1%".into()
+    } else if p < 10.0 {
+        format!("{p:.1}%")
+    } else {
+        format!("{p:.0}%")
+    }
+}
+
 /// The name the classes beyond the top ones share.
 pub const OTHER: &str = "other";
 

@@ -6,6 +6,7 @@
 //! <Extension name="modeldeck-test-runtime" value="sleep 500"/>      <!-- each call sleeps 500 ms -->
 //! <Extension name="modeldeck-test-runtime" value="fail-every 3"/>   <!-- every 3rd call panics -->
 //! <Extension name="modeldeck-test-runtime" value="echo"/>           <!-- answers with its inputs -->
+//! <Extension name="modeldeck-test-runtime" value="sleep-input"/>    <!-- sleeps the first input's value in ms -->
 //! ```
 //!
 //! Release builds leave the feature off, so such a file is just a PMML model there.
@@ -20,6 +21,9 @@ const MARK: &str = "name=\"modeldeck-test-runtime\" value=\"";
 
 enum Behaviour {
     Sleep(Duration),
+    /// Sleeps as many milliseconds as the first record's first input says (a latency mix
+    /// chosen by the requests).
+    SleepInput,
     FailEvery(u64),
     Echo(Signature),
 }
@@ -45,6 +49,7 @@ pub fn wrap(model: SharedPredictor, text: &str) -> Result<SharedPredictor, Strin
     let behaviour = match words.next() {
         Some("sleep") => Behaviour::Sleep(Duration::from_millis(number(words.next())?)),
         Some("fail-every") => Behaviour::FailEvery(number(words.next())?),
+        Some("sleep-input") => Behaviour::SleepInput,
         Some("echo") => {
             let sig = model.signature();
             Behaviour::Echo(Signature {
@@ -62,7 +67,7 @@ pub fn wrap(model: SharedPredictor, text: &str) -> Result<SharedPredictor, Strin
         }
         _ => {
             return Err(format!(
-                "unknown test runtime {spec:?}: use sleep MS, fail-every N or echo"
+                "unknown test runtime {spec:?}: use sleep MS, sleep-input, fail-every N or echo"
             ));
         }
     };
@@ -85,6 +90,11 @@ impl Predictor for TestModel {
         let call = self.calls.fetch_add(1, Ordering::Relaxed) + 1;
         match &self.behaviour {
             Behaviour::Sleep(d) => std::thread::sleep(*d),
+            Behaviour::SleepInput => {
+                if let Some(Value::Number(ms)) = inputs.first().and_then(|r| r.first()) {
+                    std::thread::sleep(Duration::from_secs_f64(ms.clamp(0.0, 60_000.0) / 1000.0));
+                }
+            }
             Behaviour::FailEvery(n) if call.is_multiple_of(*n) => {
                 panic!("test runtime: call {call} fails by design (fail-every {n})")
             }

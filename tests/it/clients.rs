@@ -8,7 +8,7 @@ use crate::common::{DataDir, repo_path};
 use crate::server::serving;
 
 /// The Python with the client libraries, or `None` (a skip, unless CI requires them).
-fn python() -> Option<String> {
+pub fn python() -> Option<String> {
     match std::env::var("MODELDECK_CLIENTS_PYTHON") {
         Ok(p) if !p.is_empty() => Some(p),
         _ => {
@@ -17,7 +17,7 @@ fn python() -> Option<String> {
                 "MODELDECK_REQUIRE_CLIENTS is set but MODELDECK_CLIENTS_PYTHON is not"
             );
             eprintln!(
-                "skipping the client-library test: set MODELDECK_CLIENTS_PYTHON to a Python with requests and tritonclient[http] (see tests/clients/README.md)"
+                "skipping a test that needs Python: set MODELDECK_CLIENTS_PYTHON to a Python with requests, tritonclient[http] and prometheus_client (see tests/clients/README.md)"
             );
             None
         }

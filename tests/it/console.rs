@@ -324,3 +324,114 @@ impl Drop for KillOnDrop {
         unsafe { libc::kill(self.0, libc::SIGKILL) };
     }
 }
+
+/// Load on a service shows on screen: a non-zero req/s in the Services table, then the
+/// Monitor pane's grid and the service's versions with what the model answered.
+#[test]
+fn live_figures_show_load_and_the_monitor_pane_opens() {
+    let Some(tmux) = Tmux::new("live") else {
+        return;
+    };
+    let dir = DataDir::new();
+    dir.configure("gateway = \"127.0.0.1:0\"\ncontrol = \"127.0.0.1:0\"\n");
+    let home = dir.scratch.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let cli = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&dir.path)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    cli(&[
+        "models",
+        "import",
+        repo_path("assets/iris/iris.pmml").to_str().unwrap(),
+        "--name",
+        "iris",
+    ]);
+    let deployed: serde_json::Value = serde_json::from_str(&cli(&[
+        "services", "deploy", "iris", "--model", "iris", "--json",
+    ]))
+    .unwrap();
+    let key = deployed["key"].as_str().unwrap().to_string();
+    let serve = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&dir.path)
+        .args(["serve", "--log-file"])
+        .arg(dir.scratch.join("serve.log"))
+        .spawn()
+        .unwrap();
+    let _guard = KillOnDrop(serve.id() as i32);
+    wait_until("the server publishes", || server_pid(&dir.path).is_some());
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path.join("server.json")).unwrap())
+            .unwrap();
+    let gateway = info["gateway"].as_str().unwrap().to_string();
+
+    tmux.console("c", &dir.path, &home);
+    tmux.wait_for("c", "Models (1)");
+    tmux.keys("c", &["2"]);
+    tmux.wait_for("c", "ACTIVITY");
+
+    // A client sends requests until the screen has shown them (at most a minute).
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let (done, key) = (std::sync::Arc::clone(&done), key.clone());
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async {
+                let client = reqwest::Client::new();
+                let body =
+                    r#"{"instances":[{"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]}"#;
+                let deadline = Instant::now() + Duration::from_secs(60);
+                while !done.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < deadline
+                {
+                    let r = client
+                        .post(format!("{gateway}/v1/models/iris:predict"))
+                        .header("Authorization", &key)
+                        .body(body)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status().as_u16(), 200);
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+        })
+    };
+    // The iris row: NAME MODEL:VERSION STATE REQ/S …; its req/s must go above zero.
+    let rate = |screen: &str| -> Option<f64> {
+        let row = screen.lines().find(|l| l.contains("iris:1 100%"))?;
+        let after = &row[row.find("ready")? + "ready".len()..];
+        after.split_whitespace().next()?.parse().ok()
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let screen = tmux.screen("c");
+        if rate(&screen).is_some_and(|r| r > 0.0) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "req/s never went above zero:\n{screen}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    tmux.keys("c", &["4"]);
+    tmux.wait_for("c", "Monitor · 15m");
+    tmux.keys("c", &["Enter"]);
+    let screen = tmux.wait_for("c", "v1 answers");
+    assert!(screen.contains("setosa 100%"), "{screen}");
+    assert!(screen.contains("VERSION"), "{screen}");
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.join().unwrap();
+    // The audit log of this service, from its Monitor view.
+    tmux.keys("c", &["e"]);
+    tmux.wait_for("c", "service.deployed");
+    tmux.keys("c", &["C-c"]);
+    tmux.wait_for("c", "CONSOLE-EXITED 0");
+}

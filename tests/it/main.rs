@@ -12,6 +12,8 @@ mod import_local;
 mod import_s3;
 #[cfg(feature = "test-runtimes")]
 mod limits;
+#[cfg(feature = "test-runtimes")]
+mod monitor;
 mod names;
 mod operate;
 mod ownership;

@@ -8,6 +8,7 @@ use ratatui::style::Style;
 
 use super::Look;
 use super::panes::Text;
+pub use crate::domain::metrics::number;
 use crate::domain::spark::spark;
 use crate::domain::{Level, Limit, Metric};
 use crate::tui::state::State;
@@ -33,19 +34,6 @@ pub fn level_style(level: Level, look: &Look) -> Option<Style> {
 
 fn judged(limit: &Limit, value: f64, look: &Look) -> Option<Style> {
     level_style(limit.level(value), look)
-}
-
-/// A figure: whole above 100, one decimal above 10, two below.
-pub fn number(v: f64) -> String {
-    if v == 0.0 {
-        "0".into()
-    } else if v >= 100.0 {
-        format!("{v:.0}")
-    } else if v >= 10.0 {
-        format!("{v:.1}")
-    } else {
-        format!("{v:.2}")
-    }
 }
 
 /// The four live cells of a service's row.

@@ -14,6 +14,7 @@ use super::live::{self, number};
 use super::panes::{Text, block, table, visible};
 use super::{Look, ago, fit};
 use crate::control::contract::{ServiceHistory, VersionHistory};
+use crate::domain::metrics::percent;
 use crate::domain::spark::spark;
 use crate::domain::{Metric, human_size};
 use crate::tui::metrics::{Metrics, window_label};
@@ -144,8 +145,12 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, name: &str, look: &Look)
     ])
     .areas(inner);
     let (word, style) = match live {
+        Some(l) if l.reasons.is_empty() => (
+            l.level.name().to_string(),
+            live::level_style(l.level, look).unwrap_or(look.theme.ok),
+        ),
         Some(l) => (
-            format!("{} {}", l.level.name(), l.reasons.join(", ")),
+            format!("{}: {}", l.level.name(), l.reasons.join(", ")),
             live::level_style(l.level, look).unwrap_or(look.theme.ok),
         ),
         None => ("no live figures".into(), look.theme.muted),
@@ -366,7 +371,7 @@ fn answer_line<'a>(v: &VersionHistory, look: &Look) -> Vec<Span<'a>> {
     if let Some((top, _)) = shares.first() {
         let words: Vec<String> = shares
             .iter()
-            .map(|(c, s)| format!("{c} {:.0}%", s * 100.0))
+            .map(|(c, s)| format!("{c} {}", percent(*s)))
             .collect();
         spans.push(Span::raw(words.join(look.sym.sep)));
         let trend: Vec<f64> = v
