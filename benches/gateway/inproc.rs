@@ -23,7 +23,11 @@ fn main() {
     let root = std::env::temp_dir().join(format!("modeldeck-inproc-{}", std::process::id()));
     std::fs::create_dir_all(&root).unwrap();
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(repo.join("assets/iris-lr/iris-lr.pmml"), root.join("model.pmml")).unwrap();
+    std::fs::copy(
+        repo.join("assets/iris-lr/iris-lr.pmml"),
+        root.join("model.pmml"),
+    )
+    .unwrap();
     let service: Service = serde_json::from_value(serde_json::json!({
         "name": "iris",
         "host": "iris.modeldeck.local",
@@ -43,7 +47,10 @@ fn main() {
     let gateway = Gateway::new(table);
     let mut headers = HeaderMap::new();
     headers.insert("host", "iris.modeldeck.local".parse().unwrap());
-    headers.insert("authorization", "0123456789abcdef0123456789abcdef".parse().unwrap());
+    headers.insert(
+        "authorization",
+        "0123456789abcdef0123456789abcdef".parse().unwrap(),
+    );
     let body = Bytes::from_static(br#"{"instances":[[6.8,2.8,4.8,1.4]]}"#);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -143,7 +143,7 @@ fn start_demo_leave_running_reattach_and_stop() {
     tmux.wait_for("one", "deployed service iris");
     tmux.wait_for("one", "Models (3)");
     tmux.keys("one", &["2"]);
-    tmux.wait_for("one", "iris.modeldeck.local");
+    tmux.wait_for("one", "iris:1 100%");
     tmux.keys("one", &["3"]);
     tmux.wait_for("one", "Not here yet");
 

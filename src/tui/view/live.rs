@@ -17,7 +17,9 @@ pub const HEADER: [&str; 4] = ["REQ/S", "P99 MS", "ERR %", "INFL"];
 pub const ACTIVITY: &str = "ACTIVITY";
 /// Narrower than this, a sparkline says nothing: the column is left out.
 pub const MIN_SPARK: usize = 8;
-const MAX_SPARK: usize = 40;
+/// Optional columns give way before the sparkline shrinks below this.
+pub const WIDE_SPARK: usize = 20;
+pub const MAX_SPARK: usize = 40;
 
 /// Whether the figures on screen are not current.
 pub fn stale(state: &State, look: &Look) -> bool {
@@ -86,7 +88,7 @@ pub fn spare(header: &[&str], rows: &[Vec<Text>], area: Rect, look: &Look) -> us
         })
         .sum();
     let gaps = header.len();
-    inner.saturating_sub(used + gaps).min(MAX_SPARK)
+    inner.saturating_sub(used + gaps)
 }
 
 /// A service's recent `metric` as a sparkline cell of `width`, in its level's colour.

@@ -73,14 +73,25 @@ pub fn list(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
                 .collect();
             let mut header = vec!["NAME", "MODEL:VERSION", "STATE"];
             header.extend(live::HEADER);
+            // The host, when it leaves the activity column a useful width (it is in the detail).
+            let all = state.shown_services();
+            let shown = visible(&all, area, cursor);
+            let host_w = shown
+                .iter()
+                .map(|s| s.service.host.len())
+                .max()
+                .unwrap_or(0);
+            if live::spare(&header, &rows, area, look) >= host_w.max(4) + 1 + live::WIDE_SPARK {
+                header.insert(1, "HOST");
+                for (row, s) in rows.iter_mut().zip(shown) {
+                    row.insert(1, s.service.host.clone().into());
+                }
+            }
             // The rest of the row is the last two minutes of requests.
-            let width = live::spare(&header, &rows, area, look);
+            let width = live::spare(&header, &rows, area, look).min(live::MAX_SPARK);
             if width >= live::MIN_SPARK {
                 header.push(live::ACTIVITY);
-                for (row, s) in rows
-                    .iter_mut()
-                    .zip(visible(&state.shown_services(), area, cursor))
-                {
+                for (row, s) in rows.iter_mut().zip(shown) {
                     row.push(live::spark_cell(
                         state,
                         s.service.name.as_str(),
