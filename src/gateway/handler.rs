@@ -9,7 +9,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -72,23 +71,54 @@ pub(super) enum Protocol {
 /// concurrency limit also bounds the memory its requests can hold.
 pub struct Admitted {
     pub(super) route: Arc<Route>,
-    pub(super) cell: Arc<VersionCell>,
+    /// The version, counted in flight for as long as this lives.
+    pub(super) cell: InFlight,
     pub(super) predictor: SharedPredictor,
     pub(super) protocol: Protocol,
     pub(super) permit: OwnedSemaphorePermit,
     pub(super) source: Source,
-    pub(super) started: Instant,
-    pub(super) in_flight: InFlight,
 }
 
-/// Holds a version's in-flight count up while its request is being answered, however the
-/// answering ends (a dropped connection included).
+impl Admitted {
+    /// The body never arrived whole (too large, too slow, broken): counted against the version
+    /// as the caller's failure, with no latency (the server never had the request).
+    pub fn refused(self, status: u16, bytes_out: usize) {
+        self.cell.meter.record(&Record {
+            source: self.source,
+            status,
+            latency_us: None,
+            rows: 0,
+            bytes_in: 0,
+            bytes_out,
+        });
+    }
+}
+
+/// Who sent the request: `X-Modeldeck-Source`, found by walking the few headers a request has
+/// (cheaper than hashing a custom name on every prediction).
+fn source_of(headers: &HeaderMap) -> Source {
+    headers
+        .iter()
+        .find(|(name, _)| name.as_str().len() == Source::HEADER.len() && *name == Source::HEADER)
+        .map_or(Source::Client, |(_, v)| Source::from_header(v.as_bytes()))
+}
+
+/// A version with its in-flight count held up while its request is being answered, however
+/// the answering ends (a dropped connection included).
 pub(super) struct InFlight(Arc<VersionCell>);
 
 impl InFlight {
-    fn enter(cell: &Arc<VersionCell>) -> InFlight {
+    fn enter(cell: Arc<VersionCell>) -> InFlight {
         cell.meter.enter();
-        InFlight(Arc::clone(cell))
+        InFlight(cell)
+    }
+}
+
+impl std::ops::Deref for InFlight {
+    type Target = Arc<VersionCell>;
+
+    fn deref(&self) -> &Arc<VersionCell> {
+        &self.0
     }
 }
 
@@ -210,14 +240,12 @@ impl Gateway {
         protocol: Protocol,
         headers: &HeaderMap,
     ) -> Result<Admission, Answer> {
-        let source = headers
-            .get(Source::HEADER)
-            .map_or(Source::Client, |v| Source::from_header(v.as_bytes()));
+        let source = source_of(headers);
         let refuse = |mut answer: Answer| {
             cell.meter.record(&Record {
                 source,
                 status: answer.status.as_u16(),
-                latency: None,
+                latency_us: None,
                 rows: 0,
                 bytes_in: 0,
                 bytes_out: answer.body.len(),
@@ -236,14 +264,12 @@ impl Gateway {
             )));
         };
         Ok(Admission::Admitted(Admitted {
-            in_flight: InFlight::enter(&cell),
             route,
-            cell,
+            cell: InFlight::enter(cell),
             predictor,
             protocol,
             permit,
             source,
-            started: Instant::now(),
         }))
     }
 }

@@ -11,11 +11,35 @@
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::time::Duration;
 
 use crate::domain::latency::{self, BUCKETS};
 use crate::domain::{Counts, Outcome, Outputs, Source};
 use crate::runtime::{OutputRole, Signature, Value};
+
+/// The monotonic clock as plain nanoseconds: a request reads it twice and subtracts, without
+/// `Instant`'s normalisation (which costs as much again on the request path).
+#[derive(Clone, Copy)]
+pub struct Stopwatch(u64);
+
+impl Stopwatch {
+    pub fn start() -> Stopwatch {
+        Stopwatch(monotonic_ns())
+    }
+
+    pub fn micros(self) -> u64 {
+        monotonic_ns().saturating_sub(self.0) / 1000
+    }
+}
+
+fn monotonic_ns() -> u64 {
+    let mut t = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes the struct we pass; CLOCK_MONOTONIC always exists.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut t) };
+    (t.tv_sec as u64).wrapping_mul(1_000_000_000) + t.tv_nsec as u64
+}
 
 /// One source's counters.
 struct Tally {
@@ -54,9 +78,9 @@ pub struct Meter {
 pub struct Record {
     pub source: Source,
     pub status: u16,
-    /// `None` for a request refused before it was read (not ready, over the limit): counted,
-    /// but not a latency.
-    pub latency: Option<Duration>,
+    /// Microseconds; `None` for a request refused before it was read (not ready, over the
+    /// limit): counted, but not a latency.
+    pub latency_us: Option<u64>,
     pub rows: usize,
     pub bytes_in: usize,
     pub bytes_out: usize,
@@ -67,8 +91,7 @@ impl Meter {
         let t = &self.tallies[r.source.index()];
         let outcome = Outcome::of_status(r.status);
         t.outcomes[outcome.index()].fetch_add(1, Ordering::Relaxed);
-        if let Some(elapsed) = r.latency {
-            let us = elapsed.as_micros().min(u128::from(u64::MAX)) as u64;
+        if let Some(us) = r.latency_us {
             t.latency[latency::bucket(us)].fetch_add(1, Ordering::Relaxed);
             t.latency_sum_us.fetch_add(us, Ordering::Relaxed);
         }
@@ -79,11 +102,11 @@ impl Meter {
         t.bytes_out.fetch_add(r.bytes_out as u64, Ordering::Relaxed);
     }
 
-    /// Time a worker spent inside the model for one call.
-    pub fn busy(&self, source: Source, spent: Duration) {
+    /// Microseconds a worker spent inside the model for one call.
+    pub fn busy(&self, source: Source, us: u64) {
         self.tallies[source.index()]
             .busy_us
-            .fetch_add(spent.as_micros() as u64, Ordering::Relaxed);
+            .fetch_add(us, Ordering::Relaxed);
     }
 
     /// A request admitted to this version; [`leave`](Meter::leave) when it is answered.
@@ -162,10 +185,40 @@ enum Layout {
     Nothing,
 }
 
+/// A class a slot counts: its label, and the number it is when the model codes classes as
+/// integers (so an integer label is matched without formatting it).
+struct Class {
+    name: Box<str>,
+    code: Option<i64>,
+}
+
+impl Class {
+    fn new(name: &str) -> Class {
+        Class {
+            name: name.into(),
+            code: name.parse().ok(),
+        }
+    }
+
+    fn is(&self, label: Label) -> bool {
+        match label {
+            Label::Text(t) => *self.name == *t,
+            Label::Code(c) => self.code == Some(c),
+        }
+    }
+}
+
+/// A predicted label as the model gave it.
+#[derive(Clone, Copy)]
+enum Label<'a> {
+    Text(&'a str),
+    Code(i64),
+}
+
 #[derive(Default)]
 struct OutputMeter {
     layout: OnceLock<Layout>,
-    names: [OnceLock<Box<str>>; CLASS_SLOTS],
+    names: [OnceLock<Class>; CLASS_SLOTS],
     counts: [AtomicU64; CLASS_SLOTS],
     other: AtomicU64,
     values: AtomicU64,
@@ -183,7 +236,7 @@ impl OutputMeter {
                 _ => None,
             });
             for (slot, class) in self.names.iter().zip(declared) {
-                let _ = slot.set(class.into());
+                let _ = slot.set(Class::new(class));
             }
             Layout::Classes { column }
         } else if let Some(column) = column(|r| matches!(r, OutputRole::PredictedValue)) {
@@ -199,9 +252,10 @@ impl OutputMeter {
             Some(Layout::Classes { column }) => {
                 for row in rows {
                     match row.get(*column) {
-                        Some(Value::String(label)) => self.count_label(label),
+                        Some(Value::String(label)) => self.count_label(Label::Text(label)),
+                        Some(Value::Integer(i)) => self.count_label(Label::Code(*i)),
                         Some(Value::Missing) | None => {}
-                        Some(other) => self.count_label(&other.to_string()),
+                        Some(other) => self.count_label(Label::Text(&other.to_string())),
                     }
                 }
             }
@@ -229,10 +283,10 @@ impl OutputMeter {
         }
     }
 
-    fn count_label(&self, label: &str) {
+    fn count_label(&self, label: Label) {
         for (slot, count) in self.names.iter().zip(&self.counts) {
             match slot.get() {
-                Some(name) if **name == *label => {
+                Some(class) if class.is(label) => {
                     count.fetch_add(1, Ordering::Relaxed);
                     return;
                 }
@@ -240,8 +294,11 @@ impl OutputMeter {
                 None => {
                     // Claim the free slot; if another request claimed it first, it may have
                     // claimed it for this very label.
-                    let name = slot.get_or_init(|| label.into());
-                    if **name == *label {
+                    let class = slot.get_or_init(|| match label {
+                        Label::Text(t) => Class::new(t),
+                        Label::Code(c) => Class::new(&c.to_string()),
+                    });
+                    if class.is(label) {
                         count.fetch_add(1, Ordering::Relaxed);
                         return;
                     }
@@ -255,8 +312,8 @@ impl OutputMeter {
         let mut out = Outputs::default();
         for (slot, count) in self.names.iter().zip(&self.counts) {
             let n = count.load(Ordering::Relaxed);
-            if let (Some(name), true) = (slot.get(), n > 0) {
-                out.classes.insert(name.to_string(), n);
+            if let (Some(class), true) = (slot.get(), n > 0) {
+                out.classes.insert(class.name.to_string(), n);
             }
         }
         let other = self.other.load(Ordering::Relaxed);
@@ -308,7 +365,7 @@ mod tests {
                         meter.record(&Record {
                             source: if k == 3 { Source::Test } else { Source::Client },
                             status: if i % 10 == 0 { 500 } else { 200 },
-                            latency: Some(Duration::from_micros(i % 1000)),
+                            latency_us: Some(i % 1000),
                             rows: 2,
                             bytes_in: 10,
                             bytes_out: 5,

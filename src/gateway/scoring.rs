@@ -9,7 +9,7 @@
 //! every other service and the control API share.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -17,7 +17,7 @@ use tokio::sync::OwnedSemaphorePermit;
 
 use super::handler::{Admitted, Answer, Protocol};
 use super::json::{self, ParseError};
-use super::meter::Record;
+use super::meter::{Record, Stopwatch};
 use super::path::Verb;
 use super::routing::{Route, VersionCell};
 use super::{examples, predict, v2};
@@ -55,16 +55,16 @@ impl Admitted {
             protocol,
             permit,
             source,
-            started,
-            in_flight,
         } = self;
+        // The server's time: from the whole request in hand to the answer written.
+        let started = Stopwatch::start();
         let bytes_in = body.len();
         let header_len = headers
             .get("inference-header-content-length")
             .and_then(|v| v.to_str().ok())
             .map(|v| v.trim().parse::<usize>());
         let max_rows = route.resources.max_batch_rows as usize;
-        let (model, version) = (Arc::clone(&predictor), Arc::clone(&cell));
+        let (model, version) = (Arc::clone(&predictor), Arc::clone(&*cell));
         let inline = body.len() <= INLINE_BODY;
         let parse = move || {
             let sig = model.signature();
@@ -78,13 +78,15 @@ impl Admitted {
                 .unwrap_or_else(|_| Err(failed()))
         };
         let mut scored = 0;
+        let mut ran_inline = false;
         let at = Meters {
             cell: &cell,
             source,
         };
         let mut answer = match parsed {
             Ok(mut parsed) => match score(&route, at, &predictor, parsed.rows(), permit).await {
-                Ok(rows) => {
+                Ok((rows, inline)) => {
+                    ran_inline = inline;
                     scored = rows.len();
                     if source == Source::Client {
                         cell.meter.answered(&rows);
@@ -95,15 +97,19 @@ impl Admitted {
             },
             Err(a) => a,
         };
+        let spent = started.micros();
+        if ran_inline {
+            // Parsed, predicted and written on this thread: all of it was worker time.
+            cell.meter.busy(source, spent);
+        }
         cell.meter.record(&Record {
             source,
             status: answer.status.as_u16(),
-            latency: Some(started.elapsed()),
+            latency_us: Some(spent),
             rows: scored,
             bytes_in,
             bytes_out: answer.body.len(),
         });
-        drop(in_flight);
         answer.version = Some(cell.version);
         answer
     }
@@ -180,13 +186,15 @@ struct Meters<'a> {
 
 /// Runs `rows` through the model within the service's limits: batch size and time (504). A
 /// record the model refuses fails the request with its position, as TF Serving reports it.
+/// Also says whether the prediction ran inline (the caller counts that time as the model's;
+/// the CPU pool's is counted here).
 async fn score(
     route: &Route,
     at: Meters<'_>,
     predictor: &SharedPredictor,
     rows: Vec<Vec<Value>>,
     permit: OwnedSemaphorePermit,
-) -> Result<Vec<Vec<Value>>, Answer> {
+) -> Result<(Vec<Vec<Value>>, bool), Answer> {
     let max_rows = route.resources.max_batch_rows as usize;
     if rows.len() > max_rows {
         return Err(Answer::error(
@@ -199,13 +207,11 @@ async fn score(
     }
     if rows.len() <= predictor.inline_rows() {
         // Microseconds of work: cheaper here than a hand-off, and too short to time out.
-        let began = Instant::now();
         let results =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predictor.predict(&rows)));
-        at.cell.meter.busy(at.source, began.elapsed());
-        let results = results.map_err(|_| failed())?;
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| predictor.predict(&rows)))
+                .map_err(|_| failed())?;
         drop(permit);
-        return collect(results);
+        return collect(results).map(|r| (r, true));
     }
     let model = Arc::clone(predictor);
     let (cell, source) = (Arc::clone(at.cell), at.source);
@@ -213,9 +219,9 @@ async fn score(
     // time is counted when it does.
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        let began = Instant::now();
+        let began = Stopwatch::start();
         let results = model.predict(&rows);
-        cell.meter.busy(source, began.elapsed());
+        cell.meter.busy(source, began.micros());
         results
     });
     let timeout = Duration::from_millis(route.resources.timeout_ms);
@@ -232,7 +238,7 @@ async fn score(
             ));
         }
     };
-    collect(results)
+    collect(results).map(|r| (r, false))
 }
 
 /// The scored rows, or the first record the model refused, by position as TF Serving says it.

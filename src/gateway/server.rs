@@ -81,6 +81,7 @@ async fn respond(
                 _ => e.to_string(),
             };
             let mut response = json_response(e.status(), error_body(&message), None);
+            admitted.refused(e.status().as_u16(), message.len());
             // The rest of the body is not wanted: say so, and hyper closes after answering.
             response
                 .headers_mut()
