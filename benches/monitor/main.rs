@@ -123,7 +123,13 @@ fn main() {
         .block_on(async {
             Ok::<_, modeldeck::store::StoreError>(
                 store
-                    .rollups("svc-000", modeldeck::domain::Period { from: 0, to: i64::MAX })?
+                    .rollups(
+                        "svc-000",
+                        modeldeck::domain::Period {
+                            from: 0,
+                            to: i64::MAX,
+                        },
+                    )?
                     .len() as i64,
             )
         })
