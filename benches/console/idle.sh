@@ -3,10 +3,15 @@
 # from /proc, not wall time) and bytes it writes to its terminal (a real pty: tmux pipe-pane
 # records everything the console writes), over IDLE seconds with nothing changing.
 #
-#   bash benches/console/idle.sh        # N=1000 IDLE=20
+#   bash benches/console/idle.sh                 # N=1000 IDLE=20, the Services pane
+#   PANE=4 LOAD=40 bash benches/console/idle.sh  # the Monitor pane open while the first
+#                                                # 8 services take LOAD requests a second
+#
+# With LOAD, the figures on screen change every second (one refresh a second); the load comes
+# from a separate process, so the console's CPU and bytes are its own.
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-N="${N:-1000}" IDLE="${IDLE:-20}" WORK="${WORK:-/tmp/modeldeck-console-bench}"
+N="${N:-1000}" IDLE="${IDLE:-20}" PANE="${PANE:-2}" LOAD="${LOAD:-0}" WORK="${WORK:-/tmp/modeldeck-console-bench}"
 MD="$REPO/target/release/modeldeck"
 (cd "$REPO" && cargo build --release -q)
 rm -rf "$WORK" && mkdir -p "$WORK/home"
@@ -29,7 +34,31 @@ done
 $T kill-server 2>/dev/null || true
 $T new-session -d -s b -x 120 -y 40 "env HOME=$WORK/home LANG=C.UTF-8 $MD --data-dir $D"
 $T pipe-pane -o -t b "cat >> $WORK/pty.out"
-$T send-keys -t b 2
+if [ "$LOAD" -gt 0 ]; then
+  python3 - "$C" "$TOKEN" "$LOAD" "$((IDLE + 10))" <<'PY' & LOADER=$!
+import http.client, json, sys, time, urllib.parse
+control, token, rate, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+u = urllib.parse.urlparse(control)
+c = http.client.HTTPConnection(u.hostname, u.port)
+targets = []
+for i in range(1, 9):
+    c.request("GET", f"/api/v1/services/s{i:04d}?show_key=true", headers={"Authorization": f"Bearer {token}"})
+    s = json.loads(c.getresponse().read())
+    targets.append((s["host"], s["key"], s["gateway"]))
+g = urllib.parse.urlparse(targets[0][2])
+gw = http.client.HTTPConnection(g.hostname, g.port)
+body = json.dumps({"instances": [{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}]})
+end, n = time.time() + seconds, 0
+while time.time() < end:
+    host, key, _ = targets[n % len(targets)]
+    gw.request("POST", "/v1/models/m:predict", body=body, headers={"Host": host, "Authorization": key})
+    gw.getresponse().read()
+    n += 1
+    time.sleep(max(0.0, n / rate - (time.time() - (end - seconds))))
+PY
+  trap '$T kill-server 2>/dev/null; kill $SERVER $LOADER 2>/dev/null; wait 2>/dev/null' EXIT
+fi
+$T send-keys -t b "$PANE"
 sleep 5   # attach, load, settle
 PID=$(pgrep -f "^$MD --data-dir $D$" | head -1)
 ticks() { awk '{print $14+$15}' "/proc/$PID/stat"; }
@@ -40,5 +69,5 @@ HZ=$(getconf CLK_TCK)
 python3 - "$b0" "$b1" "$c0" "$c1" "$HZ" "$IDLE" <<'PY'
 import sys
 b0, b1, c0, c1, hz, idle = map(float, sys.argv[1:])
-print(f"idle {idle:.0f} s: {(b1-b0)/idle:.0f} bytes/s to the terminal, CPU {100*(c1-c0)/hz/idle:.2f}% of a core")
+print(f"{idle:.0f} s: {(b1-b0)/idle:.0f} bytes/s to the terminal, CPU {100*(c1-c0)/hz/idle:.2f}% of a core")
 PY

@@ -358,7 +358,7 @@ fn live_figures_show_load_and_the_monitor_pane_opens() {
     ]))
     .unwrap();
     let key = deployed["key"].as_str().unwrap().to_string();
-    let serve = Command::new(BIN)
+    let mut serve = Command::new(BIN)
         .arg("--data-dir")
         .arg(&dir.path)
         .args(["serve", "--log-file"])
@@ -434,4 +434,6 @@ fn live_figures_show_load_and_the_monitor_pane_opens() {
     tmux.wait_for("c", "service.deployed");
     tmux.keys("c", &["C-c"]);
     tmux.wait_for("c", "CONSOLE-EXITED 0");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
 }

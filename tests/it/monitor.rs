@@ -163,8 +163,8 @@ async fn the_output_distribution_matches_what_the_model_answered() {
     }
     let mixed = format!(
         r#"{{"instances":[{},{}]}}"#,
-        vec![SETOSA; 5].join(","),
-        vec![VIRGINICA; 5].join(",")
+        [SETOSA; 5].join(","),
+        [VIRGINICA; 5].join(",")
     );
     assert_eq!(send(&s.gateway, "iris", &key, &mixed, None).await, 200);
     // Batch traffic is not the client's answer distribution.
@@ -185,7 +185,7 @@ async fn the_output_distribution_matches_what_the_model_answered() {
         v1["outputs"]["classes"],
         json!({"setosa": 35, "virginica": 25})
     );
-    assert_eq!(v1["figures"]["rows_per_s"].as_f64().unwrap() > 0.0, true);
+    assert!(v1["figures"]["rows_per_s"].as_f64().unwrap() > 0.0);
     let shares = &v1["output_points"][0]["shares"];
     assert_eq!(shares[0][0], json!("setosa"), "{shares}");
     s.stop().await;
