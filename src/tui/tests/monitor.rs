@@ -272,12 +272,19 @@ fn monitor_pane_grid_detail_and_zoom() {
             .collect()
     };
     assert!(text(&theme::ASCII).is_ascii());
-    // In UTF-8 the chart is drawn in braille dots.
-    assert!(
-        text(&theme::UTF8)
-            .chars()
-            .any(|c| ('\u{2801}'..='\u{28ff}').contains(&c))
-    );
+    // In UTF-8 the chart is drawn in braille dots, its legend at the left, away from the
+    // newest points; without colour, v3 is drawn in other marks that the legend names.
+    let utf8 = text(&theme::UTF8);
+    assert!(utf8.contains("│v3 •│"), "{utf8}");
+    assert!(utf8.chars().any(|c| ('\u{2801}'..='\u{28ff}').contains(&c)));
+    let rows: Vec<String> = utf8
+        .chars()
+        .collect::<Vec<_>>()
+        .chunks(80)
+        .map(|r| r.iter().collect())
+        .collect();
+    let legend = rows.iter().find(|r| r.contains("│v2 ⠒")).expect("a legend");
+    assert!(legend.find("│v2 ⠒").unwrap() < 40, "{legend}");
     press(&mut s, &["z"]);
     snap("monitor_zoom", &s);
     press(&mut s, &["esc"]);
@@ -370,4 +377,17 @@ fn events_view_filters_and_follows_the_change_stream() {
     press(&mut s, &["2", "enter", "e"]);
     let view = s.events.as_ref().unwrap();
     assert_eq!(view.service.as_deref(), Some("fraud"));
+}
+
+/// The catalogue changes rarely and the figures every second: the title's "updated" is the
+/// newer of the two, not the catalogue's age while figures stream in.
+#[test]
+fn the_title_is_as_fresh_as_the_figures() {
+    let mut s = watching();
+    s.connection.updated = t0().checked_sub(Duration::from_secs(40));
+    let term = render(&s, (80, 24), &Theme::mono(), &theme::ASCII);
+    let title: String = (0..80)
+        .map(|x| term.backend().buffer()[(x, 0)].symbol().to_string())
+        .collect();
+    assert!(title.contains("updated 2s ago"), "{title}");
 }

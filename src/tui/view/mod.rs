@@ -149,7 +149,13 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         left.push(Span::raw(sym.sep));
         left.push(Span::styled("READ-ONLY", t.warn));
     }
-    let right = match (c.updated, c.stale()) {
+    // The figures arrive every second and the catalogue on change: what is on screen is as
+    // fresh as the newer of the two.
+    let updated = match (c.updated, state.metrics.received) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    let right = match (updated, c.stale()) {
         (Some(at), true) => format!("last loaded {}", ago(at, look.now)),
         (Some(at), false) => format!("updated {}", ago(at, look.now)),
         (None, _) => "loading".to_string(),

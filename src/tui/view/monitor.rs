@@ -8,7 +8,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Axis, Cell, Chart, Dataset, GraphType, Paragraph, Row, Table};
+use ratatui::widgets::{
+    Axis, Cell, Chart, Dataset, GraphType, LegendPosition, Paragraph, Row, Table,
+};
 
 use super::live::{self, number};
 use super::panes::{Text, block, table, visible};
@@ -266,20 +268,34 @@ fn chart(frame: &mut Frame, area: Rect, h: &ServiceHistory, metric: Metric, look
         ascii_chart(frame, area, &series, span, top, look);
         return;
     }
+    // Without colour, versions after the first are drawn with other marks, named in the legend.
+    let mono = look.theme.is_mono();
     let datasets: Vec<Dataset> = series
         .iter()
         .enumerate()
         .map(|(i, (name, points))| {
+            let (marker, mark) = match i % 4 {
+                _ if !mono => (Marker::Braille, ""),
+                0 => (Marker::Braille, " ⠒"),
+                1 => (Marker::Dot, " •"),
+                2 => (Marker::Block, " █"),
+                _ => (Marker::HalfBlock, " ▀"),
+            };
             Dataset::default()
-                .name(name.clone())
-                .marker(Marker::Braille)
+                .name(format!("{name}{mark}"))
+                .marker(marker)
                 .graph_type(GraphType::Line)
                 .style(version_style(i, look))
                 .data(points)
         })
         .collect();
     let window = window_label(h.period.seconds());
+    // The newest points are on the right, where ratatui puts the legend; it goes top left, and
+    // with one version the heading already names it.
+    let legend = (series.len() > 1).then_some(LegendPosition::TopLeft);
     let chart = Chart::new(datasets)
+        .legend_position(legend)
+        .hidden_legend_constraints((Constraint::Ratio(1, 2), Constraint::Ratio(3, 4)))
         .x_axis(
             Axis::default()
                 .bounds([0.0, span])
