@@ -37,18 +37,24 @@ impl Period {
         to: Option<&str>,
         now: i64,
     ) -> Result<Period, String> {
-        let period = match (since, from) {
-            (Some(_), Some(_)) => return Err("give either since or from (and to), not both".into()),
-            (Some(s), None) => Period::last(duration(s)?, now),
-            (None, Some(f)) => Period {
+        let period = match (since, from, to) {
+            (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+                return Err(
+                    "give either a length (--since, the API's window) or from (and to), not both"
+                        .into(),
+                );
+            }
+            (None, None, Some(_)) => return Err("to needs a from: the period starts there".into()),
+            (Some(s), None, None) => Period::last(duration(s)?, now),
+            (None, Some(f), _) => Period {
                 from: instant(f)?,
                 to: to.map(instant).transpose()?.unwrap_or(now),
             },
-            (None, None) => Period::last(WINDOWS[0], now),
+            (None, None, None) => Period::last(WINDOWS[0], now),
         };
         if period.to <= period.from {
             return Err(format!(
-                "the period ends before it starts ({} → {}): `to` must be after `from`",
+                "the period is empty or ends before it starts ({} → {}): `to` must be after `from`",
                 label(period.from),
                 label(period.to)
             ));
@@ -98,17 +104,29 @@ pub fn duration(text: &str) -> Result<i64, String> {
     Ok(n * unit)
 }
 
-/// An RFC 3339 time (`2026-12-01T10:00:00Z`) or unix seconds.
+/// The last second a time may name (9999-12-31T23:59:59Z): far past any data, and small enough
+/// that differences of two times never overflow.
+const LATEST: i64 = 253_402_300_799;
+
+/// An RFC 3339 time (`2026-12-01T10:00:00Z`) or unix seconds, from 1970 to 9999.
 pub fn instant(text: &str) -> Result<i64, String> {
     let text = text.trim();
-    if let Ok(n) = text.parse::<i64>() {
-        return Ok(n);
+    let t = match text.parse::<i64>() {
+        Ok(n) => n,
+        Err(_) => chrono::DateTime::parse_from_rfc3339(text)
+            .map(|t| t.timestamp())
+            .map_err(|_| {
+                format!(
+                    "{text:?} is not a time: write RFC 3339 (2026-12-01T10:00:00Z) or unix seconds"
+                )
+            })?,
+    };
+    if !(0..=LATEST).contains(&t) {
+        return Err(format!(
+            "{text:?} is outside 1970-01-01 to 9999-12-31: write a time in that span"
+        ));
     }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| t.timestamp())
-        .map_err(|_| {
-            format!("{text:?} is not a time: write RFC 3339 (2026-12-01T10:00:00Z) or unix seconds")
-        })
+    Ok(t)
 }
 
 /// A unix time as RFC 3339 UTC.
@@ -139,6 +157,25 @@ mod tests {
                 .contains("after")
         );
         assert!(Period::parse(Some("1h"), Some("1"), None, 0).is_err());
+        assert!(Period::parse(None, None, Some("100"), 0).unwrap_err().contains("from"));
+        assert!(Period::parse(None, Some("100"), Some("100"), 0).is_err());
+    }
+
+    /// Times far apart cannot overflow the period's length past its bound (a query once
+    /// asked for 10^19 seconds of chart and took the server's memory).
+    #[test]
+    fn times_outside_1970_to_9999_are_refused() {
+        for (from, to) in [
+            ("-5000000000000000000", "5000000000000000000"),
+            ("-9223372036854775808", "9223372036854775807"),
+            ("-100", "100"),
+            ("0", "253402300800"),
+        ] {
+            let e = Period::parse(None, Some(from), Some(to), 0).unwrap_err();
+            assert!(e.contains("outside 1970-01-01 to 9999-12-31"), "{from} {to}: {e}");
+        }
+        let e = Period::parse(None, Some("0"), Some("253402300799"), 0).unwrap_err();
+        assert!(e.contains("400 days"), "{e}");
     }
 
     #[test]
