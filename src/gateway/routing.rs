@@ -171,8 +171,22 @@ pub struct Routing {
     cells: Mutex<HashMap<CellKey, Arc<VersionCell>>>,
     limits: Mutex<HashMap<String, (u32, Arc<Semaphore>)>>,
     meters: Mutex<HashMap<String, Arc<ServiceMeter>>>,
+    retired: Mutex<Retired>,
     data_root: PathBuf,
 }
+
+/// Cells and service meters a publish dropped, for the monitor to read to the end: a version
+/// deployed and deleted between two of its ticks, or a service re-created under the same name,
+/// still counts every request it answered.
+#[derive(Default)]
+pub struct Retired {
+    pub cells: Vec<Arc<VersionCell>>,
+    pub meters: Vec<(String, Arc<ServiceMeter>)>,
+}
+
+/// Retired cells kept for a monitor that never comes (a routing without a server): past this,
+/// the oldest go.
+const RETIRED_CAP: usize = 4096;
 
 /// A cell that needs its model loaded, and where the artifact is.
 pub struct Load {
@@ -189,6 +203,7 @@ impl Routing {
             cells: Mutex::new(HashMap::new()),
             limits: Mutex::new(HashMap::new()),
             meters: Mutex::new(HashMap::new()),
+            retired: Mutex::new(Retired::default()),
             data_root: data_root.to_path_buf(),
         }
     }
@@ -266,12 +281,34 @@ impl Routing {
             table.by_host.insert(route.host.clone(), Arc::clone(&route));
             table.by_name.insert(route.name.clone(), route);
         }
-        // Cells of removed services and versions go with the last table that holds them.
+        // Cells of removed services and versions go with the last table that holds them, and
+        // to the monitor, which counts what they answered until the last request lets go.
+        let mut retired = self.retired.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, cell) in cells.iter() {
+            if !live_cells.contains_key(key) {
+                retired.cells.push(Arc::clone(cell));
+            }
+        }
+        for (name, meter) in meters.iter() {
+            if !live_meters.get(name).is_some_and(|m| Arc::ptr_eq(m, meter)) {
+                retired.meters.push((name.clone(), Arc::clone(meter)));
+            }
+        }
+        let excess = retired.cells.len().saturating_sub(RETIRED_CAP);
+        retired.cells.drain(..excess);
+        let excess = retired.meters.len().saturating_sub(RETIRED_CAP);
+        retired.meters.drain(..excess);
+        drop(retired);
         *cells = live_cells;
         *limits = live_limits;
         *meters = live_meters;
         self.table.store(Arc::new(table));
         loads
+    }
+
+    /// What publishes dropped since the last call.
+    pub fn take_retired(&self) -> Retired {
+        std::mem::take(&mut *self.retired.lock().unwrap_or_else(|e| e.into_inner()))
     }
 }
 

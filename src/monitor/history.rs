@@ -3,9 +3,11 @@
 //! derived from summed counts, so a p99 over a week is the p99 of that week's requests.
 //!
 //! Periods are read in whole minutes (whole ten minutes where only the older tier is left).
-//! A period that ends within the last 15 minutes and spans no more than 15 minutes is charted
-//! from the one-second live samples instead, at the step asked for; its per-step percentiles
-//! are then the worst second's in the step, while the period's figures stay exact.
+//! A period of at most 15 minutes that the one-second live samples cover whole (the ticker has
+//! run since before it started) is charted from them instead, at the step asked for; its
+//! per-step percentiles are then the worst second's in the step, while the period's figures
+//! stay exact. Any other period — one reaching back before a restart, say — is charted from
+//! the minute rows, so a short view never shows an empty chart beside a non-zero total.
 
 use std::collections::BTreeMap;
 
@@ -33,6 +35,8 @@ pub struct Ask<'a> {
 pub struct LiveSlice {
     /// The newest sample's second.
     pub at: i64,
+    /// The oldest second the samples cover (the ticker's start, or 15 minutes ago).
+    pub since: i64,
     /// The service's rows of the minute being accumulated.
     pub pending: Vec<Rollup>,
     /// Each version's one-second samples.
@@ -44,6 +48,7 @@ impl LiveSlice {
         let m = &live.minute;
         LiveSlice {
             at: live.at,
+            since: live.cpu.iter().next().map_or(i64::MAX, |c| c.0),
             pending: m
                 .rows
                 .iter()
@@ -105,11 +110,13 @@ pub fn history(
                 .cloned(),
         );
     }
-    let live_chart =
-        live.filter(|l| period.seconds() <= RING as i64 && period.to >= l.at - RING as i64);
+    let fine = period.step(ask.points);
+    let live_chart = live.filter(|l| {
+        period.seconds() <= RING as i64 && l.since <= period.from - period.from.rem_euclid(fine)
+    });
     let step = match live_chart {
-        Some(_) => period.step(ask.points),
-        None => period.step(ask.points).max(60),
+        Some(_) => fine,
+        None => fine.max(60),
     };
     let first = period.from - period.from.rem_euclid(step);
 
@@ -137,7 +144,11 @@ pub fn history(
     let seconds = (period.to - from) as f64;
     let mut out = ServiceHistory {
         service: ask.service.to_string(),
-        period,
+        // The period counted: from the start of its first minute.
+        period: Period {
+            from,
+            to: period.to,
+        },
         step,
         thresholds: ask.thresholds,
         total: Figures::of(&client_total, &all_total, seconds, ask.concurrency),

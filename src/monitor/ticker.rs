@@ -171,6 +171,11 @@ pub struct Ticker {
     announce: Announce,
     watched: HashMap<(String, String, u32), Watched>,
     refused: HashMap<String, (Arc<ServiceMeter>, u64)>,
+    /// Versions that left the table, read each second until no request can still count in
+    /// them (the ticker holds the last reference).
+    retiring: Vec<Watched>,
+    /// Likewise for services' refusal counters.
+    retiring_meters: Vec<(String, Arc<ServiceMeter>, u64)>,
     judges: HashMap<String, Judge>,
     cpu: CpuMeter,
     last: i64,
@@ -185,6 +190,8 @@ impl Ticker {
             announce,
             watched: HashMap::new(),
             refused: HashMap::new(),
+            retiring: Vec::new(),
+            retiring_meters: Vec::new(),
             judges: HashMap::new(),
             cpu: CpuMeter::default(),
             last: 0,
@@ -247,7 +254,10 @@ impl Ticker {
                     .entry(key)
                     .or_insert_with(|| Watched::new(cell));
                 if !Arc::ptr_eq(&watched.cell, cell) {
-                    *watched = Watched::new(cell);
+                    // Re-created under the same name between two ticks: the old cell's
+                    // last requests still count.
+                    let old = std::mem::replace(watched, Watched::new(cell));
+                    self.retiring.push(old);
                 }
                 let flying = cell.meter.in_flight();
                 in_flight += flying;
@@ -303,32 +313,7 @@ impl Ticker {
                 },
             ));
         }
-        // Versions and services that left the table: their last counts still count.
-        let gone: Vec<_> = self
-            .watched
-            .keys()
-            .filter(|k| !seen.contains(*k))
-            .cloned()
-            .collect();
-        for key in gone {
-            if let Some(mut w) = self.watched.remove(&key) {
-                w.take(&key.0, &mut deltas);
-            }
-        }
-        let routes: HashSet<&str> = table.routes().map(|r| r.name.as_str()).collect();
-        let left: Vec<String> = self
-            .refused
-            .keys()
-            .filter(|s| !routes.contains(s.as_str()))
-            .cloned()
-            .collect();
-        for service in left {
-            if let Some((meter, _)) = self.refused.get(&service).cloned() {
-                self.refusals(&service, &meter, &mut deltas);
-            }
-            self.refused.remove(&service);
-            self.judges.remove(&service);
-        }
+        self.retire(&table, &seen, &mut deltas);
         let cpu = self.cpu.percent();
         let rss = process::rss_bytes();
         let finished = self.apply(t, deltas, series, cpu, rss).map(rollups);
@@ -347,28 +332,90 @@ impl Ticker {
 
     /// Counts the callers a service refused since the last tick.
     fn refusals(&mut self, service: &str, meter: &Arc<ServiceMeter>, deltas: &mut Vec<Delta>) {
-        let now = meter.unauthorised();
         let entry = self
             .refused
             .entry(service.to_string())
             .or_insert_with(|| (Arc::clone(meter), 0));
         if !Arc::ptr_eq(&entry.0, meter) {
-            *entry = (Arc::clone(meter), 0);
+            let (old, read) = std::mem::replace(entry, (Arc::clone(meter), 0));
+            self.retiring_meters.push((service.to_string(), old, read));
         }
-        let d = now.saturating_sub(entry.1);
-        entry.1 = now;
-        if d > 0 {
-            let mut counts = Counts::default();
-            counts.outcomes[Outcome::Unauthorised.index()] = d;
-            deltas.push(Delta {
-                service: service.to_string(),
-                model: String::new(),
-                version: 0,
-                source: Source::Client,
-                counts,
-                outputs: None,
-            });
+        refusals(service, &entry.0, &mut entry.1, deltas);
+    }
+
+    /// Follows what left the table — versions and services deleted, or re-created under the
+    /// same name — to its last request: a cell the table dropped is read each second until the
+    /// ticker holds the only reference, so no request in flight at the change, and no version
+    /// that lived less than a second, goes uncounted.
+    fn retire(
+        &mut self,
+        table: &crate::gateway::routing::Table,
+        seen: &HashSet<(String, String, u32)>,
+        deltas: &mut Vec<Delta>,
+    ) {
+        let gone: Vec<_> = self
+            .watched
+            .keys()
+            .filter(|k| !seen.contains(*k))
+            .cloned()
+            .collect();
+        for key in gone {
+            if let Some(w) = self.watched.remove(&key) {
+                self.retiring.push(w);
+            }
         }
+        let routes: HashSet<&str> = table.routes().map(|r| r.name.as_str()).collect();
+        let left: Vec<String> = self
+            .refused
+            .keys()
+            .filter(|s| !routes.contains(s.as_str()))
+            .cloned()
+            .collect();
+        for service in left {
+            if let Some((meter, read)) = self.refused.remove(&service) {
+                self.retiring_meters.push((service.clone(), meter, read));
+            }
+            self.judges.remove(&service);
+        }
+        // Dropped by a publish: new here unless this ticker already follows it.
+        let retired = self.monitor.routing.take_retired();
+        for cell in retired.cells {
+            let key = (cell.service.clone(), cell.model.clone(), cell.version);
+            let followed = self
+                .watched
+                .get(&key)
+                .is_some_and(|w| Arc::ptr_eq(&w.cell, &cell))
+                || self.retiring.iter().any(|w| Arc::ptr_eq(&w.cell, &cell));
+            if !followed {
+                self.retiring.push(Watched::new(&cell));
+            }
+        }
+        for (service, meter) in retired.meters {
+            let followed = self
+                .refused
+                .get(&service)
+                .is_some_and(|(m, _)| Arc::ptr_eq(m, &meter))
+                || self
+                    .retiring_meters
+                    .iter()
+                    .any(|(_, m, _)| Arc::ptr_eq(m, &meter));
+            if !followed {
+                self.retiring_meters.push((service, meter, 0));
+            }
+        }
+        // Read before letting go: once the ticker holds the only reference, no request can
+        // add to it any more, so this read is the last.
+        self.retiring.retain_mut(|w| {
+            let last = Arc::strong_count(&w.cell) == 1;
+            let service = w.cell.service.clone();
+            w.take(&service, deltas);
+            !last
+        });
+        self.retiring_meters.retain_mut(|(service, meter, read)| {
+            let last = Arc::strong_count(meter) == 1;
+            refusals(service, meter, read, deltas);
+            !last
+        });
     }
 
     /// Writes the second into the live state; the minute that just finished, if one did.
@@ -468,6 +515,25 @@ impl Ticker {
             if let Err(e) = store.compact_rollups(minute_cutoff, ten_cutoff).await {
                 tracing::warn!(error = %e, "metrics rollups were not compacted");
             }
+        });
+    }
+}
+
+/// The callers `meter` refused since it read `seen`.
+fn refusals(service: &str, meter: &ServiceMeter, seen: &mut u64, deltas: &mut Vec<Delta>) {
+    let now = meter.unauthorised();
+    let d = now.saturating_sub(*seen);
+    *seen = now;
+    if d > 0 {
+        let mut counts = Counts::default();
+        counts.outcomes[Outcome::Unauthorised.index()] = d;
+        deltas.push(Delta {
+            service: service.to_string(),
+            model: String::new(),
+            version: 0,
+            source: Source::Client,
+            counts,
+            outputs: None,
         });
     }
 }

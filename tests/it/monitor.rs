@@ -257,6 +257,11 @@ async fn history_survives_a_restart_and_reads_without_a_server() {
     }
     let h = history_when(&s, "iris", |h| h["total"]["requests"] == json!(80)).await;
     assert_eq!(h["versions"][0]["outputs"]["classes"]["setosa"], json!(80));
+    // The chart of the last 15 minutes reaches back before the restart: it is drawn from the
+    // minute rows, so its points hold both sides too, not just what the new ticker saw.
+    let points = h["versions"][0]["points"].as_array().unwrap();
+    let charted: u64 = points.iter().map(|p| p[1].as_u64().unwrap()).sum();
+    assert_eq!(charted, 80, "{points:?}");
     assert!(s.stop().await.success());
     // No server: the CLI reads the store.
     let v = dir
@@ -485,7 +490,19 @@ async fn bad_questions_are_refused_with_what_to_write() {
         )
         .await;
     assert_eq!(status, 404);
-    // Levels out of order, unknown fields, and a viewer are refused; nothing changes.
+    // The service's own levels, which the refusals below must leave as they are.
+    let own = json!({"thresholds": {"p99_ms": {"warn": 100, "critical": 200}}});
+    let (status, v) = s
+        .api(
+            reqwest::Method::PUT,
+            "services/iris/thresholds",
+            Some(&s.token),
+            Some(own),
+        )
+        .await;
+    assert_eq!(status, 200, "{v}");
+    // Levels out of order, past 100%, unknown fields, an empty body and a viewer are
+    // refused; nothing changes.
     let bad = json!({"thresholds": {"p99_ms": {"warn": 500, "critical": 100}}});
     let (status, v) = s
         .api(
@@ -510,6 +527,30 @@ async fn bad_questions_are_refused_with_what_to_write() {
         )
         .await;
     assert_eq!(status, 400);
+    let bad = json!({"thresholds": {"error_pct": {"warn": 50, "critical": 150}}});
+    let (status, v) = s
+        .api(
+            reqwest::Method::PUT,
+            "services/iris/thresholds",
+            Some(&s.token),
+            Some(bad),
+        )
+        .await;
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(status == 400 && message.contains("up to 100"), "{v}");
+    let (status, v) = s
+        .api(
+            reqwest::Method::PUT,
+            "services/iris/thresholds",
+            Some(&s.token),
+            Some(json!({})),
+        )
+        .await;
+    let message = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(
+        status == 400 && message.contains("thresholds") && !message.contains("ThresholdsCall"),
+        "{v}"
+    );
     let viewer = dir
         .json(&["tokens", "create", "eyes", "--scope", "viewer", "--json"])
         .await["token"]
@@ -528,7 +569,11 @@ async fn bad_questions_are_refused_with_what_to_write() {
     let shown = dir
         .json(&["services", "thresholds", "iris", "--json"])
         .await;
-    assert_eq!(shown["own"], json!(false), "{shown}");
+    assert_eq!(
+        (&shown["own"], &shown["thresholds"]["p99_ms"]["warn"]),
+        (&json!(true), &json!(100.0)),
+        "{shown}"
+    );
     // The CLI says what to write.
     let out = dir.run(&["monitor", "iris", "--since", "1y"]).await;
     assert!(!out.status.success());
@@ -537,5 +582,51 @@ async fn bad_questions_are_refused_with_what_to_write() {
         .run(&["services", "thresholds", "iris", "--p99-ms", "fast"])
         .await;
     assert!(stderr(&out).contains("like 1,5"), "{}", stderr(&out));
+    s.stop().await;
+}
+
+/// A service deleted and deployed again under the same name, faster than the monitor's
+/// one-second tick, still counts every request each incarnation answered or refused.
+#[tokio::test]
+async fn churned_services_count_every_request() {
+    use reqwest::Method;
+    let dir = DataDir::new();
+    let (s, key) = serving(&dir, "assets/iris/iris.pmml", "iris").await;
+    let good = format!(r#"{{"instances":[{SETOSA}]}}"#);
+    let mut key = key;
+    for round in 0..6 {
+        for _ in 0..20 {
+            assert_eq!(send(&s.gateway, "iris", &key, &good, None).await, 200);
+        }
+        for _ in 0..2 {
+            assert_eq!(send(&s.gateway, "iris", "wrong", &good, None).await, 401);
+        }
+        let (status, v) = s
+            .api(Method::DELETE, "services/iris", Some(&s.token), None)
+            .await;
+        assert_eq!(status, 200, "round {round}: {v}");
+        let deploy = json!({"name": "iris", "model": "iris"});
+        let (status, v) = s
+            .api(Method::POST, "services", Some(&s.token), Some(deploy))
+            .await;
+        assert!(status < 300, "round {round}: {v}");
+        key = v["key"].as_str().expect("a new key").to_string();
+        wait_ready(&s.gateway, "iris", &key).await;
+    }
+    let h = history_when(&s, "iris", |h| {
+        let outcomes = &h["total"]["outcomes"];
+        outcomes["2xx"].as_u64() >= Some(120) && outcomes["unauthorised"].as_u64() >= Some(12)
+    })
+    .await;
+    let total = &h["total"];
+    assert_eq!(
+        (
+            &total["outcomes"]["2xx"],
+            &total["outcomes"]["unauthorised"]
+        ),
+        (&json!(120), &json!(12)),
+        "{h}"
+    );
+    assert_eq!(h["versions"][0]["outputs"]["classes"]["setosa"], json!(120));
     s.stop().await;
 }
