@@ -76,6 +76,7 @@ impl Core {
         thresholds: Option<Thresholds>,
     ) -> Result<ThresholdsView, ControlError> {
         ServiceName::parse(name)?;
+        let thresholds = thresholds.map(Thresholds::normalised);
         if let Some(t) = &thresholds {
             t.check()
                 .map_err(|e| ControlError::field("thresholds", e))?;

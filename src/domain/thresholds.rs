@@ -3,18 +3,25 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::metrics::Figures;
+use super::metrics::{Figures, number};
 
 /// One figure's two levels; a figure at or above a level has reached it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = r#"a figure's levels, {"warn": number, "critical": number}"#
+)]
 pub struct Limit {
     pub warn: f64,
     pub critical: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(
+    default,
+    deny_unknown_fields,
+    expecting = r#"levels by figure, {"error_pct": …, "p99_ms": …, "utilisation_pct": …}"#
+)]
 pub struct Thresholds {
     pub error_pct: Limit,
     pub p99_ms: Limit,
@@ -71,9 +78,16 @@ impl Limit {
         }
     }
 
-    fn check(&self, what: &str) -> Result<(), String> {
+    /// `max`: the largest level that can mean anything (100 for a percent).
+    fn check(&self, what: &str, max: f64) -> Result<(), String> {
         if !(self.warn.is_finite() && self.critical.is_finite() && self.warn >= 0.0) {
             return Err(format!("{what}: levels must be numbers of 0 or more"));
+        }
+        if self.critical > max {
+            return Err(format!(
+                "{what}: {} is past {max}, the most this figure can reach; give a level up to {max}",
+                number(self.critical)
+            ));
         }
         if self.critical < self.warn {
             return Err(format!(
@@ -90,9 +104,22 @@ pub const MIN_REQUESTS: u64 = 20;
 
 impl Thresholds {
     pub fn check(&self) -> Result<(), String> {
-        self.error_pct.check("error_pct")?;
-        self.p99_ms.check("p99_ms")?;
-        self.utilisation_pct.check("utilisation_pct")
+        self.error_pct.check("error_pct", 100.0)?;
+        self.p99_ms.check("p99_ms", f64::MAX)?;
+        self.utilisation_pct.check("utilisation_pct", 100.0)
+    }
+
+    /// The same levels with `-0` written as `0`, as they are stored and shown.
+    pub fn normalised(mut self) -> Thresholds {
+        for limit in [
+            &mut self.error_pct,
+            &mut self.p99_ms,
+            &mut self.utilisation_pct,
+        ] {
+            limit.warn += 0.0;
+            limit.critical += 0.0;
+        }
+        self
     }
 
     /// The worst level `figures` reach, with the figures that reach it (`error 7.1% >= 5%`).
@@ -102,21 +129,27 @@ impl Thresholds {
             let l = self.error_pct.level(f.error_pct);
             if l > Level::Ok {
                 let bound = self.bound(&self.error_pct, l);
-                found.push((l, format!("error {:.1}% >= {bound}%", f.error_pct)));
+                found.push((
+                    l,
+                    format!("error {}% >= {}%", number(f.error_pct), number(bound)),
+                ));
             }
         }
         if let Some(p99) = f.p99_ms.filter(|_| f.requests > 0) {
             let l = self.p99_ms.level(p99);
             if l > Level::Ok {
                 let bound = self.bound(&self.p99_ms, l);
-                found.push((l, format!("p99 {p99:.0} ms >= {bound} ms")));
+                found.push((l, format!("p99 {} ms >= {} ms", number(p99), number(bound))));
             }
         }
         if let Some(u) = f.saturation_pct {
             let l = self.utilisation_pct.level(u);
             if l > Level::Ok {
                 let bound = self.bound(&self.utilisation_pct, l);
-                found.push((l, format!("utilisation {u:.0}% >= {bound}%")));
+                found.push((
+                    l,
+                    format!("utilisation {}% >= {}%", number(u), number(bound)),
+                ));
             }
         }
         let worst = found.iter().map(|(l, _)| *l).max().unwrap_or(Level::Ok);
@@ -169,5 +202,30 @@ mod tests {
         assert!(t.check().unwrap_err().contains("critical"));
         t.p99_ms.warn = f64::NAN;
         assert!(t.check().is_err());
+        let mut t = Thresholds::default();
+        t.error_pct.critical = 101.0;
+        assert!(t.check().unwrap_err().contains("up to 100"));
+        t.error_pct.critical = 100.0;
+        t.utilisation_pct.warn = -0.0;
+        let t = t.normalised();
+        assert!(t.check().is_ok());
+        assert!(t.utilisation_pct.warn.is_sign_positive());
+    }
+
+    /// A level below a millisecond is shown with the figure's own precision, not rounded to
+    /// `p99 0 ms >= 0.02 ms`.
+    #[test]
+    fn reasons_keep_the_precision_of_small_figures() {
+        let mut t = Thresholds::default();
+        t.p99_ms = Limit {
+            warn: 0.01,
+            critical: 0.02,
+        };
+        let f = Figures {
+            requests: 100,
+            p99_ms: Some(0.4),
+            ..Figures::default()
+        };
+        assert_eq!(t.judge(&f).1, vec!["p99 0.40 ms >= 0.02 ms".to_string()]);
     }
 }

@@ -96,9 +96,14 @@ pub struct OutputPoint {
 }
 
 /// `PUT /services/{name}/thresholds`: the service's own levels, or `null` for the server's.
+/// The field is required even when null: an empty body must not quietly reset a service.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(
+    deny_unknown_fields,
+    expecting = r#"{"thresholds": levels} or {"thresholds": null} for the server's defaults"#
+)]
 pub struct ThresholdsCall {
+    #[serde(deserialize_with = "Option::deserialize")]
     pub thresholds: Option<Thresholds>,
 }
 
