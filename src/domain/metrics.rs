@@ -260,20 +260,23 @@ impl Outputs {
     }
 
     /// The `top` most frequent classes with their share (0..=1), most frequent first, then
-    /// `("other", share)` when more classes were seen.
+    /// `(OTHER, share)` for the rest: classes past `top`, and labels past the meter's slots
+    /// (already counted as [`OTHER`]), in one entry.
     pub fn shares(&self, top: usize) -> Vec<(String, f64)> {
         let total: u64 = self.classes.values().sum();
         if total == 0 {
             return Vec::new();
         }
-        let mut by_count: Vec<(&String, &u64)> = self.classes.iter().collect();
+        let mut by_count: Vec<(&String, &u64)> =
+            self.classes.iter().filter(|(c, _)| *c != OTHER).collect();
         by_count.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
         let mut out: Vec<(String, f64)> = by_count
             .iter()
             .take(top)
-            .map(|(c, n)| ((*c).clone(), **n as f64 / total as f64))
+            .map(|(c, n)| (printable(c), **n as f64 / total as f64))
             .collect();
-        let rest: u64 = by_count.iter().skip(top).map(|(_, n)| **n).sum();
+        let rest: u64 = by_count.iter().skip(top).map(|(_, n)| **n).sum::<u64>()
+            + self.classes.get(OTHER).copied().unwrap_or(0);
         if rest > 0 {
             out.push((OTHER.into(), rest as f64 / total as f64));
         }
@@ -319,8 +322,28 @@ pub fn percent(share: f64) -> String {
     }
 }
 
-/// The name the classes beyond the top ones share.
-pub const OTHER: &str = "other";
+/// A label with its control characters escaped, so that a model answering `"a\nb"` cannot
+/// break a line of the CLI or the console.
+fn printable(label: &str) -> String {
+    if label.chars().any(char::is_control) {
+        label
+            .chars()
+            .map(|c| {
+                if c.is_control() {
+                    c.escape_default().to_string()
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
+    } else {
+        label.to_string()
+    }
+}
+
+/// The name the classes beyond the top ones share; in parentheses, so that a model whose
+/// class is called "other" keeps its own line.
+pub const OTHER: &str = "(other)";
 
 /// Figures for one period, derived from counts: what the CLI prints, the console charts and
 /// thresholds judge.
@@ -566,6 +589,18 @@ mod tests {
         assert_eq!(s[1], ("b".into(), 0.3));
         assert_eq!(s[2].0, OTHER);
         assert!((s[2].1 - 0.2).abs() < 1e-12);
+        // A class called "other" is a class; the meter's overflow joins the lumped rest.
+        o.classes.insert("other".into(), 40);
+        o.classes.insert(OTHER.into(), 60);
+        let s = o.shares(2);
+        assert_eq!(s[1], ("other".into(), 0.2), "{s:?}");
+        assert_eq!(s[2], (OTHER.into(), 0.55), "{s:?}");
+        // Labels are shown on one line whatever they hold.
+        let o = Outputs {
+            classes: [("a\nb\u{1b}[2J".to_string(), 1)].into(),
+            ..Outputs::default()
+        };
+        assert_eq!(o.shares(2)[0].0, "a\\nb\\u{1b}[2J");
         let r = Outputs {
             values: 4,
             sum: 8.0,

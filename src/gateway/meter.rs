@@ -170,7 +170,7 @@ impl Meter {
     }
 }
 
-/// Labels tracked by name; labels beyond these count as "other".
+/// Labels tracked by name; labels beyond these count as [`OTHER`](crate::domain::metrics::OTHER).
 const CLASS_SLOTS: usize = 32;
 
 enum Layout {
@@ -402,7 +402,7 @@ mod tests {
         assert_eq!(o.classes["yes"], 2);
         assert_eq!(o.classes["no"], 1);
         // 32 slots: "no", "yes" and 30 of the 40 others; the last 10 are "other".
-        assert_eq!(o.classes["other"], 10);
+        assert_eq!(o.classes[crate::domain::metrics::OTHER], 10);
         assert_eq!(o.classes.values().sum::<u64>(), 43);
     }
 }
