@@ -85,7 +85,8 @@ fn print_history(h: &ServiceHistory, ascii: bool) {
         .map(String::from)
         .to_vec(),
     ];
-    rows.push(figures_row("all versions", &h.total));
+    // The service as a whole: every version, and callers refused before one was chosen.
+    rows.push(figures_row("service", &h.total));
     for v in &h.versions {
         rows.push(figures_row(
             &format!("v{} ({})", v.version, v.model),

@@ -119,11 +119,26 @@ impl Metrics {
         })
     }
 
-    /// A service's recent values of `metric`, oldest first.
-    pub fn series(&self, service: &str, metric: Metric) -> Vec<f64> {
-        self.services.get(service).map_or_else(Vec::new, |l| {
-            l.samples.iter().map(|s| metric.of(s, 1.0)).collect()
-        })
+    /// A service's last [`SPARK`] seconds of `metric` as `width` columns, oldest first, each
+    /// the largest second it covers. Columns are whole blocks of wall-clock seconds ending at
+    /// the newest sample, so a second with no sample (the server was down) shows as nothing,
+    /// and a picture only moves on when a block ends — not a jitter every second.
+    pub fn columns(&self, service: &str, metric: Metric, width: usize) -> Vec<f64> {
+        let Some(live) = self.services.get(service).filter(|_| width > 0) else {
+            return Vec::new();
+        };
+        let per = SPARK.div_ceil(width).max(1) as i64;
+        let newest = self.at.div_euclid(per);
+        let oldest = newest - width as i64 + 1;
+        let mut out = vec![0.0_f64; width];
+        for s in &live.samples {
+            let block = s.t.div_euclid(per);
+            if (oldest..=newest).contains(&block) {
+                let column = &mut out[(block - oldest) as usize];
+                *column = column.max(metric.of(s, 1.0));
+            }
+        }
+        out
     }
 }
 
@@ -154,7 +169,7 @@ impl MonitorUi {
 /// A window's words: `15m`, `1h`, `7d`.
 pub fn window_label(secs: i64) -> String {
     match secs {
-        s if s % 86_400 == 0 => format!("{}d", s / 86_400),
+        s if s % 86_400 == 0 && s > 86_400 => format!("{}d", s / 86_400),
         s if s % 3600 == 0 => format!("{}h", s / 3600),
         s => format!("{}m", s / 60),
     }

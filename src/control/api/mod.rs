@@ -174,7 +174,12 @@ impl Api {
                     "this call needs a control token: send `Authorization: Bearer <token>` (on the server's machine the admin token is in DATA_DIR/control.token)",
                 )
             })?;
-        let secret = value.strip_prefix("Bearer ").unwrap_or(value).trim();
+        // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` is as good as `Bearer`.
+        let value = value.trim();
+        let secret = match value.get(..7) {
+            Some(scheme) if scheme.eq_ignore_ascii_case("bearer ") => value[7..].trim(),
+            _ => value,
+        };
         let token = self.core.authenticate(secret)?.ok_or_else(|| {
             unauthorized("the control token is not valid: it was mistyped or has been revoked")
         })?;
