@@ -188,6 +188,12 @@ pub const TRAFFIC_NOT_YET: &str = "Traffic splits between versions (sliders, sta
 pub const MONITOR_EMPTY: &str =
     "No services to watch: deploy one (Services pane, n), then send it requests.";
 pub const FROZEN: &str = "FROZEN (f resumes)";
+pub const HISTORY_LOADING: &str = "loading the history";
+pub const HISTORY_STALE: &str =
+    "no history: the server is not answering (STALE); it loads when it does";
+/// The grid's sparklines are the last two minutes, live: windows and metrics are for a chart.
+pub const MONITOR_OPEN_FIRST: &str =
+    "open a service (enter) to chart it over a window (+ -) or another metric ([ ])";
 pub const EVENTS_EMPTY: &str = "no events match";
 pub const EVENTS_HINT: [&str; 4] = ["/ filter", "j/k scroll", "G newest", "esc close"];
 pub const JOBS_NOT_YET: &str =

@@ -422,8 +422,9 @@ fn live_figures_show_load_and_the_monitor_pane_opens() {
         std::thread::sleep(Duration::from_millis(200));
     }
     tmux.keys("c", &["4"]);
-    tmux.wait_for("c", "Monitor · 15m");
+    tmux.wait_for("c", "Monitor · updated");
     tmux.keys("c", &["Enter"]);
+    tmux.wait_for("c", "Monitor · iris · 15m");
     let screen = tmux.wait_for("c", "v1 answers");
     assert!(screen.contains("setosa 100%"), "{screen}");
     assert!(screen.contains("VERSION"), "{screen}");

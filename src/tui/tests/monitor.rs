@@ -9,6 +9,7 @@ use crate::control::contract::{
     MonitorView, OutputPoint, ProcessView, ServiceHistory, ServiceLive, VersionHistory, VersionLive,
 };
 use crate::domain::{Event, Figures, Level, Outputs, Period, Sample, Thresholds};
+use crate::tui::state::{List, Pane};
 use crate::tui::theme::{self, Theme};
 
 /// The newest sample's second.
@@ -303,7 +304,19 @@ fn monitor_pane_grid_detail_and_zoom() {
 #[test]
 fn window_metric_and_freeze_keys() {
     let mut s = watching();
-    press(&mut s, &["4", "enter"]);
+    // The grid is live: windows and metrics belong to a service's chart, and it says so.
+    press(&mut s, &["4"]);
+    assert!(press(&mut s, &["+", "]", "z"]).is_empty());
+    assert_eq!(
+        (s.monitor.window, s.monitor.metric, s.monitor.zoom),
+        (0, 0, false)
+    );
+    assert!(
+        s.messages
+            .iter()
+            .any(|m| m.text == crate::tui::text::MONITOR_OPEN_FIRST)
+    );
+    press(&mut s, &["enter"]);
     let out = press(&mut s, &["+"]);
     assert_eq!(
         out,
@@ -390,4 +403,32 @@ fn the_title_is_as_fresh_as_the_figures() {
         .map(|x| term.backend().buffer()[(x, 0)].symbol().to_string())
         .collect();
     assert!(title.contains("updated 2s ago"), "{title}");
+}
+
+/// The Events view owns the screen: Enter, Esc and j never reach the pane behind it, the hint
+/// bar shows none of that pane's keys, and going to another pane closes the view.
+#[test]
+fn the_events_view_keeps_its_keys_from_the_pane_behind() {
+    let mut s = watching();
+    press(&mut s, &["4", "e"]);
+    let list = crate::control::contract::EventList {
+        revision: 4,
+        events: events(),
+    };
+    update(&mut s, &Keymap::defaults(), Msg::Events(Ok(list)), t0());
+    let before = s.cursor(List::Monitor);
+    press(&mut s, &["j", "enter", "]", "+"]);
+    assert!(s.events.is_some());
+    assert_eq!(s.cursor(List::Monitor), before);
+    assert!(s.monitor.open.is_none(), "Enter opened the service behind");
+    assert_eq!((s.monitor.metric, s.monitor.window), (0, 0));
+    let hints = crate::tui::update::hints(&s, &Keymap::defaults());
+    assert!(
+        !hints
+            .iter()
+            .any(|(_, word)| *word == "open" || *word == "zoom"),
+        "{hints:?}"
+    );
+    press(&mut s, &["2"]);
+    assert!(s.events.is_none() && s.pane == Pane::Services);
 }

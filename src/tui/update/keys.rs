@@ -57,12 +57,34 @@ pub fn on_key(state: &mut State, keymap: &Keymap, key: Key, now: Instant) -> Vec
     if let Some(out) = super::monitor::events_key(state, key) {
         return out;
     }
+    if state.events.is_some() {
+        return events_global(state, keymap, key, now);
+    }
     if state.filtering {
         return filter_key(state, key);
     }
     match keymap.resolve(scope_of(state), key) {
         Some(action) => run(state, action, "", now),
         None => vec![],
+    }
+}
+
+/// A key the Events view left: it owns the screen, so the pane behind gets nothing — only
+/// global actions that are not about rows (`:`, help, quit, refresh) run, and going to a pane
+/// closes the view first.
+fn events_global(state: &mut State, keymap: &Keymap, key: Key, now: Instant) -> Vec<Effect> {
+    let Some(action) = keymap.resolve(Scope::Global, key) else {
+        return vec![];
+    };
+    match action {
+        Action::Pane(_) | Action::NextPane | Action::PrevPane => {
+            state.events = None;
+            run(state, action, "", now)
+        }
+        Action::Open | Action::Back | Action::Filter => vec![],
+        Action::Down | Action::Up | Action::First | Action::Last => vec![],
+        Action::PageDown | Action::PageUp => vec![],
+        _ => run(state, action, "", now),
     }
 }
 
@@ -139,9 +161,23 @@ fn filter_key(state: &mut State, key: Key) -> Vec<Effect> {
 
 /// The hint bar's entries for the current pane: (key label, help), pane keys first.
 pub fn hints(state: &State, keymap: &Keymap) -> Vec<(String, &'static str)> {
-    let scope = scope_of(state);
+    // The Events view names its own keys in its title; the pane's are not live under it.
+    let scope = match state.events {
+        Some(_) => Scope::Global,
+        None => scope_of(state),
+    };
     let shown = |d: &&crate::tui::action::ActionDef| {
-        let hidden = d.writes && state.read_only();
+        let charting = matches!(
+            d.action,
+            Action::WindowLonger
+                | Action::WindowShorter
+                | Action::NextMetric
+                | Action::PrevMetric
+                | Action::Zoom
+        );
+        let hidden = (d.writes && state.read_only())
+            || (state.events.is_some() && d.action == Action::Open)
+            || (charting && state.monitor.open.is_none());
         !(d.hint.is_empty() || hidden || keymap.keys_of(d.action).is_empty())
     };
     let mut out: Vec<(String, &'static str)> = ACTIONS

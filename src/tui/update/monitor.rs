@@ -48,11 +48,26 @@ pub fn back(state: &mut State) -> Out {
     vec![]
 }
 
-pub fn longer(state: &mut State, _: &Ctx) -> Out {
+/// Whether a service's chart is open; otherwise says how to open one.
+fn charting(state: &mut State, ctx: &Ctx) -> bool {
+    if state.monitor.open.is_none() {
+        state.toast(text::MONITOR_OPEN_FIRST, false, ctx.now);
+        return false;
+    }
+    true
+}
+
+pub fn longer(state: &mut State, ctx: &Ctx) -> Out {
+    if !charting(state, ctx) {
+        return vec![];
+    }
     step_window(state, 1)
 }
 
-pub fn shorter(state: &mut State, _: &Ctx) -> Out {
+pub fn shorter(state: &mut State, ctx: &Ctx) -> Out {
+    if !charting(state, ctx) {
+        return vec![];
+    }
     step_window(state, -1)
 }
 
@@ -68,12 +83,18 @@ fn step_window(state: &mut State, by: isize) -> Out {
     vec![watch(state)]
 }
 
-pub fn next_metric(state: &mut State, _: &Ctx) -> Out {
+pub fn next_metric(state: &mut State, ctx: &Ctx) -> Out {
+    if !charting(state, ctx) {
+        return vec![];
+    }
     state.monitor.metric = (state.monitor.metric + 1) % Metric::ALL.len();
     vec![]
 }
 
-pub fn prev_metric(state: &mut State, _: &Ctx) -> Out {
+pub fn prev_metric(state: &mut State, ctx: &Ctx) -> Out {
+    if !charting(state, ctx) {
+        return vec![];
+    }
     let n = Metric::ALL.len();
     state.monitor.metric = (state.monitor.metric + n - 1) % n;
     vec![]
@@ -88,8 +109,8 @@ pub fn freeze(state: &mut State, _: &Ctx) -> Out {
     vec![]
 }
 
-pub fn zoom(state: &mut State, _: &Ctx) -> Out {
-    if state.monitor.open.is_some() {
+pub fn zoom(state: &mut State, ctx: &Ctx) -> Out {
+    if charting(state, ctx) {
         state.monitor.zoom = !state.monitor.zoom;
     }
     vec![]

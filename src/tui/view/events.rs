@@ -103,8 +103,14 @@ fn row(e: &Event, look: &Look) -> Vec<Text> {
 fn detail(e: &Event) -> String {
     if let Some(reasons) = e.detail["reasons"].as_array() {
         let words: Vec<&str> = reasons.iter().filter_map(|r| r.as_str()).collect();
-        let to = e.detail["to"].as_str().unwrap_or("");
-        return format!("{to}: {}", words.join(", "));
+        let (from, to) = (
+            e.detail["from"].as_str().unwrap_or("?"),
+            e.detail["to"].as_str().unwrap_or("?"),
+        );
+        return match words.is_empty() {
+            true => format!("{from} -> {to}"),
+            false => format!("{from} -> {to}: {}", words.join(", ")),
+        };
     }
     match &e.detail {
         serde_json::Value::Object(map) => map

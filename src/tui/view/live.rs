@@ -11,6 +11,7 @@ use super::panes::Text;
 pub use crate::domain::metrics::number;
 use crate::domain::spark::spark;
 use crate::domain::{Level, Limit, Metric};
+use crate::tui::metrics::Metrics;
 use crate::tui::state::State;
 
 pub const HEADER: [&str; 4] = ["REQ/S", "P99 MS", "ERR %", "INFL"];
@@ -38,17 +39,32 @@ fn judged(limit: &Limit, value: f64, look: &Look) -> Option<Style> {
     level_style(limit.level(value), look)
 }
 
-/// The four live cells of a service's row.
-pub fn figures(state: &State, service: &str, look: &Look) -> Vec<Text> {
+/// A figure at its level: coloured, and without colour marked in text (`!` warn, `!!`
+/// critical) — bold alone vanishes on the selected row's reverse video.
+pub fn at_level(text: String, level: Level, look: &Look) -> Text {
+    let text = match level {
+        Level::Warn if look.theme.is_mono() => format!("!{text}"),
+        Level::Critical if look.theme.is_mono() => format!("!!{text}"),
+        _ => text,
+    };
+    Text(text, level_style(level, look))
+}
+
+/// Whether `m` — the live figures, or a frozen copy of them — is not current. A frozen
+/// picture is shown as it was; its title says FROZEN.
+fn stale_of(state: &State, m: &Metrics, look: &Look) -> bool {
+    let frozen = !std::ptr::eq(m, &state.metrics);
+    !frozen && stale(state, look)
+}
+
+/// The four live cells of a service's row, from `m`.
+pub fn figures(state: &State, m: &Metrics, service: &str, look: &Look) -> Vec<Text> {
     let muted = Some(look.theme.muted);
     let none = || HEADER.iter().map(|_| Text("-".into(), muted)).collect();
-    if stale(state, look) {
+    if stale_of(state, m, look) {
         return none();
     }
-    let (Some(now), Some(live)) = (
-        state.metrics.now(service),
-        state.metrics.services.get(service),
-    ) else {
+    let (Some(now), Some(live)) = (m.now(service), m.services.get(service)) else {
         return none();
     };
     let t = &live.thresholds;
@@ -57,19 +73,21 @@ pub fn figures(state: &State, service: &str, look: &Look) -> Vec<Text> {
     } else {
         0.0
     };
+    let error_level = match now.req_per_s > 0.0 {
+        true => t.error_pct.level(now.error_pct),
+        false => Level::Ok,
+    };
     vec![
         Text(number(now.req_per_s), None),
         match now.p99_ms {
-            Some(p) => Text(number(p), judged(&t.p99_ms, p, look)),
+            Some(p) => at_level(number(p), t.p99_ms.level(p), look),
             None => Text("-".into(), muted),
         },
-        Text(
-            format!("{:.1}", now.error_pct),
-            judged(&t.error_pct, now.error_pct, look).filter(|_| now.req_per_s > 0.0),
-        ),
-        Text(
+        at_level(format!("{:.1}", now.error_pct), error_level, look),
+        at_level(
             now.in_flight.to_string(),
-            judged(&t.utilisation_pct, util, look),
+            t.utilisation_pct.level(util),
+            look,
         ),
     ]
 }
@@ -91,24 +109,57 @@ pub fn spare(header: &[&str], rows: &[Vec<Text>], area: Rect, look: &Look) -> us
     inner.saturating_sub(used + gaps)
 }
 
-/// A service's recent `metric` as a sparkline cell of `width`, in its level's colour.
-pub fn spark_of(state: &State, service: &str, metric: Metric, width: usize, look: &Look) -> Text {
-    if state.metrics.received.is_none() {
+/// A service's recent `metric` from `m` as a sparkline cell of `width`, coloured when that
+/// metric has reached a level.
+pub fn spark_of(
+    state: &State,
+    m: &Metrics,
+    service: &str,
+    metric: Metric,
+    width: usize,
+    look: &Look,
+) -> Text {
+    if m.received.is_none() {
         return Text(String::new(), None);
     }
-    if stale(state, look) {
+    if stale_of(state, m, look) {
         return Text(crate::tui::text::STALE.into(), Some(look.theme.muted));
     }
-    let values = state.metrics.series(service, metric);
-    let style = state
-        .metrics
+    let values = m.columns(service, metric, width);
+    let style = m
         .services
         .get(service)
-        .and_then(|l| level_style(l.level, look))
+        .and_then(|l| metric_level(l, metric, m.now(service), look))
         .or(Some(look.theme.accent));
     Text(spark(&values, width, look.sym.ascii), style)
 }
 
+/// The colour of `metric`'s own level: a slow p99 reddens the p99 sparkline, not the request
+/// rate beside it (which has no level).
+fn metric_level(
+    live: &crate::tui::metrics::Live,
+    metric: Metric,
+    now: Option<crate::tui::metrics::Now>,
+    look: &Look,
+) -> Option<Style> {
+    let t = &live.thresholds;
+    let now = now?;
+    match metric {
+        Metric::P99 => now.p99_ms.and_then(|p| judged(&t.p99_ms, p, look)),
+        Metric::ErrorPct => {
+            judged(&t.error_pct, now.error_pct, look).filter(|_| now.req_per_s > 0.0)
+        }
+        _ => None,
+    }
+}
+
 pub fn spark_cell(state: &State, service: &str, width: usize, look: &Look) -> Text {
-    spark_of(state, service, Metric::Requests, width, look)
+    spark_of(
+        state,
+        &state.metrics,
+        service,
+        Metric::Requests,
+        width,
+        look,
+    )
 }

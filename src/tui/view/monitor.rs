@@ -18,7 +18,7 @@ use super::{Look, ago, fit};
 use crate::control::contract::{ServiceHistory, VersionHistory};
 use crate::domain::metrics::percent;
 use crate::domain::spark::spark;
-use crate::domain::{Metric, human_size};
+use crate::domain::{Level, Metric, human_size};
 use crate::tui::metrics::{Metrics, window_label};
 use crate::tui::state::{List, State};
 use crate::tui::text;
@@ -28,10 +28,13 @@ fn shown(state: &State) -> &Metrics {
     state.monitor.frozen.as_deref().unwrap_or(&state.metrics)
 }
 
-/// " · 15m · updated 2s ago", or STALE / FROZEN.
+/// " · 15m · updated 2s ago", or STALE / FROZEN; the grid, which is live, names no window.
 fn freshness(state: &State, look: &Look) -> String {
     let sep = look.sym.sep;
-    let window = window_label(state.monitor.window_secs());
+    let window = match state.monitor.open {
+        Some(_) => format!("{sep}{}", window_label(state.monitor.window_secs())),
+        None => String::new(),
+    };
     let when = if state.monitor.frozen.is_some() {
         text::FROZEN.to_string()
     } else if live::stale(state, look) {
@@ -42,7 +45,7 @@ fn freshness(state: &State, look: &Look) -> String {
             None => "waiting for figures".into(),
         }
     };
-    format!("{sep}{window}{sep}{when}")
+    format!("{window}{sep}{when}")
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
@@ -72,21 +75,24 @@ fn grid(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         .iter()
         .map(|s| s.service.name.to_string())
         .collect();
+    // A name is marked `!!` at a level without colour: room for the mark.
+    let mark = if look.theme.is_mono() { 2 } else { 0 };
     let header = vec!["NAME", "REQ/S", "", "P99 MS", "", "ERR %", ""];
     // Three sparklines share what the name and the figures leave.
-    let name_w = names.iter().map(|n| n.len()).max().unwrap_or(4).max(4);
+    let name_w = names
+        .iter()
+        .map(|n| n.len() + mark)
+        .max()
+        .unwrap_or(4)
+        .max(4);
     let inner = (area.width as usize).saturating_sub(2 + look.sym.selected.chars().count());
     let spark_w = inner.saturating_sub(name_w + 3 * 7 + 7) / 3;
     let rows = names
         .iter()
         .map(|name| {
-            let figures = live::figures(state, name, look);
-            let mut row: Vec<Text> = vec![Text(
-                name.clone(),
-                m.services
-                    .get(name)
-                    .and_then(|l| live::level_style(l.level, look)),
-            )];
+            let figures = live::figures(state, m, name, look);
+            let level = m.services.get(name).map_or(Level::Ok, |l| l.level);
+            let mut row: Vec<Text> = vec![live::at_level(name.clone(), level, look)];
             let [req, p99, err, _] = <[Text; 4]>::try_from(figures)
                 .unwrap_or_else(|_| ["-", "-", "-", "-"].map(|d| Text(d.into(), None)));
             for (figure, metric) in [
@@ -95,7 +101,7 @@ fn grid(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
                 (err, Metric::ErrorPct),
             ] {
                 row.push(Text(format!("{:>6}", figure.0), figure.1));
-                row.push(live::spark_of(state, name, metric, spark_w, look));
+                row.push(live::spark_of(state, m, name, metric, spark_w, look));
             }
             row
         })
@@ -127,10 +133,11 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, name: &str, look: &Look)
     let inner = b.inner(area);
     frame.render_widget(b, area);
     let Some(h) = m.history.as_ref().filter(|h| h.service == name) else {
-        frame.render_widget(
-            Paragraph::new(Line::styled("loading the history", look.theme.muted)),
-            inner,
-        );
+        let why = match live::stale(state, look) {
+            true => text::HISTORY_STALE,
+            false => text::HISTORY_LOADING,
+        };
+        frame.render_widget(Paragraph::new(Line::styled(why, look.theme.muted)), inner);
         return;
     };
     if state.monitor.zoom {
@@ -187,17 +194,20 @@ fn versions_table(frame: &mut Frame, area: Rect, h: &ServiceHistory, look: &Look
             vec![
                 format!("v{}", v.version).into(),
                 number(f.req_per_s).into(),
-                Text(
+                live::at_level(
                     format!("{:.2}", f.error_pct),
-                    live::level_style(h.thresholds.error_pct.level(f.error_pct), look)
-                        .filter(|_| f.requests > 0),
+                    match f.requests > 0 {
+                        true => h.thresholds.error_pct.level(f.error_pct),
+                        false => Level::Ok,
+                    },
+                    look,
                 ),
                 ms(f.p50_ms).into(),
                 ms(f.p95_ms).into(),
-                Text(
+                live::at_level(
                     ms(f.p99_ms),
-                    f.p99_ms
-                        .and_then(|p| live::level_style(h.thresholds.p99_ms.level(p), look)),
+                    f.p99_ms.map_or(Level::Ok, |p| h.thresholds.p99_ms.level(p)),
+                    look,
                 ),
                 format!("{:.1}", f.cpu_pct).into(),
                 f.saturation_pct
@@ -245,7 +255,9 @@ fn version_style(i: usize, look: &Look) -> Style {
 }
 
 fn chart(frame: &mut Frame, area: Rect, h: &ServiceHistory, metric: Metric, look: &Look) {
-    let step = h.step as f64;
+    // A point stands for the step that ends at its x; the newest step, still under way, is a
+    // rate over the seconds it has had, so the line runs to "now" without a false dip.
+    let span = h.period.seconds() as f64;
     let series: Vec<(String, Vec<(f64, f64)>)> = h
         .versions
         .iter()
@@ -253,7 +265,12 @@ fn chart(frame: &mut Frame, area: Rect, h: &ServiceHistory, metric: Metric, look
             let points = v
                 .points
                 .iter()
-                .map(|p| ((p.t - h.period.from) as f64, metric.of(p, step)))
+                .map(|p| {
+                    let end = (p.t + h.step).min(h.period.to);
+                    let seconds = (end - p.t.max(h.period.from)).max(1) as f64;
+                    let x = ((end - h.period.from) as f64).clamp(0.0, span);
+                    (x, metric.of(p, seconds))
+                })
                 .collect();
             (format!("v{}", v.version), points)
         })
@@ -263,9 +280,9 @@ fn chart(frame: &mut Frame, area: Rect, h: &ServiceHistory, metric: Metric, look
         .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
         .fold(0.0_f64, f64::max)
         .max(1e-9);
-    let span = h.period.seconds() as f64;
+    let window = window_label(h.period.seconds());
     if look.sym.ascii {
-        ascii_chart(frame, area, &series, span, top, look);
+        ascii_chart(frame, area, &series, (span, &window), top, look);
         return;
     }
     // Without colour, versions after the first are drawn with other marks, named in the legend.
@@ -289,7 +306,6 @@ fn chart(frame: &mut Frame, area: Rect, h: &ServiceHistory, metric: Metric, look
                 .data(points)
         })
         .collect();
-    let window = window_label(h.period.seconds());
     // The newest points are on the right, where ratatui puts the legend; it goes top left, and
     // with one version the heading already names it.
     let legend = (series.len() > 1).then_some(LegendPosition::TopLeft);
@@ -311,12 +327,13 @@ fn chart(frame: &mut Frame, area: Rect, h: &ServiceHistory, metric: Metric, look
     frame.render_widget(chart, area);
 }
 
-/// The chart in ASCII: each version's points as its own mark on a grid, the scale on the left.
+/// The chart in ASCII: each version's points as its own mark on a grid, the scale on the
+/// left, a zero line, and the time axis with the legend under it.
 fn ascii_chart(
     frame: &mut Frame,
     area: Rect,
     series: &[(String, Vec<(f64, f64)>)],
-    span: f64,
+    (span, window): (f64, &str),
     top: f64,
     look: &Look,
 ) {
@@ -327,10 +344,10 @@ fn ascii_chart(
         (area.width as usize).saturating_sub(left),
         area.height as usize,
     );
-    if w == 0 || rows < 2 {
+    if w < 8 || rows < 3 {
         return;
     }
-    let plot_rows = rows - 1;
+    let plot_rows = rows - 2;
     let mut grid = vec![vec![' '; w]; plot_rows];
     for (i, (_, points)) in series.iter().enumerate() {
         for (x, y) in points {
@@ -355,13 +372,25 @@ fn ascii_chart(
             ])
         })
         .collect();
+    lines.push(Line::styled(
+        format!("{:>width$}+{}", "0", "-".repeat(w), width = left - 1),
+        look.theme.muted,
+    ));
     let legend: Vec<String> = series
         .iter()
         .enumerate()
         .map(|(i, (name, _))| format!("{} {name}", MARKS[i % MARKS.len()]))
         .collect();
+    let (start, end) = (format!("-{window}"), "now");
+    let legend = legend.join("  ");
+    let room = w.saturating_sub(start.len() + end.len());
+    let middle = if series.len() > 1 && legend.len() + 2 <= room {
+        format!("{legend:^room$}")
+    } else {
+        " ".repeat(room)
+    };
     lines.push(Line::styled(
-        format!("{:>width$} {}", "0", legend.join("  "), width = left - 1),
+        format!("{:left$}{start}{middle}{end}", ""),
         look.theme.muted,
     ));
     frame.render_widget(Paragraph::new(lines), area);

@@ -67,7 +67,12 @@ pub fn list(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
                         model.join(", ").into(),
                         state_cell(s, state, look),
                     ];
-                    row.extend(live::figures(state, s.service.name.as_str(), look));
+                    row.extend(live::figures(
+                        state,
+                        &state.metrics,
+                        s.service.name.as_str(),
+                        look,
+                    ));
                     row
                 })
                 .collect();
