@@ -157,7 +157,11 @@ mod tests {
                 .contains("after")
         );
         assert!(Period::parse(Some("1h"), Some("1"), None, 0).is_err());
-        assert!(Period::parse(None, None, Some("100"), 0).unwrap_err().contains("from"));
+        assert!(
+            Period::parse(None, None, Some("100"), 0)
+                .unwrap_err()
+                .contains("from")
+        );
         assert!(Period::parse(None, Some("100"), Some("100"), 0).is_err());
     }
 
@@ -172,7 +176,10 @@ mod tests {
             ("0", "253402300800"),
         ] {
             let e = Period::parse(None, Some(from), Some(to), 0).unwrap_err();
-            assert!(e.contains("outside 1970-01-01 to 9999-12-31"), "{from} {to}: {e}");
+            assert!(
+                e.contains("outside 1970-01-01 to 9999-12-31"),
+                "{from} {to}: {e}"
+            );
         }
         let e = Period::parse(None, Some("0"), Some("253402300799"), 0).unwrap_err();
         assert!(e.contains("400 days"), "{e}");
