@@ -216,10 +216,12 @@ mod tests {
     /// `p99 0 ms >= 0.02 ms`.
     #[test]
     fn reasons_keep_the_precision_of_small_figures() {
-        let mut t = Thresholds::default();
-        t.p99_ms = Limit {
-            warn: 0.01,
-            critical: 0.02,
+        let t = Thresholds {
+            p99_ms: Limit {
+                warn: 0.01,
+                critical: 0.02,
+            },
+            ..Thresholds::default()
         };
         let f = Figures {
             requests: 100,

@@ -235,7 +235,7 @@ impl Families {
             (
                 "modeldeck_request_duration_seconds",
                 "histogram",
-                "Time from admission to answer of prediction requests.",
+                "Time from a prediction request in hand to its answer; requests refused before (not ready, over the limit, a body too large or too slow) are in modeldeck_requests_total only.",
                 &self.duration,
             ),
             (
