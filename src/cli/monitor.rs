@@ -201,6 +201,7 @@ pub struct ThresholdsArgs {
     /// Follow the server's levels again
     #[arg(long, conflicts_with_all = ["error_pct", "p99_ms", "utilisation_pct"])]
     pub reset: bool,
+    /// Print JSON for scripts
     #[arg(long)]
     pub json: bool,
 }
@@ -268,11 +269,9 @@ fn parse_limit(text: &str) -> Result<Limit, String> {
         warn: w.trim().parse().map_err(|_| bad())?,
         critical: c.trim().parse().map_err(|_| bad())?,
     };
-    Thresholds {
-        error_pct: limit,
-        ..Thresholds::default()
-    }
-    .check()
-    .map_err(|e| e.replace("error_pct: ", ""))?;
+    // Order and sign here; the server knows each figure's most (100 for a percent).
+    limit
+        .check("levels", f64::MAX)
+        .map_err(|e| e.replace("levels: ", ""))?;
     Ok(limit)
 }

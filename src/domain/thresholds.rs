@@ -79,7 +79,7 @@ impl Limit {
     }
 
     /// `max`: the largest level that can mean anything (100 for a percent).
-    fn check(&self, what: &str, max: f64) -> Result<(), String> {
+    pub fn check(&self, what: &str, max: f64) -> Result<(), String> {
         if !(self.warn.is_finite() && self.critical.is_finite() && self.warn >= 0.0) {
             return Err(format!("{what}: levels must be numbers of 0 or more"));
         }

@@ -26,6 +26,9 @@ pub type Announce = Box<dyn Fn(i64) + Send>;
 const HOLD: u32 = 5;
 /// Thresholds judge the last two to three blocks of this many seconds.
 const BLOCK: i64 = 10;
+/// Why a level closes without a judgement.
+const RESTARTED: &str = "the server restarted; levels are judged afresh";
+const DELETED: &str = "the service was deleted";
 /// Rollups are compacted this often.
 const COMPACT_EVERY: i64 = 600;
 
@@ -201,6 +204,7 @@ impl Ticker {
 
     /// Ticks at every whole second until `stop` says so (or is dropped), then flushes.
     pub fn run(mut self, stop: Receiver<()>) {
+        self.close_levels_of_the_last_run();
         loop {
             let now = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -313,7 +317,7 @@ impl Ticker {
                 },
             ));
         }
-        self.retire(&table, &seen, &mut deltas);
+        self.retire(&table, &seen, &mut deltas, &mut changes);
         let cpu = self.cpu.percent();
         let rss = process::rss_bytes();
         let finished = self.apply(t, deltas, series, cpu, rss).map(rollups);
@@ -352,6 +356,7 @@ impl Ticker {
         table: &crate::gateway::routing::Table,
         seen: &HashSet<(String, String, u32)>,
         deltas: &mut Vec<Delta>,
+        changes: &mut Vec<LevelChange>,
     ) {
         let gone: Vec<_> = self
             .watched
@@ -375,7 +380,11 @@ impl Ticker {
             if let Some((meter, read)) = self.refused.remove(&service) {
                 self.retiring_meters.push((service.clone(), meter, read));
             }
-            self.judges.remove(&service);
+            if let Some(judge) = self.judges.remove(&service)
+                && judge.level != Level::Ok
+            {
+                changes.push((service, judge.level, Level::Ok, vec![DELETED.to_string()]));
+            }
         }
         // Dropped by a publish: new here unless this ticker already follows it.
         let retired = self.monitor.routing.take_retired();
@@ -486,7 +495,28 @@ impl Ticker {
         finished
     }
 
-    fn announce_change(&self, (service, from, to, reasons): (String, Level, Level, Vec<String>)) {
+    /// A level the last server raised and never cleared (it stopped, or was killed, first):
+    /// this one starts every service at `ok`, and the audit log says so rather than leaving
+    /// the crossing open.
+    fn close_levels_of_the_last_run(&self) {
+        let raised = match self.monitor.store.raised_levels() {
+            Ok(raised) => raised,
+            Err(e) => {
+                tracing::warn!(error = %e, "threshold levels of the last run were not read");
+                return;
+            }
+        };
+        for (service, level) in raised {
+            let from = match level.as_str() {
+                "critical" => Level::Critical,
+                _ => Level::Warn,
+            };
+            let why = vec![RESTARTED.to_string()];
+            self.announce_change((service, from, Level::Ok, why));
+        }
+    }
+
+    fn announce_change(&self, (service, from, to, reasons): LevelChange) {
         let kind = if to == Level::Ok {
             "threshold.cleared"
         } else {
@@ -537,6 +567,9 @@ fn refusals(service: &str, meter: &ServiceMeter, seen: &mut u64, deltas: &mut Ve
         });
     }
 }
+
+/// A service's level moving: service, from, to, and why.
+type LevelChange = (String, Level, Level, Vec<String>);
 
 /// One service's second, gathered before the live state is locked.
 struct ServiceUpdate {

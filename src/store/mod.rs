@@ -207,6 +207,30 @@ impl Store {
         })
     }
 
+    /// Each service whose newest threshold event left it above `ok`, with that level: what a
+    /// new server, which starts every service at `ok`, has to close in the audit log.
+    pub fn raised_levels(&self) -> Result<Vec<(String, String)>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT subject, json_extract(detail, '$.to') FROM events
+                 WHERE revision IN (SELECT max(revision) FROM events
+                                    WHERE kind LIKE 'threshold.%' GROUP BY subject)",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<String>>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                if let (subject, Some(level)) = row?
+                    && level != "ok"
+                {
+                    out.push((subject, level));
+                }
+            }
+            Ok(out)
+        })
+    }
+
     /// Events after `revision`, oldest first.
     pub fn events_since(&self, revision: i64) -> Result<Vec<Event>, StoreError> {
         self.read(|c| {

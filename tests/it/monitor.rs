@@ -443,6 +443,36 @@ async fn a_threshold_crossing_becomes_an_event_and_a_level() {
     );
     let view = s.get("monitor?since=0").await;
     assert_eq!(view["services"][0]["level"], json!("critical"), "{view}");
+    // Killed while critical: the next server starts at ok and the audit log closes the level.
+    s.kill_9().await;
+    let s = Server::start(&dir).await;
+    let mut cleared = None;
+    for _ in 0..50 {
+        let events = s.get("events?since=0").await;
+        cleared = events["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["kind"] == json!("threshold.cleared"))
+            .cloned();
+        if cleared.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let e = cleared.expect("a threshold.cleared event after the restart");
+    assert_eq!(
+        (&e["subject"], &e["detail"]["from"], &e["detail"]["to"]),
+        (&json!("slow"), &json!("critical"), &json!("ok")),
+        "{e}"
+    );
+    assert!(
+        e["detail"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("restarted"),
+        "{e}"
+    );
     s.stop().await;
 }
 
@@ -582,6 +612,19 @@ async fn bad_questions_are_refused_with_what_to_write() {
         .run(&["services", "thresholds", "iris", "--p99-ms", "fast"])
         .await;
     assert!(stderr(&out).contains("like 1,5"), "{}", stderr(&out));
+    // Levels past 100 are fine for a latency, refused for a percent, by the server.
+    let set = dir
+        .ok(&["services", "thresholds", "iris", "--p99-ms", "50,200"])
+        .await;
+    assert!(set.contains("p99 50/200 ms"), "{set}");
+    let out = dir
+        .run(&["services", "thresholds", "iris", "--error-pct", "1,150"])
+        .await;
+    assert!(
+        stderr(&out).contains("error_pct: 150 is past 100"),
+        "{}",
+        stderr(&out)
+    );
     s.stop().await;
 }
 
