@@ -29,6 +29,17 @@ async fn history_when(s: &Server, service: &str, done: impl Fn(&Value) -> bool) 
     panic!("the monitor never caught up: {last}");
 }
 
+/// `PUT services/iris/thresholds` with the admin token: status and answer.
+async fn put_thresholds(s: &Server, body: Option<Value>) -> (u16, Value) {
+    s.api(
+        reqwest::Method::PUT,
+        "services/iris/thresholds",
+        Some(&s.token),
+        body,
+    )
+    .await
+}
+
 async fn send(gateway: &str, model: &str, key: &str, body: &str, source: Option<&str>) -> u16 {
     let mut req = reqwest::Client::new()
         .post(format!("{gateway}/v1/models/{model}:predict"))
@@ -522,60 +533,25 @@ async fn bad_questions_are_refused_with_what_to_write() {
     assert_eq!(status, 404);
     // The service's own levels, which the refusals below must leave as they are.
     let own = json!({"thresholds": {"p99_ms": {"warn": 100, "critical": 200}}});
-    let (status, v) = s
-        .api(
-            reqwest::Method::PUT,
-            "services/iris/thresholds",
-            Some(&s.token),
-            Some(own),
-        )
-        .await;
+    let (status, v) = put_thresholds(&s, Some(own)).await;
     assert_eq!(status, 200, "{v}");
     // Levels out of order, past 100%, unknown fields, an empty body and a viewer are
     // refused; nothing changes.
     let bad = json!({"thresholds": {"p99_ms": {"warn": 500, "critical": 100}}});
-    let (status, v) = s
-        .api(
-            reqwest::Method::PUT,
-            "services/iris/thresholds",
-            Some(&s.token),
-            Some(bad),
-        )
-        .await;
+    let (status, v) = put_thresholds(&s, Some(bad)).await;
     assert_eq!(
         (status, v["error"]["field"].clone()),
         (400, json!("thresholds")),
         "{v}"
     );
     let bad = json!({"thresholds": {"p99": {"warn": 1, "critical": 2}}});
-    let (status, _) = s
-        .api(
-            reqwest::Method::PUT,
-            "services/iris/thresholds",
-            Some(&s.token),
-            Some(bad),
-        )
-        .await;
+    let (status, _) = put_thresholds(&s, Some(bad)).await;
     assert_eq!(status, 400);
     let bad = json!({"thresholds": {"error_pct": {"warn": 50, "critical": 150}}});
-    let (status, v) = s
-        .api(
-            reqwest::Method::PUT,
-            "services/iris/thresholds",
-            Some(&s.token),
-            Some(bad),
-        )
-        .await;
+    let (status, v) = put_thresholds(&s, Some(bad)).await;
     let message = v["error"]["message"].as_str().unwrap_or_default();
     assert!(status == 400 && message.contains("up to 100"), "{v}");
-    let (status, v) = s
-        .api(
-            reqwest::Method::PUT,
-            "services/iris/thresholds",
-            Some(&s.token),
-            Some(json!({})),
-        )
-        .await;
+    let (status, v) = put_thresholds(&s, Some(json!({}))).await;
     let message = v["error"]["message"].as_str().unwrap_or_default();
     assert!(
         status == 400 && message.contains("thresholds") && !message.contains("ThresholdsCall"),

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use super::screens::{render, snap};
+use super::screens::{render, screen_text, snap};
 use super::*;
 use crate::control::contract::{
     MonitorView, OutputPoint, ProcessView, ServiceHistory, ServiceLive, VersionHistory, VersionLive,
@@ -230,14 +230,7 @@ fn figures_that_stopped_arriving_are_marked_stale() {
     let mut s = watching();
     press(&mut s, &["2"]);
     s.metrics.received = t0().checked_sub(Duration::from_secs(10));
-    let term = render(&s, (120, 40), &Theme::mono(), &theme::ASCII);
-    let text: String = term
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol().to_string())
-        .collect();
+    let text = screen_text(&s, (120, 40), &theme::ASCII);
     assert!(text.contains("STALE"), "{text}");
     assert!(
         !text.contains("1500"),
@@ -263,15 +256,7 @@ fn monitor_pane_grid_detail_and_zoom() {
     v.history = Some(history());
     update(&mut s, &Keymap::defaults(), Msg::Metrics(Box::new(v)), t0());
     snap("monitor_detail", &s);
-    let text = |sym| -> String {
-        let term = render(&s, (80, 24), &Theme::mono(), sym);
-        term.backend()
-            .buffer()
-            .content()
-            .iter()
-            .map(|c| c.symbol().to_string())
-            .collect()
-    };
+    let text = |sym| screen_text(&s, (80, 24), sym);
     assert!(text(&theme::ASCII).is_ascii());
     // In UTF-8 the chart is drawn in braille dots, its legend at the left, away from the
     // newest points; without colour, v3 is drawn in other marks that the legend names.
@@ -348,14 +333,7 @@ fn window_metric_and_freeze_keys() {
         Msg::Metrics(Box::new(later)),
         t0(),
     );
-    let term = render(&s, (120, 40), &Theme::mono(), &theme::ASCII);
-    let text: String = term
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol().to_string())
-        .collect();
+    let text = screen_text(&s, (120, 40), &theme::ASCII);
     assert!(text.contains("FROZEN"));
     assert!(!text.contains("20000"), "the frozen picture does not move");
     press(&mut s, &["f"]);

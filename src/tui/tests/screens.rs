@@ -34,6 +34,17 @@ pub(super) fn render(
     term
 }
 
+/// Every cell of a rendered screen as one string, row after row (monochrome).
+pub(super) fn screen_text(s: &State, size: (u16, u16), sym: &theme::Symbols) -> String {
+    render(s, size, &Theme::mono(), sym)
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol().to_string())
+        .collect()
+}
+
 pub(super) fn snap(name: &str, state: &State) {
     let mono = Theme::mono();
     for size in [(80, 24), (120, 40)] {
@@ -206,14 +217,7 @@ fn colour_themes_style_the_selection_and_errors() {
 fn ascii_draws_no_unicode_anywhere() {
     let mut s = loaded("dev");
     press(&mut s, &["2", "enter"]);
-    let term = render(&s, (80, 24), &Theme::mono(), &theme::ASCII);
-    let text: String = term
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol().to_string())
-        .collect();
+    let text = screen_text(&s, (80, 24), &theme::ASCII);
     assert!(text.is_ascii(), "non-ASCII on an --ascii screen: {text}");
     assert!(text.contains("********5671"), "the key is masked in ASCII");
 }
