@@ -70,7 +70,18 @@ async fn respond(
 ) -> Response<Full<Bytes>> {
     let (parts, body) = req.into_parts();
     let admitted = match gateway.admit(parts.method.as_str(), parts.uri.path(), &parts.headers) {
-        Admission::Answered(a) => return json_response(a.status, a.body, a.version),
+        Admission::Answered(a) => {
+            let mut response = json_response(a.status, a.body, a.version);
+            // Answered before the body was read (a wrong key, an unknown service): the body
+            // stays unread, so the connection can carry nothing more — the answer says so,
+            // rather than a keep-alive client finding out on its next request.
+            if !hyper::body::Body::is_end_stream(&body) {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+            }
+            return response;
+        }
         Admission::Admitted(call) => call,
     };
     let body = match net::read(body, limits, stop).await {

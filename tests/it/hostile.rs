@@ -191,6 +191,14 @@ async fn a_body_is_never_read_before_the_caller_is_authorised_or_over_the_limit(
         let (response, closed) = read_until_closed(&mut conn, Duration::from_secs(5)).await;
         assert_eq!(status_of(&response), expect, "{response}");
         assert!(closed, "the connection is closed: the body is not wanted");
+        // …and the answer says so, or a keep-alive client sends its next request into a
+        // connection about to close.
+        assert!(
+            response
+                .to_ascii_lowercase()
+                .contains("\r\nconnection: close\r\n"),
+            "{response}"
+        );
     }
     assert!(s.stop().await.success());
 }
