@@ -33,7 +33,15 @@ impl Core {
         };
         ServiceName::parse(name)?;
         let period = Period::parse(q.window.as_deref(), q.from.as_deref(), q.to.as_deref(), now)
-            .map_err(|e| ControlError::field("window", e))?;
+            .map_err(|e| {
+                // The parameter the question was put with (the message names the one at fault).
+                let field = match (&q.from, &q.to) {
+                    (Some(_), _) => "from",
+                    (None, Some(_)) => "to",
+                    _ => "window",
+                };
+                ControlError::field(field, e)
+            })?;
         let service = self.store().service(name)?;
         let ask = Ask {
             service: name,

@@ -41,11 +41,14 @@ impl Source {
     }
 
     /// The source a header value names; anything else is client traffic.
+    /// The source a request names, in any case (`TEST` is a test too).
     pub fn from_header(value: &[u8]) -> Source {
-        match value {
-            b"test" => Source::Test,
-            b"batch" => Source::Batch,
-            _ => Source::Client,
+        if value.eq_ignore_ascii_case(b"test") {
+            Source::Test
+        } else if value.eq_ignore_ascii_case(b"batch") {
+            Source::Batch
+        } else {
+            Source::Client
         }
     }
 

@@ -99,6 +99,16 @@ impl Limit {
     }
 }
 
+/// A figure beside a level: as [`number`] shows it, with the digits a small level needs
+/// (`0.0031` beside `0.002`, never `0.00 >= 0.00`).
+fn figure(v: f64) -> String {
+    if v == 0.0 || v.abs() >= 0.01 {
+        return number(v);
+    }
+    let decimals = ((-v.abs().log10()).ceil() as usize + 1).min(9);
+    format!("{v:.decimals$}")
+}
+
 /// Fewer client requests than this in the judged window say nothing about an error rate.
 pub const MIN_REQUESTS: u64 = 20;
 
@@ -129,27 +139,21 @@ impl Thresholds {
             let l = self.error_pct.level(f.error_pct);
             if l > Level::Ok {
                 let bound = self.bound(&self.error_pct, l);
-                found.push((
-                    l,
-                    format!("error {}% >= {}%", number(f.error_pct), number(bound)),
-                ));
+                found.push((l, format!("error {}% >= {bound}%", figure(f.error_pct))));
             }
         }
         if let Some(p99) = f.p99_ms.filter(|_| f.requests > 0) {
             let l = self.p99_ms.level(p99);
             if l > Level::Ok {
                 let bound = self.bound(&self.p99_ms, l);
-                found.push((l, format!("p99 {} ms >= {} ms", number(p99), number(bound))));
+                found.push((l, format!("p99 {} ms >= {bound} ms", figure(p99))));
             }
         }
         if let Some(u) = f.saturation_pct {
             let l = self.utilisation_pct.level(u);
             if l > Level::Ok {
                 let bound = self.bound(&self.utilisation_pct, l);
-                found.push((
-                    l,
-                    format!("utilisation {}% >= {}%", number(u), number(bound)),
-                ));
+                found.push((l, format!("utilisation {}% >= {bound}%", figure(u))));
             }
         }
         let worst = found.iter().map(|(l, _)| *l).max().unwrap_or(Level::Ok);
@@ -229,5 +233,17 @@ mod tests {
             ..Figures::default()
         };
         assert_eq!(t.judge(&f).1, vec!["p99 0.40 ms >= 0.02 ms".to_string()]);
+        let t = Thresholds {
+            p99_ms: Limit {
+                warn: 0.001,
+                critical: 0.002,
+            },
+            ..Thresholds::default()
+        };
+        let f = Figures {
+            p99_ms: Some(0.0031),
+            ..f
+        };
+        assert_eq!(t.judge(&f).1, vec!["p99 0.0031 ms >= 0.002 ms".to_string()]);
     }
 }

@@ -494,8 +494,10 @@ async fn bad_questions_are_refused_with_what_to_write() {
     for (query, field) in [
         ("service=iris&window=1y", "window"),
         ("service=iris&window=0s", "window"),
-        ("service=iris&from=yesterday", "window"),
-        ("service=iris&from=200&to=100", "window"),
+        ("service=iris&from=yesterday", "from"),
+        ("service=iris&from=200&to=100", "from"),
+        ("service=iris&to=100", "to"),
+        ("since=-1", "since"),
         ("service=iris&points=0", "points"),
         ("service=iris&points=999999", "points"),
         ("since=abc", "since"),

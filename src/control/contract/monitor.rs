@@ -96,15 +96,79 @@ pub struct OutputPoint {
 }
 
 /// `PUT /services/{name}/thresholds`: the service's own levels, or `null` for the server's.
-/// The field is required even when null: an empty body must not quietly reset a service.
+/// The server reads it with [`ThresholdsCall::read`], not serde: serde would take `[1, 2]` for
+/// a struct, and an empty body must not quietly reset a service.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(
-    deny_unknown_fields,
-    expecting = r#"{"thresholds": levels} or {"thresholds": null} for the server's defaults"#
-)]
 pub struct ThresholdsCall {
-    #[serde(deserialize_with = "Option::deserialize")]
     pub thresholds: Option<Thresholds>,
+}
+
+const THRESHOLDS_SHAPE: &str = "send {\"thresholds\": {\"p99_ms\": {\"warn\": 250, \"critical\": 1000}}} \
+     (any of error_pct, p99_ms, utilisation_pct), or {\"thresholds\": null} for the server's levels";
+
+impl ThresholdsCall {
+    /// Reads a body strictly — objects where objects belong, numbers where numbers do, no
+    /// unknown names — on top of `current`, the levels in force: a figure the body leaves out
+    /// keeps its level. `None`: follow the server's levels. The error says what to send.
+    pub fn read(
+        body: &serde_json::Value,
+        current: Thresholds,
+    ) -> Result<Option<Thresholds>, String> {
+        use serde_json::Value;
+        let shape = |what: &str| format!("{what}: {THRESHOLDS_SHAPE}");
+        let clip = |name: &str| crate::domain::clip(name, 40).into_owned();
+        let Value::Object(call) = body else {
+            return Err(shape("the body is not an object"));
+        };
+        if let Some(name) = call.keys().find(|k| *k != "thresholds") {
+            return Err(shape(&format!(
+                "{:?} is not a field of this call",
+                clip(name)
+            )));
+        }
+        let figures = match call.get("thresholds") {
+            None => return Err(shape("thresholds is missing")),
+            Some(Value::Null) => return Ok(None),
+            Some(Value::Object(figures)) => figures,
+            Some(_) => return Err(shape("thresholds is not an object")),
+        };
+        let mut out = current;
+        for (name, levels) in figures {
+            let limit = match name.as_str() {
+                "error_pct" => &mut out.error_pct,
+                "p99_ms" => &mut out.p99_ms,
+                "utilisation_pct" => &mut out.utilisation_pct,
+                _ => {
+                    return Err(shape(&format!(
+                        "{:?} is not a figure with levels",
+                        clip(name)
+                    )));
+                }
+            };
+            let Value::Object(levels) = levels else {
+                return Err(shape(&format!(
+                    "{name} is not an object of warn and critical"
+                )));
+            };
+            for (level, value) in levels {
+                let slot = match level.as_str() {
+                    "warn" => &mut limit.warn,
+                    "critical" => &mut limit.critical,
+                    _ => {
+                        let level = clip(level);
+                        return Err(shape(&format!(
+                            "{name}.{level}: levels are warn and critical"
+                        )));
+                    }
+                };
+                *slot = value.as_f64().ok_or_else(|| {
+                    let shown = crate::domain::clip(&value.to_string(), 40).into_owned();
+                    format!("{name}.{level} is {shown}, not a number")
+                })?;
+            }
+        }
+        Ok(Some(out))
+    }
 }
 
 /// The answer: the levels now in force and whether they are the service's own.
@@ -191,7 +255,14 @@ impl MonitorQuery {
             })
             .transpose()?;
         Ok(MonitorQuery {
-            since: number("since")?,
+            since: number("since")?
+                .map(|s| {
+                    (s >= 0).then_some(s).ok_or((
+                        "since",
+                        format!("since={s}: give a unix second, 0 or later"),
+                    ))
+                })
+                .transpose()?,
             service: param("service"),
             version,
             window: param("window"),
@@ -212,4 +283,47 @@ fn encode(v: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn read(body: serde_json::Value) -> Result<Option<Thresholds>, String> {
+        ThresholdsCall::read(&body, Thresholds::default())
+    }
+
+    /// serde would read `[[1, 2]]` as levels by position and `[null]` as a reset.
+    #[test]
+    fn threshold_bodies_are_read_strictly() {
+        for bad in [
+            json!([null]),
+            json!({}),
+            json!({"thresholds": []}),
+            json!({"thresholds": [[1, 2]]}),
+            json!({"thresholds": {"p99_ms": [5, 6]}}),
+            json!({"thresholds": {"p99": {"warn": 1, "critical": 2}}}),
+            json!({"thresholds": {"p99_ms": {"warn": 1, "max": 2}}}),
+            json!({"thresholds": null, "extra": 1}),
+        ] {
+            let e = read(bad.clone()).unwrap_err();
+            assert!(e.contains("{\"thresholds\":"), "{bad}: {e}");
+        }
+        let e = read(json!({"thresholds": {"p99_ms": {"warn": "a"}}})).unwrap_err();
+        assert_eq!(e, "p99_ms.warn is \"a\", not a number");
+        assert_eq!(read(json!({"thresholds": null})), Ok(None));
+    }
+
+    #[test]
+    fn figures_left_out_keep_their_levels() {
+        let mut current = Thresholds::default();
+        current.error_pct.warn = 2.0;
+        let body = json!({"thresholds": {"p99_ms": {"critical": 20}}});
+        let t = ThresholdsCall::read(&body, current).unwrap().unwrap();
+        assert_eq!(
+            (t.error_pct.warn, t.p99_ms.warn, t.p99_ms.critical),
+            (2.0, 250.0, 20.0)
+        );
+    }
 }

@@ -29,10 +29,13 @@ pub async fn thresholds<B: ApiBodyIn>(
     body: B,
 ) -> Answer {
     caller.require(Scope::Operator)?;
-    let call: ThresholdsCall = read_json(api, body).await?;
+    let body: serde_json::Value = read_json(api, body).await?;
+    let current = api.core.thresholds_of(api.core.service(name)?.thresholds);
+    let thresholds =
+        ThresholdsCall::read(&body, current).map_err(|e| ControlError::field("thresholds", e))?;
     let view = api
         .core
-        .set_thresholds(caller.actor(), name, call.thresholds)
+        .set_thresholds(caller.actor(), name, thresholds)
         .await?;
     api.changed().await?;
     ok(&view)
