@@ -192,7 +192,7 @@ pub struct EventsView {
     pub filtering: bool,
     /// Oldest first.
     pub events: Loadable<Vec<Event>>,
-    /// Rows scrolled up from the newest (0 follows the newest).
+    /// How many shown rows above the newest the cursor is (0 follows the newest).
     pub scroll: usize,
 }
 
@@ -462,6 +462,15 @@ impl State {
     pub fn settle_errors(&mut self) {
         if let Some(last) = self.messages.last_mut()
             && last.error
+        {
+            last.dismissed = true;
+        }
+    }
+
+    /// A hint that has been followed leaves the status line (it stays in `:messages`).
+    pub fn settle_hint(&mut self, hint: &str) {
+        if let Some(last) = self.messages.last_mut()
+            && last.text == hint
         {
             last.dismissed = true;
         }

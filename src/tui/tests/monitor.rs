@@ -410,3 +410,42 @@ fn the_events_view_keeps_its_keys_from_the_pane_behind() {
     press(&mut s, &["2"]);
     assert!(s.events.is_none() && s.pane == Pane::Services);
 }
+
+/// `k` moves the cursor up through the log; the newest events stay in view while the cursor
+/// is within the last screenful, and `j` comes back down to them.
+#[test]
+fn the_events_cursor_moves_and_the_newest_stay_in_view() {
+    let mut s = watching();
+    press(&mut s, &["e"]);
+    let list = crate::control::contract::EventList {
+        revision: 4,
+        events: events(),
+    };
+    update(&mut s, &Keymap::defaults(), Msg::Events(Ok(list)), t0());
+    let selected = |s: &State| -> String {
+        let text = screen_text(s, (80, 24), &theme::ASCII);
+        let rows: Vec<String> = text
+            .chars()
+            .collect::<Vec<_>>()
+            .chunks(80)
+            .map(|r| r.iter().collect())
+            .collect();
+        assert!(
+            rows.iter().any(|r| r.contains("threshold.crossed")),
+            "{text}"
+        );
+        rows.into_iter()
+            .find(|r| r.starts_with("|> "))
+            .unwrap_or_default()
+    };
+    assert!(selected(&s).contains("threshold.crossed"));
+    press(&mut s, &["k"]);
+    assert!(selected(&s).contains("service.key_rotated"));
+    press(&mut s, &["k", "k", "k", "k"]);
+    assert!(
+        selected(&s).contains("model.imported"),
+        "the oldest is the floor"
+    );
+    press(&mut s, &["G"]);
+    assert!(selected(&s).contains("threshold.crossed"));
+}

@@ -30,6 +30,7 @@ pub fn open(state: &mut State) -> Out {
     };
     state.monitor.open = Some(name);
     state.monitor.zoom = false;
+    state.settle_hint(text::MONITOR_OPEN_FIRST);
     state.metrics.history = None;
     state.filter.clear();
     vec![watch(state)]
@@ -139,6 +140,7 @@ pub fn loaded(state: &mut State, result: Result<EventList, Failure>) -> Out {
     match result {
         Err(f) => view.events = Loadable::Failed(text::for_console(&f.message)),
         Ok(list) => {
+            let before = view.shown().len();
             let mut all = match std::mem::replace(&mut view.events, Loadable::Loading) {
                 Loadable::Ready(old) => old,
                 _ => Vec::new(),
@@ -149,6 +151,10 @@ pub fn loaded(state: &mut State, result: Result<EventList, Failure>) -> Out {
                 all.drain(..all.len() - EVENTS_KEPT);
             }
             view.events = Loadable::Ready(all);
+            // A cursor away from the newest stays on its event as newer ones arrive.
+            if view.scroll > 0 {
+                view.scroll += view.shown().len().saturating_sub(before);
+            }
         }
     }
     vec![]
@@ -175,7 +181,8 @@ pub fn events_key(state: &mut State, key: Key) -> Option<Out> {
         view.scroll = 0;
         return Some(vec![]);
     }
-    let most = rows.saturating_sub(page);
+    // `scroll`: how many rows above the newest the cursor is.
+    let most = rows.saturating_sub(1);
     match key.code {
         KeyCode::Esc | KeyCode::Char('q') => {
             if view.filter.is_empty() {

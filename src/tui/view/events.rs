@@ -54,13 +54,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         );
         return;
     }
-    // The newest rows that fit, less what has been scrolled up.
+    // The cursor is `scroll` rows above the newest: within the last screenful the newest rows
+    // stay in view; above it, the cursor's row is the top one.
     let fits = (area.height.saturating_sub(3) as usize).max(1);
-    let end = events.len().saturating_sub(view.scroll);
-    let start = end.saturating_sub(fits);
+    let at = events.len().saturating_sub(1 + view.scroll);
+    let start = at.min(events.len().saturating_sub(fits));
+    let end = (start + fits).min(events.len());
     let rows: Vec<Vec<Text>> = events[start..end].iter().map(|e| row(e, look)).collect();
     let cursor = Cursor {
-        row: rows.len().saturating_sub(1),
+        row: at - start,
         offset: 0,
     };
     table(

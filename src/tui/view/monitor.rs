@@ -153,7 +153,12 @@ fn detail(frame: &mut Frame, area: Rect, state: &State, name: &str, look: &Look)
         Constraint::Length(versions.min(4)),
     ])
     .areas(inner);
+    let frozen = state.monitor.frozen.is_some();
     let (word, style) = match live {
+        // A level is a live judgement: an old one is not shown as if current.
+        Some(_) if !frozen && live::stale(state, look) => {
+            ("level unknown (STALE)".into(), look.theme.muted)
+        }
         Some(l) if l.reasons.is_empty() => (
             l.level.name().to_string(),
             live::level_style(l.level, look).unwrap_or(look.theme.ok),
