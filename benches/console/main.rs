@@ -50,6 +50,7 @@ fn main() {
             }],
             created_at: "2026-11-24T19:38:48Z".into(),
             thresholds: None,
+            traffic: Default::default(),
         })
         .map(|service| ServiceView {
             key: "••••••••cdef".into(),

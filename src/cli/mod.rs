@@ -17,6 +17,7 @@ mod score;
 mod serve;
 mod services;
 mod tokens;
+mod traffic;
 
 use crate::control::ControlError;
 use models::ModelsCommand;

@@ -71,6 +71,8 @@ pub enum ServicesCommand {
     },
     /// Show or set a service's warn and critical levels (error %, p99, utilisation)
     Thresholds(super::monitor::ThresholdsArgs),
+    #[command(flatten)]
+    Traffic(super::traffic::TrafficCommand),
 }
 
 impl ServicesCommand {
@@ -82,6 +84,7 @@ impl ServicesCommand {
             | ServicesCommand::Rm { json, .. }
             | ServicesCommand::RotateKey { json, .. } => *json,
             ServicesCommand::Thresholds(args) => args.json,
+            ServicesCommand::Traffic(command) => command.json(),
         }
     }
 }
@@ -238,6 +241,9 @@ pub async fn dispatch(
         }
         ServicesCommand::Thresholds(args) => {
             super::monitor::thresholds(&session, actor, args).await?;
+        }
+        ServicesCommand::Traffic(command) => {
+            super::traffic::run(&session, actor, command).await?;
         }
     }
     Ok(())

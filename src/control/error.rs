@@ -92,6 +92,8 @@ impl ControlError {
             ControlError::Store(StoreError::InService { .. }) => "in_service",
             ControlError::Store(StoreError::Exists(_)) => "exists",
             ControlError::Store(StoreError::Missing(_)) => "not_found",
+            ControlError::Store(StoreError::Stale(_)) => "stale_revision",
+            ControlError::Store(StoreError::Refused { code, .. }) => code,
             ControlError::Store(_) => "store",
             ControlError::Import(e) => e.code(),
             ControlError::NotFound(_) => "not_found",
@@ -114,9 +116,12 @@ impl ControlError {
             }
             ControlError::Conflict { .. }
             | ControlError::Owner(_)
-            | ControlError::Store(StoreError::InService { .. } | StoreError::Exists(_)) => {
-                StatusCode::CONFLICT
-            }
+            | ControlError::Store(
+                StoreError::InService { .. }
+                | StoreError::Exists(_)
+                | StoreError::Stale(_)
+                | StoreError::Refused { .. },
+            ) => StatusCode::CONFLICT,
             ControlError::Invalid { .. }
             | ControlError::Setting(_)
             | ControlError::InvalidName(_) => StatusCode::BAD_REQUEST,

@@ -17,6 +17,7 @@ mod serve;
 mod services;
 mod session;
 pub mod tokens;
+pub mod traffic;
 
 use std::fs;
 

@@ -8,6 +8,7 @@ use serde_json::Value;
 use super::client::Client;
 use super::contract::{
     DeployCall, ImportCall, MonitorQuery, MonitorView, S3Credentials, Serving, ThresholdsView,
+    TrafficCall, TrafficView,
 };
 use super::{ControlError, Core, DeployRequest, ImportRequest, OwnerError, Role};
 use crate::config::DataDir;
@@ -256,6 +257,25 @@ impl Session {
         match self {
             Session::Local(core) => core.monitor(None, q, crate::monitor::ticker::unix_now()),
             Session::Remote(c) => c.monitor(q).await,
+        }
+    }
+
+    pub async fn traffic(&self, name: &str) -> Result<TrafficView, ControlError> {
+        match self {
+            Session::Local(core) => core.traffic(name),
+            Session::Remote(c) => c.traffic(name).await,
+        }
+    }
+
+    pub async fn change_traffic(
+        &self,
+        actor: &str,
+        name: &str,
+        call: TrafficCall,
+    ) -> Result<TrafficView, ControlError> {
+        match self {
+            Session::Local(core) => core.change_traffic(actor, name, call).await,
+            Session::Remote(c) => c.change_traffic(name, &call).await,
         }
     }
 

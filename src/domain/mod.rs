@@ -14,6 +14,7 @@ mod signature;
 pub mod spark;
 pub mod thresholds;
 mod token;
+mod traffic;
 
 pub use event::Event;
 pub use metrics::{Counts, Figures, Metric, Outcome, Outputs, Sample, Source};
@@ -30,3 +31,4 @@ pub use service::{
 pub use signature::{InputField, ModelSignature, OutputField, curl_line, shell_quote};
 pub use thresholds::{Level, Limit, Thresholds};
 pub use token::{Scope, TokenInfo, TokenNameError, token_name};
+pub use traffic::{Split, SplitError, TrafficRules};

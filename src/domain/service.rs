@@ -244,6 +244,25 @@ pub struct Service {
     /// The service's own threshold levels; `None` follows the server's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thresholds: Option<super::Thresholds>,
+    #[serde(default)]
+    pub traffic: super::TrafficRules,
+}
+
+impl Service {
+    /// The split in force: each deployed version with its weight.
+    pub fn split(&self) -> Option<super::Split> {
+        super::Split::new(
+            self.deployments
+                .iter()
+                .map(|d| (d.version, d.weight))
+                .collect(),
+        )
+        .ok()
+    }
+
+    pub fn versions(&self) -> Vec<u32> {
+        self.deployments.iter().map(|d| d.version).collect()
+    }
 }
 
 impl Service {

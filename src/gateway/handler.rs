@@ -8,7 +8,6 @@
 //! [`scoring`](super::scoring) with its body.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -130,16 +129,11 @@ impl Drop for InFlight {
 
 pub struct Gateway {
     pub routing: Arc<Routing>,
-    /// Spreads requests over a traffic split: consecutive requests take consecutive points.
-    tickets: AtomicU64,
 }
 
 impl Gateway {
     pub fn new(routing: Arc<Routing>) -> Gateway {
-        Gateway {
-            routing,
-            tickets: AtomicU64::new(0),
-        }
+        Gateway { routing }
     }
 
     /// Admission and the answer in one step, for callers that already hold the body.
@@ -213,22 +207,16 @@ impl Gateway {
                 target,
                 verb,
             } => {
-                let cell = version_of(&route, &model, &target, Some(self.ticket()))?;
+                let cell = version_of(&route, &model, &target, Some(headers))?;
                 return self.admitted(route, cell, Protocol::Tf(verb), headers);
             }
             Call::V2Infer { model, version } => {
-                let cell = v2_version(&route, &model, version.as_deref(), Some(self.ticket()))?;
+                let cell = v2_version(&route, &model, version.as_deref(), Some(headers))?;
                 return self.admitted(route, cell, Protocol::Infer { model }, headers);
             }
             _ => Answer::error(StatusCode::NOT_FOUND, "Not Found"),
         };
         Ok(Admission::Answered(answer))
-    }
-
-    fn ticket(&self) -> u64 {
-        self.tickets
-            .fetch_add(1, Ordering::Relaxed)
-            .wrapping_mul(37)
     }
 
     /// The last checks before a body is read: the version is ready and the service has a
@@ -274,28 +262,32 @@ impl Gateway {
     }
 }
 
-/// The version a request reaches: the one in the path, or one drawn from the traffic split.
+/// The version a request reaches: the one in the path or its label, or one drawn from the
+/// traffic split (`request`: the headers of a prediction, which takes a point on the split; a
+/// request that names its version takes none, so the split's own sequence stays whole).
 fn version_of(
     route: &Route,
     model: &str,
     target: &Target,
-    ticket: Option<u64>,
+    request: Option<&HeaderMap>,
 ) -> Result<Arc<VersionCell>, Answer> {
     let cell = match target {
         Target::Version(v) => route.version(*v).ok_or_else(|| {
-            let message = match ticket {
+            let message = match request {
                 Some(_) => format!("Servable not found for request: Specific({model}, {v})"),
                 None => format!("Could not find version {v} of model {model}"),
             };
             Answer::error(StatusCode::NOT_FOUND, &message)
         })?,
-        Target::Label(l) => return Err(unknown_label(l)),
-        Target::Split => route.pick(ticket.unwrap_or(0)).ok_or_else(|| {
-            Answer::error(
-                StatusCode::NOT_FOUND,
-                &format!("Servable not found for request: Latest({model})"),
-            )
-        })?,
+        Target::Label(l) => route.labelled(l).ok_or_else(|| unknown_label(l))?,
+        Target::Split => route
+            .pick(request.map_or(0, |h| route.point(h)))
+            .ok_or_else(|| {
+                Answer::error(
+                    StatusCode::NOT_FOUND,
+                    &format!("Servable not found for request: Latest({model})"),
+                )
+            })?,
     };
     Ok(Arc::clone(cell))
 }
@@ -305,7 +297,7 @@ fn v2_version(
     route: &Route,
     model: &str,
     version: Option<&str>,
-    ticket: Option<u64>,
+    request: Option<&HeaderMap>,
 ) -> Result<Arc<VersionCell>, Answer> {
     let cell = match version {
         Some(v) => v
@@ -318,9 +310,11 @@ fn v2_version(
                     &format!("Model {model} with version {v} not found"),
                 )
             })?,
-        None => route.pick(ticket.unwrap_or(0)).ok_or_else(|| {
-            Answer::error(StatusCode::NOT_FOUND, &format!("Model {model} not found"))
-        })?,
+        None => route
+            .pick(request.map_or(0, |h| route.point(h)))
+            .ok_or_else(|| {
+                Answer::error(StatusCode::NOT_FOUND, &format!("Model {model} not found"))
+            })?,
     };
     Ok(Arc::clone(cell))
 }

@@ -31,7 +31,7 @@ pub(super) fn unknown_model(call: &Call) -> String {
     }
 }
 
-/// Labels (`/labels/stable`) arrive with traffic splits; until then none is known.
+/// A label the service does not define (`modeldeck services label` defines them).
 pub(super) fn unknown_label(label: &str) -> Answer {
     Answer::error(
         StatusCode::BAD_REQUEST,
@@ -52,7 +52,10 @@ pub(super) fn status(route: &Route, model: &str, target: &Target) -> Answer {
                 );
             }
         },
-        Target::Label(l) => return unknown_label(l),
+        Target::Label(l) => match route.labelled(l) {
+            Some(c) => vec![c],
+            None => return unknown_label(l),
+        },
     };
     let mut out = String::from("{\"model_version_status\":[");
     let mut any_ready = false;

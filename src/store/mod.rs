@@ -12,6 +12,7 @@ mod models;
 pub mod schema;
 mod services;
 mod tokens;
+mod traffic;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -26,6 +27,7 @@ use crate::domain::Event;
 pub use metrics::Rollup;
 pub use models::NewVersion;
 pub use services::NewService;
+pub use traffic::{Apply, ChangeKind, TrafficChange};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -54,6 +56,12 @@ pub enum StoreError {
     Exists(String),
     #[error("{0}")]
     Missing(String),
+    /// A change edited from an older state than the one in force.
+    #[error("{0}")]
+    Stale(String),
+    /// A change the rules do not allow in the state things are in.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     #[error("database error: {0}")]
     Sqlite(rusqlite::Error),
     #[error("the database writer has stopped; restart modeldeck")]

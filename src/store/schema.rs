@@ -22,6 +22,7 @@ pub const APPLICATION_ID: i32 = 0x4D44_4B31;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_monitoring.sql"),
+    include_str!("migrations/0003_traffic.sql"),
 ];
 
 /// The schema version this binary writes.

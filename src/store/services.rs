@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::json;
 
 use super::{Store, StoreError, now, record_event};
-use crate::domain::{Deployment, ModelKind, Resources, Service, ServiceName};
+use crate::domain::{Deployment, ModelKind, Resources, Service, ServiceName, TrafficRules};
 
 /// A service about to be created with one version at 100%.
 #[derive(Debug, Clone)]
@@ -182,11 +182,12 @@ fn live_id(tx: &Transaction, name: &str) -> Result<Option<i64>, StoreError> {
         .optional()?)
 }
 
-fn load_service(c: &Connection, name: &str) -> Result<Option<Service>, StoreError> {
+pub(super) fn load_service(c: &Connection, name: &str) -> Result<Option<Service>, StoreError> {
     let row = c
         .query_row(
             "SELECT id, name, host, access_key, runtime, threads, concurrency, timeout_ms,
-                    max_batch_rows, memory_bytes, created_at
+                    max_batch_rows, memory_bytes, created_at, traffic_revision, sticky_header,
+                    labels
              FROM services WHERE name = ?1 AND deleted_at IS NULL",
             [name],
             |r| {
@@ -204,11 +205,16 @@ fn load_service(c: &Connection, name: &str) -> Result<Option<Service>, StoreErro
                         memory_bytes: r.get::<_, i64>(9)? as u64,
                     },
                     r.get::<_, String>(10)?,
+                    TrafficRules {
+                        revision: r.get(11)?,
+                        sticky_header: r.get(12)?,
+                        labels: serde_json::from_str(&r.get::<_, String>(13)?).unwrap_or_default(),
+                    },
                 ))
             },
         )
         .optional()?;
-    let Some((id, name, host, key, runtime, resources, created_at)) = row else {
+    let Some((id, name, host, key, runtime, resources, created_at, traffic)) = row else {
         return Ok(None);
     };
     let mut stmt = c.prepare(
@@ -240,5 +246,6 @@ fn load_service(c: &Connection, name: &str) -> Result<Option<Service>, StoreErro
         resources,
         deployments,
         created_at,
+        traffic,
     }))
 }

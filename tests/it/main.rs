@@ -23,3 +23,4 @@ mod races;
 mod score;
 mod server;
 mod store;
+mod traffic;

@@ -23,7 +23,8 @@ use super::ControlError;
 use super::contract::{
     Deleted, DeployCall, ErrorAnswer, ErrorBody, EventList, ImportCall, ModelDetail, ModelList,
     MonitorQuery, MonitorView, OperationView, Removed, Revoked, ServiceList, ServiceView, Status,
-    Stopping, ThresholdsCall, ThresholdsView, TokenCall, TokenCreated, TokenList, VersionRef,
+    Stopping, ThresholdsCall, ThresholdsView, TokenCall, TokenCreated, TokenList, TrafficCall,
+    TrafficView, VersionRef,
 };
 use crate::domain::{
     ModelSummary, ModelVersion, Scope, Service, ServiceName, Thresholds, TokenInfo,
@@ -187,6 +188,30 @@ impl Client {
         let path = api_path(&[Seg::Word("services"), Seg::Service(name)])?;
         let _: Deleted = self.send(Method::DELETE, &path, None::<&()>).await?;
         Ok(())
+    }
+
+    /// A service's split, rules and traffic history.
+    pub async fn traffic(&self, name: &str) -> Result<TrafficView, ControlError> {
+        let path = api_path(&[
+            Seg::Word("services"),
+            Seg::Service(name),
+            Seg::Word("traffic"),
+        ])?;
+        self.get(&path).await
+    }
+
+    /// One change to a service's traffic; the traffic as it is after it.
+    pub async fn change_traffic(
+        &self,
+        name: &str,
+        call: &TrafficCall,
+    ) -> Result<TrafficView, ControlError> {
+        let path = api_path(&[
+            Seg::Word("services"),
+            Seg::Service(name),
+            Seg::Word("traffic"),
+        ])?;
+        self.send(Method::POST, &path, Some(call)).await
     }
 
     /// A new key for the service; the answer carries it.

@@ -5,8 +5,10 @@
 //! here, one route and one client method.
 
 mod monitor;
+mod traffic;
 
 pub use monitor::*;
+pub use traffic::*;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -72,6 +72,7 @@ fn service(name: &str, model: &str, v: u32) -> ServiceView {
         }],
         created_at: "2026-11-24T19:38:48Z".into(),
         thresholds: None,
+        traffic: Default::default(),
     };
     ServiceView {
         service,

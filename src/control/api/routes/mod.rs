@@ -121,6 +121,11 @@ pub async fn route<B: ApiBodyIn>(api: &Arc<Api>, caller: &Caller, parts: Parts, 
             only(m, &[Method::PUT])?;
             monitor::thresholds(api, caller, name, body).await
         }
+        ["services", name, "traffic"] => match *m {
+            Method::GET => services::traffic(api, caller, name),
+            Method::POST => services::change_traffic(api, caller, name, body).await,
+            _ => Err(wrong_method(m, "GET, POST")),
+        },
         ["services", name, "rotate-key"] => {
             only(m, &[Method::POST])?;
             services::rotate_key(api, caller, name).await

@@ -125,3 +125,23 @@ pub fn view(api: &Api, s: &Service, show_key: bool, signature: bool) -> ServiceV
         },
     }
 }
+
+/// `GET /services/{name}/traffic`.
+pub fn traffic(api: &Api, caller: &Caller, name: &str) -> Answer {
+    caller.require(Scope::Viewer)?;
+    ok(&api.core.traffic(name)?)
+}
+
+/// `POST /services/{name}/traffic`: one change, answered once the gateway serves it.
+pub async fn change_traffic<B: ApiBodyIn>(
+    api: &Api,
+    caller: &Caller,
+    name: &str,
+    body: B,
+) -> Answer {
+    caller.require(Scope::Operator)?;
+    let call: crate::control::contract::TrafficCall = read_json(api, body).await?;
+    let view = api.core.change_traffic(caller.actor(), name, call).await?;
+    api.changed().await?;
+    ok(&view)
+}

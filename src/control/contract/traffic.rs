@@ -1,0 +1,66 @@
+//! Traffic calls: `GET /services/{name}/traffic` shows a service's split, its rules and its
+//! history; `POST /services/{name}/traffic` makes one change, named by `op` — the changes are
+//! data, so the CLI, the console and scripts send the same few shapes to one route.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Split;
+use crate::store::TrafficChange;
+
+/// One change to a service's versions, split or routing rules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TrafficCall {
+    /// New weights for every version (`{"1": 70, "2": 30}`: JSON keys are text, and a tagged
+    /// call cannot read them as numbers, so they are checked as versions on arrival);
+    /// `revision` is the split they were edited from (a newer one in force refuses, 409).
+    Split {
+        weights: BTreeMap<String, u8>,
+        #[serde(default)]
+        revision: Option<i64>,
+        #[serde(default)]
+        reason: String,
+    },
+    /// A version of the service's model at 0% (default: the model's latest).
+    AddVersion {
+        #[serde(default)]
+        version: Option<u32>,
+    },
+    /// A version out of the service; refused while it has traffic.
+    RemoveVersion { version: u32 },
+    /// `percent` points (default all 100) to version `to`, added first if the service does not
+    /// hold it; the others keep their proportions.
+    Upgrade {
+        to: u32,
+        #[serde(default)]
+        percent: Option<u8>,
+        #[serde(default)]
+        reason: String,
+    },
+    /// Back to the split before the newest change that was not a rollback; again, one further.
+    Rollback {
+        #[serde(default)]
+        reason: String,
+    },
+    /// Names for versions, as TF Serving's `/labels/{label}` addresses them (replaces all).
+    Labels { labels: BTreeMap<String, u32> },
+    /// Route by this request header's value, so a caller stays on one version (`None`: off).
+    Sticky { header: Option<String> },
+}
+
+/// A service's traffic: the split in force with its revision, the rules, and the changes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficView {
+    pub service: String,
+    pub model: String,
+    pub revision: i64,
+    pub split: Split,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sticky_header: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, u32>,
+    /// Oldest first.
+    pub history: Vec<TrafficChange>,
+}

@@ -1,0 +1,444 @@
+//! The versions a service holds and how its traffic is split between them. Every change —
+//! a version added or removed, a split applied, a rollback — is one transaction that bumps the
+//! service's traffic revision, records the change (before, after, who, why) and an event, so
+//! the routing table published after it and the history agree, and an apply edited from an
+//! older revision is refused instead of overwriting someone else's change.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Connection, OptionalExtension, Transaction};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::services::load_service;
+use super::{Store, StoreError, now, record_event};
+use crate::domain::{Service, Split};
+
+/// What kind of change a traffic change was; rollbacks step back over the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Split,
+    Upgrade,
+    Rollback,
+    Add,
+    Remove,
+    Canary,
+}
+
+impl ChangeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Split => "split",
+            ChangeKind::Upgrade => "upgrade",
+            ChangeKind::Rollback => "rollback",
+            ChangeKind::Add => "add",
+            ChangeKind::Remove => "remove",
+            ChangeKind::Canary => "canary",
+        }
+    }
+
+    fn parse(text: &str) -> ChangeKind {
+        match text {
+            "upgrade" => ChangeKind::Upgrade,
+            "rollback" => ChangeKind::Rollback,
+            "add" => ChangeKind::Add,
+            "remove" => ChangeKind::Remove,
+            "canary" => ChangeKind::Canary,
+            _ => ChangeKind::Split,
+        }
+    }
+
+    /// Whether a rollback can restore what was in force before this change: weights moved.
+    /// Adding or removing a version at 0% moves no traffic.
+    fn moves_traffic(self) -> bool {
+        matches!(
+            self,
+            ChangeKind::Split | ChangeKind::Upgrade | ChangeKind::Canary
+        )
+    }
+}
+
+/// One recorded change of a service's split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficChange {
+    /// The service's traffic revision this change produced.
+    pub revision: i64,
+    pub at: String,
+    pub actor: String,
+    pub kind: ChangeKind,
+    /// Weights by version before and after (a version absent was not held).
+    pub before: BTreeMap<u32, u8>,
+    pub after: BTreeMap<u32, u8>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// A change to apply: the new weights, the revision they were edited from (`None`: whatever is
+/// in force), what kind of change it is and why.
+#[derive(Debug, Clone)]
+pub struct Apply {
+    pub split: Split,
+    pub from_revision: Option<i64>,
+    pub kind: ChangeKind,
+    pub reason: String,
+}
+
+impl Store {
+    /// Sets a service's weights. The split must name exactly the versions the service holds;
+    /// `from_revision` older than the service's is refused, naming who changed it since.
+    pub async fn apply_split(
+        &self,
+        actor: &str,
+        service: &str,
+        apply: Apply,
+    ) -> Result<Service, StoreError> {
+        let (actor, service) = (actor.to_string(), service.to_string());
+        self.write(move |tx| {
+            let (id, revision) = live(tx, &service)?;
+            if let Some(from) = apply.from_revision
+                && from != revision
+            {
+                return Err(stale(tx, id, &service, from, revision)?);
+            }
+            let before = weights(tx, id)?;
+            let held: Vec<u32> = before.keys().copied().collect();
+            apply
+                .split
+                .check_versions(&held)
+                .map_err(|e| StoreError::Refused {
+                    code: "invalid_split",
+                    message: e.to_string(),
+                })?;
+            for (version, weight) in apply.split.iter() {
+                tx.execute(
+                    "UPDATE deployments SET weight = ?1
+                     WHERE service_id = ?2 AND version = ?3 AND removed_at IS NULL",
+                    (weight, id, version),
+                )?;
+            }
+            let after = weights(tx, id)?;
+            record(
+                tx,
+                &actor,
+                id,
+                &service,
+                apply.kind,
+                &before,
+                &after,
+                &apply.reason,
+            )?;
+            loaded(tx, &service)
+        })
+        .await
+    }
+
+    /// Adds `model:version` (the service's own model) to a service at 0%.
+    pub async fn add_version(
+        &self,
+        actor: &str,
+        service: &str,
+        version: u32,
+    ) -> Result<Service, StoreError> {
+        let (actor, service) = (actor.to_string(), service.to_string());
+        self.write(move |tx| {
+            let (id, _) = live(tx, &service)?;
+            let model: String = tx.query_row(
+                "SELECT model_name FROM services WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )?;
+            let before = weights(tx, id)?;
+            if before.contains_key(&version) {
+                return Err(StoreError::Exists(format!(
+                    "service {service} already holds version {version} of {model}"
+                )));
+            }
+            let version_id: i64 = tx
+                .query_row(
+                    "SELECT v.id FROM model_versions v JOIN models m ON m.id = v.model_id
+                     WHERE m.name = ?1 AND v.version = ?2",
+                    (&model, version),
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| {
+                    StoreError::Missing(format!(
+                        "model {model} has no version {version}: a service holds versions of its own model (`modeldeck models show {model}` lists them)"
+                    ))
+                })?;
+            tx.execute(
+                "INSERT INTO deployments (service_id, version_id, model_name, version, weight, created_at)
+                 VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+                (id, version_id, &model, version, now()),
+            )?;
+            let after = weights(tx, id)?;
+            record(tx, &actor, id, &service, ChangeKind::Add, &before, &after, "")?;
+            loaded(tx, &service)
+        })
+        .await
+    }
+
+    /// Takes a version out of a service; refused while it has traffic, and for the last one.
+    pub async fn remove_version(
+        &self,
+        actor: &str,
+        service: &str,
+        version: u32,
+    ) -> Result<Service, StoreError> {
+        let (actor, service) = (actor.to_string(), service.to_string());
+        self.write(move |tx| {
+            let (id, _) = live(tx, &service)?;
+            let before = weights(tx, id)?;
+            let Some(weight) = before.get(&version).copied() else {
+                return Err(StoreError::Missing(format!(
+                    "service {service} holds no version {version}"
+                )));
+            };
+            let labels: BTreeMap<String, u32> = tx
+                .query_row("SELECT labels FROM services WHERE id = ?1", [id], |r| {
+                    r.get::<_, String>(0)
+                })
+                .map(|t| serde_json::from_str(&t).unwrap_or_default())?;
+            if let Some((label, _)) = labels.iter().find(|(_, v)| **v == version) {
+                return Err(StoreError::Refused {
+                    code: "labelled",
+                    message: format!(
+                        "label {label:?} names version {version}: point it elsewhere first (`modeldeck services label {service} {label}=N`)"
+                    ),
+                });
+            }
+            if weight > 0 {
+                return Err(StoreError::Refused {
+                    code: "has_traffic",
+                    message: format!(
+                        "version {version} has {weight}% of {service}'s traffic: move it to other versions first (`modeldeck services traffic {service} …`)"
+                    ),
+                });
+            }
+            tx.execute(
+                "UPDATE deployments SET removed_at = ?1
+                 WHERE service_id = ?2 AND version = ?3 AND removed_at IS NULL",
+                (now(), id, version),
+            )?;
+            let after = weights(tx, id)?;
+            record(tx, &actor, id, &service, ChangeKind::Remove, &before, &after, "")?;
+            loaded(tx, &service)
+        })
+        .await
+    }
+
+    /// Replaces a service's version labels; each must name a version the service holds.
+    pub async fn set_labels(
+        &self,
+        actor: &str,
+        service: &str,
+        labels: BTreeMap<String, u32>,
+    ) -> Result<Service, StoreError> {
+        let (actor, service) = (actor.to_string(), service.to_string());
+        self.write(move |tx| {
+            let (id, _) = live(tx, &service)?;
+            let held = weights(tx, id)?;
+            if let Some((label, v)) = labels.iter().find(|(_, v)| !held.contains_key(v)) {
+                return Err(StoreError::Refused {
+                    code: "invalid_label",
+                    message: format!(
+                        "label {label:?} names version {v}, which {service} does not hold: add it first (`modeldeck services add-version {service} --version {v}`)"
+                    ),
+                });
+            }
+            let text = json!(labels).to_string();
+            tx.execute("UPDATE services SET labels = ?1 WHERE id = ?2", (&text, id))?;
+            record_event(tx, &actor, "service.labels", &service, &json!({"labels": labels}))?;
+            loaded(tx, &service)
+        })
+        .await
+    }
+
+    /// Sets (or with `None` clears) the request header a service's split is sticky on.
+    pub async fn set_sticky(
+        &self,
+        actor: &str,
+        service: &str,
+        header: Option<String>,
+    ) -> Result<Service, StoreError> {
+        let (actor, service) = (actor.to_string(), service.to_string());
+        self.write(move |tx| {
+            let (id, _) = live(tx, &service)?;
+            tx.execute(
+                "UPDATE services SET sticky_header = ?1 WHERE id = ?2",
+                (&header, id),
+            )?;
+            record_event(
+                tx,
+                &actor,
+                "service.sticky",
+                &service,
+                &json!({"header": header}),
+            )?;
+            loaded(tx, &service)
+        })
+        .await
+    }
+
+    /// A service's traffic changes, oldest first.
+    pub fn traffic_history(&self, service: &str) -> Result<Vec<TrafficChange>, StoreError> {
+        let service = service.to_string();
+        self.read(move |c| {
+            let id: i64 = c
+                .query_row(
+                    "SELECT id FROM services WHERE name = ?1 AND deleted_at IS NULL",
+                    [&service],
+                    |r| r.get(0),
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::Missing(format!("no service is called {service}")))?;
+            history(c, id)
+        })
+    }
+
+    /// The split a rollback goes to: the one in force before the newest change that moved
+    /// traffic and was not itself a rollback, one further back for each rollback since.
+    /// `None` when there is nothing further back.
+    pub fn rollback_target(&self, service: &str) -> Result<Option<(Split, i64)>, StoreError> {
+        let changes = self.traffic_history(service)?;
+        let Some(newest) = changes.last() else {
+            return Ok(None);
+        };
+        let rollbacks = changes
+            .iter()
+            .rev()
+            .take_while(|c| c.kind == ChangeKind::Rollback || !c.kind.moves_traffic())
+            .filter(|c| c.kind == ChangeKind::Rollback)
+            .count();
+        let movers: Vec<&TrafficChange> =
+            changes.iter().filter(|c| c.kind.moves_traffic()).collect();
+        let Some(target) = movers.len().checked_sub(rollbacks + 1).map(|i| movers[i]) else {
+            return Ok(None);
+        };
+        let split =
+            Split::new(target.before.clone()).map_err(|e| StoreError::Constraint(e.to_string()))?;
+        Ok(Some((split, newest.revision)))
+    }
+}
+
+/// The live service's id and traffic revision.
+fn live(tx: &Transaction, service: &str) -> Result<(i64, i64), StoreError> {
+    tx.query_row(
+        "SELECT id, traffic_revision FROM services WHERE name = ?1 AND deleted_at IS NULL",
+        [service],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )
+    .optional()?
+    .ok_or_else(|| StoreError::Missing(format!("no service is called {service}")))
+}
+
+fn weights(c: &Connection, id: i64) -> Result<BTreeMap<u32, u8>, StoreError> {
+    let mut stmt = c.prepare(
+        "SELECT version, weight FROM deployments WHERE service_id = ?1 AND removed_at IS NULL",
+    )?;
+    let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+fn loaded(tx: &Transaction, service: &str) -> Result<Service, StoreError> {
+    load_service(tx, service)?.ok_or_else(|| StoreError::Missing(service.to_string()))
+}
+
+/// Bumps the revision and writes the change and its event.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    tx: &Transaction,
+    actor: &str,
+    id: i64,
+    service: &str,
+    kind: ChangeKind,
+    before: &BTreeMap<u32, u8>,
+    after: &BTreeMap<u32, u8>,
+    reason: &str,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "UPDATE services SET traffic_revision = traffic_revision + 1 WHERE id = ?1",
+        [id],
+    )?;
+    let revision: i64 = tx.query_row(
+        "SELECT traffic_revision FROM services WHERE id = ?1",
+        [id],
+        |r| r.get(0),
+    )?;
+    let (b, a) = (json!(before).to_string(), json!(after).to_string());
+    tx.execute(
+        "INSERT INTO traffic_changes (service_id, at, actor, before_json, after_json, is_rollback,
+           kind, reason, revision)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        (
+            id,
+            now(),
+            actor,
+            &b,
+            &a,
+            kind == ChangeKind::Rollback,
+            kind.name(),
+            reason,
+            revision,
+        ),
+    )?;
+    let event = match kind {
+        ChangeKind::Add => "service.version_added",
+        ChangeKind::Remove => "service.version_removed",
+        _ => "traffic.changed",
+    };
+    record_event(
+        tx,
+        actor,
+        event,
+        service,
+        &json!({"kind": kind.name(), "before": before, "after": after, "reason": reason,
+                "revision": revision}),
+    )?;
+    Ok(())
+}
+
+/// The refusal of an apply edited from `from`, naming who changed the split since.
+fn stale(
+    tx: &Transaction,
+    id: i64,
+    service: &str,
+    from: i64,
+    revision: i64,
+) -> Result<StoreError, StoreError> {
+    let last: Option<(String, String)> = tx
+        .query_row(
+            "SELECT actor, at FROM traffic_changes WHERE service_id = ?1 ORDER BY id DESC LIMIT 1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let who = match last {
+        Some((actor, at)) => format!(", last by {actor} at {at}"),
+        None => String::new(),
+    };
+    Ok(StoreError::Stale(format!(
+        "{service}'s traffic changed since revision {from} (now {revision}{who}): read the split again and apply your change to it"
+    )))
+}
+
+fn history(c: &Connection, id: i64) -> Result<Vec<TrafficChange>, StoreError> {
+    let mut stmt = c.prepare(
+        "SELECT revision, at, actor, kind, before_json, after_json, reason
+         FROM traffic_changes WHERE service_id = ?1 ORDER BY id",
+    )?;
+    let rows = stmt.query_map([id], |r| {
+        let parse = |text: String| serde_json::from_str(&text).unwrap_or_default();
+        Ok(TrafficChange {
+            revision: r.get(0)?,
+            at: r.get(1)?,
+            actor: r.get(2)?,
+            kind: ChangeKind::parse(&r.get::<_, String>(3)?),
+            before: parse(r.get(4)?),
+            after: parse(r.get(5)?),
+            reason: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
