@@ -7,7 +7,7 @@ use super::output::{print_json, print_table, row};
 use crate::control::contract::{TrafficCall, TrafficView};
 use crate::control::{ControlError, Session, traffic::parse_labels};
 use crate::domain::Split;
-use crate::store::TrafficChange;
+use crate::domain::TrafficChange;
 
 #[derive(Debug, Subcommand)]
 pub enum TrafficCommand {

@@ -7,8 +7,9 @@ use std::collections::BTreeMap;
 
 use super::{ControlError, Core};
 use crate::control::contract::{TrafficCall, TrafficView};
+use crate::domain::ChangeKind;
 use crate::domain::{Service, ServiceName, Split};
-use crate::store::{Apply, ChangeKind};
+use crate::store::Apply;
 
 /// Longest label and sticky header name.
 const MAX_NAME: usize = 63;

@@ -31,4 +31,4 @@ pub use service::{
 pub use signature::{InputField, ModelSignature, OutputField, curl_line, shell_quote};
 pub use thresholds::{Level, Limit, Thresholds};
 pub use token::{Scope, TokenInfo, TokenNameError, token_name};
-pub use traffic::{Split, SplitError, TrafficRules};
+pub use traffic::{ChangeKind, Split, SplitError, TrafficChange, TrafficRules, rollback_target};

@@ -217,6 +217,83 @@ pub struct TrafficRules {
     pub labels: BTreeMap<String, u32>,
 }
 
+/// What kind of change a traffic change was; rollbacks step back over the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeKind {
+    Split,
+    Upgrade,
+    Rollback,
+    Add,
+    Remove,
+    Canary,
+}
+
+impl ChangeKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Split => "split",
+            ChangeKind::Upgrade => "upgrade",
+            ChangeKind::Rollback => "rollback",
+            ChangeKind::Add => "add",
+            ChangeKind::Remove => "remove",
+            ChangeKind::Canary => "canary",
+        }
+    }
+
+    pub fn parse(text: &str) -> ChangeKind {
+        match text {
+            "upgrade" => ChangeKind::Upgrade,
+            "rollback" => ChangeKind::Rollback,
+            "add" => ChangeKind::Add,
+            "remove" => ChangeKind::Remove,
+            "canary" => ChangeKind::Canary,
+            _ => ChangeKind::Split,
+        }
+    }
+
+    /// Whether a rollback can restore what was in force before this change: weights moved.
+    /// Adding or removing a version at 0% moves no traffic.
+    fn moves_traffic(self) -> bool {
+        matches!(
+            self,
+            ChangeKind::Split | ChangeKind::Upgrade | ChangeKind::Canary
+        )
+    }
+}
+
+/// One recorded change of a service's split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrafficChange {
+    /// The service's traffic revision this change produced.
+    pub revision: i64,
+    pub at: String,
+    pub actor: String,
+    pub kind: ChangeKind,
+    /// Weights by version before and after (a version absent was not held).
+    pub before: BTreeMap<u32, u8>,
+    pub after: BTreeMap<u32, u8>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reason: String,
+}
+
+/// The split a rollback goes to, with the revision in force (the newest change's): the split
+/// before the newest change that moved traffic and was not itself a rollback, one further back
+/// for each rollback since. `None` when there is nothing further back. The store applies it;
+/// the console shows it before anyone confirms.
+pub fn rollback_target(changes: &[TrafficChange]) -> Option<(Split, i64)> {
+    let newest = changes.last()?;
+    let rollbacks = changes
+        .iter()
+        .rev()
+        .take_while(|c| c.kind == ChangeKind::Rollback || !c.kind.moves_traffic())
+        .filter(|c| c.kind == ChangeKind::Rollback)
+        .count();
+    let movers: Vec<&TrafficChange> = changes.iter().filter(|c| c.kind.moves_traffic()).collect();
+    let target = movers.get(movers.len().checked_sub(rollbacks + 1)?)?;
+    Some((Split::new(target.before.clone()).ok()?, newest.revision))
+}
+
 fn versions_list(held: &[u32]) -> String {
     held.iter()
         .map(|v| v.to_string())
@@ -270,6 +347,44 @@ mod tests {
             assert_eq!(moved.iter().map(|(_, w)| u32::from(w)).sum::<u32>(), 100);
             assert_eq!(moved.weight(2), p);
         }
+    }
+
+    fn change(revision: i64, kind: ChangeKind, before: &str, after: &str) -> TrafficChange {
+        let weights = |t: &str| {
+            Split::parse(&words(t))
+                .map(BTreeMap::from)
+                .unwrap_or_default()
+        };
+        TrafficChange {
+            revision,
+            at: String::new(),
+            actor: "t".into(),
+            kind,
+            before: weights(before),
+            after: weights(after),
+            reason: String::new(),
+        }
+    }
+
+    /// Back before the newest change that was not a rollback; each repeat one further; adding
+    /// a version at 0% moves no traffic and is stepped over.
+    #[test]
+    fn rollbacks_step_back_one_change_each() {
+        use ChangeKind::*;
+        let mut h = vec![
+            change(1, Add, "1=100", "1=100 2=0"),
+            change(2, Split, "1=100 2=0", "1=90 2=10"),
+            change(3, Upgrade, "1=90 2=10", "1=50 2=50"),
+        ];
+        let target = |h: &[TrafficChange]| rollback_target(h).map(|(s, r)| (s.to_string(), r));
+        assert_eq!(target(&h), Some(("1=90 2=10".into(), 3)));
+        h.push(change(4, Rollback, "1=50 2=50", "1=90 2=10"));
+        assert_eq!(target(&h), Some(("1=100 2=0".into(), 4)));
+        h.push(change(5, Rollback, "1=90 2=10", "1=100 2=0"));
+        assert_eq!(target(&h), None);
+        // A new change after rollbacks is the one the next rollback undoes.
+        h.push(change(6, Split, "1=100 2=0", "1=0 2=100"));
+        assert_eq!(target(&h), Some(("1=100 2=0".into(), 6)));
     }
 
     #[test]

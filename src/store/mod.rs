@@ -27,7 +27,7 @@ use crate::domain::Event;
 pub use metrics::Rollup;
 pub use models::NewVersion;
 pub use services::NewService;
-pub use traffic::{Apply, ChangeKind, TrafficChange};
+pub use traffic::Apply;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

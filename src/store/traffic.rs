@@ -7,72 +7,11 @@
 use std::collections::BTreeMap;
 
 use rusqlite::{Connection, OptionalExtension, Transaction};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::services::load_service;
 use super::{Store, StoreError, now, record_event};
-use crate::domain::{Service, Split};
-
-/// What kind of change a traffic change was; rollbacks step back over the others.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ChangeKind {
-    Split,
-    Upgrade,
-    Rollback,
-    Add,
-    Remove,
-    Canary,
-}
-
-impl ChangeKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ChangeKind::Split => "split",
-            ChangeKind::Upgrade => "upgrade",
-            ChangeKind::Rollback => "rollback",
-            ChangeKind::Add => "add",
-            ChangeKind::Remove => "remove",
-            ChangeKind::Canary => "canary",
-        }
-    }
-
-    fn parse(text: &str) -> ChangeKind {
-        match text {
-            "upgrade" => ChangeKind::Upgrade,
-            "rollback" => ChangeKind::Rollback,
-            "add" => ChangeKind::Add,
-            "remove" => ChangeKind::Remove,
-            "canary" => ChangeKind::Canary,
-            _ => ChangeKind::Split,
-        }
-    }
-
-    /// Whether a rollback can restore what was in force before this change: weights moved.
-    /// Adding or removing a version at 0% moves no traffic.
-    fn moves_traffic(self) -> bool {
-        matches!(
-            self,
-            ChangeKind::Split | ChangeKind::Upgrade | ChangeKind::Canary
-        )
-    }
-}
-
-/// One recorded change of a service's split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct TrafficChange {
-    /// The service's traffic revision this change produced.
-    pub revision: i64,
-    pub at: String,
-    pub actor: String,
-    pub kind: ChangeKind,
-    /// Weights by version before and after (a version absent was not held).
-    pub before: BTreeMap<u32, u8>,
-    pub after: BTreeMap<u32, u8>,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub reason: String,
-}
+use crate::domain::{ChangeKind, Service, Split, TrafficChange, rollback_target};
 
 /// A change to apply: the new weights, the revision they were edited from (`None`: whatever is
 /// in force), what kind of change it is and why.
@@ -297,28 +236,11 @@ impl Store {
         })
     }
 
-    /// The split a rollback goes to: the one in force before the newest change that moved
-    /// traffic and was not itself a rollback, one further back for each rollback since.
-    /// `None` when there is nothing further back.
+    /// The split a rollback goes to and the revision it is judged against
+    /// ([`rollback_target`]); `None` when there is nothing further back.
     pub fn rollback_target(&self, service: &str) -> Result<Option<(Split, i64)>, StoreError> {
         let changes = self.traffic_history(service)?;
-        let Some(newest) = changes.last() else {
-            return Ok(None);
-        };
-        let rollbacks = changes
-            .iter()
-            .rev()
-            .take_while(|c| c.kind == ChangeKind::Rollback || !c.kind.moves_traffic())
-            .filter(|c| c.kind == ChangeKind::Rollback)
-            .count();
-        let movers: Vec<&TrafficChange> =
-            changes.iter().filter(|c| c.kind.moves_traffic()).collect();
-        let Some(target) = movers.len().checked_sub(rollbacks + 1).map(|i| movers[i]) else {
-            return Ok(None);
-        };
-        let split =
-            Split::new(target.before.clone()).map_err(|e| StoreError::Constraint(e.to_string()))?;
-        Ok(Some((split, newest.revision)))
+        Ok(rollback_target(&changes))
     }
 }
 

@@ -6,8 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Split;
-use crate::store::TrafficChange;
+use crate::domain::{Split, TrafficChange};
 
 /// One change to a service's versions, split or routing rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
