@@ -16,6 +16,7 @@ pub enum Scope {
     Models,
     Services,
     Monitor,
+    Traffic,
 }
 
 impl Scope {
@@ -25,6 +26,7 @@ impl Scope {
             Scope::Models => "models",
             Scope::Services => "services",
             Scope::Monitor => "monitor",
+            Scope::Traffic => "traffic",
         }
     }
 }
@@ -67,6 +69,14 @@ pub enum Action {
     PrevMetric,
     Freeze,
     Zoom,
+    WeightDown,
+    WeightUp,
+    WeightDownOne,
+    WeightUpOne,
+    WeightExact,
+    ApplyTraffic,
+    DiscardTraffic,
+    Rollback,
 }
 
 /// What a handler is given besides the state: the time (the only clock `update` reads) and
@@ -137,8 +147,9 @@ const fn cmd(names: &'static [&'static str], arg: &'static str, d: ActionDef) ->
 
 use crate::tui::update::actions as h;
 use crate::tui::update::monitor as mon;
+use crate::tui::update::traffic as tr;
 use Action as A;
-use Scope::{Global as G, Models as M, Monitor as O, Services as S};
+use Scope::{Global as G, Models as M, Monitor as O, Services as S, Traffic as T};
 
 pub const ACTIONS: &[ActionDef] = &[
     def(A::Help, "help", &["?"], G, "show keys", "help", h::help),
@@ -505,6 +516,78 @@ pub const ACTIONS: &[ActionDef] = &[
         "zoom",
         mon::zoom,
     ),
+    def(
+        A::WeightDown,
+        "weight_down",
+        &["h", "left"],
+        T,
+        "version -5 points (staged)",
+        "-5",
+        tr::nudge,
+    ),
+    def(
+        A::WeightUp,
+        "weight_up",
+        &["l", "right"],
+        T,
+        "version +5 points (staged)",
+        "+5",
+        tr::nudge,
+    ),
+    def(
+        A::WeightDownOne,
+        "weight_down_one",
+        &["H"],
+        T,
+        "version -1 point (staged)",
+        "",
+        tr::nudge,
+    ),
+    def(
+        A::WeightUpOne,
+        "weight_up_one",
+        &["L"],
+        T,
+        "version +1 point (staged)",
+        "",
+        tr::nudge,
+    ),
+    def(
+        A::WeightExact,
+        "weight_exact",
+        &["="],
+        T,
+        "type a version's percent (staged)",
+        "exact",
+        tr::exact,
+    ),
+    writes(def(
+        A::ApplyTraffic,
+        "apply_traffic",
+        &["a"],
+        T,
+        "apply the staged split (confirm)",
+        "apply",
+        tr::apply,
+    )),
+    def(
+        A::DiscardTraffic,
+        "discard_traffic",
+        &["u"],
+        T,
+        "drop the staged split",
+        "undo",
+        tr::discard,
+    ),
+    writes(def(
+        A::Rollback,
+        "rollback",
+        &["R"],
+        T,
+        "roll back to the previous split (confirm)",
+        "roll back",
+        tr::rollback,
+    )),
 ];
 
 pub fn def_of(action: Action) -> Option<&'static ActionDef> {

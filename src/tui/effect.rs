@@ -5,7 +5,7 @@
 
 use super::keymap::Key;
 use crate::control::ControlError;
-use crate::control::contract::{EventList, MonitorView, ServiceView};
+use crate::control::contract::{EventList, MonitorView, ServiceView, TrafficCall, TrafficView};
 use crate::domain::{ModelSignature, ModelSummary, ModelVersion};
 
 /// A failed call as the console shows it: the message, and what the server's error said
@@ -86,6 +86,13 @@ pub enum Msg {
     Metrics(Box<MonitorView>),
     /// Audit events after a revision (the first load: the newest ones).
     Events(Result<EventList, Failure>),
+    /// A service's traffic: loaded, or as a change left it (`changed`: the staged edit went
+    /// in, or the change failed and stays staged).
+    Traffic {
+        service: String,
+        result: Result<TrafficView, Failure>,
+        changed: bool,
+    },
 }
 
 impl Msg {
@@ -151,6 +158,13 @@ pub enum Call {
     },
     /// Audit events after this revision (0: the newest ones).
     LoadEvents(i64),
+    /// A service's split, rules and traffic history.
+    LoadTraffic(String),
+    /// One change to a service's traffic (apply a split, roll back).
+    ChangeTraffic {
+        service: String,
+        call: TrafficCall,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

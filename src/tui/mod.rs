@@ -24,6 +24,7 @@ pub mod state;
 pub mod terminal;
 pub mod text;
 pub mod theme;
+pub mod traffic;
 pub mod update;
 pub mod view;
 pub mod worker;

@@ -58,6 +58,10 @@ pub enum List {
     Services,
     /// The Monitor pane's grid of services.
     Monitor,
+    /// The Traffic pane's services.
+    Traffic,
+    /// The versions of the service whose sliders are open.
+    Weights,
 }
 
 /// A table's cursor: the selected row and the first row shown (it moves only when the
@@ -130,6 +134,8 @@ pub struct Field {
 pub enum FormKind {
     Import,
     Deploy,
+    /// An exact percent for one version in the Traffic pane (staged, not sent).
+    Weight(u32),
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -273,7 +279,8 @@ pub struct State {
     pub monitor: MonitorUi,
     /// The audit log, when open (over whatever pane is current).
     pub events: Option<EventsView>,
-    pub cursors: [Cursor; 4],
+    pub traffic: super::traffic::TrafficUi,
+    pub cursors: [Cursor; 6],
     /// An item just created: selected as soon as a snapshot brings it.
     pub select_next: Option<(List, String)>,
     pub filter: String,
@@ -315,7 +322,8 @@ impl State {
             metrics: Metrics::default(),
             monitor: MonitorUi::default(),
             events: None,
-            cursors: [Cursor::default(); 4],
+            traffic: Default::default(),
+            cursors: [Cursor::default(); 6],
             select_next: None,
             filter: String::new(),
             filtering: false,
@@ -339,6 +347,10 @@ impl State {
             (Pane::Models, None, _) => Some(List::Models),
             (Pane::Services, _, None) => Some(List::Services),
             (Pane::Monitor, _, _) if self.monitor.open.is_none() => Some(List::Monitor),
+            (Pane::Traffic, _, _) => Some(match self.traffic.open {
+                Some(_) => List::Weights,
+                None => List::Traffic,
+            }),
             _ => None,
         }
     }
@@ -401,7 +413,13 @@ impl State {
                 .iter()
                 .map(|v| v.version.to_string())
                 .collect(),
-            List::Services | List::Monitor => self
+            List::Weights => self
+                .traffic
+                .versions()
+                .iter()
+                .map(|v| v.to_string())
+                .collect(),
+            List::Services | List::Monitor | List::Traffic => self
                 .shown_services()
                 .iter()
                 .map(|s| s.service.name.to_string())

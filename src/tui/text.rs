@@ -184,10 +184,35 @@ pub const HINT_MODEL_REF: &str = "MODEL or MODEL:VERSION";
 
 // What the panes and overlays say.
 
-pub const TRAFFIC_NOT_YET: &str = "Traffic splits between versions (sliders, staged changes, canary steps, roll back) arrive with their own issue.";
 pub const MONITOR_EMPTY: &str =
     "No services to watch: deploy one (Services pane, n), then send it requests.";
 pub const FROZEN: &str = "FROZEN (f resumes)";
+pub const STAGED_DROPPED: &str = "staged traffic edit dropped; the split in force is unchanged";
+pub const NOTHING_STAGED: &str =
+    "nothing staged: move a version's weight first (h/l by 5, H/L by 1, = exact)";
+pub const HINT_PERCENT: &str = "whole percent, 0 to 100; the other versions rebalance";
+pub const BAD_PERCENT: &str = "give a whole percent from 0 to 100";
+pub const WEIGHT_TITLE: &str = "Weight (staged until a applies it)";
+pub const TRAFFIC_EMPTY: &str =
+    "No services: deploy one (Services pane, n), then split its traffic here.";
+pub const TRAFFIC_HINT: [&str; 4] = ["h/l ±5 H/L ±1 = exact", "a apply", "u undo", "R roll back"];
+
+pub fn traffic_changed(service: &str, kind: &str, split: &str) -> String {
+    format!("{service}: {kind} applied, now {split}")
+}
+
+pub fn apply_title(service: &str) -> String {
+    format!("Apply this split to {service}?")
+}
+
+pub fn rollback_title(service: &str) -> String {
+    format!("Roll {service} back to its previous split?")
+}
+
+pub fn nothing_to_roll_back(service: &str) -> String {
+    format!("{service} has no earlier split to roll back to")
+}
+
 pub const HISTORY_LOADING: &str = "loading the history";
 pub const HISTORY_STALE: &str =
     "no history: the server is not answering (STALE); it loads when it does";

@@ -268,6 +268,19 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             let result = client.model(&name).await.map(|m| m.versions);
             Some(Msg::Versions(name, result.map_err(Failure::from)))
         }
+        Call::LoadTraffic(service) => Some(Msg::Traffic {
+            result: client.traffic(&service).await.map_err(Failure::from),
+            service,
+            changed: false,
+        }),
+        Call::ChangeTraffic { service, call } => Some(Msg::Traffic {
+            result: client
+                .change_traffic(&service, &call)
+                .await
+                .map_err(Failure::from),
+            service,
+            changed: true,
+        }),
         Call::LoadSignature(name) => {
             let result = client
                 .service(&name, false)

@@ -4,6 +4,7 @@
 mod keys;
 mod monitor;
 mod screens;
+mod traffic;
 
 use std::time::{Duration, Instant};
 

@@ -138,7 +138,7 @@ fn services_pane() {
 #[test]
 fn placeholders_help_and_too_small() {
     let mut s = loaded("dev");
-    for (key, name) in [("3", "traffic"), ("4", "monitor"), ("5", "jobs")] {
+    for (key, name) in [("4", "monitor"), ("5", "jobs")] {
         press(&mut s, &[key]);
         snap(&format!("{name}_placeholder"), &s);
     }

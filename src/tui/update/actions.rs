@@ -118,6 +118,7 @@ pub fn open(state: &mut State, _: &Ctx) -> Out {
             }
         }
         Some(List::Monitor) => return super::monitor::open(state),
+        Some(List::Traffic) => return super::traffic::open(state),
         Some(List::Services) => {
             if let Some(s) = state.selected_service() {
                 let name = s.service.name.to_string();
@@ -135,9 +136,11 @@ pub fn open(state: &mut State, _: &Ctx) -> Out {
     vec![]
 }
 
-pub fn back(state: &mut State, _: &Ctx) -> Out {
+pub fn back(state: &mut State, ctx: &Ctx) -> Out {
     if !state.filter.is_empty() {
         state.filter.clear();
+    } else if state.pane == Pane::Traffic {
+        return super::traffic::back(state, ctx);
     } else if state.pane == Pane::Models {
         state.versions = None;
     } else if state.pane == Pane::Services {
@@ -155,6 +158,7 @@ pub fn quit(state: &mut State, ctx: &Ctx) -> Out {
         Pane::Models => state.versions.is_some(),
         Pane::Services => state.detail.is_some(),
         Pane::Monitor => state.monitor.open.is_some(),
+        Pane::Traffic => state.traffic.open.is_some(),
         _ => false,
     };
     if drilled || !state.filter.is_empty() {

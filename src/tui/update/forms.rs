@@ -62,6 +62,19 @@ pub fn deploy_form(model: Option<&str>) -> Form {
     )
 }
 
+/// `=` in the Traffic pane: one version's percent, typed.
+pub fn weight_form(version: u32, now: u8) -> Form {
+    form(
+        FormKind::Weight(version),
+        vec![field(
+            "percent",
+            "percent",
+            &now.to_string(),
+            text::HINT_PERCENT.into(),
+        )],
+    )
+}
+
 /// An empty name field takes a name from the source's file name (`churn-v2.pmml` → `churn-v2`),
 /// lowercased and with characters a model name may not have dropped.
 fn suggest_name(form: &mut Form) {
@@ -116,6 +129,23 @@ pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
             let text = field.text().to_string();
             field.set(&text);
         }
+        KeyCode::Enter if matches!(form.kind, FormKind::Weight(_)) => {
+            let FormKind::Weight(version) = form.kind else {
+                return vec![];
+            };
+            match form
+                .value("percent")
+                .trim()
+                .trim_end_matches('%')
+                .parse::<u8>()
+            {
+                Ok(p) if p <= 100 => {
+                    state.overlay = Overlay::None;
+                    state.traffic.set(version, p);
+                }
+                _ => form.error = Some(text::BAD_PERCENT.into()),
+            }
+        }
         KeyCode::Enter => {
             form.busy = true;
             form.error = None;
@@ -126,6 +156,7 @@ pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
                     name: v("name"),
                     kind: v("type"),
                 },
+                FormKind::Weight(_) => return vec![],
                 FormKind::Deploy => Call::Deploy {
                     name: v("name"),
                     model: v("model"),

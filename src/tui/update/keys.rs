@@ -18,6 +18,7 @@ pub fn scope_of(state: &State) -> Scope {
         Pane::Models => Scope::Models,
         Pane::Services => Scope::Services,
         Pane::Monitor => Scope::Monitor,
+        Pane::Traffic => Scope::Traffic,
         _ => Scope::Global,
     }
 }
@@ -175,7 +176,19 @@ pub fn hints(state: &State, keymap: &Keymap) -> Vec<(String, &'static str)> {
                 | Action::PrevMetric
                 | Action::Zoom
         );
+        let sliding = matches!(
+            d.action,
+            Action::WeightDown
+                | Action::WeightUp
+                | Action::WeightDownOne
+                | Action::WeightUpOne
+                | Action::WeightExact
+                | Action::ApplyTraffic
+                | Action::DiscardTraffic
+                | Action::Rollback
+        );
         let hidden = (d.writes && state.read_only())
+            || (sliding && state.traffic.open.is_none())
             || (state.events.is_some() && d.action == Action::Open)
             || (charting && state.monitor.open.is_none());
         !(d.hint.is_empty() || hidden || keymap.keys_of(d.action).is_empty())

@@ -13,6 +13,7 @@ mod forms;
 mod keys;
 pub mod monitor;
 mod selection;
+pub mod traffic;
 
 use std::time::Instant;
 
@@ -91,6 +92,9 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
             if let Some(view) = &state.events {
                 out.push(Call::LoadEvents(view.revision()).into());
             }
+            if let Some(service) = &state.traffic.open {
+                out.push(Call::LoadTraffic(service.clone()).into());
+            }
             out
         }
         Msg::Metrics(view) => {
@@ -98,6 +102,16 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
             vec![]
         }
         Msg::Events(result) => monitor::loaded(state, result),
+        Msg::Traffic {
+            service,
+            result,
+            changed,
+        } => {
+            let keep = selection::remember(state);
+            let out = traffic::loaded(state, service, result, changed, now);
+            selection::restore(state, &keep);
+            out
+        }
         Msg::StopAsked(pid) => {
             state.connection.stop_asked = true;
             state.toast(text::stopping(pid), false, now);

@@ -4,15 +4,22 @@
 
 use crate::tui::state::{List, State};
 
-const LISTS: [List; 4] = [List::Models, List::Versions, List::Services, List::Monitor];
+const LISTS: [List; 6] = [
+    List::Models,
+    List::Versions,
+    List::Services,
+    List::Monitor,
+    List::Traffic,
+    List::Weights,
+];
 
 /// The selected item's name in each table, before the data changes.
-pub fn remember(state: &State) -> [Option<String>; 4] {
+pub fn remember(state: &State) -> [Option<String>; 6] {
     LISTS.map(|l| state.keys(l).get(state.cursor(l).row).cloned())
 }
 
 /// Puts each cursor back on the item it was on; a new item waiting to be selected wins.
-pub fn restore(state: &mut State, kept: &[Option<String>; 4]) {
+pub fn restore(state: &mut State, kept: &[Option<String>; 6]) {
     for (list, key) in LISTS.iter().zip(kept) {
         let keys = state.keys(*list);
         let wanted = match &state.select_next {

@@ -9,6 +9,7 @@ mod monitor;
 mod overlay;
 mod panes;
 mod services;
+mod traffic;
 
 use std::time::Instant;
 
@@ -33,6 +34,20 @@ pub struct Look<'a> {
     pub sym: &'a Symbols,
     pub keymap: &'a Keymap,
     pub now: Instant,
+}
+
+impl Look<'_> {
+    /// Text built before the symbols were known (a dialog's body, a diff) in this look's
+    /// symbols: without UTF-8, `→` `·` `±` become `->` `|` `+-`.
+    pub fn plain(&self, text: &str) -> String {
+        if !self.sym.ascii || text.is_ascii() {
+            return text.to_string();
+        }
+        text.replace('→', "->")
+            .replace(" · ", self.sym.sep)
+            .replace('·', "|")
+            .replace('±', "+-")
+    }
 }
 
 /// Draws a frame; returns how many table rows fit (for paging).

@@ -205,7 +205,7 @@ fn buttons<'a>(labels: [&'a str; 2], second: bool, look: &Look) -> Line<'a> {
 
 fn confirm(frame: &mut Frame, area: Rect, c: &Confirm, look: &Look) {
     let t = look.theme;
-    let mut lines = vec![Line::from(c.body.clone()), Line::from("")];
+    let mut lines = vec![Line::from(look.plain(&c.body)), Line::from("")];
     match &c.typed {
         Some((expected, typed)) => {
             lines.push(Line::styled(
@@ -238,6 +238,7 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
     let title = match f.kind {
         FormKind::Import => crate::tui::text::IMPORT_TITLE,
         FormKind::Deploy => crate::tui::text::DEPLOY_TITLE,
+        FormKind::Weight(_) => crate::tui::text::WEIGHT_TITLE,
     };
     let mut lines = Vec::new();
     for (i, field) in f.fields.iter().enumerate() {
@@ -265,7 +266,7 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
     if f.busy {
         let doing = match f.kind {
             FormKind::Import => crate::tui::text::IMPORTING,
-            FormKind::Deploy => crate::tui::text::DEPLOYING,
+            FormKind::Deploy | FormKind::Weight(_) => crate::tui::text::DEPLOYING,
         };
         lines.push(Line::styled(doing, t.warn));
     } else if let Some(e) = &f.error {

@@ -25,7 +25,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, look: &Look) -> usize 
         Pane::Models => models(frame, area, state, look),
         Pane::Services if state.detail.is_some() => services::detail(frame, area, state, look),
         Pane::Services => services::list(frame, area, state, look),
-        Pane::Traffic => placeholder(frame, area, state, look, crate::tui::text::TRAFFIC_NOT_YET),
+        Pane::Traffic => super::traffic::draw(frame, area, state, look),
         Pane::Monitor => super::monitor::draw(frame, area, state, look),
         Pane::Jobs => placeholder(frame, area, state, look, crate::tui::text::JOBS_NOT_YET),
     }

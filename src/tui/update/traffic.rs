@@ -1,0 +1,152 @@
+//! The Traffic pane's behaviour: opening a service's sliders, staging weights (`h`/`l` ±5,
+//! `H`/`L` ±1, `=` exact), and the two changes that leave the console — apply (`a`) and roll
+//! back (`R`) — each behind a dialog that shows exactly what changes, Cancel focused.
+
+use crate::control::contract::{TrafficCall, TrafficView};
+use crate::tui::action::{Action, Ctx};
+use crate::tui::effect::{Call, Effect, Failure};
+use crate::tui::state::{Confirm, List, Loadable, Overlay, State};
+use crate::tui::text;
+
+type Out = Vec<Effect>;
+
+/// Enter on a service: its sliders, loaded fresh.
+pub fn open(state: &mut State) -> Out {
+    let Some(name) = state.selected(List::Traffic) else {
+        return vec![];
+    };
+    state.traffic.open = Some(name.clone());
+    state.traffic.view = Loadable::Loading;
+    state.traffic.staged = None;
+    state.cursor_mut(List::Weights).row = 0;
+    state.filter.clear();
+    vec![Call::LoadTraffic(name).into()]
+}
+
+/// Esc: back to the list; a staged edit is dropped, and the status line says so.
+pub fn back(state: &mut State, ctx: &Ctx) -> Out {
+    if state.traffic.open.take().is_some() && state.traffic.staged.take().is_some() {
+        state.toast(text::STAGED_DROPPED, false, ctx.now);
+    }
+    vec![]
+}
+
+/// A service's traffic arrived: loaded, or as a change left it.
+pub fn loaded(
+    state: &mut State,
+    service: String,
+    result: Result<TrafficView, Failure>,
+    changed: bool,
+    ctx_now: std::time::Instant,
+) -> Out {
+    if state.traffic.open.as_deref() != Some(service.as_str()) {
+        return vec![];
+    }
+    match result {
+        Ok(view) => {
+            if changed {
+                let said = match view.history.last() {
+                    Some(c) => {
+                        text::traffic_changed(&service, c.kind.name(), &view.split.to_string())
+                    }
+                    None => text::traffic_changed(&service, "change", &view.split.to_string()),
+                };
+                state.traffic.staged = None;
+                state.toast(said, false, ctx_now);
+            }
+            state.traffic.view = Loadable::Ready(view);
+        }
+        // A change that failed leaves the edit staged, to fix or drop.
+        Err(f) if changed => state.toast(text::for_console(&f.message), true, ctx_now),
+        Err(f) => state.traffic.view = Loadable::Failed(text::for_console(&f.message)),
+    }
+    vec![]
+}
+
+/// The version under the cursor.
+fn selected(state: &State) -> Option<u32> {
+    state.selected(List::Weights)?.parse().ok()
+}
+
+/// `h` `l` `H` `L`: the selected version by ±5 or ±1 points, staged.
+pub fn nudge(state: &mut State, ctx: &Ctx) -> Out {
+    let delta = match ctx.action {
+        Action::WeightDown => -5,
+        Action::WeightUp => 5,
+        Action::WeightDownOne => -1,
+        Action::WeightUpOne => 1,
+        _ => return vec![],
+    };
+    if let Some(v) = selected(state) {
+        state.traffic.nudge(v, delta);
+    }
+    vec![]
+}
+
+/// `=`: type the selected version's percent.
+pub fn exact(state: &mut State, _: &Ctx) -> Out {
+    let Some(v) = selected(state) else {
+        return vec![];
+    };
+    let now = state.traffic.shown().map_or(0, |s| s.weight(v));
+    state.overlay = Overlay::Form(super::forms::weight_form(v, now));
+    vec![]
+}
+
+/// `u`: back to the split in force.
+pub fn discard(state: &mut State, ctx: &Ctx) -> Out {
+    if state.traffic.staged.take().is_some() {
+        state.toast(text::STAGED_DROPPED, false, ctx.now);
+    }
+    vec![]
+}
+
+/// `a`: apply the staged split, after a dialog showing `v1 90→70 · v2 10→30`.
+pub fn apply(state: &mut State, ctx: &Ctx) -> Out {
+    let (Some(service), Some(staged)) = (&state.traffic.open, &state.traffic.staged) else {
+        state.toast(text::NOTHING_STAGED, false, ctx.now);
+        return vec![];
+    };
+    let diff = state.traffic.diff(" · ").unwrap_or_default();
+    let call = Call::ChangeTraffic {
+        service: service.clone(),
+        call: TrafficCall::Split {
+            weights: staged.iter().map(|(v, w)| (v.to_string(), w)).collect(),
+            revision: Some(state.traffic.staged_from),
+            reason: String::new(),
+        },
+    };
+    state.overlay = Overlay::Confirm(Confirm {
+        title: text::apply_title(service),
+        body: diff,
+        call,
+        on_ok: false,
+        typed: None,
+    });
+    vec![]
+}
+
+/// `R`: roll back, after a dialog showing exactly the split it goes back to.
+pub fn rollback(state: &mut State, ctx: &Ctx) -> Out {
+    let Some(service) = state.traffic.open.clone() else {
+        return vec![];
+    };
+    let Some((_, diff)) = state.traffic.rollback(" · ") else {
+        state.toast(text::nothing_to_roll_back(&service), false, ctx.now);
+        return vec![];
+    };
+    let typed = (state.environment == "prod").then(|| (service.clone(), String::new()));
+    state.overlay = Overlay::Confirm(Confirm {
+        title: text::rollback_title(&service),
+        body: diff,
+        call: Call::ChangeTraffic {
+            service,
+            call: TrafficCall::Rollback {
+                reason: String::new(),
+            },
+        },
+        on_ok: false,
+        typed,
+    });
+    vec![]
+}
