@@ -438,3 +438,72 @@ fn live_figures_show_load_and_the_monitor_pane_opens() {
     serve.kill().unwrap();
     serve.wait().unwrap();
 }
+
+/// The Traffic pane end to end: a slider moved, the staged diff on screen, the dialog
+/// confirmed, and the split in force changed — as the server's own history says.
+#[test]
+fn traffic_pane_moves_a_slider_and_applies_it() {
+    let Some(tmux) = Tmux::new("traffic") else {
+        return;
+    };
+    let dir = DataDir::new();
+    dir.configure("gateway = \"127.0.0.1:0\"\ncontrol = \"127.0.0.1:0\"\n");
+    let home = dir.scratch.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let cli = |args: &[&str]| {
+        let out = Command::new(BIN)
+            .arg("--data-dir")
+            .arg(&dir.path)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let model = repo_path("assets/iris/iris.pmml");
+    for _ in 0..2 {
+        cli(&[
+            "models",
+            "import",
+            model.to_str().unwrap(),
+            "--name",
+            "iris",
+        ]);
+    }
+    cli(&["services", "deploy", "iris", "--model", "iris:1"]);
+    cli(&["services", "add-version", "iris", "--version", "2"]);
+    let mut serve = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&dir.path)
+        .args(["serve", "--log-file"])
+        .arg(dir.scratch.join("serve.log"))
+        .spawn()
+        .unwrap();
+    let _guard = KillOnDrop(serve.id() as i32);
+    wait_until("the server publishes", || server_pid(&dir.path).is_some());
+
+    tmux.console("c", &dir.path, &home);
+    tmux.wait_for("c", "Models (1)");
+    tmux.keys("c", &["3"]);
+    tmux.wait_for("c", "v1 100% v2 0%");
+    tmux.keys("c", &["Enter"]);
+    tmux.wait_for("c", "revision 1");
+    // v2 up by 5 and 1: staged, v1 gives way.
+    tmux.keys("c", &["j", "l", "L"]);
+    tmux.wait_for("c", "STAGED v1 100→94 · v2 0→6");
+    tmux.keys("c", &["a"]);
+    tmux.wait_for("c", "Apply this split to iris?");
+    tmux.keys("c", &["y"]);
+    tmux.wait_for("c", "revision 2");
+    let history = cli(&["services", "history", "iris", "--json"]);
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    assert_eq!(
+        history[1]["after"],
+        serde_json::json!({"1": 94, "2": 6}),
+        "{history}"
+    );
+    tmux.keys("c", &["C-c"]);
+    tmux.wait_for("c", "CONSOLE-EXITED 0");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}

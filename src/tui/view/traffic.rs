@@ -14,6 +14,9 @@ use crate::control::contract::TrafficView;
 use crate::tui::state::{List, Loadable, State};
 use crate::tui::text;
 
+/// `100→100%` fits: a staged weight beside the one in force.
+const WEIGHT_W: u16 = 10;
+
 pub fn draw(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     match &state.traffic.open {
         Some(name) => sliders(frame, area, state, name, look),
@@ -118,8 +121,9 @@ fn sliders(frame: &mut Frame, area: Rect, state: &State, name: &str, look: &Look
     for (i, (v, row)) in versions.iter().zip(rows.iter()).enumerate() {
         let shown = t.shown().map_or(0, |s| s.weight(*v));
         let now = view.split.weight(*v);
-        let [label, gauge, figures] = Layout::horizontal([
+        let [label, weight, gauge, figures] = Layout::horizontal([
             Constraint::Length(label_w),
+            Constraint::Length(WEIGHT_W),
             Constraint::Fill(1),
             Constraint::Length(figures_w),
         ])
@@ -138,10 +142,16 @@ fn sliders(frame: &mut Frame, area: Rect, state: &State, name: &str, look: &Look
             label,
         );
         let percent = if shown == now {
-            format!("{shown:>3}%")
+            format!("{shown:>4}%")
         } else {
             look.plain(&format!("{now}→{shown}%"))
         };
+        let staged_style = if shown == now {
+            look.theme.accent
+        } else {
+            look.theme.warn
+        };
+        frame.render_widget(Paragraph::new(Line::styled(percent, staged_style)), weight);
         let (filled, unfilled) = if look.sym.ascii {
             ("#", "-")
         } else {
@@ -150,14 +160,10 @@ fn sliders(frame: &mut Frame, area: Rect, state: &State, name: &str, look: &Look
         frame.render_widget(
             LineGauge::default()
                 .ratio(f64::from(shown) / 100.0)
-                .label(percent)
+                .label("")
                 .filled_symbol(filled)
                 .unfilled_symbol(unfilled)
-                .filled_style(if shown == now {
-                    look.theme.accent
-                } else {
-                    look.theme.warn
-                })
+                .filled_style(staged_style)
                 .unfilled_style(look.theme.muted),
             gauge,
         );
@@ -258,9 +264,9 @@ fn history_lines(frame: &mut Frame, area: Rect, view: &TrafficView, look: &Look)
             format!(" ({})", c.reason)
         };
         lines.push(Line::raw(look.plain(&format!(
-            "{:>4} {when} {:<10} {:<8} {change}{reason}",
+            "{:>4} {when} {:<12} {:<8} {change}{reason}",
             c.revision,
-            crate::domain::clip(&c.actor, 10),
+            crate::domain::clip(&c.actor, 12),
             c.kind.name()
         ))));
     }
