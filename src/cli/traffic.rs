@@ -246,27 +246,19 @@ fn print(view: &TrafficView, json: bool) -> Result<(), ControlError> {
     Ok(())
 }
 
-/// `alice 2026-12-02T10:00:00Z split v1 90→70 · v2 10→30 (canary looks fine)`.
+/// `split by alice at 2026-12-02T10:00:00Z: v1 90→70 · v2 10→30 (canary looks fine)`.
 fn change_words(c: &TrafficChange) -> String {
     let reason = match c.reason.is_empty() {
         true => String::new(),
         false => format!(" ({})", c.reason),
     };
-    format!("{} {} {} {}{reason}", c.kind.name(), c.actor, c.at, diff(c))
-}
-
-fn diff(c: &TrafficChange) -> String {
-    let versions: std::collections::BTreeSet<u32> =
-        c.before.keys().chain(c.after.keys()).copied().collect();
-    let weight = |m: &std::collections::BTreeMap<u32, u8>, v| {
-        m.get(&v).map_or("-".to_string(), |w| w.to_string())
-    };
-    versions
-        .into_iter()
-        .filter(|v| c.before.get(v) != c.after.get(v))
-        .map(|v| format!("v{v} {}→{}", weight(&c.before, v), weight(&c.after, v)))
-        .collect::<Vec<_>>()
-        .join(" · ")
+    format!(
+        "{} by {} at {}: {}{reason}",
+        c.kind.name(),
+        c.actor,
+        c.at,
+        c.summary(" · ")
+    )
 }
 
 fn print_history(changes: &[TrafficChange]) {
@@ -281,7 +273,7 @@ fn print_history(changes: &[TrafficChange]) {
             c.at.clone(),
             c.actor.clone(),
             c.kind.name().to_string(),
-            diff(c),
+            c.summary(" · "),
             c.reason.clone(),
         ]);
     }

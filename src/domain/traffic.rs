@@ -277,6 +277,35 @@ pub struct TrafficChange {
     pub reason: String,
 }
 
+impl TrafficChange {
+    /// `+v3` for a version added, `-v1` for one removed, then the weights that moved:
+    /// `v1 90→70 · v2 10→30`.
+    pub fn summary(&self, sep: &str) -> String {
+        let mut words: Vec<String> = self
+            .after
+            .keys()
+            .filter(|v| !self.before.contains_key(v))
+            .map(|v| format!("+v{v}"))
+            .chain(
+                self.before
+                    .keys()
+                    .filter(|v| !self.after.contains_key(v))
+                    .map(|v| format!("-v{v}")),
+            )
+            .collect();
+        if let (Ok(before), Ok(after)) = (
+            Split::new(self.before.clone()),
+            Split::new(self.after.clone()),
+        ) {
+            let moved = after.diff(&before, sep);
+            if !moved.is_empty() {
+                words.push(moved);
+            }
+        }
+        words.join(" ")
+    }
+}
+
 /// The split a rollback goes to, with the revision in force (the newest change's): the split
 /// before the newest change that moved traffic and was not itself a rollback, one further back
 /// for each rollback since. `None` when there is nothing further back. The store applies it;

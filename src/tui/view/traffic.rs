@@ -236,28 +236,7 @@ fn history_lines(frame: &mut Frame, area: Rect, view: &TrafficView, look: &Look)
         let when =
             c.at.get(5..16)
                 .map_or(c.at.clone(), |t| t.replace('T', " "));
-        // Versions added or removed, then weights moved.
-        let mut words: Vec<String> = c
-            .after
-            .keys()
-            .filter(|v| !c.before.contains_key(v))
-            .map(|v| format!("+v{v}"))
-            .chain(
-                c.before
-                    .keys()
-                    .filter(|v| !c.after.contains_key(v))
-                    .map(|v| format!("-v{v}")),
-            )
-            .collect();
-        let before = crate::domain::Split::new(c.before.clone()).ok();
-        let after = crate::domain::Split::new(c.after.clone()).ok();
-        if let (Some(b), Some(a)) = (before, after) {
-            let moved = a.diff(&b, look.sym.sep);
-            if !moved.is_empty() {
-                words.push(moved);
-            }
-        }
-        let change = words.join(" ");
+        let change = c.summary(look.sym.sep);
         let reason = if c.reason.is_empty() {
             String::new()
         } else {
