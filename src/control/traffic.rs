@@ -14,6 +14,10 @@ use crate::store::Apply;
 /// Longest label and sticky header name.
 const MAX_NAME: usize = 63;
 
+/// Changes a traffic view carries, the newest: every change answers with the view, and a
+/// service changed ten thousand times must not send its whole past each time.
+pub const HISTORY_SHOWN: usize = 200;
+
 impl Core {
     /// A service's split, rules and traffic history.
     pub fn traffic(&self, name: &str) -> Result<TrafficView, ControlError> {
@@ -39,7 +43,9 @@ impl Core {
             split,
             sticky_header: s.traffic.sticky_header.clone(),
             labels: s.traffic.labels.clone(),
-            history: self.store.traffic_history(s.name.as_str())?,
+            history: self
+                .store
+                .traffic_history(s.name.as_str(), Some(HISTORY_SHOWN))?,
         })
     }
 

@@ -220,8 +220,12 @@ impl Store {
         .await
     }
 
-    /// A service's traffic changes, oldest first.
-    pub fn traffic_history(&self, service: &str) -> Result<Vec<TrafficChange>, StoreError> {
+    /// A service's traffic changes, oldest first: all of them, or the newest `limit`.
+    pub fn traffic_history(
+        &self,
+        service: &str,
+        limit: Option<usize>,
+    ) -> Result<Vec<TrafficChange>, StoreError> {
         let service = service.to_string();
         self.read(move |c| {
             let id: i64 = c
@@ -232,14 +236,14 @@ impl Store {
                 )
                 .optional()?
                 .ok_or_else(|| StoreError::Missing(format!("no service is called {service}")))?;
-            history(c, id)
+            history(c, id, limit)
         })
     }
 
     /// The split a rollback goes to and the revision it is judged against
     /// ([`rollback_target`]); `None` when there is nothing further back.
     pub fn rollback_target(&self, service: &str) -> Result<Option<(Split, i64)>, StoreError> {
-        let changes = self.traffic_history(service)?;
+        let changes = self.traffic_history(service, None)?;
         Ok(rollback_target(&changes))
     }
 }
@@ -345,12 +349,17 @@ fn stale(
     )))
 }
 
-fn history(c: &Connection, id: i64) -> Result<Vec<TrafficChange>, StoreError> {
+fn history(
+    c: &Connection,
+    id: i64,
+    limit: Option<usize>,
+) -> Result<Vec<TrafficChange>, StoreError> {
     let mut stmt = c.prepare(
         "SELECT revision, at, actor, kind, before_json, after_json, reason
-         FROM traffic_changes WHERE service_id = ?1 ORDER BY id",
+         FROM traffic_changes WHERE service_id = ?1 ORDER BY id DESC LIMIT ?2",
     )?;
-    let rows = stmt.query_map([id], |r| {
+    let limit = limit.map_or(-1, |l| l as i64);
+    let rows = stmt.query_map((id, limit), |r| {
         let parse = |text: String| serde_json::from_str(&text).unwrap_or_default();
         Ok(TrafficChange {
             revision: r.get(0)?,
@@ -362,5 +371,7 @@ fn history(c: &Connection, id: i64) -> Result<Vec<TrafficChange>, StoreError> {
             reason: r.get(6)?,
         })
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    let mut changes: Vec<TrafficChange> = rows.collect::<Result<_, _>>()?;
+    changes.reverse();
+    Ok(changes)
 }

@@ -60,6 +60,6 @@ pub struct TrafficView {
     pub sticky_header: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, u32>,
-    /// Oldest first.
+    /// Oldest first; the newest 200 changes.
     pub history: Vec<TrafficChange>,
 }
