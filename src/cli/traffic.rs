@@ -4,7 +4,7 @@
 use clap::Subcommand;
 
 use super::output::{print_json, print_table, row};
-use crate::control::contract::{TrafficCall, TrafficView};
+use crate::control::contract::{CanaryAction, TrafficCall, TrafficView};
 use crate::control::{ControlError, Session, traffic::parse_labels};
 use crate::domain::Split;
 use crate::domain::TrafficChange;
@@ -81,6 +81,37 @@ pub enum TrafficCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Take a version through steps of traffic, each judged before the next:
+    /// `canary iris --to 2 --steps 5,25,pause,50,100`; `canary status|pause|resume|promote|abort iris`
+    Canary {
+        /// SERVICE to start one, or an action (status, pause, resume, promote, abort) and SERVICE
+        #[arg(num_args = 1..=2, value_name = "[ACTION] SERVICE")]
+        words: Vec<String>,
+        /// The candidate version (added at 0% if the service does not hold it)
+        #[arg(long)]
+        to: Option<u32>,
+        /// Percents rising to 100; `pause` waits for a person
+        #[arg(long, default_value = "5,25,50,100")]
+        steps: String,
+        /// How long each step lasts at least (e.g. 60s, 5m)
+        #[arg(long, default_value = "60s")]
+        interval: String,
+        /// Client requests the candidate must serve in a step before it is judged
+        #[arg(long, default_value_t = 200)]
+        min_requests: u64,
+        /// The most error rate the candidate may show (e.g. 1%)
+        #[arg(long, default_value = "1%")]
+        max_error_rate: String,
+        /// The most p99 the candidate may show, in milliseconds
+        #[arg(long, default_value_t = 500.0)]
+        max_p99_ms: f64,
+        /// With status: print it again every second until the canary ends
+        #[arg(long)]
+        watch: bool,
+        /// Print JSON for scripts
+        #[arg(long)]
+        json: bool,
+    },
     /// Name versions for TF Serving's /labels/ paths: `label iris stable=1 canary=2`
     Label {
         name: String,
@@ -104,7 +135,8 @@ impl TrafficCommand {
             | TrafficCommand::Upgrade { json, .. }
             | TrafficCommand::Rollback { json, .. }
             | TrafficCommand::History { json, .. }
-            | TrafficCommand::Label { json, .. } => *json,
+            | TrafficCommand::Label { json, .. }
+            | TrafficCommand::Canary { json, .. } => *json,
         }
     }
 }
@@ -188,6 +220,69 @@ pub async fn run(
             }
             return Ok(());
         }
+        TrafficCommand::Canary {
+            words,
+            to,
+            steps,
+            interval,
+            min_requests,
+            max_error_rate,
+            max_p99_ms,
+            watch,
+            ..
+        } => {
+            let (action, name) = match words.as_slice() {
+                [name] => (None, name.clone()),
+                [action, name] => (Some(action.as_str()), name.clone()),
+                _ => return Err(ControlError::field("service", "name the service")),
+            };
+            let action = match action {
+                None => None,
+                Some("status") => return canary_status(session, &name, watch, json).await,
+                Some("pause") => Some(CanaryAction::Pause),
+                Some("resume") => Some(CanaryAction::Resume),
+                Some("promote") => Some(CanaryAction::Promote),
+                Some("abort") => Some(CanaryAction::Abort),
+                Some(other) => {
+                    return Err(ControlError::field(
+                        "action",
+                        format!(
+                            "{other:?} is not a canary action: status, pause, resume, promote or abort"
+                        ),
+                    ));
+                }
+            };
+            let call = match action {
+                Some(action) => TrafficCall::Canary { action },
+                None => {
+                    let to = to.ok_or_else(|| {
+                        ControlError::field("to", "name the candidate version: --to N")
+                    })?;
+                    let interval_secs = crate::domain::period::duration(&interval)
+                        .map_err(|e| ControlError::field("interval", e))?
+                        as u64;
+                    let max_error_pct = max_error_rate
+                        .trim()
+                        .trim_end_matches('%')
+                        .parse::<f64>()
+                        .map_err(|_| {
+                            ControlError::field(
+                                "max_error_rate",
+                                format!("{max_error_rate:?} is not a percent (e.g. 1%)"),
+                            )
+                        })?;
+                    TrafficCall::CanaryStart {
+                        to,
+                        steps,
+                        interval_secs,
+                        min_requests,
+                        max_error_pct,
+                        max_p99_ms,
+                    }
+                }
+            };
+            change(name, call)
+        }
         TrafficCommand::Label {
             name,
             labels,
@@ -240,10 +335,52 @@ fn print(view: &TrafficView, json: bool) -> Result<(), ControlError> {
             .collect();
         crate::say!("labels   {}", labels.join(" "));
     }
+    if let Some(c) = &view.canary {
+        crate::say!(
+            "canary   v{} {:?}: {}",
+            c.candidate,
+            c.state,
+            c.steps_words()
+        );
+        crate::say!("         {}", c.verdict);
+    }
     if let Some(last) = view.history.last() {
         crate::say!("last     {}", change_words(last));
     }
     Ok(())
+}
+
+/// `canary status SVC [--watch]`: the canary's step and last judgement, again each second.
+async fn canary_status(
+    session: &Session,
+    name: &str,
+    watch: bool,
+    json: bool,
+) -> Result<(), ControlError> {
+    loop {
+        let view = session.traffic(name).await?;
+        let Some(canary) = &view.canary else {
+            return Err(ControlError::NotFound(format!(
+                "{name} has never had a canary (`modeldeck services canary {name} --to N` starts one)"
+            )));
+        };
+        if json {
+            print_json(&serde_json::json!(canary));
+        } else {
+            crate::say!(
+                "{name}  v{} {:?}  {}  (split {})",
+                canary.candidate,
+                canary.state,
+                canary.steps_words(),
+                view.split
+            );
+            crate::say!("  {}", canary.verdict);
+        }
+        if !watch || canary.state.done() {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
 }
 
 /// `split by alice at 2026-12-02T10:00:00Z: v1 90→70 · v2 10→30 (canary looks fine)`.

@@ -6,6 +6,7 @@
 //! path whichever way a change arrives.
 
 pub mod api;
+mod canary;
 pub mod client;
 pub mod contract;
 mod error;

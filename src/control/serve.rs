@@ -93,6 +93,7 @@ pub async fn serve_until(
         settings.log.access,
         stopping.clone(),
     ));
+    let canaries = tokio::spawn(api::canary::drive(Arc::clone(&api), stopping.clone()));
     let for_calls = Arc::clone(&api);
     let control_task = tokio::spawn(net::serve(
         control_listener,
@@ -110,6 +111,7 @@ pub async fn serve_until(
     let _ = stop_tx.send(true);
     let _ = gateway_task.await;
     let _ = control_task.await;
+    let _ = canaries.await;
     // The drained requests' counts, and the partial minute, go to the store before it closes.
     ticker.stop().await;
     let _ = std::fs::remove_file(&info);

@@ -46,6 +46,7 @@ impl Core {
             history: self
                 .store
                 .traffic_history(s.name.as_str(), Some(HISTORY_SHOWN))?,
+            canary: self.store.canary(s.name.as_str())?,
         })
     }
 
@@ -160,6 +161,23 @@ impl Core {
                 let header = header.map(|h| check_header(&h)).transpose()?;
                 store.set_sticky(actor, name, header).await?
             }
+            TrafficCall::CanaryStart {
+                to,
+                steps,
+                interval_secs,
+                min_requests,
+                max_error_pct,
+                max_p99_ms,
+            } => {
+                let gates = crate::domain::canary::Gates {
+                    interval_secs,
+                    min_requests,
+                    max_error_pct,
+                    max_p99_ms,
+                };
+                self.start_canary(actor, name, to, &steps, gates).await?
+            }
+            TrafficCall::Canary { action } => self.steer_canary(actor, name, action).await?,
         };
         self.traffic_view(&service)
     }

@@ -2,6 +2,7 @@
 //! name or a version can be tested as a plain function and reused by the CLI, the control API
 //! and the console alike.
 
+pub mod canary;
 mod event;
 pub mod latency;
 pub mod metrics;

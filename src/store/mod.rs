@@ -7,6 +7,7 @@
 //! change stream's revision) inside the same transaction, so the log never disagrees with the
 //! data.
 
+mod canary;
 mod metrics;
 mod models;
 pub mod schema;

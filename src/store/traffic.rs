@@ -34,39 +34,7 @@ impl Store {
     ) -> Result<Service, StoreError> {
         let (actor, service) = (actor.to_string(), service.to_string());
         self.write(move |tx| {
-            let (id, revision) = live(tx, &service)?;
-            if let Some(from) = apply.from_revision
-                && from != revision
-            {
-                return Err(stale(tx, id, &service, from, revision)?);
-            }
-            let before = weights(tx, id)?;
-            let held: Vec<u32> = before.keys().copied().collect();
-            apply
-                .split
-                .check_versions(&held)
-                .map_err(|e| StoreError::Refused {
-                    code: "invalid_split",
-                    message: e.to_string(),
-                })?;
-            for (version, weight) in apply.split.iter() {
-                tx.execute(
-                    "UPDATE deployments SET weight = ?1
-                     WHERE service_id = ?2 AND version = ?3 AND removed_at IS NULL",
-                    (weight, id, version),
-                )?;
-            }
-            let after = weights(tx, id)?;
-            record(
-                tx,
-                &actor,
-                id,
-                &service,
-                apply.kind,
-                &before,
-                &after,
-                &apply.reason,
-            )?;
+            apply_in(tx, &actor, &service, apply)?;
             loaded(tx, &service)
         })
         .await
@@ -246,6 +214,52 @@ impl Store {
         let changes = self.traffic_history(service, None)?;
         Ok(rollback_target(&changes))
     }
+}
+
+/// Applies a split inside a transaction (see [`Store::apply_split`]). A change a person makes
+/// pauses the service's running canary; the canary's own steps do not.
+pub(super) fn apply_in(
+    tx: &Transaction,
+    actor: &str,
+    service: &str,
+    apply: Apply,
+) -> Result<(), StoreError> {
+    let (id, revision) = live(tx, service)?;
+    if let Some(from) = apply.from_revision
+        && from != revision
+    {
+        return Err(stale(tx, id, service, from, revision)?);
+    }
+    let before = weights(tx, id)?;
+    let held: Vec<u32> = before.keys().copied().collect();
+    apply
+        .split
+        .check_versions(&held)
+        .map_err(|e| StoreError::Refused {
+            code: "invalid_split",
+            message: e.to_string(),
+        })?;
+    for (version, weight) in apply.split.iter() {
+        tx.execute(
+            "UPDATE deployments SET weight = ?1
+             WHERE service_id = ?2 AND version = ?3 AND removed_at IS NULL",
+            (weight, id, version),
+        )?;
+    }
+    let after = weights(tx, id)?;
+    if apply.kind != ChangeKind::Canary {
+        super::canary::pause_for_manual_change(tx, id, actor)?;
+    }
+    record(
+        tx,
+        actor,
+        id,
+        service,
+        apply.kind,
+        &before,
+        &after,
+        &apply.reason,
+    )
 }
 
 /// The live service's id and traffic revision.

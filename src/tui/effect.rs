@@ -90,7 +90,7 @@ pub enum Msg {
     /// in, or the change failed and stays staged).
     Traffic {
         service: String,
-        result: Result<TrafficView, Failure>,
+        result: Result<Box<TrafficView>, Failure>,
         changed: bool,
     },
 }

@@ -269,7 +269,11 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             Some(Msg::Versions(name, result.map_err(Failure::from)))
         }
         Call::LoadTraffic(service) => Some(Msg::Traffic {
-            result: client.traffic(&service).await.map_err(Failure::from),
+            result: client
+                .traffic(&service)
+                .await
+                .map(Box::new)
+                .map_err(Failure::from),
             service,
             changed: false,
         }),
@@ -277,6 +281,7 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             result: client
                 .change_traffic(&service, &call)
                 .await
+                .map(Box::new)
                 .map_err(Failure::from),
             service,
             changed: true,

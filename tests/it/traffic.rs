@@ -354,3 +354,132 @@ async fn labels_address_versions_and_a_split_survives_kill_9() {
     assert_eq!(r.headers()["x-modeldeck-version"].to_str().unwrap(), "1");
     s.stop().await;
 }
+
+/// `iris` v1 and a v2 that runs `behaviour` (a test runtime), v1 at 100%.
+async fn with_candidate(dir: &DataDir, behaviour: &str) -> (Server, String) {
+    let (s, key) = serving(dir, "assets/iris/iris.pmml", "iris").await;
+    let text = std::fs::read_to_string(repo_path("assets/iris/iris.pmml")).unwrap();
+    let text = text.replacen(
+        "<Header>",
+        &format!("<Header><Extension name=\"modeldeck-test-runtime\" value=\"{behaviour}\"/>"),
+        1,
+    );
+    let file = dir.scratch.join("candidate.pmml");
+    std::fs::write(&file, text).unwrap();
+    dir.import(file.to_str().unwrap(), "iris").await;
+    (s, key)
+}
+
+/// Sends requests (a few at a time) until the canary's state is `state`; its traffic view.
+async fn load_until(s: &Server, key: &str, state: &str) -> Value {
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        for _ in 0..10 {
+            predict(&client, &s.gateway, "iris", key, None).await;
+        }
+        let view = s.get("services/iris/traffic").await;
+        if view["canary"]["state"] == json!(state) {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the canary never reached {state}: {}",
+        s.get("services/iris/traffic").await
+    );
+}
+
+#[cfg(feature = "test-runtimes")]
+#[tokio::test]
+async fn a_canary_that_errors_is_rolled_back_with_the_reason() {
+    let dir = DataDir::new();
+    let (s, key) = with_candidate(&dir, "fail-every 3").await;
+    let out = dir
+        .ok(&[
+            "services",
+            "canary",
+            "iris",
+            "--to",
+            "2",
+            "--steps",
+            "50,100",
+            "--interval",
+            "1s",
+            "--min-requests",
+            "20",
+            "--max-error-rate",
+            "1%",
+        ])
+        .await;
+    assert!(out.contains("v1 50% · v2 50%"), "{out}");
+    let view = load_until(&s, &key, "rolled_back").await;
+    assert_eq!(view["split"], json!({"1": 100, "2": 0}), "{view}");
+    let verdict = view["canary"]["verdict"].as_str().unwrap();
+    assert!(verdict.contains("error rate"), "{verdict}");
+    let last = view["history"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["kind"], &last["actor"]),
+        (&json!("canary"), &json!("canary"))
+    );
+    assert!(
+        last["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("canary breach"),
+        "{last}"
+    );
+    s.stop().await;
+}
+
+#[cfg(feature = "test-runtimes")]
+#[tokio::test]
+async fn a_canary_pauses_for_people_survives_kill_9_and_is_promoted() {
+    let dir = DataDir::new();
+    let (s, key) = with_candidate(&dir, "echo").await;
+    change(
+        &s,
+        json!({"op": "canary_start", "to": 2, "steps": "10,pause,100", "interval_secs": 1,
+               "min_requests": 20, "max_error_pct": 1.0, "max_p99_ms": 500.0}),
+    )
+    .await;
+    // A person changes the traffic by hand: the canary stops and says why.
+    let view = change(&s, json!({"op": "split", "weights": {"1": 85, "2": 15}})).await;
+    assert_eq!(view["canary"]["state"], json!("paused"), "{view}");
+    assert!(
+        view["canary"]["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("by hand")
+    );
+    change(&s, json!({"op": "canary", "action": "resume"})).await;
+    // The first step holds; the next is a pause for a person.
+    let view = load_until(&s, &key, "paused").await;
+    assert_eq!(view["canary"]["step"], json!(1), "{view}");
+    assert!(
+        view["canary"]["verdict"]
+            .as_str()
+            .unwrap()
+            .contains("waiting for a person")
+    );
+    // kill -9: the canary is where it was, and so is the split.
+    s.kill_9().await;
+    let s = Server::start(&dir).await;
+    wait_ready(&s.gateway, "iris", &key).await;
+    let view = s.get("services/iris/traffic").await;
+    assert_eq!(
+        (
+            &view["canary"]["state"],
+            &view["canary"]["step"],
+            &view["split"]
+        ),
+        (&json!("paused"), &json!(1), &json!({"1": 85, "2": 15})),
+        "{view}"
+    );
+    let out = dir.ok(&["services", "canary", "resume", "iris"]).await;
+    assert!(out.contains("v1 0% · v2 100%"), "{out}");
+    let view = load_until(&s, &key, "promoted").await;
+    assert_eq!(view["split"], json!({"1": 0, "2": 100}));
+    let status = dir.ok(&["services", "canary", "status", "iris"]).await;
+    assert!(status.contains("Promoted"), "{status}");
+    s.stop().await;
+}

@@ -12,6 +12,7 @@
 //! call, with the types of [`contract`](super::contract)), [`watch`] (server-sent events).
 //! `GET /api/v1/identity` alone needs no token: a client checks it before sending one.
 
+pub mod canary;
 pub mod reply;
 mod routes;
 mod watch;

@@ -47,6 +47,32 @@ pub enum TrafficCall {
     Labels { labels: BTreeMap<String, u32> },
     /// Route by this request header's value, so a caller stays on one version (`None`: off).
     Sticky { header: Option<String> },
+    /// Takes version `to` through `steps` (`5,25,pause,50,100`), each judged once the candidate
+    /// has served `min_requests` client requests and `interval_secs` have passed.
+    CanaryStart {
+        to: u32,
+        steps: String,
+        interval_secs: u64,
+        min_requests: u64,
+        max_error_pct: f64,
+        max_p99_ms: f64,
+    },
+    /// Steers the running canary.
+    Canary { action: CanaryAction },
+}
+
+/// What a person can do to a canary.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CanaryAction {
+    /// Hold at this step.
+    Pause,
+    /// Go on: measure this step afresh, or past a `pause` step to the next.
+    Resume,
+    /// All traffic to the candidate now.
+    Promote,
+    /// Stop; the split stays as it is.
+    Abort,
 }
 
 /// A service's traffic: the split in force with its revision, the rules, and the changes.
@@ -62,4 +88,7 @@ pub struct TrafficView {
     pub labels: BTreeMap<String, u32>,
     /// Oldest first; the newest 200 changes.
     pub history: Vec<TrafficChange>,
+    /// The service's canary, running or the last one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<crate::domain::canary::Canary>,
 }

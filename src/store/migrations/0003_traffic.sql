@@ -12,3 +12,10 @@ ALTER TABLE traffic_changes ADD COLUMN kind TEXT NOT NULL DEFAULT 'split'
     CHECK (kind IN ('split', 'upgrade', 'rollback', 'add', 'remove', 'canary'));
 ALTER TABLE traffic_changes ADD COLUMN reason TEXT NOT NULL DEFAULT '';
 ALTER TABLE traffic_changes ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+
+-- A service's canary (at most one): the candidate, its steps and gates, where it is, and the
+-- split to go back to on a breach, as JSON (domain::canary::Canary).
+CREATE TABLE canaries (
+    service_id INTEGER PRIMARY KEY REFERENCES services(id),
+    body       TEXT NOT NULL
+);

@@ -59,6 +59,7 @@ fn fraud_traffic() -> TrafficView {
             change(2, ChangeKind::Split, "3=100 4=0", "3=90 4=10", "alice"),
             change(3, ChangeKind::Upgrade, "3=90 4=10", "3=80 4=20", "bob"),
         ],
+        canary: None,
     }
 }
 
@@ -69,7 +70,7 @@ fn open_fraud() -> State {
     assert_eq!(out, vec![Effect::Call(Call::LoadTraffic("fraud".into()))]);
     let msg = Msg::Traffic {
         service: "fraud".into(),
-        result: Ok(fraud_traffic()),
+        result: Ok(Box::new(fraud_traffic())),
         changed: false,
     };
     update(&mut s, &Keymap::defaults(), msg, t0());
@@ -162,7 +163,7 @@ fn apply_shows_the_diff_with_cancel_focused_and_carries_the_revision() {
     ));
     let applied = Msg::Traffic {
         service: "fraud".into(),
-        result: Ok(after),
+        result: Ok(Box::new(after)),
         changed: true,
     };
     update(&mut s, &Keymap::defaults(), applied, t0());

@@ -35,7 +35,7 @@ pub fn back(state: &mut State, ctx: &Ctx) -> Out {
 pub fn loaded(
     state: &mut State,
     service: String,
-    result: Result<TrafficView, Failure>,
+    result: Result<Box<TrafficView>, Failure>,
     changed: bool,
     ctx_now: std::time::Instant,
 ) -> Out {
@@ -54,7 +54,7 @@ pub fn loaded(
                 state.traffic.staged = None;
                 state.toast(said, false, ctx_now);
             }
-            state.traffic.view = Loadable::Ready(view);
+            state.traffic.view = Loadable::Ready(*view);
         }
         // A change that failed leaves the edit staged, to fix or drop.
         Err(f) if changed => state.toast(text::for_console(&f.message), true, ctx_now),
