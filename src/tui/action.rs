@@ -77,6 +77,8 @@ pub enum Action {
     ApplyTraffic,
     DiscardTraffic,
     Rollback,
+    StartCanary,
+    Promote,
 }
 
 /// What a handler is given besides the state: the time (the only clock `update` reads) and
@@ -587,6 +589,24 @@ pub const ACTIONS: &[ActionDef] = &[
         "roll back to the previous split (confirm)",
         "roll back",
         tr::rollback,
+    )),
+    writes(def(
+        A::StartCanary,
+        "canary",
+        &["c"],
+        T,
+        "start a canary (form)",
+        "canary",
+        tr::canary,
+    )),
+    writes(def(
+        A::Promote,
+        "promote",
+        &["p"],
+        T,
+        "resume a paused canary, or promote a running one (confirm)",
+        "promote",
+        tr::promote,
     )),
 ];
 

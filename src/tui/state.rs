@@ -136,6 +136,8 @@ pub enum FormKind {
     Deploy,
     /// An exact percent for one version in the Traffic pane (staged, not sent).
     Weight(u32),
+    /// A canary for the open service in the Traffic pane.
+    Canary,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -187,6 +187,16 @@ pub const HINT_MODEL_REF: &str = "MODEL or MODEL:VERSION";
 pub const MONITOR_EMPTY: &str =
     "No services to watch: deploy one (Services pane, n), then send it requests.";
 pub const FROZEN: &str = "FROZEN (f resumes)";
+pub const CANARY_TITLE: &str = "Canary: take a version through steps, each judged";
+pub const HINT_CANARY_TO: &str = "the candidate version (added at 0% if not held)";
+pub const HINT_CANARY_STEPS: &str = "percents rising to 100; `pause` waits for you";
+pub const HINT_CANARY_INTERVAL: &str = "each step lasts at least this (30s, 5m)";
+pub const HINT_CANARY_MIN: &str = "client requests the candidate serves before a step is judged";
+pub const HINT_CANARY_ERRORS: &str = "the most error % the candidate may show";
+pub const HINT_CANARY_P99: &str = "the most p99 (ms) the candidate may show";
+pub const BAD_CANARY_TO: &str = "give the candidate's version number";
+pub const NO_CANARY: &str = "no canary in progress: c starts one";
+
 pub const STAGED_DROPPED: &str = "staged traffic edit dropped; the split in force is unchanged";
 pub const NOTHING_STAGED: &str =
     "nothing staged: move a version's weight first (h/l by 5, H/L by 1, = exact)";
@@ -195,10 +205,24 @@ pub const BAD_PERCENT: &str = "give a whole percent from 0 to 100";
 pub const WEIGHT_TITLE: &str = "Weight (staged until a applies it)";
 pub const TRAFFIC_EMPTY: &str =
     "No services: deploy one (Services pane, n), then split its traffic here.";
-pub const TRAFFIC_HINT: [&str; 4] = ["h/l ±5 H/L ±1 = exact", "a apply", "u undo", "R roll back"];
+pub const TRAFFIC_HINT: [&str; 5] = [
+    "h/l ±5 H/L ±1 = exact",
+    "a apply",
+    "u undo",
+    "R roll back",
+    "c canary",
+];
 
 pub fn traffic_changed(service: &str, kind: &str, split: &str) -> String {
     format!("{service}: {kind} applied, now {split}")
+}
+
+pub fn resume_title(service: &str) -> String {
+    format!("Resume {service}'s canary at its next step?")
+}
+
+pub fn promote_title(service: &str, version: u32) -> String {
+    format!("Promote v{version} to all of {service}'s traffic now?")
 }
 
 pub fn apply_title(service: &str) -> String {

@@ -201,3 +201,76 @@ fn rollback_shows_the_split_it_goes_back_to() {
     press(&mut s, &["R"]);
     assert!(matches!(s.overlay, Overlay::None));
 }
+
+#[test]
+fn a_canary_is_started_from_a_form_shown_and_promoted_after_a_dialog() {
+    let mut s = open_fraud();
+    // The form proposes the version at 0% (none here: v4 has 20%), with the defaults.
+    press(&mut s, &["c"]);
+    let Overlay::Form(form) = &s.overlay else {
+        panic!("a form")
+    };
+    assert_eq!(form.value("steps"), "5,25,50,100");
+    // No version: the form says so and stays.
+    press(&mut s, &["enter"]);
+    assert!(matches!(&s.overlay, Overlay::Form(f) if f.error.is_some()));
+    type_text(&mut s, "4");
+    let out = press(&mut s, &["enter"]);
+    let Some(Effect::Call(Call::ChangeTraffic { service, call })) = out.first() else {
+        panic!("a change: {out:?}")
+    };
+    assert_eq!(service, "fraud");
+    assert!(
+        matches!(
+            call,
+            TrafficCall::CanaryStart {
+                to: 4,
+                interval_secs: 60,
+                min_requests: 200,
+                ..
+            }
+        ),
+        "{call:?}"
+    );
+    // The server's answer: a canary paused at a pause step.
+    let mut view = fraud_traffic();
+    view.canary = Some(crate::domain::canary::Canary {
+        candidate: 4,
+        steps: crate::domain::canary::parse_steps("20,pause,100").unwrap(),
+        step: 1,
+        gates: crate::domain::canary::Gates {
+            interval_secs: 60,
+            min_requests: 200,
+            max_error_pct: 1.0,
+            max_p99_ms: 500.0,
+        },
+        state: crate::domain::canary::CanaryState::Paused,
+        baseline: weights("3=100 4=0"),
+        verdict: "step 1 held (error 0.00%, p99 0.10 ms over 240 requests); waiting for a person"
+            .into(),
+        started_by: "alice".into(),
+        started_at: "2026-12-02T10:00:00Z".into(),
+    });
+    let msg = Msg::Traffic {
+        service: "fraud".into(),
+        result: Ok(Box::new(view)),
+        changed: false,
+    };
+    update(&mut s, &Keymap::defaults(), msg, t0());
+    snap("traffic_canary", &s);
+    press(&mut s, &["p"]);
+    let Overlay::Confirm(c) = &s.overlay else {
+        panic!("a dialog")
+    };
+    assert!(c.title.contains("Resume"), "{}", c.title);
+    let out = press(&mut s, &["y"]);
+    assert_eq!(
+        out,
+        vec![Effect::Call(Call::ChangeTraffic {
+            service: "fraud".into(),
+            call: TrafficCall::Canary {
+                action: crate::control::contract::CanaryAction::Resume
+            },
+        })]
+    );
+}

@@ -4,6 +4,7 @@
 
 use crossterm::event::KeyCode;
 
+use crate::control::contract::TrafficCall;
 use crate::domain::{CONCURRENCY, MAX_BATCH_ROWS, Setting, THREADS, TIMEOUT_MS};
 use crate::tui::effect::{Call, Effect};
 use crate::tui::input::Input;
@@ -75,6 +76,72 @@ pub fn weight_form(version: u32, now: u8) -> Form {
     )
 }
 
+/// `c` in the Traffic pane: a canary for the open service, with the defaults filled in.
+pub fn canary_form(candidate: Option<u32>) -> Form {
+    let version = candidate.map(|v| v.to_string()).unwrap_or_default();
+    form(
+        FormKind::Canary,
+        vec![
+            field("to", "version", &version, text::HINT_CANARY_TO.into()),
+            field(
+                "steps",
+                "steps",
+                "5,25,50,100",
+                text::HINT_CANARY_STEPS.into(),
+            ),
+            field(
+                "interval",
+                "interval",
+                "60s",
+                text::HINT_CANARY_INTERVAL.into(),
+            ),
+            field(
+                "min_requests",
+                "min requests",
+                "200",
+                text::HINT_CANARY_MIN.into(),
+            ),
+            field(
+                "max_error_pct",
+                "max error %",
+                "1",
+                text::HINT_CANARY_ERRORS.into(),
+            ),
+            field(
+                "max_p99_ms",
+                "max p99 ms",
+                "500",
+                text::HINT_CANARY_P99.into(),
+            ),
+        ],
+    )
+}
+
+/// The canary form's values as the call, or what is wrong with them (and in which field).
+fn canary_call(form: &Form) -> Result<TrafficCall, (usize, String)> {
+    let v = |k: &str| form.value(k).trim().to_string();
+    let at = |k: &str| form.fields.iter().position(|f| f.key == k).unwrap_or(0);
+    let number = |k: &str| -> Result<f64, (usize, String)> {
+        v(k).trim_end_matches('%')
+            .parse::<f64>()
+            .map_err(|_| (at(k), format!("{} must be a number", k.replace('_', " "))))
+    };
+    let to = v("to")
+        .trim_start_matches('v')
+        .parse::<u32>()
+        .map_err(|_| (at("to"), text::BAD_CANARY_TO.to_string()))?;
+    let interval =
+        crate::domain::period::duration(&v("interval")).map_err(|e| (at("interval"), e))?;
+    Ok(TrafficCall::CanaryStart {
+        to,
+        steps: v("steps"),
+        interval_secs: interval as u64,
+        min_requests: number("min_requests")? as u64,
+        max_error_pct: number("max_error_pct")?,
+        max_p99_ms: number("max_p99_ms")?,
+    })
+}
+
 /// An empty name field takes a name from the source's file name (`churn-v2.pmml` → `churn-v2`),
 /// lowercased and with characters a model name may not have dropped.
 fn suggest_name(form: &mut Form) {
@@ -129,6 +196,20 @@ pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
             let text = field.text().to_string();
             field.set(&text);
         }
+        KeyCode::Enter if form.kind == FormKind::Canary => match canary_call(form) {
+            Ok(call) => {
+                let Some(service) = state.traffic.open.clone() else {
+                    state.overlay = Overlay::None;
+                    return vec![];
+                };
+                state.overlay = Overlay::None;
+                return vec![Call::ChangeTraffic { service, call }.into()];
+            }
+            Err((field, message)) => {
+                form.focus = field;
+                form.error = Some(message);
+            }
+        },
         KeyCode::Enter if matches!(form.kind, FormKind::Weight(_)) => {
             let FormKind::Weight(version) = form.kind else {
                 return vec![];
@@ -156,7 +237,7 @@ pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
                     name: v("name"),
                     kind: v("type"),
                 },
-                FormKind::Weight(_) => return vec![],
+                FormKind::Weight(_) | FormKind::Canary => return vec![],
                 FormKind::Deploy => Call::Deploy {
                     name: v("name"),
                     model: v("model"),

@@ -186,6 +186,8 @@ pub fn hints(state: &State, keymap: &Keymap) -> Vec<(String, &'static str)> {
                 | Action::ApplyTraffic
                 | Action::DiscardTraffic
                 | Action::Rollback
+                | Action::StartCanary
+                | Action::Promote
         );
         let hidden = (d.writes && state.read_only())
             || (sliding && state.traffic.open.is_none())

@@ -2,7 +2,8 @@
 //! `H`/`L` ±1, `=` exact), and the two changes that leave the console — apply (`a`) and roll
 //! back (`R`) — each behind a dialog that shows exactly what changes, Cancel focused.
 
-use crate::control::contract::{TrafficCall, TrafficView};
+use crate::control::contract::{CanaryAction, TrafficCall, TrafficView};
+use crate::domain::canary::CanaryState;
 use crate::tui::action::{Action, Ctx};
 use crate::tui::effect::{Call, Effect, Failure};
 use crate::tui::state::{Confirm, List, Loadable, Overlay, State};
@@ -120,6 +121,60 @@ pub fn apply(state: &mut State, ctx: &Ctx) -> Out {
         title: text::apply_title(service),
         body: diff,
         call,
+        on_ok: false,
+        typed: None,
+    });
+    vec![]
+}
+
+/// `c`: the canary form, the first version at 0% as the candidate.
+pub fn canary(state: &mut State, _: &Ctx) -> Out {
+    if state.traffic.open.is_none() {
+        return vec![];
+    }
+    let candidate = state
+        .traffic
+        .current()
+        .and_then(|s| s.iter().find(|(_, w)| *w == 0).map(|(v, _)| v));
+    state.overlay = Overlay::Form(super::forms::canary_form(candidate));
+    vec![]
+}
+
+/// `p`: a paused canary goes on (past a pause step, to the next); a running one is promoted
+/// to all the traffic now. The dialog says which.
+pub fn promote(state: &mut State, ctx: &Ctx) -> Out {
+    let Some(service) = state.traffic.open.clone() else {
+        return vec![];
+    };
+    let canary = state
+        .traffic
+        .view
+        .ready()
+        .and_then(|v| v.canary.clone())
+        .filter(|c| !c.state.done());
+    let Some(canary) = canary else {
+        state.toast(text::NO_CANARY, false, ctx.now);
+        return vec![];
+    };
+    let (action, title, body) = match canary.state {
+        CanaryState::Paused => (
+            CanaryAction::Resume,
+            text::resume_title(&service),
+            canary.steps_words(),
+        ),
+        _ => (
+            CanaryAction::Promote,
+            text::promote_title(&service, canary.candidate),
+            canary.steps_words(),
+        ),
+    };
+    state.overlay = Overlay::Confirm(Confirm {
+        title,
+        body,
+        call: Call::ChangeTraffic {
+            service,
+            call: TrafficCall::Canary { action },
+        },
         on_ok: false,
         typed: None,
     });

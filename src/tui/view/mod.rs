@@ -47,6 +47,7 @@ impl Look<'_> {
             .replace(" · ", self.sym.sep)
             .replace('·', "|")
             .replace('±', "+-")
+            .replace('≤', "<=")
     }
 }
 

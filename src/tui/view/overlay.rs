@@ -239,6 +239,7 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
         FormKind::Import => crate::tui::text::IMPORT_TITLE,
         FormKind::Deploy => crate::tui::text::DEPLOY_TITLE,
         FormKind::Weight(_) => crate::tui::text::WEIGHT_TITLE,
+        FormKind::Canary => crate::tui::text::CANARY_TITLE,
     };
     let mut lines = Vec::new();
     for (i, field) in f.fields.iter().enumerate() {
@@ -266,7 +267,9 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
     if f.busy {
         let doing = match f.kind {
             FormKind::Import => crate::tui::text::IMPORTING,
-            FormKind::Deploy | FormKind::Weight(_) => crate::tui::text::DEPLOYING,
+            FormKind::Deploy | FormKind::Weight(_) | FormKind::Canary => {
+                crate::tui::text::DEPLOYING
+            }
         };
         lines.push(Line::styled(doing, t.warn));
     } else if let Some(e) = &f.error {

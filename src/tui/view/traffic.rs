@@ -88,11 +88,13 @@ fn sliders(frame: &mut Frame, area: Rect, state: &State, name: &str, look: &Look
         }
     };
     let versions = t.versions();
-    let [status, header, gauges, rules, history] = Layout::vertical([
+    let canary_rows = if view.canary.is_some() { 3 } else { 0 };
+    let [status, header, gauges, rules, canary, history] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(versions.len() as u16),
         Constraint::Length(1),
+        Constraint::Length(canary_rows),
         Constraint::Fill(1),
     ])
     .areas(inner);
@@ -201,7 +203,39 @@ fn sliders(frame: &mut Frame, area: Rect, state: &State, name: &str, look: &Look
         Paragraph::new(Line::styled(words.join(sep), look.theme.muted)),
         rules,
     );
+    if let Some(c) = &view.canary {
+        canary_lines(frame, canary, c, look);
+    }
     history_lines(frame, history, view, look);
+}
+
+/// The canary: its steps with the one in force, its gates, and the last judgement.
+fn canary_lines(frame: &mut Frame, area: Rect, c: &crate::domain::canary::Canary, look: &Look) {
+    use crate::domain::canary::CanaryState;
+    let style = match c.state {
+        CanaryState::Running => look.theme.accent,
+        CanaryState::Paused => look.theme.warn,
+        CanaryState::RolledBack => look.theme.error,
+        CanaryState::Promoted => look.theme.ok,
+        CanaryState::Aborted => look.theme.muted,
+    };
+    let g = &c.gates;
+    let head = look.plain(&format!(
+        "CANARY v{} {:?}: {}",
+        c.candidate,
+        c.state,
+        c.steps_words()
+    ));
+    let gates = look.plain(&format!(
+        "  gates: error ≤ {}%, p99 ≤ {} ms, judged after {} requests and {} s a step",
+        g.max_error_pct, g.max_p99_ms, g.min_requests, g.interval_secs
+    ));
+    let lines = vec![
+        Line::styled(head, style),
+        Line::styled(format!("  {}", look.plain(&c.verdict)), look.theme.muted),
+        Line::styled(gates, look.theme.muted),
+    ];
+    frame.render_widget(Paragraph::new(lines), area);
 }
 
 /// STAGED and the diff, or how to start; a split that changed under a staged edit says so.
