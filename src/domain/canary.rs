@@ -156,21 +156,28 @@ pub fn judge(gates: &Gates, elapsed_secs: u64, candidate: &Counts, baseline: &Co
         ));
     }
     let p99 = c.p99_ms.unwrap_or(0.0);
-    if c.error_pct > gates.max_error_pct {
+    // The gate is over the baseline's own rate in the same interval, when there is one to
+    // compare: callers' bad requests fail on every version alike and are not the candidate's
+    // doing; what the candidate adds beyond the gate is.
+    let measured = b.requests >= gates.min_requests;
+    let baseline_pct = if measured { b.error_pct } else { 0.0 };
+    if c.error_pct > gates.max_error_pct + baseline_pct {
+        let against = match measured {
+            true => format!(
+                " (the gate {}% over the baseline's {baseline_pct:.2}%)",
+                gates.max_error_pct
+            ),
+            false => String::new(),
+        };
         return Verdict::Breach(format!(
-            "error rate {:.2}% > {}% over {} requests",
-            c.error_pct, gates.max_error_pct, c.requests
+            "error rate {:.2}% > {:.2}%{against} over {} requests",
+            c.error_pct,
+            gates.max_error_pct + baseline_pct,
+            c.requests
         ));
     }
     if p99 > gates.max_p99_ms {
         return Verdict::Breach(format!("p99 {p99:.2} ms > {} ms", gates.max_p99_ms));
-    }
-    // Against the baseline over the same interval: no worse by more than the gate allows.
-    if b.requests >= gates.min_requests && c.error_pct > b.error_pct + gates.max_error_pct {
-        return Verdict::Breach(format!(
-            "error rate {:.2}% against the baseline's {:.2}%",
-            c.error_pct, b.error_pct
-        ));
     }
     if elapsed_secs < gates.interval_secs {
         return Verdict::Wait(format!(
@@ -243,6 +250,15 @@ mod tests {
         );
         assert!(
             matches!(judge(&gates, 60, &counts(300, 0, 500_000), &base), Verdict::Breach(b) if b.contains("p99"))
+        );
+        // Callers' bad requests fail everywhere: 2% on both sides is not the candidate's.
+        let noisy = counts(980, 20, 900);
+        assert!(matches!(
+            judge(&gates, 60, &counts(294, 6, 900), &noisy),
+            Verdict::Pass(_)
+        ));
+        assert!(
+            matches!(judge(&gates, 60, &counts(280, 20, 900), &noisy), Verdict::Breach(b) if b.contains("baseline"))
         );
     }
 }
