@@ -161,7 +161,10 @@ pub fn judge(gates: &Gates, elapsed_secs: u64, candidate: &Counts, baseline: &Co
     // doing; what the candidate adds beyond the gate is.
     let measured = b.requests >= gates.min_requests;
     let baseline_pct = if measured { b.error_pct } else { 0.0 };
-    if c.error_pct > gates.max_error_pct + baseline_pct {
+    // ...and only a difference the numbers bear out: a handful of requests either way is not
+    // a regression (a one-sided two-proportion z-test at 99%).
+    let real = !measured || significant(c.errors, c.requests, b.errors, b.requests);
+    if c.error_pct > gates.max_error_pct + baseline_pct && real {
         let against = match measured {
             true => format!(
                 " (the gate {}% over the baseline's {baseline_pct:.2}%)",
@@ -189,6 +192,18 @@ pub fn judge(gates: &Gates, elapsed_secs: u64, candidate: &Counts, baseline: &Co
         "error {:.2}% (baseline {:.2}%), p99 {p99:.2} ms over {} requests",
         c.error_pct, b.error_pct, c.requests
     ))
+}
+
+/// Whether `a_errors / a_n` is above `b_errors / b_n` by more than chance explains (z > 2.33).
+fn significant(a_errors: u64, a_n: u64, b_errors: u64, b_n: u64) -> bool {
+    let (a_n, b_n) = (a_n.max(1) as f64, b_n.max(1) as f64);
+    let (pa, pb) = (a_errors as f64 / a_n, b_errors as f64 / b_n);
+    let pooled = (a_errors + b_errors) as f64 / (a_n + b_n);
+    let se = (pooled * (1.0 - pooled) * (1.0 / a_n + 1.0 / b_n)).sqrt();
+    if se == 0.0 {
+        return pa > pb;
+    }
+    (pa - pb) / se > 2.33
 }
 
 #[cfg(test)]
@@ -225,6 +240,15 @@ mod tests {
         }
     }
 
+    fn gates_of(min_requests: u64) -> Gates {
+        Gates {
+            interval_secs: 60,
+            min_requests,
+            max_error_pct: 1.0,
+            max_p99_ms: 200.0,
+        }
+    }
+
     #[test]
     fn a_step_waits_for_traffic_then_passes_or_breaches() {
         let gates = Gates {
@@ -251,6 +275,11 @@ mod tests {
         assert!(
             matches!(judge(&gates, 60, &counts(300, 0, 500_000), &base), Verdict::Breach(b) if b.contains("p99"))
         );
+        // Two bad requests in 68 against one in 68 is chance, not a regression.
+        assert!(!matches!(
+            judge(&gates_of(50), 60, &counts(66, 2, 900), &counts(67, 1, 900)),
+            Verdict::Breach(_)
+        ));
         // Callers' bad requests fail everywhere: 2% on both sides is not the candidate's.
         let noisy = counts(980, 20, 900);
         assert!(matches!(
