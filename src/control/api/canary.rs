@@ -24,6 +24,9 @@ struct Window {
     /// When the waiting words were last written (they change every second; the store need
     /// not hear each one).
     saved: Instant,
+    /// The baselines' counts over the last step that had them: at 100% the baselines serve
+    /// nothing, and the candidate is still compared with what they did.
+    reference: Option<Counts>,
 }
 
 /// Waiting words are written at most this often.
@@ -62,8 +65,16 @@ pub async fn drive(api: Arc<Api>, mut stopping: Stopping) {
                 candidate: candidate.clone(),
                 baseline: baseline.clone(),
                 saved: Instant::now(),
+                reference: None,
             });
+            let enough = |c: &Counts| c.requests() >= canary.gates.min_requests;
             if window.step != canary.step || window.revision != revision {
+                let last = baseline.since(&window.baseline);
+                let reference = if enough(&last) {
+                    Some(last)
+                } else {
+                    window.reference.take()
+                };
                 *window = Window {
                     step: canary.step,
                     revision,
@@ -71,13 +82,20 @@ pub async fn drive(api: Arc<Api>, mut stopping: Stopping) {
                     candidate: candidate.clone(),
                     baseline: baseline.clone(),
                     saved: Instant::now(),
+                    reference,
                 };
+            }
+            let mut against = baseline.since(&window.baseline);
+            if !enough(&against)
+                && let Some(reference) = &window.reference
+            {
+                against = reference.clone();
             }
             let verdict = judge(
                 &canary.gates,
                 window.started.elapsed().as_secs(),
                 &candidate.since(&window.candidate),
-                &baseline.since(&window.baseline),
+                &against,
             );
             if let Verdict::Wait(words) = &verdict
                 && (*words == canary.verdict || window.saved.elapsed() < SAVE_EVERY)
@@ -101,14 +119,15 @@ pub async fn drive(api: Arc<Api>, mut stopping: Stopping) {
     }
 }
 
-/// The candidate's client counts, and every other version's with traffic, summed.
+/// The candidate's client counts, and every other version's summed (the same versions each
+/// tick, whatever their weights, so differences between ticks stay true).
 fn counts(route: &Route, candidate: u32) -> (Counts, Counts) {
     let (mut c, mut b) = (Counts::default(), Counts::default());
-    for (cell, weight) in &route.versions {
+    for (cell, _) in &route.versions {
         let counts = cell.meter.counts(Source::Client);
         if cell.version == candidate {
             c.add(&counts);
-        } else if *weight > 0 {
+        } else {
             b.add(&counts);
         }
     }
