@@ -47,7 +47,8 @@ pub async fn drive(api: Arc<Api>, mut stopping: Stopping) {
                 continue;
             }
         };
-        windows.retain(|name, _| running.iter().any(|(n, _)| n == name));
+        // Windows stay while a canary is paused: its last baselines are the reference when it
+        // goes on to 100%.
         for (name, canary) in running {
             let table = api.routing.table();
             let Some(route) = table.by_name(&name) else {
