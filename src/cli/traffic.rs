@@ -5,7 +5,8 @@ use clap::Subcommand;
 
 use super::output::{print_json, print_table, row};
 use crate::control::contract::{CanaryAction, TrafficCall, TrafficView};
-use crate::control::{ControlError, Session, traffic::parse_labels};
+use crate::control::traffic::{check_header, parse_labels};
+use crate::control::{ControlError, Session};
 use crate::domain::Split;
 use crate::domain::TrafficChange;
 
@@ -50,8 +51,8 @@ pub enum TrafficCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Move traffic to a version: all of it, or --percent points taken from the others in
-    /// proportion (the version is added first if the service does not hold it)
+    /// Move traffic to a version: all of it, or until it has --percent, the others keeping
+    /// their proportions (the version is added first if the service does not hold it)
     Upgrade {
         name: String,
         #[arg(long)]
@@ -158,31 +159,39 @@ pub async fn run(
             no_sticky,
             ..
         } => {
-            if sticky_header.is_some() || no_sticky {
-                let view = session
-                    .change_traffic(
-                        actor,
-                        &name,
-                        TrafficCall::Sticky {
-                            header: sticky_header,
-                        },
-                    )
-                    .await?;
-                if weights.is_empty() {
-                    return print(&view, json);
-                }
-            }
-            if weights.is_empty() {
-                (name, None)
-            } else {
-                let split = Split::parse(&weights)
-                    .map_err(|e| ControlError::field("weights", e.to_string()))?;
+            // Everything checked before anything is sent, and the split (which the server may
+            // still refuse) before the header: a refusal leaves both as they were.
+            let split = match weights.is_empty() {
+                true => None,
+                false => Some(
+                    Split::parse(&weights)
+                        .map_err(|e| ControlError::field("weights", e.to_string()))?,
+                ),
+            };
+            let sticky = match (sticky_header, no_sticky) {
+                (Some(h), _) => Some(Some(check_header(&h)?)),
+                (None, true) => Some(None),
+                (None, false) => None,
+            };
+            let mut view = None;
+            if let Some(split) = split {
                 let call = TrafficCall::Split {
                     weights: split.iter().map(|(v, w)| (v.to_string(), w)).collect(),
                     revision,
                     reason: reason.unwrap_or_default(),
                 };
-                change(name, call)
+                view = Some(session.change_traffic(actor, &name, call).await?);
+            }
+            if let Some(header) = sticky {
+                view = Some(
+                    session
+                        .change_traffic(actor, &name, TrafficCall::Sticky { header })
+                        .await?,
+                );
+            }
+            match view {
+                Some(view) => return print(&view, json),
+                None => (name, None),
             }
         }
         TrafficCommand::AddVersion { name, version, .. } => {
@@ -209,6 +218,7 @@ pub async fn run(
             name,
             TrafficCall::Rollback {
                 reason: reason.unwrap_or_default(),
+                revision: None,
             },
         ),
         TrafficCommand::History { name, .. } => {

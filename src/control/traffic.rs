@@ -14,6 +14,9 @@ use crate::store::Apply;
 /// Longest label and sticky header name.
 const MAX_NAME: usize = 63;
 
+/// Labels a service may have.
+const MAX_LABELS: usize = 64;
+
 /// Changes a traffic view carries, the newest: every change answers with the view, and a
 /// service changed ten thousand times must not send its whole past each time.
 pub const HISTORY_SHOWN: usize = 200;
@@ -73,8 +76,17 @@ impl Core {
                             ControlError::field("weights", format!("{v:?} is not a version number"))
                         })
                     })
-                    .collect::<Result<BTreeMap<u32, u8>, _>>()?;
-                let split = Split::new(weights)
+                    .collect::<Result<Vec<(u32, u8)>, _>>()?;
+                let mut unique = BTreeMap::new();
+                for (v, w) in weights {
+                    if unique.insert(v, w).is_some() {
+                        return Err(ControlError::field(
+                            "weights",
+                            format!("version {v} is named twice"),
+                        ));
+                    }
+                }
+                let split = Split::new(unique)
                     .map_err(|e| ControlError::field("weights", e.to_string()))?;
                 let held = self.service(name)?.versions();
                 split
@@ -104,29 +116,19 @@ impl Core {
                 reason,
             } => {
                 let percent = percent.unwrap_or(100);
-                if percent > 100 {
+                if !(1..=100).contains(&percent) {
                     return Err(ControlError::field(
                         "percent",
-                        format!("{percent}% is past 100: give the points to move, 1 to 100"),
+                        format!("{percent}%: give the percent the version ends at, 1 to 100"),
                     ));
                 }
                 let reason = reason_text(reason)?;
-                let mut service = self.service(name)?;
-                if !service.versions().contains(&to) {
-                    service = store.add_version(actor, name, to).await?;
-                }
-                let now = service
-                    .split()
-                    .ok_or_else(|| ControlError::Io("stored weights do not sum to 100".into()))?;
-                let apply = Apply {
-                    split: now.with(to, percent),
-                    from_revision: Some(service.traffic.revision),
-                    kind: ChangeKind::Upgrade,
-                    reason,
-                };
-                store.apply_split(actor, name, apply).await?
+                store.upgrade(actor, name, to, percent, reason).await?
             }
-            TrafficCall::Rollback { reason } => {
+            TrafficCall::Rollback {
+                reason,
+                revision: seen,
+            } => {
                 let reason = reason_text(reason)?;
                 let held = self.service(name)?.versions();
                 let Some((target, revision)) = store.rollback_target(name)? else {
@@ -145,13 +147,19 @@ impl Core {
                 })?;
                 let apply = Apply {
                     split,
-                    from_revision: Some(revision),
+                    from_revision: Some(seen.unwrap_or(revision)),
                     kind: ChangeKind::Rollback,
                     reason,
                 };
                 store.apply_split(actor, name, apply).await?
             }
             TrafficCall::Labels { labels } => {
+                if labels.len() > MAX_LABELS {
+                    return Err(ControlError::field(
+                        "labels",
+                        format!("at most {MAX_LABELS} labels, not {}", labels.len()),
+                    ));
+                }
                 for label in labels.keys() {
                     check_label(label)?;
                 }
@@ -225,7 +233,7 @@ fn check_label(label: &str) -> Result<(), ControlError> {
 }
 
 /// A header name a request can carry, lowercased as the gateway compares it.
-fn check_header(name: &str) -> Result<String, ControlError> {
+pub fn check_header(name: &str) -> Result<String, ControlError> {
     let ok = !name.is_empty()
         && name.len() <= MAX_NAME
         && http::HeaderName::from_bytes(name.as_bytes()).is_ok()

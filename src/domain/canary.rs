@@ -23,12 +23,24 @@ pub enum PauseWord {
     Pause,
 }
 
-/// Reads `5,25,pause,50,100`: rising percents from 1 to 100, pauses between them, ending at 100.
+/// Steps a canary may have.
+const MAX_STEPS: usize = 20;
+
+/// Reads `5,25,pause,50,100`: rising percents from 1 to 100, ending at 100, with single pauses
+/// between them (a pause waits after a step held, before the next).
 pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
     let mut steps = Vec::new();
     let mut last = 0u8;
     for word in text.split(',').map(str::trim) {
+        if steps.len() == MAX_STEPS {
+            return Err(format!("at most {MAX_STEPS} steps"));
+        }
         if word.eq_ignore_ascii_case("pause") {
+            match steps.last() {
+                None => return Err("a pause comes after a step: start with a percent".into()),
+                Some(Step::Pause(_)) => return Err("one pause between two steps is enough".into()),
+                Some(_) => {}
+            }
             steps.push(Step::Pause(PauseWord::Pause));
             continue;
         }
@@ -44,7 +56,7 @@ pub fn parse_steps(text: &str) -> Result<Vec<Step>, String> {
         last = p;
         steps.push(Step::Percent(p));
     }
-    if last != 100 {
+    if last != 100 || matches!(steps.last(), Some(Step::Pause(_))) {
         return Err("the last step must be 100 (the candidate takes all the traffic)".into());
     }
     Ok(steps)
@@ -235,6 +247,9 @@ mod tests {
             ("50,25,100", "must rise"),
             ("0,100", "1 to 100"),
             ("5,x,100", "not a percent"),
+            ("pause,5,100", "start with a percent"),
+            ("5,pause,pause,100", "one pause"),
+            ("5,100,pause", "last step must be 100"),
         ] {
             assert!(parse_steps(bad).unwrap_err().contains(says), "{bad}");
         }

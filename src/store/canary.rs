@@ -38,32 +38,67 @@ impl Store {
         })
     }
 
-    /// Saves a canary, and applies `apply` in the same transaction when given.
-    pub async fn save_canary(
+    /// Reads a service's canary and the service, lets `decide` say what changes, and writes
+    /// it — all in one transaction, so two people (or a person and the driver) steering the
+    /// same canary at once cannot both act on what they read: the second reads the first's
+    /// outcome. `None` from `decide`: nothing to do.
+    pub async fn change_canary<F>(
         &self,
         actor: &str,
         service: &str,
-        canary: Canary,
-        apply: Option<Apply>,
-    ) -> Result<Service, StoreError> {
+        decide: F,
+    ) -> Result<Option<Service>, StoreError>
+    where
+        F: FnOnce(Option<Canary>, &Service) -> Result<Option<CanaryChange>, StoreError>
+            + Send
+            + 'static,
+    {
         let (actor, service) = (actor.to_string(), service.to_string());
         self.write(move |tx| {
-            let id = id(tx, &service)?;
-            if let Some(apply) = apply {
+            let current = load(tx, &service)?;
+            let now = super::services::load_service(tx, &service)?
+                .ok_or_else(|| StoreError::Missing(format!("no service is called {service}")))?;
+            let Some(change) = decide(current, &now)? else {
+                return Ok(None);
+            };
+            if let Some(version) = change.add {
+                super::traffic::add_in(tx, &actor, &service, version)?;
+            }
+            if let Some(apply) = change.apply {
                 apply_in(tx, &actor, &service, apply)?;
             }
-            let body = serde_json::to_string(&canary)
+            let id = id(tx, &service)?;
+            let body = serde_json::to_string(&change.canary)
                 .map_err(|e| StoreError::Constraint(e.to_string()))?;
             tx.execute(
                 "INSERT INTO canaries (service_id, body) VALUES (?1, ?2)
                  ON CONFLICT (service_id) DO UPDATE SET body = excluded.body",
                 (id, &body),
             )?;
-            super::services::load_service(tx, &service)?
-                .ok_or_else(|| StoreError::Missing(service.clone()))
+            if let Some(kind) = change.event {
+                super::record_event(
+                    tx,
+                    &actor,
+                    kind,
+                    &service,
+                    &serde_json::json!({"candidate": change.canary.candidate,
+                        "step": change.canary.step + 1, "state": change.canary.state,
+                        "verdict": change.canary.verdict}),
+                )?;
+            }
+            super::services::load_service(tx, &service)
         })
         .await
     }
+}
+
+/// What a canary decision writes: the canary, a version to add first, a split to apply, and
+/// the audit event that says what happened (none for a judgement that only waits).
+pub struct CanaryChange {
+    pub canary: Canary,
+    pub add: Option<u32>,
+    pub apply: Option<Apply>,
+    pub event: Option<&'static str>,
 }
 
 fn id(tx: &Transaction, service: &str) -> Result<i64, StoreError> {

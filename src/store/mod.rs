@@ -25,6 +25,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 
 use crate::domain::Event;
 
+pub use canary::CanaryChange;
 pub use metrics::Rollup;
 pub use models::NewVersion;
 pub use services::NewService;

@@ -49,38 +49,39 @@ impl Store {
     ) -> Result<Service, StoreError> {
         let (actor, service) = (actor.to_string(), service.to_string());
         self.write(move |tx| {
+            add_in(tx, &actor, &service, version)?;
+            loaded(tx, &service)
+        })
+        .await
+    }
+
+    /// Moves `to` (added first if the service does not hold it) to `percent`, the others
+    /// keeping their proportions — in one transaction, so a change in between either refuses
+    /// the whole upgrade or comes after it.
+    pub async fn upgrade(
+        &self,
+        actor: &str,
+        service: &str,
+        to: u32,
+        percent: u8,
+        reason: String,
+    ) -> Result<Service, StoreError> {
+        let (actor, service) = (actor.to_string(), service.to_string());
+        self.write(move |tx| {
             let (id, _) = live(tx, &service)?;
-            let model: String = tx.query_row(
-                "SELECT model_name FROM services WHERE id = ?1",
-                [id],
-                |r| r.get(0),
-            )?;
-            let before = weights(tx, id)?;
-            if before.contains_key(&version) {
-                return Err(StoreError::Exists(format!(
-                    "service {service} already holds version {version} of {model}"
-                )));
+            if !weights(tx, id)?.contains_key(&to) {
+                add_in(tx, &actor, &service, to)?;
             }
-            let version_id: i64 = tx
-                .query_row(
-                    "SELECT v.id FROM model_versions v JOIN models m ON m.id = v.model_id
-                     WHERE m.name = ?1 AND v.version = ?2",
-                    (&model, version),
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or_else(|| {
-                    StoreError::Missing(format!(
-                        "model {model} has no version {version}: a service holds versions of its own model (`modeldeck models show {model}` lists them)"
-                    ))
-                })?;
-            tx.execute(
-                "INSERT INTO deployments (service_id, version_id, model_name, version, weight, created_at)
-                 VALUES (?1, ?2, ?3, ?4, 0, ?5)",
-                (id, version_id, &model, version, now()),
-            )?;
-            let after = weights(tx, id)?;
-            record(tx, &actor, id, &service, ChangeKind::Add, &before, &after, "")?;
+            let (_, revision) = live(tx, &service)?;
+            let now =
+                Split::new(weights(tx, id)?).map_err(|e| StoreError::Constraint(e.to_string()))?;
+            let apply = Apply {
+                split: now.with(to, percent),
+                from_revision: Some(revision),
+                kind: ChangeKind::Upgrade,
+                reason,
+            };
+            apply_in(tx, &actor, &service, apply)?;
             loaded(tx, &service)
         })
         .await
@@ -111,7 +112,18 @@ impl Store {
                 return Err(StoreError::Refused {
                     code: "labelled",
                     message: format!(
-                        "label {label:?} names version {version}: point it elsewhere first (`modeldeck services label {service} {label}=N`)"
+                        "label {label:?} names version {version}: set the labels again without it, or with it on another version (`modeldeck services label {service} …` replaces them all)"
+                    ),
+                });
+            }
+            if let Some(c) = super::canary::load(tx, &service)?
+                && !c.state.done()
+                && c.candidate == version
+            {
+                return Err(StoreError::Refused {
+                    code: "in_canary",
+                    message: format!(
+                        "version {version} is {service}'s canary candidate: abort the canary first (`modeldeck services canary abort {service}`)"
                     ),
                 });
             }
@@ -216,6 +228,46 @@ impl Store {
     }
 }
 
+/// Adds a version of the service's own model at 0%, inside a transaction.
+pub(super) fn add_in(
+    tx: &Transaction,
+    actor: &str,
+    service: &str,
+    version: u32,
+) -> Result<(), StoreError> {
+    let (id, _) = live(tx, service)?;
+    let model: String =
+        tx.query_row("SELECT model_name FROM services WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
+    let before = weights(tx, id)?;
+    if before.contains_key(&version) {
+        return Err(StoreError::Exists(format!(
+            "service {service} already holds version {version} of {model}"
+        )));
+    }
+    let version_id: i64 = tx
+        .query_row(
+            "SELECT v.id FROM model_versions v JOIN models m ON m.id = v.model_id
+             WHERE m.name = ?1 AND v.version = ?2",
+            (&model, version),
+            |r| r.get(0),
+        )
+        .optional()?
+        .ok_or_else(|| {
+            StoreError::Missing(format!(
+                "model {model} has no version {version}: a service holds versions of its own model (`modeldeck models show {model}` lists them)"
+            ))
+        })?;
+    tx.execute(
+        "INSERT INTO deployments (service_id, version_id, model_name, version, weight, created_at)
+         VALUES (?1, ?2, ?3, ?4, 0, ?5)",
+        (id, version_id, &model, version, now()),
+    )?;
+    let after = weights(tx, id)?;
+    record(tx, actor, id, service, ChangeKind::Add, &before, &after, "")
+}
+
 /// Applies a split inside a transaction (see [`Store::apply_split`]). A change a person makes
 /// pauses the service's running canary; the canary's own steps do not.
 pub(super) fn apply_in(
@@ -247,6 +299,10 @@ pub(super) fn apply_in(
         )?;
     }
     let after = weights(tx, id)?;
+    if after == before {
+        // Nothing moved: no revision, no history line, nothing for a rollback to step over.
+        return Ok(());
+    }
     if apply.kind != ChangeKind::Canary {
         super::canary::pause_for_manual_change(tx, id, actor)?;
     }

@@ -145,7 +145,7 @@ fn start_demo_leave_running_reattach_and_stop() {
     tmux.keys("one", &["2"]);
     tmux.wait_for("one", "iris:1 100%");
     tmux.keys("one", &["3"]);
-    tmux.wait_for("one", "Not here yet");
+    tmux.wait_for("one", "STICKY ON");
 
     // 2. Quit: services are live, so it asks; leaving it running is the default.
     tmux.keys("one", &["q"]);

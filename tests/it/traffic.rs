@@ -281,6 +281,30 @@ async fn rollbacks_step_back_and_a_stale_revision_is_refused() {
     }
     let out = dir.run(&["services", "remove-version", "iris", "1"]).await;
     assert!(stderr(&out).contains("has 100%"), "{}", stderr(&out));
+    // The split in force again: nothing moves, so nothing is recorded.
+    let before = s.get("services/iris/traffic").await["revision"].clone();
+    let again = change(
+        &s,
+        json!({"op": "split", "weights": {"1": 100, "2": 0, "3": 0}}),
+    )
+    .await;
+    assert_eq!(again["revision"], before);
+    // The CLI checks a split before it sends the sticky header: a bad split changes neither.
+    let out = dir
+        .run(&[
+            "services",
+            "traffic",
+            "iris",
+            "1=50",
+            "2=60",
+            "3=0",
+            "--sticky-header",
+            "X-A",
+        ])
+        .await;
+    assert!(stderr(&out).contains("sum to 110"), "{}", stderr(&out));
+    let view = s.get("services/iris/traffic").await;
+    assert_eq!(view.get("sticky_header"), None, "{view}");
     // A version at 0% goes; the split keeps the others.
     let v = change(&s, json!({"op": "remove_version", "version": 3})).await;
     assert_eq!(v["split"], json!({"1": 100, "2": 0}));
@@ -451,6 +475,20 @@ async fn a_canary_pauses_for_people_survives_kill_9_and_is_promoted() {
             .unwrap()
             .contains("by hand")
     );
+    // The candidate cannot be taken out from under it.
+    let (status, err) = s
+        .api(
+            Method::POST,
+            "services/iris/traffic",
+            Some(&s.token),
+            Some(json!({"op": "remove_version", "version": 2})),
+        )
+        .await;
+    assert_eq!(
+        (status, err["error"]["code"].as_str()),
+        (409, Some("in_canary")),
+        "{err}"
+    );
     change(&s, json!({"op": "canary", "action": "resume"})).await;
     // The first step holds; the next is a pause for a person.
     let view = load_until(&s, &key, "paused").await;
@@ -481,5 +519,22 @@ async fn a_canary_pauses_for_people_survives_kill_9_and_is_promoted() {
     assert_eq!(view["split"], json!({"1": 0, "2": 100}));
     let status = dir.ok(&["services", "canary", "status", "iris"]).await;
     assert!(status.contains("Promoted"), "{status}");
+    // Every decision, a person's or the driver's, is in the audit log.
+    let events = s.get("events?since=0").await;
+    let kinds: Vec<&str> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .filter(|k| k.starts_with("canary."))
+        .collect();
+    for kind in [
+        "canary.started",
+        "canary.resumed",
+        "canary.paused",
+        "canary.promoted",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
     s.stop().await;
 }

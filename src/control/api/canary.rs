@@ -105,11 +105,7 @@ pub async fn drive(api: Arc<Api>, mut stopping: Stopping) {
             }
             window.saved = Instant::now();
             let decided = !matches!(verdict, Verdict::Wait(_));
-            if let Err(e) = api
-                .core
-                .canary_judged(&name, canary, verdict, revision)
-                .await
-            {
+            if let Err(e) = api.core.canary_judged(&name, canary.step, verdict).await {
                 tracing::warn!(service = %name, error = %e, "a canary step was not carried out");
                 continue;
             }

@@ -39,9 +39,13 @@ pub enum TrafficCall {
         reason: String,
     },
     /// Back to the split before the newest change that was not a rollback; again, one further.
+    /// `revision`: the split the caller saw (the console shows the exact rollback first); a
+    /// change since refuses it, 409.
     Rollback {
         #[serde(default)]
         reason: String,
+        #[serde(default)]
+        revision: Option<i64>,
     },
     /// Names for versions, as TF Serving's `/labels/{label}` addresses them (replaces all).
     Labels { labels: BTreeMap<String, u32> },

@@ -191,7 +191,8 @@ fn rollback_shows_the_split_it_goes_back_to() {
         vec![Effect::Call(Call::ChangeTraffic {
             service: "fraud".into(),
             call: TrafficCall::Rollback {
-                reason: String::new()
+                reason: String::new(),
+                revision: Some(3),
             },
         })]
     );

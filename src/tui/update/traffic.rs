@@ -198,6 +198,7 @@ pub fn rollback(state: &mut State, ctx: &Ctx) -> Out {
             service,
             call: TrafficCall::Rollback {
                 reason: String::new(),
+                revision: state.traffic.view.ready().map(|v| v.revision),
             },
         },
         on_ok: false,
