@@ -126,6 +126,32 @@ fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Runs a command against `dir` that must succeed; its standard output.
+fn cli(dir: &DataDir, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&dir.path)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{args:?}: {out:?}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Starts `modeldeck serve` for `dir` (killed when the guard drops) once it has published.
+fn serve(dir: &DataDir) -> (std::process::Child, KillOnDrop) {
+    let serve = Command::new(BIN)
+        .arg("--data-dir")
+        .arg(&dir.path)
+        .args(["serve", "--log-file"])
+        .arg(dir.scratch.join("serve.log"))
+        .spawn()
+        .unwrap();
+    let guard = KillOnDrop(serve.id() as i32);
+    wait_until("the server publishes", || server_pid(&dir.path).is_some());
+    (serve, guard)
+}
+
 #[test]
 fn start_demo_leave_running_reattach_and_stop() {
     let Some(tmux) = Tmux::new("e2e") else { return };
@@ -336,16 +362,7 @@ fn live_figures_show_load_and_the_monitor_pane_opens() {
     dir.configure("gateway = \"127.0.0.1:0\"\ncontrol = \"127.0.0.1:0\"\n");
     let home = dir.scratch.join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let cli = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&dir.path)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let cli = |args: &[&str]| cli(&dir, args);
     cli(&[
         "models",
         "import",
@@ -358,15 +375,7 @@ fn live_figures_show_load_and_the_monitor_pane_opens() {
     ]))
     .unwrap();
     let key = deployed["key"].as_str().unwrap().to_string();
-    let mut serve = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&dir.path)
-        .args(["serve", "--log-file"])
-        .arg(dir.scratch.join("serve.log"))
-        .spawn()
-        .unwrap();
-    let _guard = KillOnDrop(serve.id() as i32);
-    wait_until("the server publishes", || server_pid(&dir.path).is_some());
+    let (mut serve, _guard) = serve(&dir);
     let info: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.path.join("server.json")).unwrap())
             .unwrap();
@@ -450,16 +459,7 @@ fn traffic_pane_moves_a_slider_and_applies_it() {
     dir.configure("gateway = \"127.0.0.1:0\"\ncontrol = \"127.0.0.1:0\"\n");
     let home = dir.scratch.join("home");
     std::fs::create_dir_all(&home).unwrap();
-    let cli = |args: &[&str]| {
-        let out = Command::new(BIN)
-            .arg("--data-dir")
-            .arg(&dir.path)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{args:?}: {out:?}");
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let cli = |args: &[&str]| cli(&dir, args);
     let model = repo_path("assets/iris/iris.pmml");
     for _ in 0..2 {
         cli(&[
@@ -472,15 +472,7 @@ fn traffic_pane_moves_a_slider_and_applies_it() {
     }
     cli(&["services", "deploy", "iris", "--model", "iris:1"]);
     cli(&["services", "add-version", "iris", "--version", "2"]);
-    let mut serve = Command::new(BIN)
-        .arg("--data-dir")
-        .arg(&dir.path)
-        .args(["serve", "--log-file"])
-        .arg(dir.scratch.join("serve.log"))
-        .spawn()
-        .unwrap();
-    let _guard = KillOnDrop(serve.id() as i32);
-    wait_until("the server publishes", || server_pid(&dir.path).is_some());
+    let (mut serve, _guard) = serve(&dir);
 
     tmux.console("c", &dir.path, &home);
     tmux.wait_for("c", "Models (1)");

@@ -29,6 +29,27 @@ struct Window {
     reference: Option<Counts>,
 }
 
+impl Window {
+    /// A step's measurement from now, on top of the counts as they are.
+    fn new(
+        step: usize,
+        revision: i64,
+        candidate: &Counts,
+        baseline: &Counts,
+        reference: Option<Counts>,
+    ) -> Window {
+        Window {
+            step,
+            revision,
+            started: Instant::now(),
+            candidate: candidate.clone(),
+            baseline: baseline.clone(),
+            saved: Instant::now(),
+            reference,
+        }
+    }
+}
+
 /// Waiting words are written at most this often.
 const SAVE_EVERY: Duration = Duration::from_secs(5);
 
@@ -59,15 +80,9 @@ pub async fn drive(api: Arc<Api>, mut stopping: Stopping) {
             };
             let revision = service.traffic.revision;
             let (candidate, baseline) = counts(route, canary.candidate);
-            let window = windows.entry(name.clone()).or_insert_with(|| Window {
-                step: canary.step,
-                revision,
-                started: Instant::now(),
-                candidate: candidate.clone(),
-                baseline: baseline.clone(),
-                saved: Instant::now(),
-                reference: None,
-            });
+            let window = windows
+                .entry(name.clone())
+                .or_insert_with(|| Window::new(canary.step, revision, &candidate, &baseline, None));
             let enough = |c: &Counts| c.requests() >= canary.gates.min_requests;
             if window.step != canary.step || window.revision != revision {
                 let last = baseline.since(&window.baseline);
@@ -76,15 +91,7 @@ pub async fn drive(api: Arc<Api>, mut stopping: Stopping) {
                 } else {
                     window.reference.take()
                 };
-                *window = Window {
-                    step: canary.step,
-                    revision,
-                    started: Instant::now(),
-                    candidate: candidate.clone(),
-                    baseline: baseline.clone(),
-                    saved: Instant::now(),
-                    reference,
-                };
+                *window = Window::new(canary.step, revision, &candidate, &baseline, reference);
             }
             let mut against = baseline.since(&window.baseline);
             if !enough(&against)
