@@ -113,6 +113,21 @@ pub enum TrafficCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Mirror a share of client requests to a version that does not answer them, and compare
+    /// the answers: `shadow iris --to 2 --percent 10`; alone, what it found; --off stops it
+    Shadow {
+        name: String,
+        #[arg(long, conflicts_with = "off")]
+        to: Option<u32>,
+        /// Percent of client requests mirrored (1 to 100; default 100)
+        #[arg(long, requires = "to")]
+        percent: Option<u8>,
+        #[arg(long)]
+        off: bool,
+        /// Print JSON for scripts
+        #[arg(long)]
+        json: bool,
+    },
     /// Name versions for TF Serving's /labels/ paths: `label iris stable=1 canary=2`
     Label {
         name: String,
@@ -137,7 +152,8 @@ impl TrafficCommand {
             | TrafficCommand::Rollback { json, .. }
             | TrafficCommand::History { json, .. }
             | TrafficCommand::Label { json, .. }
-            | TrafficCommand::Canary { json, .. } => *json,
+            | TrafficCommand::Canary { json, .. }
+            | TrafficCommand::Shadow { json, .. } => *json,
         }
     }
 }
@@ -292,6 +308,51 @@ pub async fn run(
                 }
             };
             change(name, call)
+        }
+        TrafficCommand::Shadow {
+            name,
+            to,
+            percent,
+            off,
+            json,
+        } => {
+            if off || to.is_some() {
+                let call = TrafficCall::Shadow {
+                    to: if off { None } else { to },
+                    percent: percent.unwrap_or(100),
+                };
+                session.change_traffic(actor, &name, call).await?;
+            }
+            let view = session.shadow(&name).await?;
+            if json {
+                print_json(&serde_json::json!(view));
+                return Ok(());
+            }
+            match view.shadow {
+                None => crate::say!("{name}  no shadow traffic"),
+                Some(s) => crate::say!(
+                    "{name}  {}% of client requests mirrored to v{} (it answers no client)",
+                    s.percent,
+                    s.version
+                ),
+            }
+            crate::say!(
+                "mirrored {}  same {}  differed {}  failed {}  skipped {}",
+                view.mirrored,
+                view.same,
+                view.differed,
+                view.failed,
+                view.skipped
+            );
+            for s in view.samples.iter().rev().take(3) {
+                crate::say!(
+                    "  request {}\n    live   {}\n    shadow {}",
+                    s.request,
+                    s.live,
+                    s.shadow
+                );
+            }
+            return Ok(());
         }
         TrafficCommand::Label {
             name,

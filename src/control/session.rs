@@ -267,6 +267,21 @@ impl Session {
         }
     }
 
+    /// What a service's shadow traffic found: only a running server has seen any.
+    pub async fn shadow(
+        &self,
+        name: &str,
+    ) -> Result<crate::control::contract::ShadowView, ControlError> {
+        match self {
+            Session::Local(core) => Ok(crate::control::contract::ShadowView {
+                service: name.to_string(),
+                shadow: core.service(name)?.traffic.shadow,
+                ..Default::default()
+            }),
+            Session::Remote(c) => c.shadow(name).await,
+        }
+    }
+
     pub async fn change_traffic(
         &self,
         actor: &str,

@@ -186,6 +186,19 @@ impl Core {
                 self.start_canary(actor, name, to, &steps, gates).await?
             }
             TrafficCall::Canary { action } => self.steer_canary(actor, name, action).await?,
+            TrafficCall::Shadow { to, percent } => {
+                let shadow = match (to, percent) {
+                    (None, _) | (_, 0) => None,
+                    (Some(_), p) if p > 100 => {
+                        return Err(ControlError::field(
+                            "percent",
+                            format!("{p}%: mirror 1 to 100 percent of the requests"),
+                        ));
+                    }
+                    (Some(version), percent) => Some(crate::domain::Shadow { version, percent }),
+                };
+                store.set_shadow(actor, name, shadow).await?
+            }
         };
         self.traffic_view(&service)
     }

@@ -32,4 +32,6 @@ pub use service::{
 pub use signature::{InputField, ModelSignature, OutputField, curl_line, shell_quote};
 pub use thresholds::{Level, Limit, Thresholds};
 pub use token::{Scope, TokenInfo, TokenNameError, token_name};
-pub use traffic::{ChangeKind, Split, SplitError, TrafficChange, TrafficRules, rollback_target};
+pub use traffic::{
+    ChangeKind, Shadow, Split, SplitError, TrafficChange, TrafficRules, rollback_target,
+};

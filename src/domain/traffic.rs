@@ -215,6 +215,15 @@ pub struct TrafficRules {
     pub sticky_header: Option<String>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<Shadow>,
+}
+
+/// A share of client requests mirrored to a version that does not answer the client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shadow {
+    pub version: u32,
+    pub percent: u8,
 }
 
 /// What kind of change a traffic change was; rollbacks step back over the others.

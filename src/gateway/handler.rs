@@ -58,6 +58,7 @@ pub enum Admission {
 }
 
 /// Which prediction protocol an admitted call speaks.
+#[derive(Clone)]
 pub(super) enum Protocol {
     /// TF Serving's `:predict`, `:classify` or `:regress`.
     Tf(Verb),
@@ -76,6 +77,9 @@ pub struct Admitted {
     pub(super) protocol: Protocol,
     pub(super) permit: OwnedSemaphorePermit,
     pub(super) source: Source,
+    /// Counted as the version's traffic; a shadow call is not (its result is compared
+    /// instead, [`shadow`](super::shadow)).
+    pub(super) metered: bool,
 }
 
 impl Admitted {
@@ -258,7 +262,41 @@ impl Gateway {
             protocol,
             permit,
             source,
+            metered: true,
         }))
+    }
+
+    /// The shadow call for a client prediction that the split sent to the live version, when
+    /// the service mirrors this one: the shadow version ready, and more than half the
+    /// service's slots free (clients come first). `None` otherwise.
+    pub fn shadow_of(&self, live: &Admitted) -> Option<Admitted> {
+        let (cell, percent) = live.route.shadow.as_ref()?;
+        let meter = &live.route.meter.shadow;
+        if live.source != Source::Client
+            || cell.version == live.cell.0.version
+            || !meter.hit(*percent)
+        {
+            return None;
+        }
+        let free = live.route.limit.available_permits();
+        let ready = ready(cell).ok();
+        let permit = ready
+            .as_ref()
+            .filter(|_| free * 2 > live.route.resources.concurrency as usize)
+            .and_then(|_| Arc::clone(&live.route.limit).try_acquire_owned().ok());
+        let (Some(predictor), Some(permit)) = (ready, permit) else {
+            meter.skip();
+            return None;
+        };
+        Some(Admitted {
+            route: Arc::clone(&live.route),
+            cell: InFlight::enter(Arc::clone(cell)),
+            predictor,
+            protocol: live.protocol.clone(),
+            permit,
+            source: Source::Client,
+            metered: false,
+        })
     }
 }
 

@@ -22,6 +22,7 @@ pub mod predict;
 pub mod routing;
 pub mod scoring;
 pub mod server;
+pub mod shadow;
 pub mod status;
 pub mod v2;
 

@@ -82,6 +82,7 @@ impl VersionCell {
 pub struct ServiceMeter {
     pub unauthorised: AtomicU64,
     tickets: AtomicU64,
+    pub shadow: super::shadow::ShadowMeter,
 }
 
 impl ServiceMeter {
@@ -120,6 +121,8 @@ pub struct Route {
     pub sticky: Option<http::HeaderName>,
     /// Versions by label (`/labels/canary`).
     pub labels: Vec<(String, u32)>,
+    /// The version a share of client requests is mirrored to, and the percent.
+    pub shadow: Option<(Arc<VersionCell>, u8)>,
 }
 
 impl Route {
@@ -308,6 +311,10 @@ impl Routing {
             );
             let meter = meters.get(s.name.as_str()).cloned().unwrap_or_default();
             live_meters.insert(s.name.to_string(), Arc::clone(&meter));
+            let shadow = s.traffic.shadow.and_then(|sh| {
+                let (cell, _) = versions.iter().find(|(c, _)| c.version == sh.version)?;
+                Some((Arc::clone(cell), sh.percent))
+            });
             let route = Arc::new(Route {
                 name: s.name.to_string(),
                 host: s.host.to_ascii_lowercase(),
@@ -328,6 +335,7 @@ impl Routing {
                     .iter()
                     .map(|(l, v)| (l.clone(), *v))
                     .collect(),
+                shadow,
             });
             table.by_host.insert(route.host.clone(), Arc::clone(&route));
             table.by_name.insert(route.name.clone(), route);

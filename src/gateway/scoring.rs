@@ -55,6 +55,7 @@ impl Admitted {
             protocol,
             permit,
             source,
+            metered,
         } = self;
         // The server's time: from the whole request in hand to the answer written.
         let started = Stopwatch::start();
@@ -82,13 +83,14 @@ impl Admitted {
         let at = Meters {
             cell: &cell,
             source,
+            metered,
         };
         let mut answer = match parsed {
             Ok(mut parsed) => match score(&route, at, &predictor, parsed.rows(), permit).await {
                 Ok((rows, inline)) => {
                     ran_inline = inline;
                     scored = rows.len();
-                    if source == Source::Client {
+                    if metered && source == Source::Client {
                         cell.meter.answered(&rows);
                     }
                     write(&parsed, cell.version, predictor.signature(), &rows)
@@ -98,9 +100,13 @@ impl Admitted {
             Err(a) => a,
         };
         let spent = started.micros();
-        if ran_inline {
+        if ran_inline && metered {
             // Parsed, predicted and written on this thread: all of it was worker time.
             cell.meter.busy(source, spent);
+        }
+        if !metered {
+            answer.version = Some(cell.version);
+            return answer;
         }
         cell.meter.record(&Record {
             source,
@@ -182,6 +188,7 @@ fn failed() -> Answer {
 struct Meters<'a> {
     cell: &'a Arc<VersionCell>,
     source: Source,
+    metered: bool,
 }
 
 /// Runs `rows` through the model within the service's limits: batch size and time (504). A
@@ -214,14 +221,16 @@ async fn score(
         return collect(results).map(|r| (r, true));
     }
     let model = Arc::clone(predictor);
-    let (cell, source) = (Arc::clone(at.cell), at.source);
+    let (cell, source, metered) = (Arc::clone(at.cell), at.source, at.metered);
     // A CPU-bound prediction cannot be cancelled: its permit stays taken until it ends, and its
     // time is counted when it does.
     let work = tokio::task::spawn_blocking(move || {
         let _permit = permit;
         let began = Stopwatch::start();
         let results = model.predict(&rows);
-        cell.meter.busy(source, began.micros());
+        if metered {
+            cell.meter.busy(source, began.micros());
+        }
         results
     });
     let timeout = Duration::from_millis(route.resources.timeout_ms);

@@ -100,7 +100,22 @@ async fn respond(
             return response;
         }
     };
+    // A mirrored request runs on the shadow version after the client has its answer.
+    let shadow = gateway.shadow_of(&admitted);
+    let mirror = shadow.as_ref().map(|_| body.clone());
     let answer = admitted.answer(&parts.headers, body).await;
+    if let (Some(shadow), Some(body)) = (shadow, mirror) {
+        let live = (answer.status.as_u16(), answer.body.clone());
+        let headers = parts.headers.clone();
+        tokio::spawn(async move {
+            let route = std::sync::Arc::clone(&shadow.route);
+            let got = shadow.answer(&headers, body.clone()).await;
+            route
+                .meter
+                .shadow
+                .compare(&body, (live.0, &live.1), (got.status.as_u16(), &got.body));
+        });
+    }
     json_response(answer.status, answer.body, answer.version)
 }
 

@@ -187,7 +187,7 @@ pub(super) fn load_service(c: &Connection, name: &str) -> Result<Option<Service>
         .query_row(
             "SELECT id, name, host, access_key, runtime, threads, concurrency, timeout_ms,
                     max_batch_rows, memory_bytes, created_at, traffic_revision, sticky_header,
-                    labels
+                    labels, shadow
              FROM services WHERE name = ?1 AND deleted_at IS NULL",
             [name],
             |r| {
@@ -209,6 +209,9 @@ pub(super) fn load_service(c: &Connection, name: &str) -> Result<Option<Service>
                         revision: r.get(11)?,
                         sticky_header: r.get(12)?,
                         labels: serde_json::from_str(&r.get::<_, String>(13)?).unwrap_or_default(),
+                        shadow: r
+                            .get::<_, Option<String>>(14)?
+                            .and_then(|t| serde_json::from_str(&t).ok()),
                     },
                 ))
             },

@@ -174,6 +174,35 @@ impl Store {
         .await
     }
 
+    /// Mirrors a share of a service's client requests to a version it holds (`None`: off).
+    pub async fn set_shadow(
+        &self,
+        actor: &str,
+        service: &str,
+        shadow: Option<crate::domain::Shadow>,
+    ) -> Result<Service, StoreError> {
+        let (actor, service) = (actor.to_string(), service.to_string());
+        self.write(move |tx| {
+            let (id, _) = live(tx, &service)?;
+            if let Some(s) = &shadow
+                && !weights(tx, id)?.contains_key(&s.version)
+            {
+                return Err(StoreError::Refused {
+                    code: "invalid_shadow",
+                    message: format!(
+                        "{service} holds no version {}: add it first (`modeldeck services add-version {service} --version {}`)",
+                        s.version, s.version
+                    ),
+                });
+            }
+            let text = shadow.map(|s| json!(s).to_string());
+            tx.execute("UPDATE services SET shadow = ?1 WHERE id = ?2", (&text, id))?;
+            record_event(tx, &actor, "service.shadow", &service, &json!({"shadow": shadow}))?;
+            loaded(tx, &service)
+        })
+        .await
+    }
+
     /// Sets (or with `None` clears) the request header a service's split is sticky on.
     pub async fn set_sticky(
         &self,

@@ -538,3 +538,80 @@ async fn a_canary_pauses_for_people_survives_kill_9_and_is_promoted() {
     }
     s.stop().await;
 }
+
+/// Imports the iris model again as a version running `behaviour` (a test runtime).
+async fn import_variant(dir: &DataDir, behaviour: &str, file: &str) {
+    let text = std::fs::read_to_string(repo_path("assets/iris/iris.pmml")).unwrap();
+    let text = text.replacen(
+        "<Header>",
+        &format!("<Header><Extension name=\"modeldeck-test-runtime\" value=\"{behaviour}\"/>"),
+        1,
+    );
+    let path = dir.scratch.join(file);
+    std::fs::write(&path, text).unwrap();
+    dir.import(path.to_str().unwrap(), "iris").await;
+}
+
+/// Shadow traffic: the mirrored version answers no client, is not counted as its traffic,
+/// does not make the client wait, and what it answers differently is counted and kept.
+#[cfg(feature = "test-runtimes")]
+#[tokio::test]
+async fn shadow_traffic_is_compared_and_invisible_to_clients() {
+    let dir = DataDir::new();
+    let (s, key) = with_candidate(&dir, "echo").await;
+    import_variant(&dir, "sleep 5000", "slow.pmml").await;
+    change(&s, json!({"op": "add_version", "version": 2})).await;
+    change(&s, json!({"op": "add_version", "version": 3})).await;
+    let view = change(&s, json!({"op": "shadow", "to": 2, "percent": 100})).await;
+    assert_eq!(view["sticky_header"], Value::Null);
+    let client = reqwest::Client::new();
+    for _ in 0..40 {
+        assert_eq!(
+            predict(&client, &s.gateway, "iris", &key, None).await,
+            (200, Some(1))
+        );
+    }
+    let mut shadow = Value::Null;
+    for _ in 0..100 {
+        shadow = s.get("services/iris/shadow").await;
+        if shadow["mirrored"] == json!(40) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        (&shadow["mirrored"], &shadow["differed"], &shadow["same"]),
+        (&json!(40), &json!(40), &json!(0)),
+        "{shadow}"
+    );
+    let sample = &shadow["samples"][0];
+    assert!(
+        sample["live"].as_str().unwrap().contains("species")
+            && sample["shadow"].as_str().unwrap().contains("petal_width"),
+        "{sample}"
+    );
+    // Not v2's traffic: its figures stay empty.
+    let history = s.get("monitor?service=iris&window=15m").await["history"].clone();
+    let v2 = history["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["version"] == json!(2))
+        .map_or(0, |v| v["figures"]["requests"].as_u64().unwrap());
+    assert_eq!(v2, 0, "{history}");
+    // A shadow that takes five seconds does not hold the client up.
+    change(&s, json!({"op": "shadow", "to": 3, "percent": 100})).await;
+    let started = Instant::now();
+    assert_eq!(
+        predict(&client, &s.gateway, "iris", &key, None).await,
+        (200, Some(1))
+    );
+    assert!(
+        started.elapsed() < Duration::from_millis(2500),
+        "{:?}",
+        started.elapsed()
+    );
+    let out = dir.ok(&["services", "shadow", "iris", "--off"]).await;
+    assert!(out.contains("no shadow traffic"), "{out}");
+    s.stop().await;
+}

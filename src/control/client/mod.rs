@@ -200,6 +200,19 @@ impl Client {
         self.get(&path).await
     }
 
+    /// What a service's shadow traffic found.
+    pub async fn shadow(
+        &self,
+        name: &str,
+    ) -> Result<crate::control::contract::ShadowView, ControlError> {
+        let path = api_path(&[
+            Seg::Word("services"),
+            Seg::Service(name),
+            Seg::Word("shadow"),
+        ])?;
+        self.get(&path).await
+    }
+
     /// One change to a service's traffic; the traffic as it is after it.
     pub async fn change_traffic(
         &self,

@@ -63,6 +63,39 @@ pub enum TrafficCall {
     },
     /// Steers the running canary.
     Canary { action: CanaryAction },
+    /// Mirrors `percent` of client requests to version `to`, which does not answer the client
+    /// (`to` absent or `percent` 0: off).
+    Shadow {
+        #[serde(default)]
+        to: Option<u32>,
+        #[serde(default)]
+        percent: u8,
+    },
+}
+
+/// `GET /services/{name}/shadow`: what the mirrored calls found since the server started.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ShadowView {
+    pub service: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shadow: Option<crate::domain::Shadow>,
+    /// Requests mirrored, and how their answers compared with the live ones.
+    pub mirrored: u64,
+    pub same: u64,
+    pub differed: u64,
+    /// The shadow version failed (an error status) where the live one answered.
+    pub failed: u64,
+    /// Not mirrored: the shadow version was not ready, or the service was busy.
+    pub skipped: u64,
+    /// The newest disagreements: the request, the live answer, the shadow's (each cut).
+    pub samples: Vec<ShadowSample>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShadowSample {
+    pub request: String,
+    pub live: String,
+    pub shadow: String,
 }
 
 /// What a person can do to a canary.

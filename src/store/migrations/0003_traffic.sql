@@ -7,6 +7,8 @@
 ALTER TABLE services ADD COLUMN traffic_revision INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE services ADD COLUMN sticky_header TEXT;
 ALTER TABLE services ADD COLUMN labels TEXT NOT NULL DEFAULT '{}';
+-- A share of client requests mirrored to a version that does not answer: {"version", "percent"}.
+ALTER TABLE services ADD COLUMN shadow TEXT;
 
 ALTER TABLE traffic_changes ADD COLUMN kind TEXT NOT NULL DEFAULT 'split'
     CHECK (kind IN ('split', 'upgrade', 'rollback', 'add', 'remove', 'canary'));

@@ -126,6 +126,10 @@ pub async fn route<B: ApiBodyIn>(api: &Arc<Api>, caller: &Caller, parts: Parts, 
             Method::POST => services::change_traffic(api, caller, name, body).await,
             _ => Err(wrong_method(m, "GET, POST")),
         },
+        ["services", name, "shadow"] => {
+            only(m, &[Method::GET])?;
+            services::shadow(api, caller, name)
+        }
         ["services", name, "rotate-key"] => {
             only(m, &[Method::POST])?;
             services::rotate_key(api, caller, name).await

@@ -126,6 +126,29 @@ pub fn view(api: &Api, s: &Service, show_key: bool, signature: bool) -> ServiceV
     }
 }
 
+/// `GET /services/{name}/shadow`: the service's mirroring and what it found since the start.
+pub fn shadow(api: &Api, caller: &Caller, name: &str) -> Answer {
+    use std::sync::atomic::Ordering::Relaxed;
+    caller.require(Scope::Viewer)?;
+    let service = api.core.service(name)?;
+    let table = api.routing.table();
+    let mut view = crate::control::contract::ShadowView {
+        service: name.to_string(),
+        shadow: service.traffic.shadow,
+        ..Default::default()
+    };
+    if let Some(route) = table.by_name(name) {
+        let m = &route.meter.shadow;
+        view.mirrored = m.mirrored.load(Relaxed);
+        view.same = m.same.load(Relaxed);
+        view.differed = m.differed.load(Relaxed);
+        view.failed = m.failed.load(Relaxed);
+        view.skipped = m.skipped.load(Relaxed);
+        view.samples = m.samples();
+    }
+    ok(&view)
+}
+
 /// `GET /services/{name}/traffic`.
 pub fn traffic(api: &Api, caller: &Caller, name: &str) -> Answer {
     caller.require(Scope::Viewer)?;
