@@ -120,7 +120,7 @@ pub enum TrafficCommand {
         #[arg(long, conflicts_with = "off")]
         to: Option<u32>,
         /// Percent of client requests mirrored (1 to 100; default 100)
-        #[arg(long, requires = "to")]
+        #[arg(long, requires = "to", conflicts_with = "off")]
         percent: Option<u8>,
         #[arg(long)]
         off: bool,
@@ -319,7 +319,7 @@ pub async fn run(
             if off || to.is_some() {
                 let call = TrafficCall::Shadow {
                     to: if off { None } else { to },
-                    percent: percent.unwrap_or(100),
+                    percent,
                 };
                 session.change_traffic(actor, &name, call).await?;
             }

@@ -187,12 +187,14 @@ impl Core {
             }
             TrafficCall::Canary { action } => self.steer_canary(actor, name, action).await?,
             TrafficCall::Shadow { to, percent } => {
-                let shadow = match (to, percent) {
-                    (None, _) | (_, 0) => None,
-                    (Some(_), p) if p > 100 => {
+                let shadow = match (to, percent.unwrap_or(100)) {
+                    (None, _) => None,
+                    (Some(_), p) if !(1..=100).contains(&p) => {
                         return Err(ControlError::field(
                             "percent",
-                            format!("{p}%: mirror 1 to 100 percent of the requests"),
+                            format!(
+                                "{p}%: mirror 1 to 100 percent of the requests (to stop, send \"to\": null or --off)"
+                            ),
                         ));
                     }
                     (Some(version), percent) => Some(crate::domain::Shadow { version, percent }),

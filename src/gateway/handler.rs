@@ -267,8 +267,8 @@ impl Gateway {
     }
 
     /// The shadow call for a client prediction that the split sent to the live version, when
-    /// the service mirrors this one: the shadow version ready, and more than half the
-    /// service's slots free (clients come first). `None` otherwise.
+    /// the service mirrors this one: the shadow version ready and one of the service's shadow
+    /// slots free (never a client's slot). `None` otherwise.
     pub fn shadow_of(&self, live: &Admitted) -> Option<Admitted> {
         let (cell, percent) = live.route.shadow.as_ref()?;
         let meter = &live.route.meter.shadow;
@@ -278,12 +278,10 @@ impl Gateway {
         {
             return None;
         }
-        let free = live.route.limit.available_permits();
         let ready = ready(cell).ok();
         let permit = ready
             .as_ref()
-            .filter(|_| free * 2 > live.route.resources.concurrency as usize)
-            .and_then(|_| Arc::clone(&live.route.limit).try_acquire_owned().ok());
+            .and_then(|_| Arc::clone(&meter.slots).try_acquire_owned().ok());
         let (Some(predictor), Some(permit)) = (ready, permit) else {
             meter.skip();
             return None;

@@ -315,6 +315,9 @@ impl Routing {
                 let (cell, _) = versions.iter().find(|(c, _)| c.version == sh.version)?;
                 Some((Arc::clone(cell), sh.percent))
             });
+            if let Some((cell, _)) = &shadow {
+                meter.shadow.retarget(cell.version);
+            }
             let route = Arc::new(Route {
                 name: s.name.to_string(),
                 host: s.host.to_ascii_lowercase(),

@@ -105,15 +105,20 @@ async fn respond(
     let mirror = shadow.as_ref().map(|_| body.clone());
     let answer = admitted.answer(&parts.headers, body).await;
     if let (Some(shadow), Some(body)) = (shadow, mirror) {
-        let live = (answer.status.as_u16(), answer.body.clone());
+        let live = (
+            answer.status.as_u16(),
+            answer.body.clone(),
+            answer.version.unwrap_or(0),
+        );
         let headers = parts.headers.clone();
         tokio::spawn(async move {
             let route = std::sync::Arc::clone(&shadow.route);
             let got = shadow.answer(&headers, body.clone()).await;
-            route
-                .meter
-                .shadow
-                .compare(&body, (live.0, &live.1), (got.status.as_u16(), &got.body));
+            route.meter.shadow.compare(
+                &body,
+                (live.0, &live.1, live.2),
+                (got.status.as_u16(), &got.body, got.version.unwrap_or(0)),
+            );
         });
     }
     json_response(answer.status, answer.body, answer.version)

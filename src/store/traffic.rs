@@ -127,6 +127,18 @@ impl Store {
                     ),
                 });
             }
+            let shadow: Option<String> =
+                tx.query_row("SELECT shadow FROM services WHERE id = ?1", [id], |r| r.get(0))?;
+            if let Some(s) = shadow.and_then(|t| serde_json::from_str::<crate::domain::Shadow>(&t).ok())
+                && s.version == version
+            {
+                return Err(StoreError::Refused {
+                    code: "shadowed",
+                    message: format!(
+                        "version {version} receives {service}'s shadow traffic: stop it first (`modeldeck services shadow {service} --off`)"
+                    ),
+                });
+            }
             if weight > 0 {
                 return Err(StoreError::Refused {
                     code: "has_traffic",
@@ -184,18 +196,32 @@ impl Store {
         let (actor, service) = (actor.to_string(), service.to_string());
         self.write(move |tx| {
             let (id, _) = live(tx, &service)?;
-            if let Some(s) = &shadow
-                && !weights(tx, id)?.contains_key(&s.version)
-            {
-                return Err(StoreError::Refused {
-                    code: "invalid_shadow",
-                    message: format!(
-                        "{service} holds no version {}: add it first (`modeldeck services add-version {service} --version {}`)",
-                        s.version, s.version
-                    ),
-                });
+            if let Some(s) = &shadow {
+                match weights(tx, id)?.get(&s.version) {
+                    None => {
+                        return Err(StoreError::Missing(format!(
+                            "{service} holds no version {}: a shadow mirrors to a version the service holds at 0% (`modeldeck services add-version {service} --version N`)",
+                            s.version
+                        )));
+                    }
+                    Some(w) if *w > 0 => {
+                        return Err(StoreError::Refused {
+                            code: "answers_clients",
+                            message: format!(
+                                "version {} has {w}% of {service}'s traffic: a shadow version answers no client, so give it 0% first",
+                                s.version
+                            ),
+                        });
+                    }
+                    Some(_) => {}
+                }
             }
+            let was: Option<String> =
+                tx.query_row("SELECT shadow FROM services WHERE id = ?1", [id], |r| r.get(0))?;
             let text = shadow.map(|s| json!(s).to_string());
+            if was == text {
+                return loaded(tx, &service);
+            }
             tx.execute("UPDATE services SET shadow = ?1 WHERE id = ?2", (&text, id))?;
             record_event(tx, &actor, "service.shadow", &service, &json!({"shadow": shadow}))?;
             loaded(tx, &service)
@@ -328,6 +354,21 @@ pub(super) fn apply_in(
         )?;
     }
     let after = weights(tx, id)?;
+    let shadow: Option<String> =
+        tx.query_row("SELECT shadow FROM services WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })?;
+    if let Some(s) = shadow.and_then(|t| serde_json::from_str::<crate::domain::Shadow>(&t).ok())
+        && after.get(&s.version).is_some_and(|w| *w > 0)
+    {
+        return Err(StoreError::Refused {
+            code: "shadowed",
+            message: format!(
+                "version {} receives {service}'s shadow traffic and answers no client: stop the shadow first (`modeldeck services shadow {service} --off`)",
+                s.version
+            ),
+        });
+    }
     if after == before {
         // Nothing moved: no revision, no history line, nothing for a rollback to step over.
         return Ok(());

@@ -562,8 +562,46 @@ async fn shadow_traffic_is_compared_and_invisible_to_clients() {
     import_variant(&dir, "sleep 5000", "slow.pmml").await;
     change(&s, json!({"op": "add_version", "version": 2})).await;
     change(&s, json!({"op": "add_version", "version": 3})).await;
+    // A version that answers clients cannot be a shadow, nor can a shadow be given traffic
+    // or taken out.
+    let refused = |call: Value| {
+        let s = &s;
+        async move {
+            let (status, err) = s
+                .api(
+                    Method::POST,
+                    "services/iris/traffic",
+                    Some(&s.token),
+                    Some(call),
+                )
+                .await;
+            (
+                status,
+                err["error"]["code"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }
+    };
+    assert_eq!(
+        refused(json!({"op": "shadow", "to": 1})).await,
+        (409, "answers_clients".to_string())
+    );
     let view = change(&s, json!({"op": "shadow", "to": 2, "percent": 100})).await;
     assert_eq!(view["sticky_header"], Value::Null);
+    assert_eq!(
+        refused(json!({"op": "split", "weights": {"1": 90, "2": 10, "3": 0}})).await,
+        (409, "shadowed".to_string())
+    );
+    assert_eq!(
+        refused(json!({"op": "remove_version", "version": 2})).await,
+        (409, "shadowed".to_string())
+    );
+    assert_eq!(
+        refused(json!({"op": "shadow", "to": 2, "percent": 0})).await,
+        (400, "invalid_field".to_string())
+    );
     let client = reqwest::Client::new();
     for _ in 0..40 {
         assert_eq!(
@@ -613,5 +651,35 @@ async fn shadow_traffic_is_compared_and_invisible_to_clients() {
     );
     let out = dir.ok(&["services", "shadow", "iris", "--off"]).await;
     assert!(out.contains("no shadow traffic"), "{out}");
+    // A service with one slot: the shadow has slots of its own, so clients never meet a 429
+    // it caused, and it still mirrors.
+    let tiny = dir
+        .json(&[
+            "services",
+            "deploy",
+            "tiny",
+            "--model",
+            "iris:1",
+            "--concurrency",
+            "1",
+            "--json",
+        ])
+        .await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_ready(&s.gateway, "tiny", &tiny).await;
+    dir.ok(&["services", "add-version", "tiny", "--version", "2"])
+        .await;
+    dir.ok(&["services", "shadow", "tiny", "--to", "2"]).await;
+    for _ in 0..20 {
+        assert_eq!(
+            predict(&client, &s.gateway, "tiny", &tiny, None).await,
+            (200, Some(1))
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let shadow = s.get("services/tiny/shadow").await;
+    assert!(shadow["mirrored"].as_u64().unwrap() >= 10, "{shadow}");
     s.stop().await;
 }

@@ -63,13 +63,12 @@ pub enum TrafficCall {
     },
     /// Steers the running canary.
     Canary { action: CanaryAction },
-    /// Mirrors `percent` of client requests to version `to`, which does not answer the client
-    /// (`to` absent or `percent` 0: off).
+    /// Mirrors `percent` (1 to 100, default 100) of client requests to version `to`, held at
+    /// 0%; `to: null` stops it.
     Shadow {
-        #[serde(default)]
         to: Option<u32>,
         #[serde(default)]
-        percent: u8,
+        percent: Option<u8>,
     },
 }
 
