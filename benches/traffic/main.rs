@@ -72,7 +72,10 @@ fn main() {
                 [("1", 100), ("2", 0)]
             };
             let call = TrafficCall::Split {
-                weights: weights.iter().map(|(v, w)| (v.to_string(), *w)).collect(),
+                weights: weights
+                    .iter()
+                    .map(|(v, w)| (v.to_string(), serde_json::Value::from(*w)))
+                    .collect(),
                 revision: None,
                 reason: String::new(),
             };

@@ -192,7 +192,10 @@ pub async fn run(
             let mut view = None;
             if let Some(split) = split {
                 let call = TrafficCall::Split {
-                    weights: split.iter().map(|(v, w)| (v.to_string(), w)).collect(),
+                    weights: split
+                        .iter()
+                        .map(|(v, w)| (v.to_string(), w.into()))
+                        .collect(),
                     revision,
                     reason: reason.unwrap_or_default(),
                 };

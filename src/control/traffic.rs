@@ -71,10 +71,27 @@ impl Core {
                 let weights = weights
                     .into_iter()
                     .map(|(v, w)| {
-                        v.parse::<u32>().map(|v| (v, w)).map_err(|_| {
-                            let v = crate::domain::clip(&v, 40);
-                            ControlError::field("weights", format!("{v:?} is not a version number"))
-                        })
+                        let shown = crate::domain::clip(&v, 40).into_owned();
+                        let version = v.parse::<u32>().map_err(|_| {
+                            ControlError::field(
+                                "weights",
+                                format!("{shown:?} is not a version number"),
+                            )
+                        })?;
+                        let weight = w
+                            .as_u64()
+                            .and_then(|w| u8::try_from(w).ok())
+                            .filter(|w| *w <= 100)
+                            .ok_or_else(|| {
+                                let w = crate::domain::clip(&w.to_string(), 40).into_owned();
+                                ControlError::field(
+                                    "weights",
+                                    format!(
+                                        "version {shown} gets {w}: a weight is a whole percent from 0 to 100"
+                                    ),
+                                )
+                            })?;
+                        Ok::<_, ControlError>((version, weight))
                     })
                     .collect::<Result<Vec<(u32, u8)>, _>>()?;
                 let mut unique = BTreeMap::new();

@@ -263,6 +263,14 @@ async fn rollbacks_step_back_and_a_stale_revision_is_refused() {
     for (weights, says) in [
         (json!({"1": 70, "2": 20, "3": 0}), "sum to 90"),
         (json!({"1": 100, "2": 0}), "version 3 is missing"),
+        (
+            json!({"1": -10, "2": 110, "3": 0}),
+            "whole percent from 0 to 100",
+        ),
+        (
+            json!({"1": "70", "2": 30, "3": 0}),
+            "whole percent from 0 to 100",
+        ),
         (json!({"1": 50, "2": 50, "3": 0, "4": 0}), "no version 4"),
     ] {
         let (status, err) = s

@@ -16,7 +16,9 @@ pub enum TrafficCall {
     /// call cannot read them as numbers, so they are checked as versions on arrival);
     /// `revision` is the split they were edited from (a newer one in force refuses, 409).
     Split {
-        weights: BTreeMap<String, u8>,
+        /// Values are read as whole percents on arrival, so that a wrong one is refused in the
+        /// product's words rather than serde's.
+        weights: BTreeMap<String, serde_json::Value>,
         #[serde(default)]
         revision: Option<i64>,
         #[serde(default)]

@@ -131,7 +131,7 @@ fn apply_shows_the_diff_with_cancel_focused_and_carries_the_revision() {
     let expected = Call::ChangeTraffic {
         service: "fraud".into(),
         call: TrafficCall::Split {
-            weights: [("3".to_string(), 70), ("4".to_string(), 30)].into(),
+            weights: [("3".to_string(), 70.into()), ("4".to_string(), 30.into())].into(),
             revision: Some(3),
             reason: String::new(),
         },
@@ -233,6 +233,28 @@ fn a_canary_is_started_from_a_form_shown_and_promoted_after_a_dialog() {
         ),
         "{call:?}"
     );
+    // The server refuses it: the form stays, with the reason, to fix.
+    let refused = Msg::Traffic {
+        service: "fraud".into(),
+        result: Err(failure(
+            "invalid_candidate",
+            "version 4 already has 20% of fraud's traffic",
+            None,
+        )),
+        changed: true,
+    };
+    update(&mut s, &Keymap::defaults(), refused, t0());
+    let Overlay::Form(form) = &s.overlay else {
+        panic!("the form stays: {:?}", s.overlay)
+    };
+    assert!(
+        !form.busy
+            && form
+                .error
+                .as_deref()
+                .is_some_and(|e| e.contains("already has 20%"))
+    );
+    press(&mut s, &["esc"]);
     // The server's answer: a canary paused at a pause step.
     let mut view = fraud_traffic();
     view.canary = Some(crate::domain::canary::Canary {

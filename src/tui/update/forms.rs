@@ -202,7 +202,9 @@ pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
                     state.overlay = Overlay::None;
                     return vec![];
                 };
-                state.overlay = Overlay::None;
+                // Open until the server answers: a refusal is shown here, to fix.
+                form.busy = true;
+                form.error = None;
                 return vec![Call::ChangeTraffic { service, call }.into()];
             }
             Err((field, message)) => {

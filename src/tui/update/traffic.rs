@@ -6,7 +6,7 @@ use crate::control::contract::{CanaryAction, TrafficCall, TrafficView};
 use crate::domain::canary::CanaryState;
 use crate::tui::action::{Action, Ctx};
 use crate::tui::effect::{Call, Effect, Failure};
-use crate::tui::state::{Confirm, List, Loadable, Overlay, State};
+use crate::tui::state::{Confirm, FormKind, List, Loadable, Overlay, State};
 use crate::tui::text;
 
 type Out = Vec<Effect>;
@@ -42,6 +42,20 @@ pub fn loaded(
 ) -> Out {
     if state.traffic.open.as_deref() != Some(service.as_str()) {
         return vec![];
+    }
+    // The canary form waits for its answer: a refusal stays in it, to fix.
+    if changed
+        && let Overlay::Form(form) = &mut state.overlay
+        && form.kind == FormKind::Canary
+    {
+        match &result {
+            Err(f) => {
+                form.busy = false;
+                form.error = Some(text::for_console(&f.message));
+                return vec![];
+            }
+            Ok(_) => state.overlay = Overlay::None,
+        }
     }
     match result {
         Ok(view) => {
@@ -112,7 +126,10 @@ pub fn apply(state: &mut State, ctx: &Ctx) -> Out {
     let call = Call::ChangeTraffic {
         service: service.clone(),
         call: TrafficCall::Split {
-            weights: staged.iter().map(|(v, w)| (v.to_string(), w)).collect(),
+            weights: staged
+                .iter()
+                .map(|(v, w)| (v.to_string(), w.into()))
+                .collect(),
             revision: Some(state.traffic.staged_from),
             reason: String::new(),
         },
