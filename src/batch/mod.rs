@@ -5,6 +5,7 @@
 
 pub mod expr;
 pub mod records;
+pub mod schedule;
 pub mod score;
 
 pub use score::{ScoreOptions, ScoreSummary, score_file};
