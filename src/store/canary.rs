@@ -67,7 +67,7 @@ impl Store {
             if let Some(apply) = change.apply {
                 apply_in(tx, &actor, &service, apply)?;
             }
-            let id = id(tx, &service)?;
+            let (id, _) = super::traffic::live(tx, &service)?;
             let body = serde_json::to_string(&change.canary)
                 .map_err(|e| StoreError::Constraint(e.to_string()))?;
             tx.execute(
@@ -99,16 +99,6 @@ pub struct CanaryChange {
     pub add: Option<u32>,
     pub apply: Option<Apply>,
     pub event: Option<&'static str>,
-}
-
-fn id(tx: &Transaction, service: &str) -> Result<i64, StoreError> {
-    tx.query_row(
-        "SELECT id FROM services WHERE name = ?1 AND deleted_at IS NULL",
-        [service],
-        |r| r.get(0),
-    )
-    .optional()?
-    .ok_or_else(|| StoreError::Missing(format!("no service is called {service}")))
 }
 
 pub(super) fn load(c: &Connection, service: &str) -> Result<Option<Canary>, StoreError> {

@@ -103,11 +103,8 @@ impl Store {
                     "service {service} holds no version {version}"
                 )));
             };
-            let labels: BTreeMap<String, u32> = tx
-                .query_row("SELECT labels FROM services WHERE id = ?1", [id], |r| {
-                    r.get::<_, String>(0)
-                })
-                .map(|t| serde_json::from_str(&t).unwrap_or_default())?;
+            let labels: BTreeMap<String, u32> = serde_json::from_str(&column(tx, id, "labels")?.unwrap_or_default())
+                .unwrap_or_default();
             if let Some((label, _)) = labels.iter().find(|(_, v)| **v == version) {
                 return Err(StoreError::Refused {
                     code: "labelled",
@@ -127,11 +124,7 @@ impl Store {
                     ),
                 });
             }
-            let shadow: Option<String> =
-                tx.query_row("SELECT shadow FROM services WHERE id = ?1", [id], |r| r.get(0))?;
-            if let Some(s) = shadow.and_then(|t| serde_json::from_str::<crate::domain::Shadow>(&t).ok())
-                && s.version == version
-            {
+            if shadow_of(tx, id)?.is_some_and(|s| s.version == version) {
                 return Err(StoreError::Refused {
                     code: "shadowed",
                     message: format!(
@@ -216,12 +209,10 @@ impl Store {
                     Some(_) => {}
                 }
             }
-            let was: Option<String> =
-                tx.query_row("SELECT shadow FROM services WHERE id = ?1", [id], |r| r.get(0))?;
-            let text = shadow.map(|s| json!(s).to_string());
-            if was == text {
+            if shadow_of(tx, id)? == shadow {
                 return loaded(tx, &service);
             }
+            let text = shadow.map(|s| json!(s).to_string());
             tx.execute("UPDATE services SET shadow = ?1 WHERE id = ?2", (&text, id))?;
             record_event(tx, &actor, "service.shadow", &service, &json!({"shadow": shadow}))?;
             loaded(tx, &service)
@@ -263,14 +254,7 @@ impl Store {
     ) -> Result<Vec<TrafficChange>, StoreError> {
         let service = service.to_string();
         self.read(move |c| {
-            let id: i64 = c
-                .query_row(
-                    "SELECT id FROM services WHERE name = ?1 AND deleted_at IS NULL",
-                    [&service],
-                    |r| r.get(0),
-                )
-                .optional()?
-                .ok_or_else(|| StoreError::Missing(format!("no service is called {service}")))?;
+            let (id, _) = live(c, &service)?;
             history(c, id, limit)
         })
     }
@@ -354,11 +338,7 @@ pub(super) fn apply_in(
         )?;
     }
     let after = weights(tx, id)?;
-    let shadow: Option<String> =
-        tx.query_row("SELECT shadow FROM services WHERE id = ?1", [id], |r| {
-            r.get(0)
-        })?;
-    if let Some(s) = shadow.and_then(|t| serde_json::from_str::<crate::domain::Shadow>(&t).ok())
+    if let Some(s) = shadow_of(tx, id)?
         && after.get(&s.version).is_some_and(|w| *w > 0)
     {
         return Err(StoreError::Refused {
@@ -388,9 +368,23 @@ pub(super) fn apply_in(
     )
 }
 
+/// A nullable text column of a service's row.
+fn column(c: &Connection, id: i64, name: &str) -> Result<Option<String>, StoreError> {
+    Ok(c.query_row(
+        &format!("SELECT {name} FROM services WHERE id = ?1"),
+        [id],
+        |r| r.get(0),
+    )?)
+}
+
+/// The version a service mirrors to, if any.
+fn shadow_of(c: &Connection, id: i64) -> Result<Option<crate::domain::Shadow>, StoreError> {
+    Ok(column(c, id, "shadow")?.and_then(|t| serde_json::from_str(&t).ok()))
+}
+
 /// The live service's id and traffic revision.
-fn live(tx: &Transaction, service: &str) -> Result<(i64, i64), StoreError> {
-    tx.query_row(
+pub(super) fn live(c: &Connection, service: &str) -> Result<(i64, i64), StoreError> {
+    c.query_row(
         "SELECT id, traffic_revision FROM services WHERE name = ?1 AND deleted_at IS NULL",
         [service],
         |r| Ok((r.get(0)?, r.get(1)?)),
