@@ -122,6 +122,33 @@ impl Expr {
         }
     }
 
+    /// The same expression reading other fields: a chain renames each column to the PMML
+    /// field that holds it at the step's place.
+    pub fn map_fields(&mut self, rename: &mut impl FnMut(&str) -> String) {
+        match self {
+            Expr::Field(f) => *f = rename(f),
+            Expr::Apply(_, args) => args.iter_mut().for_each(|a| a.map_fields(rename)),
+            Expr::Number(_) | Expr::Text(_) => {}
+        }
+    }
+
+    /// Whether the value is a boolean, a string or a number, as far as the expression itself
+    /// tells: `if` takes its branch's kind, a field the kind `field` gives it.
+    pub fn kind(&self, field: &impl Fn(&str) -> Option<ValueKind>) -> Option<ValueKind> {
+        match self {
+            Expr::Number(_) => Some(ValueKind::Number),
+            Expr::Text(_) => Some(ValueKind::Text),
+            Expr::Field(f) => field(f),
+            Expr::Apply("if", args) => args.get(1).and_then(|a| a.kind(field)),
+            Expr::Apply(
+                "isMissing" | "isNotMissing" | "and" | "or" | "not" | "equal" | "notEqual"
+                | "lessThan" | "lessOrEqual" | "greaterThan" | "greaterOrEqual",
+                _,
+            ) => Some(ValueKind::Boolean),
+            Expr::Apply(..) => Some(ValueKind::Number),
+        }
+    }
+
     /// The expression as PMML (`<Apply function="+">…</Apply>`), for a `DerivedField`.
     pub fn to_pmml(&self) -> String {
         let mut out = String::new();
@@ -155,7 +182,15 @@ impl Expr {
     }
 }
 
-fn escape(text: &str) -> String {
+/// The three kinds of value an expression computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    Number,
+    Text,
+    Boolean,
+}
+
+pub(crate) fn escape(text: &str) -> String {
     text.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -3,6 +3,7 @@
 //! [`score`] is the offline scorer behind `modeldeck score` (no server involved); the
 //! scheduled batch jobs of a later issue run the same code in a worker process.
 
+pub mod chain;
 pub mod expr;
 pub mod records;
 pub mod schedule;

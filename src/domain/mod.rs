@@ -4,6 +4,7 @@
 
 pub mod canary;
 mod event;
+pub mod job;
 pub mod latency;
 pub mod metrics;
 mod model;
@@ -13,11 +14,13 @@ mod redact;
 mod service;
 mod signature;
 pub mod spark;
+pub mod step;
 pub mod thresholds;
 mod token;
 mod traffic;
 
 pub use event::Event;
+pub use job::{FailurePolicy, Job, JobKind, JobSpec, Run, RunState, StepProgress, Target, Trigger};
 pub use metrics::{Counts, Figures, Metric, Outcome, Outputs, Sample, Source};
 pub use model::{
     ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse, human_size,
@@ -30,6 +33,7 @@ pub use service::{
     Setting, SettingError, THREADS, TIMEOUT_MS,
 };
 pub use signature::{InputField, ModelSignature, OutputField, curl_line, shell_quote};
+pub use step::{CastType, Fill, Step};
 pub use thresholds::{Level, Limit, Thresholds};
 pub use token::{Scope, TokenInfo, TokenNameError, token_name};
 pub use traffic::{
