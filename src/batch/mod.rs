@@ -5,8 +5,12 @@
 
 pub mod chain;
 pub mod expr;
+pub mod input;
 pub mod records;
+pub mod remote;
+pub mod run;
 pub mod schedule;
+pub mod scheduler;
 pub mod score;
 
 pub use score::{ScoreOptions, ScoreSummary, score_file};

@@ -69,8 +69,13 @@ pub fn open_input(path: &str) -> Result<Box<dyn Read + Send>, ScoreError> {
 /// can use it, so without a cap a file with no newlines would be read into memory whole.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
 
+/// `inner`, failing once a line runs past [`MAX_LINE_BYTES`].
+pub(crate) fn capped<R: Read>(inner: R) -> LineCap<R> {
+    LineCap::new(inner)
+}
+
 /// A reader that fails once a line runs past [`MAX_LINE_BYTES`].
-struct LineCap<R> {
+pub(crate) struct LineCap<R> {
     inner: R,
     /// Bytes since the last newline.
     run: usize,
@@ -223,6 +228,7 @@ pub struct Writer {
     out: Out,
     columns: Vec<String>,
     tmp: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    error_column: bool,
 }
 
 enum Out {
@@ -232,6 +238,17 @@ enum Out {
 
 impl Writer {
     pub fn create(path: &str, columns: Vec<String>) -> Result<Writer, ScoreError> {
+        Writer::create_with(path, columns, None, true)
+    }
+
+    /// A file writer whose temporary is `tmp` (default: a hidden sibling of `path`), with or
+    /// without the `_error` column (a batch run sends bad records to a rejects file instead).
+    pub fn create_with(
+        path: &str,
+        columns: Vec<String>,
+        tmp: Option<std::path::PathBuf>,
+        error_column: bool,
+    ) -> Result<Writer, ScoreError> {
         let (sink, tmp): (Box<dyn Write>, _) = if path == "-" {
             (Box::new(io::stdout().lock()), None)
         } else {
@@ -246,7 +263,9 @@ impl Writer {
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            let tmp_path = final_path.with_file_name(format!(".{name}.tmp-{}", std::process::id()));
+            let tmp_path = tmp.unwrap_or_else(|| {
+                final_path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+            });
             let file = File::create(&tmp_path)
                 .map_err(|e| ScoreError::Io(format!("cannot write {}: {e}", tmp_path.display())))?;
             (Box::new(file), Some((tmp_path, final_path)))
@@ -255,13 +274,20 @@ impl Writer {
             Format::Csv => {
                 let mut w = csv::Writer::from_writer(sink);
                 let mut header = columns.clone();
-                header.push("_error".into());
+                if error_column {
+                    header.push("_error".into());
+                }
                 w.write_record(&header).map_err(csv_err)?;
                 Out::Csv(Box::new(w))
             }
             Format::JsonLines => Out::Json(BufWriter::new(sink)),
         };
-        Ok(Writer { out, columns, tmp })
+        Ok(Writer {
+            out,
+            columns,
+            tmp,
+            error_column,
+        })
     }
 
     pub fn write(&mut self, record: &Result<Vec<Value>, RecordError>) -> Result<(), ScoreError> {
@@ -270,7 +296,9 @@ impl Writer {
                 for v in values {
                     w.write_field(v.to_string()).map_err(csv_err)?;
                 }
-                w.write_field("").map_err(csv_err)?;
+                if self.error_column {
+                    w.write_field("").map_err(csv_err)?;
+                }
                 w.write_record(None::<&[u8]>).map_err(csv_err)
             }
             (Out::Csv(w), Err(e)) => {

@@ -85,6 +85,34 @@ fn run(
         records: 0,
         failed: 0,
     };
+    pipeline(
+        reader,
+        threads,
+        &|chunk| score_chunk(model, chunk),
+        &mut |scored: Vec<Record>| {
+            for record in &scored {
+                summary.records += 1;
+                if record.is_err() {
+                    summary.failed += 1;
+                }
+                writer.write(record)?;
+            }
+            Ok(())
+        },
+    )?;
+    Ok(summary)
+}
+
+/// The reading-scoring-writing loop `score` and batch runs share: chunks are read, a window
+/// of them is handed to `threads` threads running `work`, and the results go to `sink` in
+/// input order before the next window is read.
+pub fn pipeline<T: Send>(
+    reader: &mut Reader,
+    threads: usize,
+    work: &(dyn Fn(Vec<Record>) -> T + Sync),
+    sink: &mut dyn FnMut(T) -> Result<(), ScoreError>,
+) -> Result<(), ScoreError> {
+    let threads = threads.max(1);
     loop {
         let mut window = Vec::with_capacity(threads * 2);
         for _ in 0..threads * 2 {
@@ -95,42 +123,31 @@ fn run(
             window.push(chunk);
         }
         if window.is_empty() {
-            return Ok(summary);
+            return Ok(());
         }
-        let scored: Vec<Vec<Record>> = if window.len() == 1 || threads == 1 {
-            window.into_iter().map(|c| score_chunk(model, c)).collect()
-        } else {
-            std::thread::scope(|scope| {
-                let per_thread = window.len().div_ceil(threads);
-                let mut chunks = window.into_iter();
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| chunks.by_ref().take(per_thread).collect::<Vec<_>>())
-                    .filter(|group| !group.is_empty())
-                    .map(|group| {
-                        scope.spawn(move || {
-                            group
-                                .into_iter()
-                                .map(|c| score_chunk(model, c))
-                                .collect::<Vec<_>>()
-                        })
-                    })
-                    .collect();
-                handles
-                    .into_iter()
-                    .flat_map(|h| {
-                        h.join().unwrap_or_else(|_| {
-                            vec![vec![Err(RecordError("scoring thread panicked".into()))]]
-                        })
-                    })
-                    .collect()
-            })
-        };
-        for record in scored.iter().flatten() {
-            summary.records += 1;
-            if record.is_err() {
-                summary.failed += 1;
+        if window.len() == 1 || threads == 1 {
+            for chunk in window {
+                sink(work(chunk))?;
             }
-            writer.write(record)?;
+            continue;
+        }
+        let done: Vec<T> = std::thread::scope(|scope| {
+            let per_thread = window.len().div_ceil(threads);
+            let mut chunks = window.into_iter();
+            let handles: Vec<_> = (0..threads)
+                .map(|_| chunks.by_ref().take(per_thread).collect::<Vec<_>>())
+                .filter(|group| !group.is_empty())
+                .map(|group| scope.spawn(move || group.into_iter().map(work).collect::<Vec<_>>()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join())
+                .collect::<Result<Vec<_>, _>>()
+                .map(|groups| groups.into_iter().flatten().collect())
+        })
+        .map_err(|_| ScoreError::Model("a scoring thread panicked".into()))?;
+        for t in done {
+            sink(t)?;
         }
     }
 }

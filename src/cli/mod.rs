@@ -10,6 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
+mod jobs;
 mod models;
 mod monitor;
 mod output;
@@ -18,6 +19,7 @@ mod serve;
 mod services;
 mod tokens;
 mod traffic;
+mod worker;
 
 use crate::control::ControlError;
 use models::ModelsCommand;
@@ -80,6 +82,12 @@ pub enum Command {
     Stop(serve::StopArgs),
     /// Score a CSV or JSON-lines file through a model file, offline (no server)
     Score(ScoreArgs),
+    /// Batch prediction jobs: create, list, show, edit, run, cancel, pause, resume, rm, runs
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
+    /// One batch run, as the server starts it (reads its assignment on stdin)
+    #[command(hide = true)]
+    BatchWorker { run: i64 },
 }
 
 /// Runs a parsed command line to completion.
@@ -108,6 +116,11 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Tokens(command)) => {
             let json = command.json();
             return block_on(json, tokens::dispatch(cli.data_dir, &actor(), command));
+        }
+        Some(Command::BatchWorker { run }) => return worker::batch_worker(run),
+        Some(Command::Jobs(command)) => {
+            let json = command.json();
+            return block_on(json, jobs::dispatch(cli.data_dir, &actor(), command));
         }
         Some(Command::Models(command)) => command,
     };

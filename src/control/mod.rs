@@ -10,6 +10,7 @@ mod canary;
 pub mod client;
 pub mod contract;
 mod error;
+pub mod jobs;
 mod models;
 mod monitoring;
 pub mod operations;

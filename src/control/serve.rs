@@ -94,6 +94,7 @@ pub async fn serve_until(
         stopping.clone(),
     ));
     let canaries = tokio::spawn(api::canary::drive(Arc::clone(&api), stopping.clone()));
+    let scheduler = tokio::spawn(api::jobs::drive(Arc::clone(&api), stopping.clone()));
     let for_calls = Arc::clone(&api);
     let control_task = tokio::spawn(net::serve(
         control_listener,
@@ -112,6 +113,7 @@ pub async fn serve_until(
     let _ = gateway_task.await;
     let _ = control_task.await;
     let _ = canaries.await;
+    let _ = scheduler.await;
     // The drained requests' counts, and the partial minute, go to the store before it closes.
     ticker.stop().await;
     let _ = std::fs::remove_file(&info);

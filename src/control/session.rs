@@ -7,8 +7,8 @@ use serde_json::Value;
 
 use super::client::Client;
 use super::contract::{
-    DeployCall, ImportCall, MonitorQuery, MonitorView, S3Credentials, Serving, ThresholdsView,
-    TrafficCall, TrafficView,
+    CreateJob, DeployCall, ImportCall, JobCall, JobView, MonitorQuery, MonitorView, S3Credentials,
+    Serving, ThresholdsView, TrafficCall, TrafficView,
 };
 use super::{ControlError, Core, DeployRequest, ImportRequest, OwnerError, Role};
 use crate::config::DataDir;
@@ -304,6 +304,90 @@ impl Session {
             Session::Local(core) => core.set_thresholds(actor, name, thresholds).await,
             Session::Remote(c) => c.set_thresholds(name, thresholds).await,
         }
+    }
+}
+
+/// Batch jobs. Runs belong to a server: without one, `run` and `cancel` say to start it.
+impl Session {
+    pub async fn jobs(&self) -> Result<Vec<crate::domain::Job>, ControlError> {
+        match self {
+            Session::Local(core) => core.jobs(),
+            Session::Remote(c) => c.jobs().await,
+        }
+    }
+
+    pub async fn job(&self, name: &str) -> Result<JobView, ControlError> {
+        match self {
+            Session::Local(core) => core.job_view(name, 20),
+            Session::Remote(c) => c.job(name).await,
+        }
+    }
+
+    pub async fn create_job(&self, actor: &str, call: CreateJob) -> Result<JobView, ControlError> {
+        match self {
+            Session::Local(core) => {
+                core.create_job(actor, &call.name, call.spec).await?;
+                core.job_view(&call.name, 20)
+            }
+            Session::Remote(c) => c.create_job(&call).await,
+        }
+    }
+
+    pub async fn change_job(
+        &self,
+        actor: &str,
+        name: &str,
+        call: JobCall,
+    ) -> Result<JobView, ControlError> {
+        match self {
+            Session::Local(core) => {
+                match call {
+                    JobCall::Edit { spec } => drop(core.edit_job(actor, name, spec).await?),
+                    JobCall::Pause => drop(core.pause_job(actor, name, true).await?),
+                    JobCall::Resume => drop(core.pause_job(actor, name, false).await?),
+                    JobCall::Run => return Err(no_server("run a job")),
+                }
+                core.job_view(name, 20)
+            }
+            Session::Remote(c) => c.change_job(name, &call).await,
+        }
+    }
+
+    pub async fn delete_job(&self, actor: &str, name: &str) -> Result<(), ControlError> {
+        match self {
+            Session::Local(core) => core.delete_job(actor, name).await,
+            Session::Remote(c) => c.delete_job(name).await,
+        }
+    }
+
+    pub async fn runs(
+        &self,
+        job: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::Run>, ControlError> {
+        match self {
+            Session::Local(core) => core.runs(job, limit),
+            Session::Remote(c) => c.runs(job, limit).await,
+        }
+    }
+
+    pub async fn cancel_run(&self, id: i64) -> Result<crate::domain::Run, ControlError> {
+        match self {
+            Session::Local(core) => {
+                core.run(id)?;
+                Err(no_server("cancel a run"))
+            }
+            Session::Remote(c) => c.cancel_run(id).await,
+        }
+    }
+}
+
+fn no_server(what: &str) -> ControlError {
+    ControlError::Unavailable {
+        code: "no_server",
+        message: format!(
+            "no server runs for this data directory, and only a server can {what}: start one with `modeldeck serve` (or open the console)"
+        ),
     }
 }
 

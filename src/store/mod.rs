@@ -8,6 +8,7 @@
 //! data.
 
 mod canary;
+mod jobs;
 mod metrics;
 mod models;
 pub mod schema;
@@ -26,6 +27,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::domain::Event;
 
 pub use canary::CanaryChange;
+pub use jobs::{Fired, RunCounts};
 pub use metrics::Rollup;
 pub use models::NewVersion;
 pub use services::NewService;

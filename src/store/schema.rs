@@ -23,6 +23,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_monitoring.sql"),
     include_str!("migrations/0003_traffic.sql"),
+    include_str!("migrations/0004_jobs.sql"),
 ];
 
 /// The schema version this binary writes.

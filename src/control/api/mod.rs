@@ -13,6 +13,7 @@
 //! `GET /api/v1/identity` alone needs no token: a client checks it before sending one.
 
 pub mod canary;
+pub mod jobs;
 pub mod reply;
 mod routes;
 mod watch;
@@ -55,6 +56,8 @@ pub struct Api {
     /// When each token's `last_used_at` was last written (at most once a minute).
     touched: Mutex<HashMap<String, Instant>>,
     stop: tokio::sync::Notify,
+    /// Batch workers this server runs, and the scheduler's wake-up.
+    pub jobs: jobs::Jobs,
 }
 
 /// The caller, once its token checked out.
@@ -106,6 +109,7 @@ impl Api {
             started_at: crate::store::now(),
             touched: Mutex::new(HashMap::new()),
             stop: tokio::sync::Notify::new(),
+            jobs: jobs::Jobs::default(),
         })
     }
 
@@ -250,6 +254,13 @@ impl Api {
 
     /// Logs the events up to `revision` and wakes the change stream with it (also for events
     /// no call wrote, such as the monitor's threshold crossings).
+    /// Announces the store's newest revision (after a change made outside a call).
+    pub fn announce_now(&self) {
+        if let Ok(r) = self.core.store().revision() {
+            self.announce(r);
+        }
+    }
+
     pub fn announce(&self, revision: i64) {
         self.log_changes(revision);
         self.revision.send_if_modified(|newest| {

@@ -21,10 +21,10 @@ pub use path::{Seg, api_path};
 
 use super::ControlError;
 use super::contract::{
-    Deleted, DeployCall, ErrorAnswer, ErrorBody, EventList, ImportCall, ModelDetail, ModelList,
-    MonitorQuery, MonitorView, OperationView, Removed, Revoked, ServiceList, ServiceView, Status,
-    Stopping, ThresholdsCall, ThresholdsView, TokenCall, TokenCreated, TokenList, TrafficCall,
-    TrafficView, VersionRef,
+    CreateJob, Deleted, DeployCall, ErrorAnswer, ErrorBody, EventList, ImportCall, JobCall,
+    JobList, JobView, ModelDetail, ModelList, MonitorQuery, MonitorView, OperationView, Removed,
+    Revoked, RunList, ServiceList, ServiceView, Status, Stopping, ThresholdsCall, ThresholdsView,
+    TokenCall, TokenCreated, TokenList, TrafficCall, TrafficView, VersionRef,
 };
 use crate::domain::{
     ModelSummary, ModelVersion, Scope, Service, ServiceName, Thresholds, TokenInfo,
@@ -188,6 +188,55 @@ impl Client {
         let path = api_path(&[Seg::Word("services"), Seg::Service(name)])?;
         let _: Deleted = self.send(Method::DELETE, &path, None::<&()>).await?;
         Ok(())
+    }
+
+    pub async fn jobs(&self) -> Result<Vec<crate::domain::Job>, ControlError> {
+        Ok(self.get::<JobList>("jobs").await?.jobs)
+    }
+
+    pub async fn job(&self, name: &str) -> Result<JobView, ControlError> {
+        // Job names follow the rules of model names.
+        self.get(&api_path(&[Seg::Word("jobs"), Seg::Model(name)])?)
+            .await
+    }
+
+    pub async fn create_job(&self, call: &CreateJob) -> Result<JobView, ControlError> {
+        self.send(Method::POST, "jobs", Some(call)).await
+    }
+
+    pub async fn change_job(&self, name: &str, call: &JobCall) -> Result<JobView, ControlError> {
+        let path = api_path(&[Seg::Word("jobs"), Seg::Model(name)])?;
+        self.send(Method::POST, &path, Some(call)).await
+    }
+
+    pub async fn delete_job(&self, name: &str) -> Result<(), ControlError> {
+        let path = api_path(&[Seg::Word("jobs"), Seg::Model(name)])?;
+        let _: Deleted = self.send(Method::DELETE, &path, None::<&()>).await?;
+        Ok(())
+    }
+
+    pub async fn runs(
+        &self,
+        job: &str,
+        limit: usize,
+    ) -> Result<Vec<crate::domain::Run>, ControlError> {
+        let path = api_path(&[Seg::Word("jobs"), Seg::Model(job), Seg::Word("runs")])?;
+        let path = with_query(path, &[("limit", &limit.to_string())]);
+        Ok(self.get::<RunList>(&path).await?.runs)
+    }
+
+    pub async fn run(&self, id: i64) -> Result<crate::domain::Run, ControlError> {
+        let path = api_path(&[Seg::Word("runs"), Seg::Number(id.max(0) as u64)])?;
+        self.get(&path).await
+    }
+
+    pub async fn cancel_run(&self, id: i64) -> Result<crate::domain::Run, ControlError> {
+        let path = api_path(&[
+            Seg::Word("runs"),
+            Seg::Number(id.max(0) as u64),
+            Seg::Word("cancel"),
+        ])?;
+        self.send(Method::POST, &path, None::<&()>).await
     }
 
     /// A service's split, rules and traffic history.

@@ -4,9 +4,11 @@
 //! can't be spelled one way on one side and another on the other. Adding a call is one type
 //! here, one route and one client method.
 
+mod jobs;
 mod monitor;
 mod traffic;
 
+pub use jobs::*;
 pub use monitor::*;
 pub use traffic::*;
 

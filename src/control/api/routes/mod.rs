@@ -4,10 +4,12 @@
 //!
 //! Module map: [`models`] (the repository), [`import`] (new versions, by source or upload),
 //! [`services`], [`tokens`], [`server`] (status, identity, events, operations, stop), [`monitor`]
-//! (live figures, history, thresholds, and the Prometheus text at `/metrics`).
+//! (live figures, history, thresholds, and the Prometheus text at `/metrics`), [`jobs`] (batch
+//! jobs and their runs).
 //! Handlers take any body type, so tests drive them in-process with a `Full<Bytes>`.
 
 mod import;
+mod jobs;
 mod models;
 mod monitor;
 mod server;
@@ -103,6 +105,30 @@ pub async fn route<B: ApiBodyIn>(api: &Arc<Api>, caller: &Caller, parts: Parts, 
                 .parse::<u32>()
                 .map_err(|_| ApiError::bad_request(format!("{v:?} is not a version number")))?;
             models::remove(api, caller, name, Some(v)).await
+        }
+        ["jobs"] => match *m {
+            Method::GET => jobs::list(api, caller),
+            Method::POST => jobs::create(api, caller, body).await,
+            _ => Err(wrong_method(m, "GET, POST")),
+        },
+        ["jobs", name] => match *m {
+            Method::GET => jobs::show(api, caller, name),
+            Method::POST => jobs::change(api, caller, name, body).await,
+            Method::DELETE => jobs::delete(api, caller, name).await,
+            _ => Err(wrong_method(m, "GET, POST, DELETE")),
+        },
+        ["jobs", name, "runs"] => {
+            only(m, &[Method::GET])?;
+            let limit = query_param(query, "limit").and_then(|v| v.parse().ok());
+            jobs::runs(api, caller, name, limit)
+        }
+        ["runs", id] => {
+            only(m, &[Method::GET])?;
+            jobs::run(api, caller, id)
+        }
+        ["runs", id, "cancel"] => {
+            only(m, &[Method::POST])?;
+            jobs::cancel(api, caller, id).await
         }
         ["services"] => match *m {
             Method::GET => services::list(api, caller),

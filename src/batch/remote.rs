@@ -1,0 +1,185 @@
+//! Scoring through a service: records go to the gateway as any client's would
+//! (`POST /v1/models/M:predict`, the service's key and host), tagged as batch traffic so the
+//! monitor counts them apart. A service backed by a remote upstream so scores on that cluster.
+//!
+//! A 400 for a batch means one of its records is bad: the batch is sent again one record at a
+//! time to find which. A gateway that is busy (429, 503) is waited for; one that cannot be
+//! reached fails the run rather than rejecting every record.
+
+use std::time::Duration;
+
+use serde_json::{Map, Value as Json};
+
+use super::ScoreError;
+use super::records::to_json;
+use super::run::ServiceCall;
+use crate::runtime::{FieldSpec, RecordError, Value};
+
+/// Tries for one batch while the gateway says it is busy.
+const BUSY_TRIES: u32 = 8;
+
+pub struct ServiceScorer {
+    call: ServiceCall,
+    rt: tokio::runtime::Handle,
+    client: reqwest::Client,
+    inputs: Vec<String>,
+    outputs: Vec<String>,
+}
+
+impl ServiceScorer {
+    pub fn new(
+        call: ServiceCall,
+        rt: tokio::runtime::Handle,
+        inputs: &[FieldSpec],
+        outputs: &[String],
+    ) -> Result<ServiceScorer, ScoreError> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(300))
+            .build()
+            .map_err(|e| ScoreError::Io(format!("cannot make an HTTP client: {e}")))?;
+        Ok(ServiceScorer {
+            call,
+            rt,
+            client,
+            inputs: inputs.iter().map(|f| f.name.clone()).collect(),
+            outputs: outputs.to_vec(),
+        })
+    }
+
+    /// Scores `rows` (aligned with the model's inputs), in batches the service accepts.
+    pub fn score(
+        &self,
+        rows: &[Vec<Value>],
+    ) -> Result<Vec<Result<Vec<Value>, RecordError>>, ScoreError> {
+        let mut out = Vec::with_capacity(rows.len());
+        for batch in rows.chunks(self.call.max_rows.max(1)) {
+            out.extend(self.rt.block_on(self.batch(batch))?);
+        }
+        Ok(out)
+    }
+
+    async fn batch(
+        &self,
+        rows: &[Vec<Value>],
+    ) -> Result<Vec<Result<Vec<Value>, RecordError>>, ScoreError> {
+        match self.send(rows).await? {
+            Ok(answers) => Ok(answers),
+            Err(_) if rows.len() > 1 => {
+                let mut out = Vec::with_capacity(rows.len());
+                for row in rows {
+                    out.push(match self.send(std::slice::from_ref(row)).await? {
+                        Ok(mut a) => a.pop().unwrap_or_else(|| {
+                            Err(RecordError("the service gave no answer".into()))
+                        }),
+                        Err(e) => Err(e),
+                    });
+                }
+                Ok(out)
+            }
+            Err(e) => Ok(vec![Err(e)]),
+        }
+    }
+
+    /// One call: the answers, or the service's refusal of the batch (a 400).
+    async fn send(
+        &self,
+        rows: &[Vec<Value>],
+    ) -> Result<Result<Vec<Result<Vec<Value>, RecordError>>, RecordError>, ScoreError> {
+        let instances: Vec<Json> = rows
+            .iter()
+            .map(|r| {
+                let o: Map<String, Json> = self
+                    .inputs
+                    .iter()
+                    .zip(r)
+                    .map(|(n, v)| (n.clone(), to_json(v)))
+                    .collect();
+                Json::Object(o)
+            })
+            .collect();
+        let body = serde_json::json!({ "instances": instances }).to_string();
+        let mut wait = Duration::from_millis(100);
+        for attempt in 1..=BUSY_TRIES {
+            let response = self
+                .client
+                .post(&self.call.url)
+                .header("Authorization", &self.call.key)
+                .header("Host", &self.call.host)
+                .header("Content-Type", "application/json")
+                .header("X-Modeldeck-Source", "batch")
+                .body(body.clone())
+                .send()
+                .await
+                .map_err(|e| {
+                    ScoreError::Io(format!(
+                        "cannot reach the gateway at {}: {e}",
+                        self.call.url
+                    ))
+                })?;
+            let status = response.status();
+            let text = response.text().await.unwrap_or_default();
+            if status.is_success() {
+                return Ok(Ok(self.answers(&text, rows.len())));
+            }
+            let said = serde_json::from_str::<Json>(&text)
+                .ok()
+                .and_then(|j| j.get("error").and_then(Json::as_str).map(str::to_string))
+                .unwrap_or_else(|| crate::domain::clip(&text, 200).to_string());
+            match status.as_u16() {
+                400 | 422 => return Ok(Err(RecordError(said))),
+                429 | 503 if attempt < BUSY_TRIES => {
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(5));
+                }
+                _ => {
+                    return Err(ScoreError::Model(format!(
+                        "the service {} answered {status}: {said}",
+                        self.call.host
+                    )));
+                }
+            }
+        }
+        Err(ScoreError::Model(format!(
+            "the service {} stayed busy",
+            self.call.host
+        )))
+    }
+
+    /// `{"predictions": [...]}`: an object per record, or a bare value for one output.
+    fn answers(&self, text: &str, n: usize) -> Vec<Result<Vec<Value>, RecordError>> {
+        let predictions = serde_json::from_str::<Json>(text)
+            .ok()
+            .and_then(|j| j.get("predictions").and_then(Json::as_array).cloned())
+            .unwrap_or_default();
+        if predictions.len() != n {
+            return vec![
+                Err(RecordError(format!(
+                    "the service answered {} predictions for {n} records",
+                    predictions.len()
+                )));
+                n
+            ];
+        }
+        predictions
+            .into_iter()
+            .map(|p| match p {
+                Json::Object(o) => Ok(self
+                    .outputs
+                    .iter()
+                    .map(|name| o.get(name).map_or(Value::Missing, from_json))
+                    .collect()),
+                other => Ok(vec![from_json(&other)]),
+            })
+            .collect()
+    }
+}
+
+fn from_json(v: &Json) -> Value {
+    match v {
+        Json::Null => Value::Missing,
+        Json::Bool(b) => Value::Boolean(*b),
+        Json::Number(n) => n.as_f64().map_or(Value::Missing, Value::Number),
+        Json::String(s) => Value::String(s.as_str().into()),
+        other => Value::String(other.to_string().into()),
+    }
+}
