@@ -295,14 +295,7 @@ impl Walk<'_> {
 
     /// Adds a derived field for `name` computed by `xml`, and points the name at it.
     fn derive(&mut self, name: &str, ty: Ty, xml: &str) {
-        let field = format!("{name}@{}", self.at + 1);
-        let _ = write!(
-            self.derived,
-            "<DerivedField name=\"{}\" optype=\"{}\" dataType=\"{}\">{xml}</DerivedField>",
-            escape(&field),
-            optype(ty),
-            ty.pmml()
-        );
+        let field = self.derived_field(name, ty, xml);
         self.removed.remove(name);
         self.table.insert(
             name.to_string(),
@@ -312,6 +305,19 @@ impl Walk<'_> {
                 origin: Some(self.at),
             },
         );
+    }
+
+    /// Writes a derived field for `name` at this step; returns the field's name.
+    fn derived_field(&mut self, name: &str, ty: Ty, xml: &str) -> String {
+        let field = format!("{name}@{}", self.at + 1);
+        let _ = write!(
+            self.derived,
+            "<DerivedField name=\"{}\" optype=\"{}\" dataType=\"{}\">{xml}</DerivedField>",
+            escape(&field),
+            optype(ty),
+            ty.pmml()
+        );
+        field
     }
 
     fn remove(&mut self, name: &str) {
@@ -502,8 +508,7 @@ impl Walk<'_> {
                     );
                 }
                 let name = format!("__keep{}", self.filters.len());
-                self.derive(&name, Ty::Boolean, &xml);
-                let field = self.table.remove(&name).map(|c| c.field).unwrap_or(name);
+                let field = self.derived_field(&name, Ty::Boolean, &xml);
                 self.filters.push(field);
             }
             Step::Derive { column, expr } => {

@@ -49,7 +49,7 @@ pub fn resolve(
     };
     const LIMIT: u64 = 1 << 40;
     match &source {
-        Source::Local(path) => local(input, path),
+        Source::Local(path) => files(input, path),
         Source::Http(url) => {
             let client = reqwest::Client::new();
             let dest = spool.join("input");
@@ -90,7 +90,12 @@ pub fn resolve(
     }
 }
 
-fn local(input: &str, path: &Path) -> Result<Vec<InputFile>, ScoreError> {
+/// The local files `input` names (a glob: its matches, sorted).
+pub fn local_files(input: &str) -> Result<Vec<InputFile>, ScoreError> {
+    files(input, Path::new(input))
+}
+
+fn files(input: &str, path: &Path) -> Result<Vec<InputFile>, ScoreError> {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -257,7 +262,9 @@ struct Seen {
 impl Seen {
     fn text(&mut self, cell: &str) {
         if cell.is_empty() {
-        } else if cell.parse::<f64>().is_ok() {
+            return;
+        }
+        if cell.parse::<f64>().is_ok() {
             self.number = true;
         } else if matches!(cell, "true" | "false" | "TRUE" | "FALSE" | "True" | "False") {
             self.boolean = true;

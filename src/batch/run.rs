@@ -22,7 +22,7 @@ use super::records::{Format, Reader, Record, Writer};
 use super::remote::ServiceScorer;
 use super::score::pipeline;
 use crate::domain::job::{REJECT_LIMIT, REJECT_PERCENT};
-use crate::domain::{FailurePolicy, JobSpec, ModelKind, StepProgress};
+use crate::domain::{FailurePolicy, JobSpec, ModelKind, RunCounts, StepProgress};
 use crate::runtime::{FieldSpec, Predictor, RecordError, SharedPredictor, Value};
 
 /// Everything a worker needs, decided by the server when the run starts.
@@ -60,23 +60,13 @@ impl std::fmt::Debug for ServiceCall {
     }
 }
 
-/// Counts so far.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Counts {
-    pub rows_read: u64,
-    pub rows_scored: u64,
-    pub rows_rejected: u64,
-    pub rows_filtered: u64,
-    pub steps: Vec<StepProgress>,
-}
-
 /// What a worker says, one JSON line each.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 pub enum Report {
-    Progress(Counts),
-    Completed(Counts),
-    Failed { error: String, counts: Counts },
+    Progress(RunCounts),
+    Completed(RunCounts),
+    Failed { error: String, counts: RunCounts },
 }
 
 /// How often progress is reported.
@@ -130,8 +120,8 @@ impl<'a> Running<'a> {
         }
     }
 
-    fn counts(&self) -> Counts {
-        Counts {
+    fn counts(&self) -> RunCounts {
+        RunCounts {
             rows_read: self.read,
             rows_scored: self.scored,
             rows_rejected: self.rejected,
@@ -485,7 +475,7 @@ impl RejectsFile {
         values: &[Value],
         e: &RecordError,
     ) -> Result<(), ScoreError> {
-        if self.path.contains("://") || self.failed {
+        if self.failed {
             return Ok(());
         }
         if self.writer.is_none() {

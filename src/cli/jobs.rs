@@ -9,7 +9,9 @@ use serde_json::json;
 use super::output::{print_json, print_table, row};
 use crate::config::DataDir;
 use crate::control::contract::{CreateJob, JobCall, JobView};
+use crate::control::jobs::invalid;
 use crate::control::{ControlError, Session};
+use crate::domain::job::time_text;
 use crate::domain::{FailurePolicy, JobSpec, ModelRef, Run, Step, Target};
 
 /// What a job is: every flag of `create`, all optional for `edit`.
@@ -144,14 +146,6 @@ impl JobsCommand {
     }
 }
 
-fn invalid(field: &'static str, message: String) -> ControlError {
-    ControlError::Invalid {
-        code: "invalid_job",
-        field: Some(field),
-        message,
-    }
-}
-
 fn target(flags: &JobFlags) -> Result<Option<Target>, ControlError> {
     Ok(match (&flags.model, &flags.service) {
         (Some(m), _) => {
@@ -181,7 +175,7 @@ fn steps(texts: &[String]) -> Result<Vec<Step>, ControlError> {
 fn start_time(text: &str, zone: &str) -> Result<String, ControlError> {
     use chrono::TimeZone;
     if let Some(t) = crate::domain::job::parse_time(text) {
-        return Ok(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        return Ok(time_text(t));
     }
     let tz: chrono_tz::Tz = zone.parse().map_err(|_| {
         invalid(
@@ -209,9 +203,7 @@ fn start_time(text: &str, zone: &str) -> Result<String, ControlError> {
             format!("{text} does not exist in {zone} (the clocks jump over it)"),
         )
     })?;
-    Ok(local
-        .with_timezone(&chrono::Utc)
-        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+    Ok(time_text(local.with_timezone(&chrono::Utc)))
 }
 
 /// The flags given, over `base` (a new job starts from nothing).
@@ -339,12 +331,7 @@ pub async fn dispatch(
             if wait {
                 while !run.state.is_final() {
                     tokio::time::sleep(Duration::from_millis(200)).await;
-                    run = session
-                        .runs(&name, 50)
-                        .await?
-                        .into_iter()
-                        .find(|r| r.id == run.id)
-                        .unwrap_or(run);
+                    run = session.run(run.id).await?;
                 }
             }
             if json {

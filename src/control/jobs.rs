@@ -11,6 +11,7 @@ use super::contract::JobView;
 use super::{ControlError, Core};
 use crate::batch::chain::{self, Stats};
 use crate::batch::{input, records::Format, scheduler};
+use crate::domain::job::time_text as utc;
 use crate::domain::{Job, JobSpec, ModelKind, ModelName, Run, Target};
 use crate::runtime::{self, FieldSpec};
 
@@ -23,7 +24,8 @@ pub struct ModelFile {
     pub label: String,
 }
 
-fn invalid(field: &'static str, message: String) -> ControlError {
+/// A job definition refused, naming the part at fault.
+pub(crate) fn invalid(field: &'static str, message: String) -> ControlError {
     ControlError::Invalid {
         code: "invalid_job",
         field: Some(field),
@@ -116,7 +118,7 @@ impl Core {
         tokio::task::spawn_blocking(move || check_chain(&model, &steps, &input))
             .await
             .map_err(|e| ControlError::Io(format!("the check stopped: {e}")))??;
-        Ok(first.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+        Ok(first.map(utc))
     }
 
     pub async fn create_job(
@@ -156,7 +158,7 @@ impl Core {
         } else {
             scheduler::first_fire(&job.spec, Utc::now())
                 .map_err(|e| invalid("schedule", e))?
-                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+                .map(utc)
         };
         // A once-job that has fired has nothing left to resume.
         let next = match (&job.spec.cron, &job.last_run) {
@@ -217,10 +219,6 @@ impl Core {
     }
 }
 
-fn utc(t: chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
 fn chrono_tz_check(zone: &str) -> Result<(), ControlError> {
     zone.parse::<chrono_tz::Tz>().map(|_| ()).map_err(|_| {
         invalid(
@@ -243,9 +241,8 @@ fn check_chain(
     let header = if input_text.contains("://") {
         None
     } else {
-        let rt = tokio::runtime::Handle::try_current().ok();
-        let files = rt.and_then(|h| input::resolve(input_text, &std::env::temp_dir(), &h).ok());
-        files
+        input::local_files(input_text)
+            .ok()
             .and_then(|f| f.into_iter().next())
             .and_then(|f| input::sample(&f, Format::of(&f.label)).ok())
     };

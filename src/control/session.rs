@@ -371,6 +371,13 @@ impl Session {
         }
     }
 
+    pub async fn run(&self, id: i64) -> Result<crate::domain::Run, ControlError> {
+        match self {
+            Session::Local(core) => core.run(id),
+            Session::Remote(c) => c.run(id).await,
+        }
+    }
+
     pub async fn cancel_run(&self, id: i64) -> Result<crate::domain::Run, ControlError> {
         match self {
             Session::Local(core) => {

@@ -211,6 +211,36 @@ pub enum Trigger {
     Catchup,
 }
 
+impl Trigger {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::Schedule => "schedule",
+            Trigger::Manual => "manual",
+            Trigger::Catchup => "catchup",
+        }
+    }
+}
+
+impl FromStr for Trigger {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [Trigger::Schedule, Trigger::Manual, Trigger::Catchup]
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| format!("unknown trigger {s:?}"))
+    }
+}
+
+/// A run's counts so far, as its worker reports them and the store keeps them.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunCounts {
+    pub rows_read: u64,
+    pub rows_scored: u64,
+    pub rows_rejected: u64,
+    pub rows_filtered: u64,
+    pub steps: Vec<StepProgress>,
+}
+
 /// The progress of one step of a run, as the worker reports it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct StepProgress {
@@ -258,6 +288,11 @@ impl Run {
         let secs = (end - start).num_milliseconds() as f64 / 1000.0;
         (secs > 0.0).then(|| self.rows_read as f64 / secs)
     }
+}
+
+/// A time as the store and the API write it: RFC 3339 UTC to the second.
+pub fn time_text(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 pub fn parse_time(text: &str) -> Option<chrono::DateTime<chrono::Utc>> {

@@ -20,7 +20,9 @@ mod token;
 mod traffic;
 
 pub use event::Event;
-pub use job::{FailurePolicy, Job, JobKind, JobSpec, Run, RunState, StepProgress, Target, Trigger};
+pub use job::{
+    FailurePolicy, Job, JobKind, JobSpec, Run, RunCounts, RunState, StepProgress, Target, Trigger,
+};
 pub use metrics::{Counts, Figures, Metric, Outcome, Outputs, Sample, Source};
 pub use model::{
     ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse, human_size,

@@ -355,7 +355,7 @@ fn unquote(v: &str) -> &str {
 /// `COL [key=NUMBER]…` with only the given keys.
 fn options(
     text: &str,
-    keys: &[&str],
+    keys: &[&'static str],
 ) -> Result<(String, std::collections::HashMap<&'static str, f64>), String> {
     let mut words = text.split_whitespace();
     let column = name(words.next().unwrap_or(""))?;
@@ -373,13 +373,7 @@ fn options(
             .ok()
             .filter(|n: &f64| n.is_finite())
             .ok_or_else(|| format!("{k}={v:?} is not a number"))?;
-        let key: &'static str = match *key {
-            "mean" => "mean",
-            "std" => "std",
-            "min" => "min",
-            _ => "max",
-        };
-        out.insert(key, n);
+        out.insert(*key, n);
     }
     Ok((column, out))
 }

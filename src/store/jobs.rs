@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension, Row, Transaction};
 use serde_json::json;
 
 use super::{Store, StoreError, now, record_event};
-use crate::domain::{Job, JobSpec, Run, RunState, StepProgress, Trigger};
+use crate::domain::{Job, JobSpec, Run, RunCounts, RunState, Trigger};
 
 /// What a fire did.
 #[derive(Debug, Clone, PartialEq)]
@@ -16,16 +16,6 @@ pub enum Fired {
     Started(Run),
     /// A run of the job was still going: this one is recorded as skipped.
     Skipped(Run),
-}
-
-/// Counts a worker reports.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RunCounts {
-    pub rows_read: u64,
-    pub rows_scored: u64,
-    pub rows_rejected: u64,
-    pub rows_filtered: u64,
-    pub steps: Vec<StepProgress>,
 }
 
 const RUN_COLUMNS: &str = "r.id, j.name, r.state, r.trigger, r.fire_at, r.started_at, \
@@ -40,11 +30,7 @@ fn run_row(r: &Row) -> rusqlite::Result<Run> {
         id: r.get(0)?,
         job: r.get(1)?,
         state: state.parse().unwrap_or(RunState::Failed),
-        trigger: match trigger.as_str() {
-            "manual" => Trigger::Manual,
-            "catchup" => Trigger::Catchup,
-            _ => Trigger::Schedule,
-        },
+        trigger: trigger.parse().unwrap_or(Trigger::Schedule),
         fire_at: r.get(4)?,
         started_at: r.get(5)?,
         finished_at: r.get(6)?,
@@ -59,12 +45,35 @@ fn run_row(r: &Row) -> rusqlite::Result<Run> {
     })
 }
 
-fn trigger_text(t: Trigger) -> &'static str {
-    match t {
-        Trigger::Schedule => "schedule",
-        Trigger::Manual => "manual",
-        Trigger::Catchup => "catchup",
+/// The jobs whose names `names_sql` selects, each loaded whole.
+fn load_jobs(
+    c: &Connection,
+    names_sql: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Job>, StoreError> {
+    let mut stmt = c.prepare(names_sql)?;
+    let names: Vec<String> = stmt
+        .query_map(params, |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut out = Vec::with_capacity(names.len());
+    for n in names {
+        if let Some(j) = load_job(c, &n)? {
+            out.push(j);
+        }
     }
+    Ok(out)
+}
+
+/// Runs with their job's name, `tail` being the WHERE/ORDER part over `runs r`.
+fn select_runs(
+    c: &Connection,
+    tail: &str,
+    params: impl rusqlite::Params,
+) -> Result<Vec<Run>, StoreError> {
+    let mut stmt = c.prepare(&format!(
+        "SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.id = r.job_id {tail}"
+    ))?;
+    Ok(stmt.query_map(params, run_row)?.collect::<Result<_, _>>()?)
 }
 
 /// The live job `name`: its id.
@@ -100,16 +109,12 @@ fn load_job(c: &Connection, name: &str) -> Result<Option<Job>, StoreError> {
     };
     let spec: JobSpec = serde_json::from_str(&spec)
         .map_err(|e| StoreError::Constraint(format!("job {name:?} is unreadable: {e}")))?;
-    let last_run = c
-        .query_row(
-            &format!(
-                "SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.id = r.job_id
-                 WHERE r.job_id = ?1 AND r.state != 'skipped' ORDER BY r.id DESC LIMIT 1"
-            ),
-            [id],
-            run_row,
-        )
-        .optional()?;
+    let last_run = select_runs(
+        c,
+        "WHERE r.job_id = ?1 AND r.state != 'skipped' ORDER BY r.id DESC LIMIT 1",
+        [id],
+    )?
+    .pop();
     Ok(Some(Job {
         name: name.to_string(),
         spec,
@@ -121,12 +126,7 @@ fn load_job(c: &Connection, name: &str) -> Result<Option<Job>, StoreError> {
 }
 
 fn load_run(c: &Connection, id: i64) -> Result<Option<Run>, StoreError> {
-    Ok(c.query_row(
-        &format!("SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.id = r.job_id WHERE r.id = ?1"),
-        [id],
-        run_row,
-    )
-    .optional()?)
+    Ok(select_runs(c, "WHERE r.id = ?1", [id])?.pop())
 }
 
 fn insert_run(
@@ -144,7 +144,7 @@ fn insert_run(
         (
             job_id,
             state.as_str(),
-            trigger_text(trigger),
+            trigger.as_str(),
             fire_at,
             now(),
             finished,
@@ -263,18 +263,11 @@ impl Store {
 
     pub fn jobs(&self) -> Result<Vec<Job>, StoreError> {
         self.read(|c| {
-            let mut stmt =
-                c.prepare("SELECT name FROM jobs WHERE deleted_at IS NULL ORDER BY name")?;
-            let names: Vec<String> = stmt
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut out = Vec::with_capacity(names.len());
-            for n in names {
-                if let Some(j) = load_job(c, &n)? {
-                    out.push(j);
-                }
-            }
-            Ok(out)
+            load_jobs(
+                c,
+                "SELECT name FROM jobs WHERE deleted_at IS NULL ORDER BY name",
+                [],
+            )
         })
     }
 
@@ -282,13 +275,11 @@ impl Store {
     pub fn runs(&self, job: &str, limit: usize) -> Result<Vec<Run>, StoreError> {
         self.read(|c| {
             let id = live_id(c, job)?;
-            let mut stmt = c.prepare(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.id = r.job_id
-                 WHERE r.job_id = ?1 ORDER BY r.id DESC LIMIT ?2"
-            ))?;
-            Ok(stmt
-                .query_map((id, limit as i64), run_row)?
-                .collect::<Result<_, _>>()?)
+            select_runs(
+                c,
+                "WHERE r.job_id = ?1 ORDER BY r.id DESC LIMIT ?2",
+                (id, limit as i64),
+            )
         })
     }
 
@@ -299,20 +290,12 @@ impl Store {
     /// Live jobs whose next fire is at or before `at`.
     pub fn due_jobs(&self, at: &str) -> Result<Vec<Job>, StoreError> {
         self.read(|c| {
-            let mut stmt = c.prepare(
+            load_jobs(
+                c,
                 "SELECT name FROM jobs WHERE deleted_at IS NULL AND enabled = 1
                  AND next_fire_at IS NOT NULL AND next_fire_at <= ?1 ORDER BY next_fire_at",
-            )?;
-            let names: Vec<String> = stmt
-                .query_map([at], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
-            let mut out = Vec::new();
-            for n in names {
-                if let Some(j) = load_job(c, &n)? {
-                    out.push(j);
-                }
-            }
-            Ok(out)
+                [at],
+            )
         })
     }
 
@@ -389,7 +372,7 @@ impl Store {
                         &actor,
                         "run.scheduled",
                         &job,
-                        &json!({ "run": rid, "trigger": trigger_text(trigger) }),
+                        &json!({ "run": rid, "trigger": trigger.as_str() }),
                     )?;
                     Fired::Started(
                         load_run(tx, rid)?.ok_or_else(|| StoreError::Missing(job.clone()))?,
@@ -403,13 +386,7 @@ impl Store {
 
     /// Runs waiting for their worker, oldest first.
     pub fn scheduled_runs(&self) -> Result<Vec<Run>, StoreError> {
-        self.read(|c| {
-            let mut stmt = c.prepare(&format!(
-                "SELECT {RUN_COLUMNS} FROM runs r JOIN jobs j ON j.id = r.job_id
-                 WHERE r.state = 'scheduled' ORDER BY r.id"
-            ))?;
-            Ok(stmt.query_map([], run_row)?.collect::<Result<_, _>>()?)
-        })
+        self.read(|c| select_runs(c, "WHERE r.state = 'scheduled' ORDER BY r.id", []))
     }
 
     /// The run's worker has started: its process and temporary output.

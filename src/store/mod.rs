@@ -27,7 +27,7 @@ use rusqlite::{Connection, OpenFlags, Transaction, TransactionBehavior};
 use crate::domain::Event;
 
 pub use canary::CanaryChange;
-pub use jobs::{Fired, RunCounts};
+pub use jobs::Fired;
 pub use metrics::Rollup;
 pub use models::NewVersion;
 pub use services::NewService;

@@ -17,12 +17,11 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::Notify;
 
 use super::Api;
-use crate::batch::run::{Assignment, Counts, Report, ServiceCall};
+use crate::batch::run::{Assignment, Report, ServiceCall};
 use crate::batch::scheduler;
-use crate::domain::job::{fill_output, rejects_path};
+use crate::domain::job::{fill_output, rejects_path, time_text as utc};
 use crate::domain::{Run, RunState, Target};
 use crate::net::Stopping;
-use crate::store::RunCounts;
 
 /// What the server knows of its workers.
 #[derive(Default)]
@@ -45,20 +44,6 @@ impl Jobs {
             None => false,
         }
     }
-}
-
-fn counts(c: Counts) -> RunCounts {
-    RunCounts {
-        rows_read: c.rows_read,
-        rows_scored: c.rows_scored,
-        rows_rejected: c.rows_rejected,
-        rows_filtered: c.rows_filtered,
-        steps: c.steps,
-    }
-}
-
-fn utc(t: chrono::DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Runs the scheduler until the server stops. Runs a previous server left going are closed
@@ -86,7 +71,8 @@ pub async fn drive(api: Arc<Api>, mut stopping: Stopping) {
         fire_due(&api).await;
         start_scheduled(&api).await;
     }
-    // Stopping: workers are killed and their runs marked interrupted.
+    // Stopping: workers are killed; their runs end cancelled, or, if the server is gone
+    // first, are closed as interrupted by the next one.
     let ids: Vec<i64> = api
         .jobs
         .running
@@ -299,7 +285,7 @@ async fn supervise(api: &Arc<Api>, run: Run, cancel: &Notify) -> Result<(), Stri
             line = lines.next_line() => match line {
                 Ok(Some(text)) => match serde_json::from_str::<Report>(&text) {
                     Ok(Report::Progress(c)) => {
-                        let _ = store.run_progress(run.id, counts(c)).await;
+                        let _ = store.run_progress(run.id, c).await;
                     }
                     Ok(end) => last = Some(end),
                     Err(_) => tracing::warn!(run = run.id, "the worker said something unreadable"),
@@ -321,13 +307,13 @@ async fn supervise(api: &Arc<Api>, run: Run, cancel: &Notify) -> Result<(), Stri
     match last {
         Some(Report::Completed(c)) => {
             store
-                .finish_run(run.id, RunState::Completed, Some(counts(c)), None)
+                .finish_run(run.id, RunState::Completed, Some(c), None)
                 .await
                 .map_err(|e| e.to_string())?;
         }
         Some(Report::Failed { error, counts: c }) => {
             store
-                .finish_run(run.id, RunState::Failed, Some(counts(c)), Some(error))
+                .finish_run(run.id, RunState::Failed, Some(c), Some(error))
                 .await
                 .map_err(|e| e.to_string())?;
         }
