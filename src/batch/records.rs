@@ -5,6 +5,7 @@
 //! written; in JSON lines, where each record names its own fields, it is an error for that
 //! record. An empty CSV cell or a JSON `null` is a missing value.
 
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 
@@ -37,18 +38,39 @@ impl Format {
 /// One input record: values aligned with the model's inputs, or why it could not be read.
 pub type Record = Result<Vec<Value>, RecordError>;
 
-pub enum Reader {
-    Csv {
-        reader: csv::Reader<Box<dyn Read + Send>>,
-        /// For each model input, its column in the file.
-        columns: Vec<usize>,
-        row: csv::StringRecord,
-    },
-    JsonLines {
-        lines: io::Lines<BufReader<Box<dyn Read + Send>>>,
-        inputs: Vec<String>,
-        line: u64,
-    },
+/// Reads an input as raw records, cut at record ends but not parsed: cutting is cheap and
+/// must be done in order, parsing is not, so the pipeline parses on its scoring threads.
+pub struct Reader {
+    source: BufReader<Box<dyn Read + Send>>,
+    layout: Layout,
+    /// Lines consumed so far (the header included).
+    line: u64,
+}
+
+/// How a raw record becomes a [`Record`]: which columns hold the model's inputs.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    format: Format,
+    inputs: Vec<String>,
+    /// For each model input, its column in the file (CSV).
+    columns: Vec<usize>,
+    /// The header's width (CSV): a record of another width is ragged.
+    width: usize,
+}
+
+/// Whole records as read, with the line each one starts on.
+#[derive(Debug, Default)]
+pub struct Raw {
+    bytes: Vec<u8>,
+    lines: Vec<u64>,
+    /// Where each record ends in `bytes`.
+    ends: Vec<usize>,
+}
+
+impl Raw {
+    pub fn is_empty(&self) -> bool {
+        self.lines.is_empty()
+    }
 }
 
 pub fn open_input(path: &str) -> Result<Box<dyn Read + Send>, ScoreError> {
@@ -112,82 +134,205 @@ impl Reader {
         format: Format,
         inputs: &[String],
     ) -> Result<Reader, ScoreError> {
-        match format {
-            Format::Csv => {
-                let mut reader = csv::ReaderBuilder::new()
-                    .flexible(false)
-                    .from_reader(source);
-                let header = reader
-                    .headers()
-                    .map_err(|e| ScoreError::Input(format!("cannot read the CSV header: {e}")))?
-                    .clone();
-                let mut columns = Vec::with_capacity(inputs.len());
-                let mut absent = Vec::new();
-                for name in inputs {
-                    match header.iter().position(|h| h.trim() == name) {
-                        Some(i) => columns.push(i),
-                        None => absent.push(name.clone()),
-                    }
-                }
-                if !absent.is_empty() {
-                    return Err(ScoreError::MissingColumns(absent));
-                }
-                Ok(Reader::Csv {
-                    reader,
-                    columns,
-                    row: csv::StringRecord::new(),
-                })
-            }
-            Format::JsonLines => Ok(Reader::JsonLines {
-                lines: BufReader::new(source).lines(),
+        let mut reader = Reader {
+            source: BufReader::with_capacity(256 << 10, source),
+            layout: Layout {
+                format,
                 inputs: inputs.to_vec(),
-                line: 0,
-            }),
+                columns: Vec::new(),
+                width: 0,
+            },
+            line: 0,
+        };
+        if format == Format::Csv {
+            let header = reader.header()?;
+            let mut absent = Vec::new();
+            for name in inputs {
+                match header.iter().position(|h| h.trim() == name) {
+                    Some(i) => reader.layout.columns.push(i),
+                    None => absent.push(name.clone()),
+                }
+            }
+            if !absent.is_empty() {
+                return Err(ScoreError::MissingColumns(absent));
+            }
+            reader.layout.width = header.len();
+        }
+        Ok(reader)
+    }
+
+    fn header(&mut self) -> Result<csv::StringRecord, ScoreError> {
+        let raw = self.raw(1)?;
+        let bytes = raw
+            .bytes
+            .strip_prefix(b"\xEF\xBB\xBF")
+            .unwrap_or(&raw.bytes);
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(bytes);
+        let mut header = csv::StringRecord::new();
+        match reader.read_record(&mut header) {
+            Ok(_) => Ok(header),
+            Err(e) => Err(ScoreError::Input(format!(
+                "cannot read the CSV header: {e}"
+            ))),
         }
     }
 
-    /// Up to `n` records; an empty vector at the end of the input.
+    /// How this input's records are parsed.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Up to `n` records, parsed; an empty vector at the end of the input.
     pub fn chunk(&mut self, n: usize) -> Result<Vec<Record>, ScoreError> {
-        let mut out = Vec::with_capacity(n);
-        while out.len() < n {
-            match self {
-                Reader::Csv {
-                    reader,
-                    columns,
-                    row,
-                } => match reader.read_record(row) {
-                    Ok(false) => break,
-                    Ok(true) => out.push(Ok(columns
-                        .iter()
-                        .map(|&c| match row.get(c).map(str::trim) {
-                            None | Some("") => Value::Missing,
-                            Some(text) => Value::String(text.into()),
-                        })
-                        .collect())),
-                    Err(e) => match e.kind() {
-                        csv::ErrorKind::UnequalLengths { .. } => {
-                            out.push(Err(RecordError(format!("{e}"))))
+        let raw = self.raw(n)?;
+        Ok(self.layout.parse(&raw))
+    }
+
+    /// Up to `n` raw records; empty at the end of the input. Blank lines are skipped. A CSV
+    /// record runs on past a line end inside quotes, as a CSV parser reads it.
+    pub fn raw(&mut self, n: usize) -> Result<Raw, ScoreError> {
+        let mut raw = Raw::default();
+        let csv = self.layout.format == Format::Csv;
+        while raw.lines.len() < n {
+            let start = raw.bytes.len();
+            let first = self.line + 1;
+            let mut quote = Quote::Start;
+            loop {
+                let from = raw.bytes.len();
+                let got = self
+                    .source
+                    .read_until(b'\n', &mut raw.bytes)
+                    .map_err(|e| ScoreError::Io(format!("cannot read the input: {e}")))?;
+                if got == 0 {
+                    break;
+                }
+                self.line += 1;
+                let line = &raw.bytes[from..];
+                if csv && (quote != Quote::Start || line.contains(&b'"')) {
+                    quote = quote.after(line);
+                }
+                if quote != Quote::Open {
+                    break;
+                }
+                if raw.bytes.len() - start > MAX_LINE_BYTES {
+                    return Err(ScoreError::Input(format!(
+                        "the record from line {first} is longer than {} MiB: is a quote left open?",
+                        MAX_LINE_BYTES >> 20
+                    )));
+                }
+            }
+            let record = &raw.bytes[start..];
+            if record.is_empty() {
+                break;
+            }
+            if record.iter().all(u8::is_ascii_whitespace) {
+                raw.bytes.truncate(start);
+                continue;
+            }
+            raw.lines.push(first);
+            raw.ends.push(raw.bytes.len());
+        }
+        Ok(raw)
+    }
+}
+
+/// Where a CSV record stands at the end of a line, quote-wise (as the csv crate reads it:
+/// a quote opens only at the start of a field, `""` inside is a quote).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quote {
+    /// At the start of a field.
+    Start,
+    /// In an unquoted field, or after a quoted one closed.
+    Field,
+    Open,
+    /// A quote inside a quoted field: closes it, or escapes the next quote.
+    MaybeClosed,
+}
+
+impl Quote {
+    fn after(mut self, line: &[u8]) -> Quote {
+        for &b in line {
+            self = match (self, b) {
+                (Quote::Open, b'"') => Quote::MaybeClosed,
+                (Quote::Open, _) => Quote::Open,
+                (Quote::MaybeClosed, b'"') => Quote::Open,
+                (Quote::Start, b'"') => Quote::Open,
+                (_, b',') => Quote::Start,
+                (_, b'\n') => Quote::Start,
+                _ => Quote::Field,
+            };
+        }
+        self
+    }
+}
+
+impl Layout {
+    /// The records of `raw`, in order.
+    pub fn parse(&self, raw: &Raw) -> Vec<Record> {
+        match self.format {
+            Format::Csv => self.parse_csv(raw),
+            Format::JsonLines => {
+                let mut from = 0;
+                raw.ends
+                    .iter()
+                    .zip(&raw.lines)
+                    .map(|(&end, &line)| {
+                        let bytes = &raw.bytes[from..end];
+                        from = end;
+                        match std::str::from_utf8(bytes) {
+                            Ok(text) => json_record(text, &self.inputs, line),
+                            Err(_) => Err(RecordError(format!("line {line}: not UTF-8 text"))),
                         }
-                        _ => return Err(ScoreError::Input(format!("the CSV is malformed: {e}"))),
-                    },
-                },
-                Reader::JsonLines {
-                    lines,
-                    inputs,
-                    line,
-                } => {
-                    let Some(text) = lines.next() else { break };
-                    *line += 1;
-                    let text =
-                        text.map_err(|e| ScoreError::Io(format!("cannot read the input: {e}")))?;
-                    if text.trim().is_empty() {
-                        continue;
-                    }
-                    out.push(json_record(&text, inputs, *line));
+                    })
+                    .collect()
+            }
+        }
+    }
+
+    fn parse_csv(&self, raw: &Raw) -> Vec<Record> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(&raw.bytes[..]);
+        let mut record = csv::ByteRecord::new();
+        let mut out = Vec::with_capacity(raw.lines.len());
+        loop {
+            let line = raw.lines.get(out.len()).copied().unwrap_or_default();
+            match reader.read_byte_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => out.push(self.csv_record(&record, line)),
+                Err(e) => {
+                    out.push(Err(RecordError(format!("line {line}: {e}"))));
+                    break;
                 }
             }
         }
-        Ok(out)
+        out
+    }
+
+    fn csv_record(&self, record: &csv::ByteRecord, line: u64) -> Record {
+        if record.len() != self.width {
+            return Err(RecordError(format!(
+                "line {line}: {} fields where the header has {}",
+                record.len(),
+                self.width
+            )));
+        }
+        self.columns
+            .iter()
+            .zip(&self.inputs)
+            .map(|(&c, name)| {
+                let text = std::str::from_utf8(&record[c])
+                    .map_err(|_| RecordError(format!("line {line}: {name} is not UTF-8 text")))?;
+                Ok(match text.trim() {
+                    "" => Value::Missing,
+                    text => Value::String(text.into()),
+                })
+            })
+            .collect()
     }
 }
 
@@ -225,15 +370,94 @@ fn json_record(text: &str, inputs: &[String], line: u64) -> Record {
 /// Where scored records go; for a file, a temporary sibling renamed into place at the end, so
 /// a failed run never leaves half an output behind.
 pub struct Writer {
-    out: Out,
-    columns: Vec<String>,
+    out: BufWriter<Box<dyn Write>>,
+    formatter: Formatter,
     tmp: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+/// Turns scored records into output bytes. Separate from the [`Writer`] so that scoring
+/// threads format their own chunks and the writer only copies bytes, in order.
+#[derive(Debug, Clone)]
+pub struct Formatter {
+    format: Format,
+    columns: Vec<String>,
+    /// Whether a bad record is written as an `_error` (`score`); a batch run sends bad
+    /// records to its rejects file instead.
     error_column: bool,
 }
 
-enum Out {
-    Csv(Box<csv::Writer<Box<dyn Write>>>),
-    Json(BufWriter<Box<dyn Write>>),
+impl Formatter {
+    fn header(&self) -> Result<Vec<u8>, ScoreError> {
+        if self.format == Format::JsonLines {
+            return Ok(Vec::new());
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        let mut header = self.columns.clone();
+        if self.error_column {
+            header.push("_error".into());
+        }
+        w.write_record(&header).map_err(csv_err)?;
+        w.into_inner()
+            .map_err(|e| ScoreError::Io(format!("cannot write the output: {e}")))
+    }
+
+    /// The output text of `records`, in order.
+    pub fn records<'a>(
+        &self,
+        records: impl IntoIterator<Item = &'a Record>,
+    ) -> Result<Vec<u8>, ScoreError> {
+        let records = records.into_iter();
+        let mut bytes = Vec::with_capacity(records.size_hint().0 * 16 * (self.columns.len() + 1));
+        match self.format {
+            Format::Csv => {
+                let mut w = csv::Writer::from_writer(bytes);
+                let mut text = String::new();
+                for record in records {
+                    match record {
+                        Ok(values) => {
+                            for v in values {
+                                text.clear();
+                                let _ = write!(text, "{v}");
+                                w.write_field(&text).map_err(csv_err)?;
+                            }
+                            if self.error_column {
+                                w.write_field("").map_err(csv_err)?;
+                            }
+                        }
+                        Err(e) => {
+                            for _ in &self.columns {
+                                w.write_field("").map_err(csv_err)?;
+                            }
+                            w.write_field(&e.0).map_err(csv_err)?;
+                        }
+                    }
+                    w.write_record(None::<&[u8]>).map_err(csv_err)?;
+                }
+                bytes = w
+                    .into_inner()
+                    .map_err(|e| ScoreError::Io(format!("cannot write the output: {e}")))?;
+            }
+            Format::JsonLines => {
+                for record in records {
+                    let mut object = Map::new();
+                    match record {
+                        Ok(values) => {
+                            for (name, v) in self.columns.iter().zip(values) {
+                                object.insert(name.clone(), to_json(v));
+                            }
+                        }
+                        Err(e) => {
+                            object.insert("_error".into(), Json::String(e.0.clone()));
+                        }
+                    }
+                    serde_json::to_writer(&mut bytes, &Json::Object(object))
+                        .map_err(|e| ScoreError::Io(format!("cannot write the output: {e}")))?;
+                    bytes.push(b'\n');
+                }
+            }
+        }
+        Ok(bytes)
+    }
 }
 
 impl Writer {
@@ -270,67 +494,39 @@ impl Writer {
                 .map_err(|e| ScoreError::Io(format!("cannot write {}: {e}", tmp_path.display())))?;
             (Box::new(file), Some((tmp_path, final_path)))
         };
-        let out = match Format::of(path) {
-            Format::Csv => {
-                let mut w = csv::Writer::from_writer(sink);
-                let mut header = columns.clone();
-                if error_column {
-                    header.push("_error".into());
-                }
-                w.write_record(&header).map_err(csv_err)?;
-                Out::Csv(Box::new(w))
-            }
-            Format::JsonLines => Out::Json(BufWriter::new(sink)),
-        };
-        Ok(Writer {
-            out,
+        let formatter = Formatter {
+            format: Format::of(path),
             columns,
-            tmp,
             error_column,
-        })
+        };
+        let mut writer = Writer {
+            out: BufWriter::with_capacity(256 << 10, sink),
+            formatter,
+            tmp,
+        };
+        let header = writer.formatter.header()?;
+        writer.write_bytes(&header)?;
+        Ok(writer)
     }
 
-    pub fn write(&mut self, record: &Result<Vec<Value>, RecordError>) -> Result<(), ScoreError> {
-        match (&mut self.out, record) {
-            (Out::Csv(w), Ok(values)) => {
-                for v in values {
-                    w.write_field(v.to_string()).map_err(csv_err)?;
-                }
-                if self.error_column {
-                    w.write_field("").map_err(csv_err)?;
-                }
-                w.write_record(None::<&[u8]>).map_err(csv_err)
-            }
-            (Out::Csv(w), Err(e)) => {
-                for _ in &self.columns {
-                    w.write_field("").map_err(csv_err)?;
-                }
-                w.write_field(&e.0).map_err(csv_err)?;
-                w.write_record(None::<&[u8]>).map_err(csv_err)
-            }
-            (Out::Json(w), record) => {
-                let mut object = Map::new();
-                match record {
-                    Ok(values) => {
-                        for (name, v) in self.columns.iter().zip(values) {
-                            object.insert(name.clone(), to_json(v));
-                        }
-                    }
-                    Err(e) => {
-                        object.insert("_error".into(), Json::String(e.0.clone()));
-                    }
-                }
-                Ok(writeln!(w, "{}", Json::Object(object))?)
-            }
-        }
+    /// How records are turned into this output's bytes (for threads that format their own).
+    pub fn formatter(&self) -> &Formatter {
+        &self.formatter
+    }
+
+    pub fn write(&mut self, record: &Record) -> Result<(), ScoreError> {
+        let bytes = self.formatter.records(std::iter::once(record))?;
+        self.write_bytes(&bytes)
+    }
+
+    /// Bytes a [`Formatter`] made for this output.
+    pub fn write_bytes(&mut self, bytes: &[u8]) -> Result<(), ScoreError> {
+        Ok(self.out.write_all(bytes)?)
     }
 
     /// Flushes and, for a file, moves the finished output into place.
-    pub fn finish(self) -> Result<(), ScoreError> {
-        match self.out {
-            Out::Csv(mut w) => w.flush()?,
-            Out::Json(mut w) => w.flush()?,
-        }
+    pub fn finish(mut self) -> Result<(), ScoreError> {
+        self.out.flush()?;
         if let Some((tmp, final_path)) = &self.tmp
             && let Err(e) = std::fs::rename(tmp, final_path)
         {

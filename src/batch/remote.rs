@@ -13,7 +13,26 @@ use serde_json::{Map, Value as Json};
 use super::ScoreError;
 use super::records::to_json;
 use super::run::ServiceCall;
-use crate::runtime::{FieldSpec, RecordError, Value};
+use crate::runtime::{DType, FieldSpec, RecordError, Value};
+
+/// A value as JSON of the input's type: a CSV cell is read as text, and a client sends
+/// numbers as numbers (text that is not a number goes as text, for the service to refuse).
+fn typed(v: &Value, dtype: DType) -> Json {
+    match (v, dtype) {
+        (Value::String(s), DType::Double | DType::Float | DType::Integer) => s
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map_or_else(|| to_json(v), Json::Number),
+        (Value::String(s), DType::Boolean) => match s.trim() {
+            "true" | "1" => Json::Bool(true),
+            "false" | "0" => Json::Bool(false),
+            _ => to_json(v),
+        },
+        _ => to_json(v),
+    }
+}
 
 /// Tries for one batch while the gateway says it is busy.
 const BUSY_TRIES: u32 = 8;
@@ -22,7 +41,7 @@ pub struct ServiceScorer {
     call: ServiceCall,
     rt: tokio::runtime::Handle,
     client: reqwest::Client,
-    inputs: Vec<String>,
+    inputs: Vec<(String, DType)>,
     outputs: Vec<String>,
 }
 
@@ -41,7 +60,7 @@ impl ServiceScorer {
             call,
             rt,
             client,
-            inputs: inputs.iter().map(|f| f.name.clone()).collect(),
+            inputs: inputs.iter().map(|f| (f.name.clone(), f.dtype)).collect(),
             outputs: outputs.to_vec(),
         })
     }
@@ -92,7 +111,7 @@ impl ServiceScorer {
                     .inputs
                     .iter()
                     .zip(r)
-                    .map(|(n, v)| (n.clone(), to_json(v)))
+                    .map(|((n, dtype), v)| (n.clone(), typed(v, *dtype)))
                     .collect();
                 Json::Object(o)
             })

@@ -102,9 +102,10 @@ struct Running<'a> {
 
 /// One record after the chain and the model.
 enum Outcome {
-    Scored(Vec<Value>),
+    Scored,
     Filtered,
-    Rejected(RecordError),
+    /// With its values as read, for the rejects file.
+    Rejected(Vec<Value>, RecordError),
 }
 
 impl<'a> Running<'a> {
@@ -222,6 +223,8 @@ impl<'a> Running<'a> {
         let main = self.stage("read, preprocess and score".into());
         let write = self.stage(format!("write {}", a.output));
         let mut out = Writer::create_with(&a.output, outputs.clone(), Some(a.temp.clone()), false)?;
+        // Every stage is known now: say so before the first chunk, which may take a while.
+        report(&Report::Progress(self.counts()));
         let mut rejects = RejectsFile::new(&a.rejects, &raw);
         let policy = a.spec.policy;
         let threads = a
@@ -232,8 +235,11 @@ impl<'a> Running<'a> {
             .unwrap_or(1);
         let total: u64 = files.iter().map(|f| f.size).sum();
         let bytes = Arc::new(AtomicU64::new(0));
-        let work = |chunk: Vec<Record>| -> Result<Vec<(Vec<Value>, Outcome)>, ScoreError> {
-            score_records(chunk, prepared.as_ref(), &*model, service.as_ref())
+        let formatter = out.formatter().clone();
+        let work = |chunk: Vec<Record>| -> Result<(Vec<Outcome>, Vec<u8>), ScoreError> {
+            let (outcomes, scored) =
+                score_records(chunk, prepared.as_ref(), &*model, service.as_ref())?;
+            Ok((outcomes, formatter.records(&scored)?))
         };
         let mut result = Ok(());
         for file in &files {
@@ -241,22 +247,20 @@ impl<'a> Running<'a> {
             let mut reader = Reader::new(source, format, &raw).map_err(|e| in_file(file, e))?;
             let mut line = 0u64;
             let outcome = pipeline(&mut reader, threads, &work, &mut |done| {
-                for (values, outcome) in done? {
+                let (outcomes, scored) = done?;
+                for outcome in outcomes {
                     line += 1;
                     self.read += 1;
                     match outcome {
-                        Outcome::Scored(row) => {
-                            self.scored += 1;
-                            out.write(&Ok(row))?;
-                        }
+                        Outcome::Scored => self.scored += 1,
                         Outcome::Filtered => self.filtered += 1,
-                        Outcome::Rejected(e) if policy == FailurePolicy::Abort => {
+                        Outcome::Rejected(_, e) if policy == FailurePolicy::Abort => {
                             return Err(ScoreError::Input(format!(
                                 "{} record {line}: {e} (the job stops at the first bad record)",
                                 file.label
                             )));
                         }
-                        Outcome::Rejected(e) => {
+                        Outcome::Rejected(values, e) => {
                             self.rejected += 1;
                             rejects.write(&file.label, line, &values, &e)?;
                             if self.rejected > REJECT_LIMIT {
@@ -268,6 +272,9 @@ impl<'a> Running<'a> {
                         }
                     }
                 }
+                // A failed run's output is abandoned, so a chunk whose later record aborts
+                // it may be written whole.
+                out.write_bytes(&scored)?;
                 let done = bytes.load(Ordering::Relaxed);
                 for s in [main, write] {
                     self.stages[s].rows = if s == main { self.read } else { self.scored };
@@ -386,67 +393,78 @@ fn in_file(file: &InputFile, e: ScoreError) -> ScoreError {
     }
 }
 
-/// The chain and the model over one chunk; each record keeps its values as read, for the
-/// rejects file.
+/// The chain and the model over one chunk: each record's outcome, and the scored rows in
+/// order. Only a rejected record keeps its values as read, for the rejects file.
 fn score_records(
     chunk: Vec<Record>,
     chain: Option<&Prepared>,
     model: &dyn Predictor,
     service: Option<&ServiceScorer>,
-) -> Result<Vec<(Vec<Value>, Outcome)>, ScoreError> {
-    let mut out: Vec<(Vec<Value>, Option<Outcome>)> = Vec::with_capacity(chunk.len());
-    let mut readable = Vec::new();
+) -> Result<(Vec<Outcome>, Vec<Record>), ScoreError> {
+    let mut unreadable = Vec::new();
+    let mut readable = Vec::with_capacity(chunk.len());
     for r in chunk {
         match r {
             Ok(v) => {
-                readable.push(v.clone());
-                out.push((v, None));
+                readable.push(v);
+                unreadable.push(None);
             }
-            Err(e) => out.push((Vec::new(), Some(Outcome::Rejected(e)))),
+            Err(e) => unreadable.push(Some(e)),
         }
     }
     // Through the chain: model inputs, filtered out, or an error.
-    let prepped: Vec<Result<Option<Vec<Value>>, RecordError>> = match chain {
-        Some(c) => c.apply(&readable),
-        None => readable.into_iter().map(|v| Ok(Some(v))).collect(),
-    };
     let mut batch = Vec::new();
-    let mut slots = Vec::with_capacity(prepped.len());
-    for p in prepped {
-        slots.push(match p {
-            Ok(Some(v)) => {
-                batch.push(v);
-                Ok(true)
-            }
-            Ok(None) => Ok(false),
-            Err(e) => Err(e),
-        });
-    }
+    let slots: Vec<Result<bool, RecordError>> = match chain {
+        None => vec![Ok(true); readable.len()],
+        Some(c) => c
+            .apply(&readable)
+            .into_iter()
+            .map(|p| match p {
+                Ok(Some(v)) => {
+                    batch.push(v);
+                    Ok(true)
+                }
+                Ok(None) => Ok(false),
+                Err(e) => Err(e),
+            })
+            .collect(),
+    };
+    let batch = if chain.is_some() { &batch } else { &readable };
     let mut answers = match service {
-        Some(s) => s.score(&batch)?,
-        None => model.predict(&batch),
+        Some(s) => s.score(batch)?,
+        None => model.predict(batch),
     }
     .into_iter();
     let mut slots = slots.into_iter();
-    Ok(out
+    let mut values = readable.iter();
+    let mut scored = Vec::with_capacity(batch.len());
+    let outcomes = unreadable
         .into_iter()
-        .map(|(values, done)| {
-            let outcome = match done {
-                Some(o) => o,
-                None => match slots.next() {
-                    Some(Ok(true)) => match answers.next() {
-                        Some(Ok(row)) => Outcome::Scored(row),
-                        Some(Err(e)) => Outcome::Rejected(e),
-                        None => Outcome::Rejected(RecordError("the model gave no answer".into())),
-                    },
-                    Some(Ok(false)) => Outcome::Filtered,
-                    Some(Err(e)) => Outcome::Rejected(e),
-                    None => Outcome::Rejected(RecordError("lost".into())),
-                },
+        .map(|bad| {
+            let e = match bad {
+                Some(e) => return Outcome::Rejected(Vec::new(), e),
+                None => {
+                    let read = values.next();
+                    let e = match slots.next() {
+                        Some(Ok(true)) => match answers.next() {
+                            Some(Ok(row)) => {
+                                scored.push(Ok(row));
+                                return Outcome::Scored;
+                            }
+                            Some(Err(e)) => e,
+                            None => RecordError("the model gave no answer".into()),
+                        },
+                        Some(Ok(false)) => return Outcome::Filtered,
+                        Some(Err(e)) => e,
+                        None => RecordError("lost".into()),
+                    };
+                    (read.cloned().unwrap_or_default(), e)
+                }
             };
-            (values, outcome)
+            Outcome::Rejected(e.0, e.1)
         })
-        .collect())
+        .collect();
+    Ok((outcomes, scored))
 }
 
 /// Bad records: where they were, what was read, and why, as CSV beside the output. Written

@@ -1,13 +1,15 @@
 //! Offline scoring of a file through a model.
 //!
-//! Records are read in chunks; a window of chunks is scored on all cores at once and written
-//! back in input order before the next window is read, so memory stays bounded by the window
-//! whatever the input size, and output order always equals input order.
+//! Records are read in chunks, parsed, scored and formatted on all cores, and written back in
+//! input order; a bounded number of chunks is in flight, so memory stays flat whatever the
+//! input size, and output order always equals input order.
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
+use std::sync::{Arc, Mutex, mpsc};
 
 use super::ScoreError;
-use super::records::{Format, Reader, Record, Writer, open_input};
+use super::records::{Format, Raw, Reader, Record, Writer, open_input};
 use crate::runtime::{Predictor, RecordError};
 
 /// Records per chunk: large enough to amortise hand-offs, small enough to spread the work.
@@ -85,71 +87,114 @@ fn run(
         records: 0,
         failed: 0,
     };
-    pipeline(
-        reader,
-        threads,
-        &|chunk| score_chunk(model, chunk),
-        &mut |scored: Vec<Record>| {
-            for record in &scored {
-                summary.records += 1;
-                if record.is_err() {
-                    summary.failed += 1;
-                }
-                writer.write(record)?;
-            }
-            Ok(())
-        },
-    )?;
+    let formatter = writer.formatter().clone();
+    let work = |chunk: Vec<Record>| {
+        let scored = score_chunk(model, chunk);
+        let failed = scored.iter().filter(|r| r.is_err()).count() as u64;
+        formatter
+            .records(&scored)
+            .map(|bytes| (scored.len() as u64, failed, bytes))
+    };
+    pipeline(reader, threads, &work, &mut |done| {
+        let (records, failed, bytes) = done?;
+        summary.records += records;
+        summary.failed += failed;
+        writer.write_bytes(&bytes)
+    })?;
     Ok(summary)
 }
 
-/// The reading-scoring-writing loop `score` and batch runs share: chunks are read, a window
-/// of them is handed to `threads` threads running `work`, and the results go to `sink` in
-/// input order before the next window is read.
+/// The reading-scoring-writing loop `score` and batch runs share.
+///
+/// With one thread it reads, parses, runs `work` and calls `sink` in turn. With more, one
+/// thread cuts the input into raw chunks (cheap, and it must go in order), `threads` threads
+/// parse them and run `work` (parsing, scoring and formatting are the costly parts), and the
+/// caller's thread hands the results to `sink` in input order. At most four chunks per
+/// thread are in flight, so memory is bounded whatever the input size.
 pub fn pipeline<T: Send>(
     reader: &mut Reader,
     threads: usize,
     work: &(dyn Fn(Vec<Record>) -> T + Sync),
     sink: &mut dyn FnMut(T) -> Result<(), ScoreError>,
 ) -> Result<(), ScoreError> {
-    let threads = threads.max(1);
-    loop {
-        let mut window = Vec::with_capacity(threads * 2);
-        for _ in 0..threads * 2 {
+    if threads <= 1 {
+        loop {
             let chunk = reader.chunk(CHUNK)?;
             if chunk.is_empty() {
-                break;
+                return Ok(());
             }
-            window.push(chunk);
-        }
-        if window.is_empty() {
-            return Ok(());
-        }
-        if window.len() == 1 || threads == 1 {
-            for chunk in window {
-                sink(work(chunk))?;
-            }
-            continue;
-        }
-        let done: Vec<T> = std::thread::scope(|scope| {
-            let per_thread = window.len().div_ceil(threads);
-            let mut chunks = window.into_iter();
-            let handles: Vec<_> = (0..threads)
-                .map(|_| chunks.by_ref().take(per_thread).collect::<Vec<_>>())
-                .filter(|group| !group.is_empty())
-                .map(|group| scope.spawn(move || group.into_iter().map(work).collect::<Vec<_>>()))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join())
-                .collect::<Result<Vec<_>, _>>()
-                .map(|groups| groups.into_iter().flatten().collect())
-        })
-        .map_err(|_| ScoreError::Model("a scoring thread panicked".into()))?;
-        for t in done {
-            sink(t)?;
+            sink(work(chunk))?;
         }
     }
+    let layout = reader.layout().clone();
+    let in_flight = threads * 4;
+    let (raw_tx, raw_rx) = mpsc::sync_channel::<(u64, Raw)>(threads * 2);
+    let raw_rx = Arc::new(Mutex::new(raw_rx));
+    let (done_tx, done_rx) = mpsc::channel::<(u64, Option<T>)>();
+    // A slot per chunk in flight: the reader takes one per chunk, the sink gives it back.
+    let (slot_tx, slot_rx) = mpsc::sync_channel::<()>(in_flight);
+    for _ in 0..in_flight {
+        let _ = slot_tx.send(());
+    }
+    std::thread::scope(|scope| {
+        let reading = scope.spawn(move || -> Result<(), ScoreError> {
+            let mut seq = 0;
+            while slot_rx.recv().is_ok() {
+                let raw = reader.raw(CHUNK)?;
+                if raw.is_empty() || raw_tx.send((seq, raw)).is_err() {
+                    break;
+                }
+                seq += 1;
+            }
+            Ok(())
+        });
+        for _ in 0..threads {
+            let (raw_rx, done_tx, layout) = (raw_rx.clone(), done_tx.clone(), &layout);
+            scope.spawn(move || {
+                loop {
+                    let next = match raw_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((seq, raw)) = next else { return };
+                    let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        work(layout.parse(&raw))
+                    }))
+                    .ok();
+                    let panicked = done.is_none();
+                    if done_tx.send((seq, done)).is_err() || panicked {
+                        return;
+                    }
+                }
+            });
+        }
+        // The workers hold the only receivers and senders now: when they stop, the reader's
+        // sends fail and the loop below ends.
+        drop((raw_rx, done_tx));
+        let mut pending = BTreeMap::new();
+        let mut next = 0u64;
+        let mut result = Ok(());
+        'sink: for (seq, done) in done_rx.iter() {
+            pending.insert(seq, done);
+            while let Some(done) = pending.remove(&next) {
+                next += 1;
+                result = match done {
+                    Some(t) => sink(t),
+                    None => Err(ScoreError::Model("a scoring thread panicked".into())),
+                };
+                if result.is_err() {
+                    break 'sink;
+                }
+                let _ = slot_tx.send(());
+            }
+        }
+        // On an error, closing these stops the reader and the workers.
+        drop((done_rx, slot_tx));
+        let read = reading
+            .join()
+            .unwrap_or_else(|_| Err(ScoreError::Io("the reading thread panicked".into())));
+        result.and(read)
+    })
 }
 
 /// Scores the readable records of a chunk in one `predict` call, keeping unreadable ones as

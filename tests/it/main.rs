@@ -11,6 +11,8 @@ mod import_http;
 mod import_local;
 mod import_s3;
 #[cfg(feature = "test-runtimes")]
+mod jobs;
+#[cfg(feature = "test-runtimes")]
 mod limits;
 #[cfg(feature = "test-runtimes")]
 mod monitor;
