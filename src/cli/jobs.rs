@@ -207,7 +207,7 @@ fn start_time(text: &str, zone: &str) -> Result<String, ControlError> {
 }
 
 /// The flags given, over `base` (a new job starts from nothing).
-fn apply(flags: JobFlags, base: Option<JobSpec>) -> Result<JobSpec, ControlError> {
+pub(crate) fn apply(flags: JobFlags, base: Option<JobSpec>) -> Result<JobSpec, ControlError> {
     let target = match (target(&flags)?, &base) {
         (Some(t), _) => t,
         (None, Some(b)) => b.target.clone(),

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-mod jobs;
+pub(crate) mod jobs;
 mod models;
 mod monitor;
 mod output;

@@ -17,6 +17,7 @@ pub enum Scope {
     Services,
     Monitor,
     Traffic,
+    Jobs,
 }
 
 impl Scope {
@@ -27,6 +28,7 @@ impl Scope {
             Scope::Services => "services",
             Scope::Monitor => "monitor",
             Scope::Traffic => "traffic",
+            Scope::Jobs => "jobs",
         }
     }
 }
@@ -79,6 +81,17 @@ pub enum Action {
     Rollback,
     StartCanary,
     Promote,
+    NewJob,
+    JobFilter,
+    JobFocus,
+    TriggerJob,
+    CancelRun,
+    PauseJob,
+    AddStep,
+    EditStep,
+    StepUp,
+    StepDown,
+    DeleteJobOrStep,
 }
 
 /// What a handler is given besides the state: the time (the only clock `update` reads) and
@@ -148,10 +161,11 @@ const fn cmd(names: &'static [&'static str], arg: &'static str, d: ActionDef) ->
 }
 
 use crate::tui::update::actions as h;
+use crate::tui::update::jobs as jb;
 use crate::tui::update::monitor as mon;
 use crate::tui::update::traffic as tr;
 use Action as A;
-use Scope::{Global as G, Models as M, Monitor as O, Services as S, Traffic as T};
+use Scope::{Global as G, Jobs as J, Models as M, Monitor as O, Services as S, Traffic as T};
 
 pub const ACTIONS: &[ActionDef] = &[
     def(A::Help, "help", &["?"], G, "show keys", "help", h::help),
@@ -607,6 +621,105 @@ pub const ACTIONS: &[ActionDef] = &[
         "resume a paused canary, or promote a running one (confirm)",
         "promote",
         tr::promote,
+    )),
+    writes(def(
+        A::NewJob,
+        "new_job",
+        &["b"],
+        M,
+        "batch job scoring files with the model (form)",
+        "batch",
+        jb::new_job,
+    )),
+    def(
+        A::JobFilter,
+        "job_filter",
+        &["F"],
+        J,
+        "show all, running, failed or completed jobs",
+        "filter runs",
+        jb::cycle_filter,
+    ),
+    def(
+        A::JobFocus,
+        "job_focus",
+        &["h", "l", "left", "right"],
+        J,
+        "the open job's chain or its runs",
+        "chain/runs",
+        jb::switch_focus,
+    ),
+    writes(def(
+        A::TriggerJob,
+        "trigger_job",
+        &["t"],
+        J,
+        "run the job now",
+        "run now",
+        jb::trigger,
+    )),
+    writes(def(
+        A::CancelRun,
+        "cancel_run",
+        &["X"],
+        J,
+        "cancel the run (confirm)",
+        "cancel",
+        jb::cancel,
+    )),
+    writes(def(
+        A::PauseJob,
+        "pause_job",
+        &["P"],
+        J,
+        "pause / resume the schedule",
+        "pause",
+        jb::pause,
+    )),
+    writes(def(
+        A::AddStep,
+        "add_step",
+        &["a"],
+        J,
+        "add a step after the selected one",
+        "add step",
+        jb::add_step,
+    )),
+    writes(def(
+        A::EditStep,
+        "edit_step",
+        &["E"],
+        J,
+        "edit the selected step (or enter)",
+        "edit",
+        jb::edit,
+    )),
+    writes(def(
+        A::StepUp,
+        "step_up",
+        &["K"],
+        J,
+        "move the step up",
+        "",
+        jb::move_step,
+    )),
+    writes(def(
+        A::StepDown,
+        "step_down",
+        &["J"],
+        J,
+        "move the step down",
+        "",
+        jb::move_step,
+    )),
+    writes(def(
+        A::DeleteJobOrStep,
+        "delete_job",
+        &["D"],
+        J,
+        "delete the step (its neighbours join), or the job (confirm)",
+        "delete",
+        jb::delete,
     )),
 ];
 

@@ -5,8 +5,10 @@
 
 use super::keymap::Key;
 use crate::control::ControlError;
-use crate::control::contract::{EventList, MonitorView, ServiceView, TrafficCall, TrafficView};
-use crate::domain::{ModelSignature, ModelSummary, ModelVersion};
+use crate::control::contract::{
+    EventList, JobCall, JobView, MonitorView, ServiceView, TrafficCall, TrafficView,
+};
+use crate::domain::{Job, JobSpec, ModelSignature, ModelSummary, ModelVersion};
 
 /// A failed call as the console shows it: the message, and what the server's error said
 /// about itself (its code, the field at fault).
@@ -93,6 +95,10 @@ pub enum Msg {
         result: Result<Box<TrafficView>, Failure>,
         changed: bool,
     },
+    /// The job list.
+    Jobs(Result<Vec<Job>, Failure>),
+    /// The open job: its chain, next fires and runs.
+    Job(String, Result<Box<JobView>, Failure>),
 }
 
 impl Msg {
@@ -165,6 +171,25 @@ pub enum Call {
         service: String,
         call: TrafficCall,
     },
+    LoadJobs,
+    LoadJob(String),
+    /// One change to a job (run now, pause, resume, a new definition); `said` is the message
+    /// shown when it is done.
+    ChangeJob {
+        name: String,
+        call: Box<JobCall>,
+        said: String,
+    },
+    /// A new chain for the job (the step form, `K`/`J`/`D` on a step).
+    EditChain {
+        name: String,
+        spec: Box<JobSpec>,
+        said: String,
+    },
+    CancelRun(i64),
+    DeleteJob(String),
+    /// The job form's fields, as typed (the worker reads them as `jobs create` does).
+    CreateJob(Vec<(&'static str, String)>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -17,6 +17,7 @@ pub mod action;
 pub mod app;
 pub mod effect;
 pub mod input;
+pub mod jobs;
 pub mod keymap;
 pub mod launch;
 pub mod metrics;

@@ -62,6 +62,11 @@ pub enum List {
     Traffic,
     /// The versions of the service whose sliders are open.
     Weights,
+    Jobs,
+    /// The steps of the open job's chain.
+    Chain,
+    /// The open job's runs.
+    Runs,
 }
 
 /// A table's cursor: the selected row and the first row shown (it moves only when the
@@ -138,6 +143,13 @@ pub enum FormKind {
     Weight(u32),
     /// A canary for the open service in the Traffic pane.
     Canary,
+    /// A batch job (from a model, `b`).
+    Job,
+    /// One step of the open job's chain: put at `at`, replacing the step there or not.
+    Step {
+        at: usize,
+        replace: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -282,7 +294,8 @@ pub struct State {
     /// The audit log, when open (over whatever pane is current).
     pub events: Option<EventsView>,
     pub traffic: super::traffic::TrafficUi,
-    pub cursors: [Cursor; 6],
+    pub jobs: super::jobs::JobsUi,
+    pub cursors: [Cursor; 9],
     /// An item just created: selected as soon as a snapshot brings it.
     pub select_next: Option<(List, String)>,
     pub filter: String,
@@ -325,7 +338,8 @@ impl State {
             monitor: MonitorUi::default(),
             events: None,
             traffic: Default::default(),
-            cursors: [Cursor::default(); 6],
+            jobs: Default::default(),
+            cursors: [Cursor::default(); 9],
             select_next: None,
             filter: String::new(),
             filtering: false,
@@ -353,6 +367,14 @@ impl State {
                 Some(_) => List::Weights,
                 None => List::Traffic,
             }),
+            (Pane::Jobs, _, _) => match &self.jobs.open {
+                None => Some(List::Jobs),
+                Some(o) if o.run.is_some() => None,
+                Some(o) => Some(match o.focus {
+                    super::jobs::Focus::Chain => List::Chain,
+                    super::jobs::Focus::Runs => List::Runs,
+                }),
+            },
             _ => None,
         }
     }
@@ -406,6 +428,30 @@ impl State {
             .unwrap_or_default()
     }
 
+    /// The jobs the run-state filter and the text filter let through.
+    pub fn shown_jobs(&self) -> Vec<&crate::domain::Job> {
+        self.jobs
+            .jobs
+            .ready()
+            .map(|j| {
+                j.iter()
+                    .filter(|j| self.jobs.filter.admits(j) && self.matches(&j.name))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The job the Jobs keys act on: the open one, else the selected row.
+    pub fn job_target(&self) -> Option<String> {
+        match &self.jobs.open {
+            Some(o) => Some(o.name.clone()),
+            None => self
+                .shown_jobs()
+                .get(self.cursor(List::Jobs).row)
+                .map(|j| j.name.clone()),
+        }
+    }
+
     /// The names of a table's shown rows, in order: what a selection is remembered by.
     pub fn keys(&self, list: List) -> Vec<String> {
         match list {
@@ -421,6 +467,17 @@ impl State {
                 .iter()
                 .map(|v| v.to_string())
                 .collect(),
+            List::Jobs => self.shown_jobs().iter().map(|j| j.name.clone()).collect(),
+            List::Chain => self
+                .jobs
+                .view()
+                .map(|v| v.job.spec.steps.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default(),
+            List::Runs => self
+                .jobs
+                .view()
+                .map(|v| v.runs.iter().map(|r| r.id.to_string()).collect())
+                .unwrap_or_default(),
             List::Services | List::Monitor | List::Traffic => self
                 .shown_services()
                 .iter()

@@ -245,9 +245,73 @@ pub const MONITOR_OPEN_FIRST: &str =
     "open a service (enter) to chart it over a window (+ -) or another metric ([ ])";
 pub const EVENTS_EMPTY: &str = "no events match";
 pub const EVENTS_HINT: [&str; 4] = ["/ filter", "j/k scroll", "G newest", "esc close"];
-pub const JOBS_NOT_YET: &str =
-    "Scheduled batch prediction jobs and their runs arrive with the batch issue.";
-pub const NOT_HERE_YET: &str = "Not here yet.";
+pub const NO_JOBS: &str = "No jobs yet. ";
+pub const NO_JOBS_MATCH: &str = "No job's last run matches the filter (F changes it).";
+pub const NO_RUNS: &str = "no runs yet: t runs it now";
+pub const JOB_NEEDS_NAME: &str = "name the job";
+pub const JOB_TITLE: &str = "New batch job";
+pub const STEP_TITLE: &str = "Preprocessing step";
+pub const SAVING_JOB: &str = "saving (the server checks the chain against the model)";
+pub const HINT_JOB_NAME: &str = "a-z 0-9 . _ -";
+pub const HINT_JOB_INPUT: &str = "a file or glob (CSV or .jsonl), http(s):// or s3://";
+pub const HINT_JOB_OUTPUT: &str = "a path; {date} and {run} are filled in per run";
+pub const HINT_JOB_CRON: &str = "5 or 6 fields (0 2 * * *); empty: once";
+pub const HINT_JOB_START: &str = "YYYY-MM-DD HH:MM in the zone; empty: now";
+pub const HINT_JOB_TZ: &str = "tz database name; empty: UTC";
+pub const HINT_JOB_STEPS: &str = "KIND:PARAMS; KIND:PARAMS … (a adds more later)";
+pub const HINT_STEP: &str = "fill:age=median  rename:old=new  filter:age >= 18  derive:r=a / b";
+pub const NO_RUN_GOING: &str = "no run of this job is going";
+pub const NO_STEP: &str = "no step selected: a adds one";
+
+pub fn run_started(run: &crate::domain::Run) -> String {
+    match run.state {
+        crate::domain::RunState::Skipped => format!(
+            "run {} of {} skipped: {}",
+            run.id,
+            run.job,
+            run.error.as_deref().unwrap_or("-")
+        ),
+        _ => format!("run {} of {} started", run.id, run.job),
+    }
+}
+
+pub fn run_cancelled(run: &crate::domain::Run) -> String {
+    format!("run {} of {} {}", run.id, run.job, run.state)
+}
+
+pub fn deleted_job(name: &str) -> String {
+    format!("deleted job {name} (its runs stay in the history)")
+}
+
+pub fn job_created(name: &str, schedule: &str) -> String {
+    format!("created job {name}: {schedule} (5 shows it)")
+}
+
+pub fn job_paused(name: &str, paused: bool) -> String {
+    if paused {
+        format!("paused {name}: it does not fire until resumed (P)")
+    } else {
+        format!("resumed {name}")
+    }
+}
+
+pub fn chain_saved(name: &str, what: &str) -> String {
+    format!("{name}: {what}; the chain was checked and saved")
+}
+
+pub fn cancel_run_title(id: i64, job: &str) -> String {
+    format!("Cancel run {id} of {job}?")
+}
+
+pub const CANCEL_RUN_BODY: &str =
+    "Its worker is killed and its temporary output removed; nothing is written to the output path.";
+
+pub fn delete_job_title(name: &str) -> String {
+    format!("Delete job {name}?")
+}
+
+pub const DELETE_JOB_BODY: &str =
+    "It stops firing; its runs stay in the history. A running run must end or be cancelled first.";
 pub const ANY_KEY_CLOSES: &str = "any key closes this";
 pub const NO_MESSAGES: &str = "no messages yet";
 pub const IMPORT_TITLE: &str = "Import a model";

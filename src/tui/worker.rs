@@ -19,7 +19,7 @@ use super::text;
 use crate::config::DataDir;
 use crate::control::ControlError;
 use crate::control::client::Client;
-use crate::control::contract::{DeployCall, EventList, ImportCall, MonitorQuery};
+use crate::control::contract::{DeployCall, EventList, ImportCall, JobCall, MonitorQuery};
 use crate::domain::{CONCURRENCY, MAX_BATCH_ROWS, Resources, THREADS, TIMEOUT_MS, curl_line};
 
 /// The sample models the demo loads (compiled in, so an installed binary has them too).
@@ -373,6 +373,36 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             Some(Msg::CopyReady(name, line.await.map_err(Failure::from)))
         }
         Call::Demo => done(demo(client).await),
+        Call::LoadJobs => Some(Msg::Jobs(client.jobs().await.map_err(Failure::from))),
+        Call::LoadJob(name) => Some(Msg::Job(
+            name.clone(),
+            client.job(&name).await.map(Box::new).map_err(Failure::from),
+        )),
+        Call::ChangeJob { name, call, said } => done(
+            client
+                .change_job(&name, &call)
+                .await
+                .map(|v| Done::said(v.started.map_or(said, |r| text::run_started(&r)))),
+        ),
+        Call::EditChain { name, spec, said } => done(
+            client
+                .change_job(&name, &JobCall::Edit { spec: *spec })
+                .await
+                .map(|_| Done::said(said)),
+        ),
+        Call::CancelRun(id) => done(
+            client
+                .cancel_run(id)
+                .await
+                .map(|r| Done::said(text::run_cancelled(&r))),
+        ),
+        Call::DeleteJob(name) => done(
+            client
+                .delete_job(&name)
+                .await
+                .map(|()| Done::said(text::deleted_job(&name))),
+        ),
+        Call::CreateJob(fields) => done(create_job(client, fields).await),
         Call::StopServer => Some(match client.stop().await {
             Ok(s) => Msg::StopAsked(s.pid),
             Err(e) => Msg::Done(Err(Failure::from(e))),
@@ -462,6 +492,47 @@ fn resolve(typed: &str) -> Result<std::path::PathBuf, ControlError> {
 }
 
 /// Uploads the sample models and deploys the iris tree as service `iris`.
+/// The job form, read as `jobs create` reads its flags.
+async fn create_job(
+    client: &Client,
+    fields: Vec<(&'static str, String)>,
+) -> Result<Done, ControlError> {
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| *key == k)
+            .map(|(_, v)| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
+    let name = get("name")
+        .ok_or_else(|| crate::control::jobs::invalid("name", text::JOB_NEEDS_NAME.into()))?;
+    crate::domain::ModelName::parse(&name)
+        .map_err(|e| crate::control::jobs::invalid("name", e.to_string()))?;
+    let flags = crate::cli::jobs::JobFlags {
+        model: get("model"),
+        input: get("input"),
+        output: get("output"),
+        steps: get("steps")
+            .map(|s| s.split(';').map(|t| t.trim().to_string()).collect())
+            .unwrap_or_default(),
+        cron: get("cron"),
+        start: get("start"),
+        tz: get("tz"),
+        ..Default::default()
+    };
+    let spec = crate::cli::jobs::apply(flags, None)?;
+    let view = client
+        .create_job(&crate::control::contract::CreateJob {
+            name: name.clone(),
+            spec,
+        })
+        .await?;
+    Ok(Done {
+        text: text::job_created(&name, &view.schedule),
+        created: Some((List::Jobs, name)),
+    })
+}
+
 async fn demo(client: &Client) -> Result<Done, ControlError> {
     for (name, file, text) in DEMO_MODELS {
         client

@@ -33,7 +33,7 @@ pub struct JobList {
 }
 
 /// `GET /jobs/{name}` and the answer to a change: the job, its next fire times, its runs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobView {
     pub job: Job,
     /// The next five fire times (UTC), for a periodic job that is not paused.

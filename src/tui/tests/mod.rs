@@ -1,6 +1,7 @@
 //! Console tests without a terminal: key sequences through `update`, and frames rendered to
 //! ratatui's `TestBackend`, snapshotted with insta (text) and checked cell by cell (style).
 
+mod jobs;
 mod keys;
 mod monitor;
 mod screens;

@@ -118,6 +118,7 @@ pub fn open(state: &mut State, _: &Ctx) -> Out {
             }
         }
         Some(List::Monitor) => return super::monitor::open(state),
+        Some(List::Jobs | List::Runs | List::Chain) => return super::jobs::open(state),
         Some(List::Traffic) => return super::traffic::open(state),
         Some(List::Services) => {
             if let Some(s) = state.selected_service() {
@@ -147,6 +148,8 @@ pub fn back(state: &mut State, ctx: &Ctx) -> Out {
         state.detail = None;
     } else if state.pane == Pane::Monitor {
         return super::monitor::back(state);
+    } else if state.pane == Pane::Jobs {
+        return super::jobs::back(state);
     }
     vec![]
 }
@@ -159,7 +162,7 @@ pub fn quit(state: &mut State, ctx: &Ctx) -> Out {
         Pane::Services => state.detail.is_some(),
         Pane::Monitor => state.monitor.open.is_some(),
         Pane::Traffic => state.traffic.open.is_some(),
-        _ => false,
+        Pane::Jobs => super::jobs::drilled(state),
     };
     if drilled || !state.filter.is_empty() {
         return back(state, ctx);

@@ -5,7 +5,7 @@
 use crossterm::event::KeyCode;
 
 use crate::control::contract::TrafficCall;
-use crate::domain::{CONCURRENCY, MAX_BATCH_ROWS, Setting, THREADS, TIMEOUT_MS};
+use crate::domain::{CONCURRENCY, MAX_BATCH_ROWS, Setting, Step, THREADS, TIMEOUT_MS};
 use crate::tui::effect::{Call, Effect};
 use crate::tui::input::Input;
 use crate::tui::keymap::Key;
@@ -60,6 +60,36 @@ pub fn deploy_form(model: Option<&str>) -> Form {
             setting("timeout ms", TIMEOUT_MS),
             setting("max batch rows", MAX_BATCH_ROWS),
         ],
+    )
+}
+
+/// `b` on a model: a batch job scoring files through it.
+pub fn job_form(model: Option<&str>) -> Form {
+    form(
+        FormKind::Job,
+        vec![
+            field("name", "name", "", text::HINT_JOB_NAME.into()),
+            field(
+                "model",
+                "model",
+                model.unwrap_or(""),
+                text::HINT_MODEL_REF.into(),
+            ),
+            field("input", "input", "", text::HINT_JOB_INPUT.into()),
+            field("output", "output", "", text::HINT_JOB_OUTPUT.into()),
+            field("cron", "cron", "", text::HINT_JOB_CRON.into()),
+            field("start", "start", "", text::HINT_JOB_START.into()),
+            field("tz", "time zone", "", text::HINT_JOB_TZ.into()),
+            field("steps", "steps", "", text::HINT_JOB_STEPS.into()),
+        ],
+    )
+}
+
+/// `a`/`e` on a job's chain: one step, as `KIND:PARAMS`.
+pub fn step_form(at: usize, replace: bool, step: &str) -> Form {
+    form(
+        FormKind::Step { at, replace },
+        vec![field("step", "step", step, text::HINT_STEP.into())],
     )
 }
 
@@ -229,6 +259,25 @@ pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
                 _ => form.error = Some(text::BAD_PERCENT.into()),
             }
         }
+        KeyCode::Enter if matches!(form.kind, FormKind::Step { .. }) => {
+            let FormKind::Step { at, replace } = form.kind else {
+                return vec![];
+            };
+            match form.value("step").trim().parse::<Step>() {
+                Ok(step) => {
+                    let Some(call) = super::jobs::save_step(state, at, replace, step) else {
+                        state.overlay = Overlay::None;
+                        return vec![];
+                    };
+                    if let Overlay::Form(form) = &mut state.overlay {
+                        form.busy = true;
+                        form.error = None;
+                    }
+                    return vec![call.into()];
+                }
+                Err(e) => form.error = Some(e.to_string()),
+            }
+        }
         KeyCode::Enter => {
             form.busy = true;
             form.error = None;
@@ -239,7 +288,13 @@ pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
                     name: v("name"),
                     kind: v("type"),
                 },
-                FormKind::Weight(_) | FormKind::Canary => return vec![],
+                FormKind::Weight(_) | FormKind::Canary | FormKind::Step { .. } => return vec![],
+                FormKind::Job => Call::CreateJob(
+                    form.fields
+                        .iter()
+                        .map(|f| (f.key, f.input.text().to_string()))
+                        .collect(),
+                ),
                 FormKind::Deploy => Call::Deploy {
                     name: v("name"),
                     model: v("model"),

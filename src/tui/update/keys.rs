@@ -19,7 +19,7 @@ pub fn scope_of(state: &State) -> Scope {
         Pane::Services => Scope::Services,
         Pane::Monitor => Scope::Monitor,
         Pane::Traffic => Scope::Traffic,
-        _ => Scope::Global,
+        Pane::Jobs => Scope::Jobs,
     }
 }
 
@@ -189,7 +189,17 @@ pub fn hints(state: &State, keymap: &Keymap) -> Vec<(String, &'static str)> {
                 | Action::StartCanary
                 | Action::Promote
         );
+        let chain = matches!(
+            d.action,
+            Action::AddStep
+                | Action::EditStep
+                | Action::StepUp
+                | Action::StepDown
+                | Action::JobFocus
+        );
         let hidden = (d.writes && state.read_only())
+            || (chain && state.jobs.open.is_none())
+            || (d.action == Action::JobFilter && state.jobs.open.is_some())
             || (sliding && state.traffic.open.is_none())
             || (state.events.is_some() && d.action == Action::Open)
             || (charting && state.monitor.open.is_none());

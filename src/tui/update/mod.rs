@@ -10,6 +10,7 @@
 pub mod actions;
 mod commands;
 mod forms;
+pub mod jobs;
 mod keys;
 pub mod monitor;
 mod selection;
@@ -51,7 +52,9 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
             state.connection.problem = None;
             state.connection.updated = Some(now);
             selection::restore(state, &keep);
-            gone(state, now)
+            let mut out = gone(state, now);
+            out.push(Call::LoadJobs.into());
+            out
         }
         Msg::Versions(name, result) => {
             let shown = matches!(&state.versions, Some((n, _)) if *n == name);
@@ -95,10 +98,30 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
             if let Some(service) = &state.traffic.open {
                 out.push(Call::LoadTraffic(service.clone()).into());
             }
+            // The snapshot the reload brings asks for the job list; the open job is asked here.
+            if let Some(o) = &state.jobs.open {
+                out.push(Call::LoadJob(o.name.clone()).into());
+            }
             out
         }
         Msg::Metrics(view) => {
             state.metrics.fold(*view, now);
+            // A run's progress is not an audit event: follow it with the tick while one goes.
+            if state.pane == super::state::Pane::Jobs && state.jobs.live() {
+                return jobs::reload(state);
+            }
+            vec![]
+        }
+        Msg::Jobs(result) => {
+            let keep = selection::remember(state);
+            jobs::loaded_list(state, result);
+            selection::restore(state, &keep);
+            vec![]
+        }
+        Msg::Job(name, result) => {
+            let keep = selection::remember(state);
+            jobs::loaded_job(state, name, result.map(|v| *v), now);
+            selection::restore(state, &keep);
             vec![]
         }
         Msg::Events(result) => monitor::loaded(state, result),

@@ -4,22 +4,25 @@
 
 use crate::tui::state::{List, State};
 
-const LISTS: [List; 6] = [
+const LISTS: [List; 9] = [
     List::Models,
     List::Versions,
     List::Services,
     List::Monitor,
     List::Traffic,
     List::Weights,
+    List::Jobs,
+    List::Chain,
+    List::Runs,
 ];
 
 /// The selected item's name in each table, before the data changes.
-pub fn remember(state: &State) -> [Option<String>; 6] {
+pub fn remember(state: &State) -> [Option<String>; 9] {
     LISTS.map(|l| state.keys(l).get(state.cursor(l).row).cloned())
 }
 
 /// Puts each cursor back on the item it was on; a new item waiting to be selected wins.
-pub fn restore(state: &mut State, kept: &[Option<String>; 6]) {
+pub fn restore(state: &mut State, kept: &[Option<String>; 9]) {
     for (list, key) in LISTS.iter().zip(kept) {
         let keys = state.keys(*list);
         let wanted = match &state.select_next {

@@ -4,6 +4,7 @@
 
 mod events;
 mod fit;
+mod jobs;
 mod live;
 mod monitor;
 mod overlay;

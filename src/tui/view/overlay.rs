@@ -240,6 +240,8 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
         FormKind::Deploy => crate::tui::text::DEPLOY_TITLE,
         FormKind::Weight(_) => crate::tui::text::WEIGHT_TITLE,
         FormKind::Canary => crate::tui::text::CANARY_TITLE,
+        FormKind::Job => crate::tui::text::JOB_TITLE,
+        FormKind::Step { .. } => crate::tui::text::STEP_TITLE,
     };
     let mut lines = Vec::new();
     for (i, field) in f.fields.iter().enumerate() {
@@ -270,6 +272,7 @@ fn form(frame: &mut Frame, area: Rect, f: &Form, look: &Look) {
             FormKind::Deploy | FormKind::Weight(_) | FormKind::Canary => {
                 crate::tui::text::DEPLOYING
             }
+            FormKind::Job | FormKind::Step { .. } => crate::tui::text::SAVING_JOB,
         };
         lines.push(Line::styled(doing, t.warn));
     } else if let Some(e) = &f.error {

@@ -1,5 +1,4 @@
-//! The panes' bodies: Models (and a model's versions), Services (in [`super::services`]),
-//! and the panes whose issues have not landed yet, which say so. Tables build only the rows
+//! The panes' bodies: Models (and a model's versions) here, the others in their own modules. Tables build only the rows
 //! that fit, size their columns by content and cut what does not fit with an ellipsis.
 
 use ratatui::Frame;
@@ -27,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, look: &Look) -> usize 
         Pane::Services => services::list(frame, area, state, look),
         Pane::Traffic => super::traffic::draw(frame, area, state, look),
         Pane::Monitor => super::monitor::draw(frame, area, state, look),
-        Pane::Jobs => placeholder(frame, area, state, look, crate::tui::text::JOBS_NOT_YET),
+        Pane::Jobs => super::jobs::draw(frame, area, state, look),
     }
     rows
 }
@@ -220,22 +219,4 @@ fn versions(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     };
     let title = format!("Models{0}{name}{0}versions (esc back)", look.sym.sep);
     table(frame, area, block(title, state, look), loaded, cursor, look);
-}
-
-fn placeholder(frame: &mut Frame, area: Rect, state: &State, look: &Look, text: &str) {
-    let b = Block::bordered()
-        .border_set(look.sym.border)
-        .title(Span::styled(
-            format!(" {} ", state.pane.title()),
-            look.theme.focus,
-        ));
-    frame.render_widget(
-        Paragraph::new(vec![
-            Line::styled(crate::tui::text::NOT_HERE_YET, look.theme.warn),
-            Line::from(text.to_string()),
-        ])
-        .wrap(Wrap { trim: true })
-        .block(b),
-        area,
-    );
 }
