@@ -499,3 +499,65 @@ fn traffic_pane_moves_a_slider_and_applies_it() {
     serve.kill().unwrap();
     serve.wait().unwrap();
 }
+
+#[test]
+fn a_job_is_created_from_a_model_triggered_and_seen_to_complete() {
+    let Some(tmux) = Tmux::new("jobs") else {
+        return;
+    };
+    let dir = DataDir::new();
+    dir.configure("gateway = \"127.0.0.1:0\"\ncontrol = \"127.0.0.1:0\"\n");
+    let home = dir.scratch.join("home");
+    std::fs::create_dir_all(&home).unwrap();
+    let model = repo_path("assets/iris/iris.pmml");
+    cli(
+        &dir,
+        &[
+            "models",
+            "import",
+            model.to_str().unwrap(),
+            "--name",
+            "iris",
+        ],
+    );
+    let input = repo_path("assets/iris/iris.csv");
+    let output = dir.scratch.join("scored-{run}.csv");
+    let (mut serve, _guard) = serve(&dir);
+
+    tmux.console("c", &dir.path, &home);
+    tmux.wait_for("c", "Models (1)");
+    // b on the model: the form, the model filled in. A yearly cron, so only `t` runs it.
+    tmux.keys("c", &["b"]);
+    tmux.wait_for("c", "New batch job");
+    let typed = |text: &str| {
+        tmux.run(&["send-keys", "-t", "t:c", "-l", text]);
+        std::thread::sleep(Duration::from_millis(120));
+    };
+    typed("flowers");
+    tmux.keys("c", &["Tab", "Tab"]);
+    typed(input.to_str().unwrap());
+    tmux.keys("c", &["Tab"]);
+    typed(output.to_str().unwrap());
+    tmux.keys("c", &["Tab"]);
+    typed("0 0 1 1 *");
+    tmux.keys("c", &["Tab", "Tab", "Tab"]);
+    typed("fill:sepal_width=mean");
+    tmux.keys("c", &["Enter"]);
+    tmux.wait_for("c", "created job flowers");
+    tmux.keys("c", &["5"]);
+    let screen = tmux.wait_for("c", "flowers");
+    assert!(screen.contains("never"), "no run yet:\n{screen}");
+    // Open it: the chain as a flow, then run it now and watch it complete.
+    tmux.keys("c", &["Enter"]);
+    tmux.wait_for("c", "1 fill:sepal_width=mean");
+    tmux.keys("c", &["t"]);
+    tmux.wait_for("c", "completed");
+    tmux.keys("c", &["l", "Enter"]);
+    let live = tmux.wait_for("c", "scored 150");
+    assert!(live.contains("100%"), "{live}");
+    assert!(dir.scratch.join("scored-1.csv").exists());
+    tmux.keys("c", &["C-c"]);
+    tmux.wait_for("c", "CONSOLE-EXITED 0");
+    serve.kill().unwrap();
+    serve.wait().unwrap();
+}
