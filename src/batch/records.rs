@@ -56,6 +56,9 @@ pub struct Layout {
     columns: Vec<usize>,
     /// The header's width (CSV): a record of another width is ragged.
     width: usize,
+    /// For each model input, whether it is numeric: a CSV cell that is a plain number is then
+    /// read as one here, with no text to allocate and parse again later.
+    numeric: Vec<bool>,
 }
 
 /// Whole records as read, with the line each one starts on.
@@ -65,6 +68,8 @@ pub struct Raw {
     lines: Vec<u64>,
     /// Where each record ends in `bytes`.
     ends: Vec<usize>,
+    /// Whether each record has a quote in it (CSV).
+    quoted: Vec<bool>,
 }
 
 impl Raw {
@@ -112,18 +117,23 @@ impl<R: Read> LineCap<R> {
 impl<R: Read> Read for LineCap<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        for &b in &buf[..n] {
-            self.run = if b == b'\n' { 0 } else { self.run + 1 };
-            if self.run > MAX_LINE_BYTES {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!(
-                        "a line is longer than {} MiB: is this really CSV or JSON lines?",
-                        MAX_LINE_BYTES >> 20
-                    ),
-                ));
-            }
+        let got = &buf[..n];
+        // Only the run up to the first newline and the run after the last can be long: the
+        // lines between lie wholly inside this read, which is shorter than the cap.
+        let (head, tail) = match (memchr::memchr(b'\n', got), memchr::memrchr(b'\n', got)) {
+            (Some(first), Some(last)) => (first, n - last - 1),
+            _ => (n, self.run + n),
+        };
+        if self.run + head > MAX_LINE_BYTES || tail > MAX_LINE_BYTES || head > MAX_LINE_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "a line is longer than {} MiB: is this really CSV or JSON lines?",
+                    MAX_LINE_BYTES >> 20
+                ),
+            ));
         }
+        self.run = tail;
         Ok(n)
     }
 }
@@ -141,6 +151,7 @@ impl Reader {
                 inputs: inputs.to_vec(),
                 columns: Vec::new(),
                 width: 0,
+                numeric: vec![false; inputs.len()],
             },
             line: 0,
         };
@@ -180,6 +191,15 @@ impl Reader {
         }
     }
 
+    /// Which inputs are numeric (in the order of the inputs), for the fast path of CSV cells
+    /// that are plain numbers. Without it every cell is read as text.
+    pub fn numbers(mut self, numeric: Vec<bool>) -> Reader {
+        if numeric.len() == self.layout.inputs.len() {
+            self.layout.numeric = numeric;
+        }
+        self
+    }
+
     /// How this input's records are parsed.
     pub fn layout(&self) -> &Layout {
         &self.layout
@@ -200,6 +220,7 @@ impl Reader {
             let start = raw.bytes.len();
             let first = self.line + 1;
             let mut quote = Quote::Start;
+            let mut quoted = false;
             loop {
                 let from = raw.bytes.len();
                 let got = self
@@ -211,7 +232,8 @@ impl Reader {
                 }
                 self.line += 1;
                 let line = &raw.bytes[from..];
-                if csv && (quote != Quote::Start || line.contains(&b'"')) {
+                if csv && (quote != Quote::Start || memchr::memchr(b'"', line).is_some()) {
+                    quoted = true;
                     quote = quote.after(line);
                 }
                 if quote != Quote::Open {
@@ -234,6 +256,7 @@ impl Reader {
             }
             raw.lines.push(first);
             raw.ends.push(raw.bytes.len());
+            raw.quoted.push(quoted);
         }
         Ok(raw)
     }
@@ -292,28 +315,52 @@ impl Layout {
         }
     }
 
+    /// A record without quotes is cut at its commas; one with quotes goes through the csv
+    /// crate's parser (they agree on unquoted records, and most records have no quotes).
     fn parse_csv(&self, raw: &Raw) -> Vec<Record> {
-        let mut reader = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(&raw.bytes[..]);
-        let mut record = csv::ByteRecord::new();
         let mut out = Vec::with_capacity(raw.lines.len());
-        loop {
-            let line = raw.lines.get(out.len()).copied().unwrap_or_default();
-            match reader.read_byte_record(&mut record) {
-                Ok(false) => break,
-                Ok(true) => out.push(self.csv_record(&record, line)),
-                Err(e) => {
-                    out.push(Err(RecordError(format!("line {line}: {e}"))));
-                    break;
+        let mut texts: Vec<&str> = Vec::with_capacity(self.width);
+        let mut from = 0;
+        for ((&end, &line), &quoted) in raw.ends.iter().zip(&raw.lines).zip(&raw.quoted) {
+            let bytes = &raw.bytes[from..end];
+            from = end;
+            let record = if quoted {
+                None
+            } else {
+                // One check of the whole line, not one per cell.
+                std::str::from_utf8(bytes).ok()
+            };
+            if let Some(record) = record {
+                let record = record.strip_suffix('\n').unwrap_or(record);
+                let record = record.strip_suffix('\r').unwrap_or(record);
+                texts.clear();
+                let mut start = 0;
+                for comma in memchr::memchr_iter(b',', record.as_bytes()) {
+                    texts.push(&record[start..comma]);
+                    start = comma + 1;
                 }
+                texts.push(&record[start..]);
+                out.push(self.csv_record(&texts, line));
+                continue;
             }
+            // Quoted, or not all UTF-8: the csv crate's parser, cell by cell.
+            let mut reader = csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(bytes);
+            let mut record = csv::ByteRecord::new();
+            out.push(match reader.read_byte_record(&mut record) {
+                Ok(_) => {
+                    let cells: Vec<&[u8]> = record.iter().collect();
+                    self.csv_record(&cells, line)
+                }
+                Err(e) => Err(RecordError(format!("line {line}: {e}"))),
+            });
         }
         out
     }
 
-    fn csv_record(&self, record: &csv::ByteRecord, line: u64) -> Record {
+    fn csv_record<C: Cell>(&self, record: &[C], line: u64) -> Record {
         if record.len() != self.width {
             return Err(RecordError(format!(
                 "line {line}: {} fields where the header has {}",
@@ -321,19 +368,109 @@ impl Layout {
                 self.width
             )));
         }
-        self.columns
-            .iter()
-            .zip(&self.inputs)
-            .map(|(&c, name)| {
-                let text = std::str::from_utf8(&record[c])
-                    .map_err(|_| RecordError(format!("line {line}: {name} is not UTF-8 text")))?;
-                Ok(match text.trim() {
-                    "" => Value::Missing,
-                    text => Value::String(text.into()),
-                })
-            })
-            .collect()
+        let mut values = Vec::with_capacity(self.columns.len());
+        for ((&c, name), &numeric) in self.columns.iter().zip(&self.inputs).zip(&self.numeric) {
+            let Some(text) = record[c].text() else {
+                return Err(RecordError(format!(
+                    "line {line}: {name} is not UTF-8 text"
+                )));
+            };
+            let text = trim(text);
+            values.push(if text.is_empty() {
+                Value::Missing
+            } else if let Some(n) = plain_number(text).filter(|_| numeric) {
+                Value::Number(n)
+            } else {
+                Value::String(text.into())
+            });
+        }
+        Ok(values)
     }
+}
+
+/// A CSV cell: text already checked, or bytes to check.
+trait Cell {
+    fn text(&self) -> Option<&str>;
+}
+
+impl Cell for &str {
+    fn text(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl Cell for &[u8] {
+    fn text(&self) -> Option<&str> {
+        std::str::from_utf8(self).ok()
+    }
+}
+
+/// `str::trim`, without its Unicode tables for the common all-ASCII cell.
+fn trim(text: &str) -> &str {
+    let t = text.trim_ascii();
+    let ascii_ends = t.as_bytes().first().is_none_or(u8::is_ascii)
+        && t.as_bytes().last().is_none_or(u8::is_ascii);
+    if ascii_ends { t } else { t.trim() }
+}
+
+/// A cell that is a plain decimal number (digits, sign, point, exponent), as a number;
+/// anything else (`NaN`, `1,5`, a word) is left to the model's own reading of text.
+fn plain_number(cell: &str) -> Option<f64> {
+    let bytes = cell.as_bytes();
+    let unsigned = bytes
+        .strip_prefix(b"-")
+        .or(bytes.strip_prefix(b"+"))
+        .unwrap_or(bytes);
+    // Not `inf`, `NaN` or a word, which the general parser would also take.
+    if !unsigned
+        .first()
+        .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+    {
+        return None;
+    }
+    if bytes.len() <= 16
+        && let Some(n) = short_decimal(bytes)
+    {
+        return Some(n);
+    }
+    cell.parse::<f64>().ok()
+}
+
+/// Exact powers of ten as doubles.
+const POW10: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
+
+/// `-12.345` and the like, the common shape of a numeric CSV cell, without the general
+/// parser: when the digits fit in 2^53 and there are at most 22 after the point, the digits
+/// and the power of ten are both exact doubles, so one division rounds correctly (Clinger's
+/// fast path, which the standard parser also takes for such numbers). Anything else: `None`.
+fn short_decimal(cell: &[u8]) -> Option<f64> {
+    let (negative, digits) = match cell.first()? {
+        b'-' => (true, &cell[1..]),
+        b'+' => (false, &cell[1..]),
+        _ => (false, cell),
+    };
+    let mut mantissa: u64 = 0;
+    let mut count = 0usize;
+    let mut after: Option<usize> = None;
+    for (i, &b) in digits.iter().enumerate() {
+        match b {
+            b'0'..=b'9' => {
+                mantissa = mantissa.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+                count += 1;
+            }
+            b'.' if after.is_none() => after = Some(i + 1),
+            _ => return None,
+        }
+    }
+    let scale = after.map_or(0, |a| digits.len() - a);
+    if count == 0 || mantissa > 1 << 53 || scale >= POW10.len() {
+        return None;
+    }
+    let n = mantissa as f64 / POW10[scale];
+    Some(if negative { -n } else { n })
 }
 
 fn json_record(text: &str, inputs: &[String], line: u64) -> Record {
@@ -567,6 +704,97 @@ fn csv_err(e: csv::Error) -> ScoreError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_decimals_read_as_the_standard_parser_reads_them() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15_u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..200_000 {
+            let digits = (next() % 18 + 1) as usize;
+            let mut text: String = (0..digits)
+                .map(|_| char::from(b'0' + (next() % 10) as u8))
+                .collect();
+            let point = (next() % (digits as u64 + 2)) as usize;
+            if point <= digits {
+                text.insert(point, '.');
+            }
+            if next() % 3 == 0 {
+                text.insert(0, '-');
+            }
+            let want: Option<f64> = text.parse().ok();
+            let got = short_decimal(text.as_bytes());
+            if let Some(g) = got {
+                assert_eq!(Some(g.to_bits()), want.map(f64::to_bits), "{text}");
+            }
+        }
+        for (cell, want) in [
+            (&b" 5.1 "[..], Some(5.1)),
+            (b"1e3", Some(1000.0)),
+            (b"-.5", Some(-0.5)),
+            (b"NaN", None),
+            (b"inf", None),
+            (b"1,5", None),
+            (b"", None),
+            (b".", None),
+        ] {
+            let text = trim(std::str::from_utf8(cell).unwrap());
+            assert_eq!(plain_number(text), want, "{text:?}");
+        }
+    }
+
+    fn parsed(text: &str, inputs: &[&str]) -> Vec<Record> {
+        let inputs: Vec<String> = inputs.iter().map(|s| s.to_string()).collect();
+        let source: Box<dyn Read + Send> = Box::new(io::Cursor::new(text.as_bytes().to_vec()));
+        let mut r = Reader::new(source, Format::Csv, &inputs).unwrap();
+        let numeric = vec![true; inputs.len()];
+        r = r.numbers(numeric);
+        let mut all = Vec::new();
+        loop {
+            let chunk = r.chunk(2).unwrap();
+            if chunk.is_empty() {
+                return all;
+            }
+            all.extend(chunk);
+        }
+    }
+
+    #[test]
+    fn records_are_cut_where_a_csv_parser_cuts_them() {
+        let text = "a,b,c\r\n1,\"x\ny\",3\r\n\n4,\"say \"\"hi\"\"\",6\n7,8\n 9 ,5\"in,10";
+        let got = parsed(text, &["c", "b", "a"]);
+        assert_eq!(got.len(), 4, "the blank line is no record: {got:?}");
+        assert_eq!(
+            got[0],
+            Ok(vec![
+                Value::Number(3.0),
+                Value::String("x\ny".into()),
+                Value::Number(1.0)
+            ])
+        );
+        assert_eq!(
+            got[1].as_ref().unwrap()[1],
+            Value::String("say \"hi\"".into())
+        );
+        let ragged = got[2].as_ref().unwrap_err();
+        assert!(
+            ragged.0.contains("line 6: 2 fields where the header has 3"),
+            "{ragged:?}"
+        );
+        // A quote inside an unquoted field is text, and does not open a quoted field.
+        assert_eq!(
+            got[3],
+            Ok(vec![
+                Value::Number(10.0),
+                Value::String("5\"in".into()),
+                Value::Number(9.0)
+            ])
+        );
+    }
 
     #[test]
     fn a_line_without_end_is_refused_not_buffered() {

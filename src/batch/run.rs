@@ -245,6 +245,11 @@ impl<'a> Running<'a> {
         for file in &files {
             let source = input::open(file, bytes.clone())?;
             let mut reader = Reader::new(source, format, &raw).map_err(|e| in_file(file, e))?;
+            // Straight into the model, numeric inputs are read as numbers at once; through a
+            // chain they are the chain's to read.
+            if prepared.is_none() {
+                reader = reader.numbers(inputs.iter().map(|f| f.dtype.is_numeric()).collect());
+            }
             let mut line = 0u64;
             let outcome = pipeline(&mut reader, threads, &work, &mut |done| {
                 let (outcomes, scored) = done?;

@@ -46,7 +46,12 @@ pub fn score_file(
             "{output} is also the input: write the scores to another file"
         )));
     }
-    let mut reader = Reader::new(open_input(input)?, Format::of(input), &inputs)?;
+    let numeric = signature
+        .inputs
+        .iter()
+        .map(|f| f.dtype.is_numeric())
+        .collect();
+    let mut reader = Reader::new(open_input(input)?, Format::of(input), &inputs)?.numbers(numeric);
     let mut writer = Writer::create(output, columns)?;
     let threads = options
         .threads

@@ -86,6 +86,12 @@ pub enum DType {
     Boolean,
 }
 
+impl DType {
+    pub fn is_numeric(self) -> bool {
+        matches!(self, DType::Double | DType::Float | DType::Integer)
+    }
+}
+
 /// A named input or output; PMML fields are scalars (empty shape), tensors have dimensions.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FieldSpec {

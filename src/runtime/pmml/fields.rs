@@ -48,6 +48,8 @@ pub struct Field {
     pub valid: Vec<V>,
     /// Texts that mean "missing" for this field (`Value property="missing"`).
     pub missing_texts: Vec<String>,
+    /// Those texts as numbers, for a numeric field given numbers rather than text.
+    pub missing_numbers: Vec<f64>,
     /// Declared `Interval`s: (left, right, left closed, right closed).
     pub intervals: Vec<(f64, f64, bool, bool)>,
 }
@@ -60,6 +62,7 @@ impl Field {
             optype,
             valid: Vec::new(),
             missing_texts: Vec::new(),
+            missing_numbers: Vec::new(),
             intervals: Vec::new(),
         }
     }
@@ -187,7 +190,7 @@ impl Fields {
         };
         Ok(match value {
             Value::Missing => V::Missing,
-            Value::Number(n) if n.is_nan() => V::Missing,
+            Value::Number(n) if n.is_nan() || field.missing_numbers.contains(n) => V::Missing,
             Value::Number(n) if field.is_numeric() => V::Num(round(field.dtype, *n)),
             Value::Number(n) => V::Str(self.lookup(&number_text(*n))),
             Value::Integer(i) if field.is_numeric() => V::Num(round(field.dtype, *i as f64)),
@@ -328,7 +331,13 @@ pub fn data_dictionary(fields: &mut Fields, dict: Node) -> Result<()> {
                     let v = fields.constant(value, slot, text)?;
                     fields.fields[slot].valid.push(v);
                 }
-                "missing" => fields.fields[slot].missing_texts.push(text.to_string()),
+                "missing" => {
+                    let f = &mut fields.fields[slot];
+                    f.missing_texts.push(text.to_string());
+                    if let Some(n) = super::xml::parse_number(text).filter(|_| f.is_numeric()) {
+                        f.missing_numbers.push(n);
+                    }
+                }
                 "invalid" => {}
                 other => return err(value, format!("Value property {other:?} is not supported")),
             }
