@@ -517,3 +517,25 @@ fn signature(fields: &Fields, inputs: &[Input], model: &ModelNode) -> Signature 
         outputs,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `y = x + 1`, where x declares -999 as its missing value and replaces it with 0.
+    const WITH_MISSING: &str = r#"<PMML xmlns="http://www.dmg.org/PMML-4_4" version="4.4"><Header/>
+<DataDictionary><DataField name="x" optype="continuous" dataType="double"><Value value="-999" property="missing"/></DataField>
+<DataField name="y" optype="continuous" dataType="double"/></DataDictionary>
+<RegressionModel functionName="regression"><MiningSchema><MiningField name="x" missingValueReplacement="0"/>
+<MiningField name="y" usageType="target"/></MiningSchema>
+<RegressionTable intercept="1"><NumericPredictor name="x" coefficient="1"/></RegressionTable></RegressionModel></PMML>"#;
+
+    #[test]
+    fn a_declared_missing_value_is_missing_as_text_and_as_a_number() {
+        let model = PmmlModel::parse(WITH_MISSING).unwrap();
+        let y = |v: Value| model.predict(&[vec![v]]).remove(0).unwrap()[0].clone();
+        assert_eq!(y(Value::String("-999".into())), Value::Number(1.0));
+        assert_eq!(y(Value::Number(-999.0)), Value::Number(1.0));
+        assert_eq!(y(Value::Number(2.0)), Value::Number(3.0));
+    }
+}
