@@ -1,6 +1,6 @@
 //! `modeldeck jobs …`: batch prediction jobs and their runs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -206,6 +206,16 @@ fn start_time(text: &str, zone: &str) -> Result<String, ControlError> {
     Ok(time_text(local.with_timezone(&chrono::Utc)))
 }
 
+/// A local path as typed, made absolute from where it was typed: the server's worker reads
+/// and writes it, and runs in the server's folder, not this one. URLs and buckets pass as
+/// they are.
+fn here(path: String) -> String {
+    if path.contains("://") || Path::new(&path).is_absolute() {
+        return path;
+    }
+    std::path::absolute(&path).map_or(path, |p| p.display().to_string())
+}
+
 /// The flags given, over `base` (a new job starts from nothing).
 pub(crate) fn apply(flags: JobFlags, base: Option<JobSpec>) -> Result<JobSpec, ControlError> {
     let target = match (target(&flags)?, &base) {
@@ -238,8 +248,16 @@ pub(crate) fn apply(flags: JobFlags, base: Option<JobSpec>) -> Result<JobSpec, C
         None => base.as_ref().map(|b| b.policy).unwrap_or_default(),
     };
     Ok(JobSpec {
-        input: need(flags.input, base.as_ref().map(|b| &b.input), "input")?,
-        output: need(flags.output, base.as_ref().map(|b| &b.output), "output")?,
+        input: need(
+            flags.input.map(here),
+            base.as_ref().map(|b| &b.input),
+            "input",
+        )?,
+        output: need(
+            flags.output.map(here),
+            base.as_ref().map(|b| &b.output),
+            "output",
+        )?,
         steps: if flags.steps.is_empty() {
             base.as_ref().map(|b| b.steps.clone()).unwrap_or_default()
         } else {

@@ -12,9 +12,17 @@ use crate::batch::run::{Assignment, Report, execute};
 const MAX_ASSIGNMENT: u64 = 4 << 20;
 
 pub fn batch_worker(run: i64) -> ExitCode {
-    // SAFETY: setpriority on this process only; a failure leaves the priority as it was.
+    // A nice value alone still lets a busy worker hold a core for a scheduler slice (ms)
+    // when a gateway thread wakes; the idle class gives the core up at once, so the gateway's
+    // latency holds while a run goes. Threads started later inherit both.
+    // SAFETY: these change this process's own scheduling only; a failure leaves it as it was.
     unsafe {
         libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+        #[cfg(target_os = "linux")]
+        {
+            let param = libc::sched_param { sched_priority: 0 };
+            libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+        }
     }
     let mut line = String::new();
     let mut stdin = std::io::stdin().lock();

@@ -96,6 +96,15 @@ impl Core {
                 "the output is the input: write the scores to another file".into(),
             ));
         }
+        if spec.output.contains("://") {
+            return Err(invalid(
+                "output",
+                format!(
+                    "{} is not a local path: this modeldeck writes job outputs to local files only (copy them on with your own tools)",
+                    spec.output
+                ),
+            ));
+        }
         if spec.output.contains('*') {
             return Err(invalid(
                 "output",

@@ -249,7 +249,13 @@ fn assignment(api: &Api, run: &Run) -> Result<Assignment, String> {
 /// Starts the worker for `run` and follows it to its end.
 async fn supervise(api: &Arc<Api>, run: Run, cancel: &Notify) -> Result<(), String> {
     let a = assignment(api, &run)?;
-    let exe = std::env::current_exe().map_err(|e| format!("cannot find modeldeck itself: {e}"))?;
+    // The running binary itself, even when an upgrade has replaced the file it came from
+    // (a worker of another version would not understand its assignment).
+    let exe = if cfg!(target_os = "linux") && std::path::Path::new("/proc/self/exe").exists() {
+        std::path::PathBuf::from("/proc/self/exe")
+    } else {
+        std::env::current_exe().map_err(|e| format!("cannot find modeldeck itself: {e}"))?
+    };
     let mut child = tokio::process::Command::new(exe)
         .arg("batch-worker")
         .arg(run.id.to_string())
