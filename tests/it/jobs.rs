@@ -573,3 +573,75 @@ async fn a_fire_that_overlaps_a_running_run_is_skipped_and_recorded() {
     dir.ok(&["jobs", "cancel", &id.to_string()]).await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn paths_are_read_where_typed_and_outputs_are_local() {
+    let dir = DataDir::new();
+    import_iris(&dir, "iris", None).await;
+    std::fs::copy(
+        repo_path("assets/iris/iris.csv"),
+        dir.scratch.join("in.csv"),
+    )
+    .unwrap();
+    // Typed in the scratch folder: the job keeps absolute paths, for a server elsewhere.
+    let out = std::process::Command::new(crate::common::BIN)
+        .current_dir(&dir.scratch)
+        .arg("--data-dir")
+        .arg(&dir.path)
+        .args([
+            "jobs", "create", "here", "--model", "iris", "--input", "in.csv",
+        ])
+        .args(["--output", "out/{run}.csv", "--cron", YEARLY, "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let job: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let scratch = dir.scratch.canonicalize().unwrap();
+    let spec = &job["job"]["spec"];
+    assert_eq!(spec["input"], path(&scratch.join("in.csv")), "{job}");
+    assert_eq!(
+        spec["output"],
+        path(&scratch.join("out/{run}.csv")),
+        "{job}"
+    );
+    // An output that is not a local file is refused when the job is saved.
+    let out = dir
+        .run(&[
+            "jobs",
+            "create",
+            "up",
+            "--model",
+            "iris",
+            "--input",
+            path(&scratch.join("in.csv")),
+        ])
+        .await;
+    assert!(!out.status.success());
+    let out = dir
+        .run(&[
+            "jobs",
+            "create",
+            "up",
+            "--model",
+            "iris",
+            "--input",
+            path(&scratch.join("in.csv")),
+            "--output",
+            "s3://bucket/scored.csv",
+        ])
+        .await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("not a local path"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        dir.json(&["jobs", "list", "--json"])
+            .await
+            .as_array()
+            .unwrap()
+            .len()
+            == 1
+    );
+}
