@@ -8,7 +8,7 @@
 //! 4. reads, preprocesses, scores and writes through the pipeline `score` uses, good records to
 //!    a temporary output renamed into place at the end, bad ones to the rejects file.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -222,10 +222,26 @@ impl<'a> Running<'a> {
 
         let main = self.stage("read, preprocess and score".into());
         let write = self.stage(format!("write {}", a.output));
-        let mut out = Writer::create_with(&a.output, outputs.clone(), Some(a.temp.clone()), false)?;
+        // A bucket's output and rejects are written in the spool folder, uploaded at the end.
+        let remote = a.output.contains("://");
+        let upload = remote.then(|| self.stage(format!("upload {}", a.output)));
+        let (local_out, local_rejects) = if remote {
+            let ext = match Format::of(&a.output) {
+                Format::Csv => "csv",
+                Format::JsonLines => "jsonl",
+            };
+            (
+                a.spool.join(format!("output.{ext}")).display().to_string(),
+                a.spool.join("rejects.csv").display().to_string(),
+            )
+        } else {
+            (a.output.clone(), a.rejects.clone())
+        };
+        let mut out =
+            Writer::create_with(&local_out, outputs.clone(), Some(a.temp.clone()), false)?;
         // Every stage is known now: say so before the first chunk, which may take a while.
         report(&Report::Progress(self.counts()));
-        let mut rejects = RejectsFile::new(&a.rejects, &raw);
+        let mut rejects = RejectsFile::new(&local_rejects, &raw);
         let policy = a.spec.policy;
         let threads = a
             .spec
@@ -302,13 +318,23 @@ impl<'a> Running<'a> {
                 self.rejected, self.read, a.rejects
             )));
         }
-        rejects.finish();
+        let rejected = rejects.finish();
+        if remote && let Some(file) = &rejected {
+            // Kept also when the run fails: it says why.
+            put(rt.handle(), file, &a.rejects)?;
+        }
         match result {
             Ok(()) => {
                 out.finish()?;
                 for s in [main, write] {
                     self.stages[s].done = true;
                     self.stages[s].fraction = Some(1.0);
+                }
+                if let Some(stage) = upload {
+                    report(&Report::Progress(self.counts()));
+                    put(rt.handle(), Path::new(&local_out), &a.output)?;
+                    self.stages[stage].done = true;
+                    self.stages[stage].fraction = Some(1.0);
                 }
                 Ok(())
             }
@@ -384,6 +410,21 @@ impl<'a> Running<'a> {
         }
         Ok(acc.stat(need))
     }
+}
+
+/// Uploads a finished local file to the bucket `target` names (the server's AWS_* settings
+/// say where the store is and who we are).
+fn put(rt: &tokio::runtime::Handle, file: &Path, target: &str) -> Result<(), ScoreError> {
+    use crate::registry::{S3Options, Source};
+    let env = |k: &str| std::env::var(k).ok();
+    let Source::S3(obj) = Source::parse(target, &S3Options::default(), &env)
+        .map_err(|e| ScoreError::Io(e.to_string()))?
+    else {
+        return Err(ScoreError::Io(format!("{target} is not a bucket")));
+    };
+    let client = reqwest::Client::new();
+    rt.block_on(crate::registry::s3::put(&client, &obj, file))
+        .map_err(|e| ScoreError::Io(e.to_string()))
 }
 
 fn in_file(file: &InputFile, e: ScoreError) -> ScoreError {
@@ -525,12 +566,13 @@ impl RejectsFile {
         Ok(())
     }
 
-    fn finish(self) {
-        if let Some((tmp, mut w)) = self.writer {
-            let _ = w.flush();
-            drop(w);
-            let _ = std::fs::rename(&tmp, &self.path);
-        }
+    /// Moves the file into place; its path, if any record was written.
+    fn finish(self) -> Option<PathBuf> {
+        let (tmp, mut w) = self.writer?;
+        let _ = w.flush();
+        drop(w);
+        std::fs::rename(&tmp, &self.path).ok()?;
+        Some(PathBuf::from(self.path))
     }
 }
 

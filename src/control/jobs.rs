@@ -96,14 +96,19 @@ impl Core {
                 "the output is the input: write the scores to another file".into(),
             ));
         }
-        if spec.output.contains("://") {
-            return Err(invalid(
-                "output",
-                format!(
-                    "{} is not a local path: this modeldeck writes job outputs to local files only (copy them on with your own tools)",
-                    spec.output
-                ),
-            ));
+        if let Some((scheme, _)) = spec.output.split_once("://") {
+            if !matches!(scheme, "s3" | "cos") {
+                return Err(invalid(
+                    "output",
+                    format!(
+                        "{} is not somewhere a job can write: name a local path or s3://BUCKET/KEY",
+                        spec.output
+                    ),
+                ));
+            }
+            let env = |k: &str| std::env::var(k).ok();
+            crate::registry::Source::parse(&spec.output, &Default::default(), &env)
+                .map_err(|e| invalid("output", e.to_string()))?;
         }
         if spec.output.contains('*') {
             return Err(invalid(

@@ -166,6 +166,7 @@ async fn send(
             headers: &[],
             region: &obj.region,
             service: "s3",
+            payload: sigv4::EMPTY_PAYLOAD_SHA256,
         };
         for (name, value) in sigv4::sign(&signing, creds, chrono::Utc::now()) {
             request = request.header(name, value);
@@ -175,6 +176,74 @@ async fn send(
         .send()
         .await
         .map_err(|e| network(&obj.to_string(), &e))
+}
+
+/// Uploads `file` as `obj` (one signed PUT, streamed from disk: S3 takes objects up to 5 GiB
+/// this way). The body's hash is signed, so it is read once before sending.
+pub async fn put(client: &Client, obj: &S3Object, file: &Path) -> Result<(), ImportError> {
+    let failed = |e: String| ImportError::BadSource(format!("cannot write {obj}: {e}"));
+    let hashed = file.to_path_buf();
+    let (size, hash) = tokio::task::spawn_blocking(move || -> std::io::Result<(u64, String)> {
+        use sha2::Digest;
+        let mut hasher = sha2::Sha256::new();
+        let mut f = std::fs::File::open(&hashed)?;
+        let mut buf = vec![0u8; 256 << 10];
+        let mut size = 0u64;
+        loop {
+            let n = std::io::Read::read(&mut f, &mut buf)?;
+            if n == 0 {
+                break;
+            }
+            hasher.update(&buf[..n]);
+            size += n as u64;
+        }
+        Ok((size, hex::encode(hasher.finalize())))
+    })
+    .await
+    .map_err(|e| failed(e.to_string()))?
+    .map_err(|e| failed(e.to_string()))?;
+    let url = object_url(obj, &obj.key, &[])?;
+    let body = tokio::fs::File::open(file)
+        .await
+        .map_err(|e| failed(e.to_string()))?;
+    let mut request = client
+        .put(url.clone())
+        .header(reqwest::header::CONTENT_LENGTH, size)
+        .body(reqwest::Body::from(body));
+    if let Some(creds) = &obj.credentials {
+        let host = match url.port() {
+            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+            None => url.host_str().unwrap_or_default().to_string(),
+        };
+        let signing = sigv4::Request {
+            method: "PUT",
+            host: &host,
+            uri: url.path(),
+            query: url.query().unwrap_or(""),
+            headers: &[],
+            region: &obj.region,
+            service: "s3",
+            payload: &hash,
+        };
+        for (name, value) in sigv4::sign(&signing, creds, chrono::Utc::now()) {
+            request = request.header(name, value);
+        }
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| network(&obj.to_string(), &e))?;
+    let status = response.status();
+    if status.is_success() {
+        return Ok(());
+    }
+    let text = response.text().await.unwrap_or_default();
+    let code = text
+        .split("<Code>")
+        .nth(1)
+        .and_then(|t| t.split("</Code>").next())
+        .unwrap_or("");
+    Err(failed(format!("the store answered {status} {code}")))
 }
 
 /// The request URL in canonical form: the path and the sorted query are already encoded the

@@ -24,6 +24,8 @@ pub struct Request<'a> {
     pub headers: &'a [(&'a str, &'a str)],
     pub region: &'a str,
     pub service: &'a str,
+    /// The body's SHA-256 in hex ([`EMPTY_PAYLOAD_SHA256`] for a GET).
+    pub payload: &'a str,
 }
 
 /// Returns the headers to send: `x-amz-date`, `x-amz-content-sha256`, optionally
@@ -33,7 +35,7 @@ pub fn sign(req: &Request, creds: &Credentials, at: DateTime<Utc>) -> Vec<(Strin
     let day = at.format("%Y%m%d").to_string();
     let mut headers: Vec<(String, String)> = vec![
         ("host".into(), req.host.to_string()),
-        ("x-amz-content-sha256".into(), EMPTY_PAYLOAD_SHA256.into()),
+        ("x-amz-content-sha256".into(), req.payload.into()),
         ("x-amz-date".into(), amz_date.clone()),
     ];
     if let Some(token) = &creds.session_token {
@@ -49,8 +51,8 @@ pub fn sign(req: &Request, creds: &Credentials, at: DateTime<Utc>) -> Vec<(Strin
     let signed = signed.join(";");
     let canonical_headers: String = headers.iter().map(|(k, v)| format!("{k}:{v}\n")).collect();
     let canonical_request = format!(
-        "{}\n{}\n{}\n{canonical_headers}\n{signed}\n{EMPTY_PAYLOAD_SHA256}",
-        req.method, req.uri, req.query
+        "{}\n{}\n{}\n{canonical_headers}\n{signed}\n{}",
+        req.method, req.uri, req.query, req.payload
     );
     let scope = format!("{day}/{}/{}/aws4_request", req.region, req.service);
     let string_to_sign = format!(
@@ -125,6 +127,7 @@ mod tests {
             headers: &[("range", "bytes=0-9")],
             region: "us-east-1",
             service: "s3",
+            payload: EMPTY_PAYLOAD_SHA256,
         };
         let at = Utc.with_ymd_and_hms(2013, 5, 24, 0, 0, 0).unwrap();
         let headers = sign(&req, &creds, at);

@@ -12,11 +12,11 @@ use tokio::net::TcpListener;
 
 use crate::common::{DataDir, assert_refused, copy_dir, repo_path, sha256_hex};
 
-const ACCESS_KEY: &str = "AKIDMODELDECKTEST";
-const SECRET_KEY: &str = "s3cr3t/modeldeck+test";
+pub const ACCESS_KEY: &str = "AKIDMODELDECKTEST";
+pub const SECRET_KEY: &str = "s3cr3t/modeldeck+test";
 
 /// Starts an S3 server whose buckets are the folders of `root`; returns its endpoint URL.
-async fn start_s3(root: &Path, domain: &str) -> String {
+pub async fn start_s3(root: &Path, domain: &str) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let fs = s3s_fs::FileSystem::new(root).unwrap();

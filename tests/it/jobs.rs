@@ -604,7 +604,7 @@ async fn paths_are_read_where_typed_and_outputs_are_local() {
         path(&scratch.join("out/{run}.csv")),
         "{job}"
     );
-    // An output that is not a local file is refused when the job is saved.
+    // An output that is neither a local file nor a bucket is refused when the job is saved.
     let out = dir
         .run(&[
             "jobs",
@@ -627,12 +627,12 @@ async fn paths_are_read_where_typed_and_outputs_are_local() {
             "--input",
             path(&scratch.join("in.csv")),
             "--output",
-            "s3://bucket/scored.csv",
+            "https://example.com/scored.csv",
         ])
         .await;
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("not a local path"),
+        stderr(&out).contains("not somewhere a job can write"),
         "{}",
         stderr(&out)
     );
@@ -644,4 +644,80 @@ async fn paths_are_read_where_typed_and_outputs_are_local() {
             .len()
             == 1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_writes_its_output_and_rejects_to_a_bucket() {
+    use crate::import_s3::{ACCESS_KEY, SECRET_KEY, start_s3};
+    let dir = DataDir::new();
+    import_iris(&dir, "iris", None).await;
+    let root = dir.scratch.join("s3");
+    std::fs::create_dir_all(root.join("results")).unwrap();
+    let endpoint = start_s3(&root, "s3.test").await;
+    let input = iris_with(&dir.scratch, "one-bad.csv", &[b"5.0,x,1.4,0.2,setosa"]);
+    let args = ["--model", "iris", "--input", path(&input), "--cron", YEARLY];
+    let good = [&args[..], &["--output", "s3://results/scored-{run}.csv"]].concat();
+    create(&dir, "upload", &good).await;
+    let denied = [&args[..], &["--output", "s3://results/denied-{run}.csv"]].concat();
+    create(&dir, "denied", &denied).await;
+    // A bucket that is not one is refused when the job is saved.
+    let out = dir
+        .run(&[
+            "jobs",
+            "create",
+            "bad",
+            "--model",
+            "iris",
+            "--input",
+            path(&input),
+            "--output",
+            "s3://X/y.csv",
+        ])
+        .await;
+    assert!(
+        stderr(&out).contains("not a bucket name"),
+        "{}",
+        stderr(&out)
+    );
+
+    let env = [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+    ];
+    let server = Server::start_env(&dir, &env).await;
+    let out = dir
+        .run(&["jobs", "run", "upload", "--wait", "--json"])
+        .await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let scored = rows(&root.join("results/scored-1.csv"));
+    assert_eq!(scored.len(), 150);
+    let rejects = rows(&root.join("results/scored-1.rejects.csv"));
+    assert_eq!(rejects.len(), 1, "{rejects:?}");
+    server.stop().await;
+
+    // With a wrong secret the store refuses: the run fails saying so, the bucket holds nothing.
+    let env = [
+        ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
+        ("AWS_SECRET_ACCESS_KEY", "wrong"),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+    ];
+    let server = Server::start_env(&dir, &env).await;
+    let out = dir
+        .run(&["jobs", "run", "denied", "--wait", "--json"])
+        .await;
+    assert!(!out.status.success());
+    let run: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let error = run["error"].as_str().unwrap();
+    assert!(
+        error.contains("cannot write s3://results/denied-2"),
+        "{error}"
+    );
+    assert!(error.contains("403"), "{error}");
+    let left: Vec<String> = files_in(&root.join("results"))
+        .into_iter()
+        .filter(|f| f.starts_with("denied"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    server.stop().await;
 }

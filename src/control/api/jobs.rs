@@ -196,22 +196,29 @@ fn assignment(api: &Api, run: &Run) -> Result<Assignment, String> {
         .format("%Y-%m-%d")
         .to_string();
     let output = fill_output(&job.spec.output, &date, run.id);
-    if output.contains("://") {
-        return Err(format!(
-            "{output}: this modeldeck writes batch outputs to local files only; name a path"
-        ));
-    }
-    let out_path = std::path::Path::new(&output);
-    let dir = match out_path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => std::path::PathBuf::from("."),
+    let spool = api
+        .core
+        .data_dir()
+        .staging()
+        .join(format!("run-{}", run.id));
+    // A bucket's object is written in the worker's spool folder and uploaded at the end; a
+    // local file beside its final path, renamed into place.
+    let temp = if output.contains("://") {
+        spool.join(format!("output.run-{}.tmp", run.id))
+    } else {
+        let out_path = std::path::Path::new(&output);
+        let dir = match out_path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => std::path::PathBuf::from("."),
+        };
+        std::fs::create_dir_all(&dir)
+            .map_err(|e| format!("cannot make the output's folder {}: {e}", dir.display()))?;
+        let name = out_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "output".into());
+        dir.join(format!(".{name}.run-{}.tmp", run.id))
     };
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot make the output's folder {}: {e}", dir.display()))?;
-    let name = out_path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".into());
     let service = match &job.spec.target {
         Target::Service { name } => {
             let s = api.core.service(name).map_err(|e| e.to_string())?;
@@ -236,13 +243,9 @@ fn assignment(api: &Api, run: &Run) -> Result<Assignment, String> {
         model_path: model.path,
         service,
         rejects: rejects_path(&output),
-        temp: dir.join(format!(".{name}.run-{}.tmp", run.id)),
+        temp,
         output,
-        spool: api
-            .core
-            .data_dir()
-            .staging()
-            .join(format!("run-{}", run.id)),
+        spool,
     })
 }
 
