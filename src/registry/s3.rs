@@ -152,27 +152,8 @@ async fn send(
     query: &[(&str, &str)],
 ) -> Result<Response, ImportError> {
     let url = object_url(obj, key, query)?;
-    let mut request = client.get(url.clone());
-    if let Some(creds) = &obj.credentials {
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_string(),
-        };
-        let signing = sigv4::Request {
-            method: "GET",
-            host: &host,
-            uri: url.path(),
-            query: url.query().unwrap_or(""),
-            headers: &[],
-            region: &obj.region,
-            service: "s3",
-            payload: sigv4::EMPTY_PAYLOAD_SHA256,
-        };
-        for (name, value) in sigv4::sign(&signing, creds, chrono::Utc::now()) {
-            request = request.header(name, value);
-        }
-    }
-    request
+    let request = client.get(url.clone());
+    signed(request, obj, &url, "GET", sigv4::EMPTY_PAYLOAD_SHA256)
         .send()
         .await
         .map_err(|e| network(&obj.to_string(), &e))
@@ -206,30 +187,11 @@ pub async fn put(client: &Client, obj: &S3Object, file: &Path) -> Result<(), Imp
     let body = tokio::fs::File::open(file)
         .await
         .map_err(|e| failed(e.to_string()))?;
-    let mut request = client
+    let request = client
         .put(url.clone())
         .header(reqwest::header::CONTENT_LENGTH, size)
         .body(reqwest::Body::from(body));
-    if let Some(creds) = &obj.credentials {
-        let host = match url.port() {
-            Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
-            None => url.host_str().unwrap_or_default().to_string(),
-        };
-        let signing = sigv4::Request {
-            method: "PUT",
-            host: &host,
-            uri: url.path(),
-            query: url.query().unwrap_or(""),
-            headers: &[],
-            region: &obj.region,
-            service: "s3",
-            payload: &hash,
-        };
-        for (name, value) in sigv4::sign(&signing, creds, chrono::Utc::now()) {
-            request = request.header(name, value);
-        }
-    }
-    let response = request
+    let response = signed(request, obj, &url, "PUT", &hash)
         .send()
         .await
         .map_err(|e| network(&obj.to_string(), &e))?;
@@ -244,6 +206,37 @@ pub async fn put(client: &Client, obj: &S3Object, file: &Path) -> Result<(), Imp
         .and_then(|t| t.split("</Code>").next())
         .unwrap_or("");
     Err(failed(format!("the store answered {status} {code}")))
+}
+
+/// `request` with SigV4 headers when there are credentials (anonymous otherwise).
+fn signed(
+    mut request: reqwest::RequestBuilder,
+    obj: &S3Object,
+    url: &Url,
+    method: &str,
+    payload: &str,
+) -> reqwest::RequestBuilder {
+    let Some(creds) = &obj.credentials else {
+        return request;
+    };
+    let host = match url.port() {
+        Some(p) => format!("{}:{p}", url.host_str().unwrap_or_default()),
+        None => url.host_str().unwrap_or_default().to_string(),
+    };
+    let signing = sigv4::Request {
+        method,
+        host: &host,
+        uri: url.path(),
+        query: url.query().unwrap_or(""),
+        headers: &[],
+        region: &obj.region,
+        service: "s3",
+        payload,
+    };
+    for (name, value) in sigv4::sign(&signing, creds, chrono::Utc::now()) {
+        request = request.header(name, value);
+    }
+    request
 }
 
 /// The request URL in canonical form: the path and the sorted query are already encoded the

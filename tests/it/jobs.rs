@@ -255,6 +255,28 @@ async fn slow_job(dir: &DataDir) -> PathBuf {
     out_dir
 }
 
+/// A slow job's run going under a fresh server: the server, the run, its worker's pid and
+/// the output folder.
+async fn slow_run(dir: &DataDir) -> (Server, i64, i32, PathBuf) {
+    let out_dir = slow_job(dir).await;
+    let server = Server::start(dir).await;
+    let id = start_run(dir, "slow").await;
+    wait_run(dir, "slow", id, 20, running).await;
+    let pid = worker_pid(id).expect("the run has a worker process");
+    (server, id, pid, out_dir)
+}
+
+/// Waits for run `id` to end as failed (interrupted) with nothing left in `out_dir`.
+async fn interrupted(dir: &DataDir, id: i64, out_dir: &Path) {
+    let run = wait_run(dir, "slow", id, 10, |r| r["state"] != "running").await;
+    assert_eq!(run["state"], "failed", "{run}");
+    assert!(
+        run["error"].as_str().unwrap().contains("interrupted"),
+        "{run}"
+    );
+    assert_eq!(files_in(out_dir), Vec::<String>::new(), "nothing is left");
+}
+
 #[tokio::test]
 async fn cancelling_a_run_kills_its_worker_and_leaves_no_output() {
     let dir = DataDir::new();
@@ -290,19 +312,9 @@ async fn cancelling_a_run_kills_its_worker_and_leaves_no_output() {
 #[tokio::test]
 async fn a_killed_worker_fails_its_run_and_leaves_no_output() {
     let dir = DataDir::new();
-    let out_dir = slow_job(&dir).await;
-    let server = Server::start(&dir).await;
-    let id = start_run(&dir, "slow").await;
-    wait_run(&dir, "slow", id, 20, running).await;
-    let pid = worker_pid(id).expect("the run has a worker process");
+    let (server, id, pid, out_dir) = slow_run(&dir).await;
     unsafe { libc::kill(pid, libc::SIGKILL) };
-    let run = wait_run(&dir, "slow", id, 10, |r| r["state"] != "running").await;
-    assert_eq!(run["state"], "failed", "{run}");
-    assert!(
-        run["error"].as_str().unwrap().contains("interrupted"),
-        "{run}"
-    );
-    assert_eq!(files_in(&out_dir), Vec::<String>::new(), "nothing is left");
+    interrupted(&dir, id, &out_dir).await;
     // The server lives on and runs the job again.
     let next = start_run(&dir, "slow").await;
     assert!(next > id);
@@ -313,11 +325,7 @@ async fn a_killed_worker_fails_its_run_and_leaves_no_output() {
 #[tokio::test]
 async fn a_run_cut_by_kill_9_of_the_server_is_failed_at_restart() {
     let dir = DataDir::new();
-    let out_dir = slow_job(&dir).await;
-    let server = Server::start(&dir).await;
-    let id = start_run(&dir, "slow").await;
-    wait_run(&dir, "slow", id, 20, running).await;
-    let pid = worker_pid(id).expect("the run has a worker process");
+    let (server, id, pid, out_dir) = slow_run(&dir).await;
     server.kill_9().await;
     // The worker notices its server is gone (its stdin closes) and exits.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -329,17 +337,7 @@ async fn a_run_cut_by_kill_9_of_the_server_is_failed_at_restart() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let server = Server::start(&dir).await;
-    let run = wait_run(&dir, "slow", id, 10, |r| r["state"] != "running").await;
-    assert_eq!(run["state"], "failed", "{run}");
-    assert!(
-        run["error"].as_str().unwrap().contains("interrupted"),
-        "{run}"
-    );
-    assert_eq!(
-        files_in(&out_dir),
-        Vec::<String>::new(),
-        "the temporary is removed"
-    );
+    interrupted(&dir, id, &out_dir).await;
     // The definition survived the crash.
     let job = dir.json(&["jobs", "show", "slow", "--json"]).await;
     assert_eq!(job["job"]["spec"]["cron"], YEARLY, "{job}");
