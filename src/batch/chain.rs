@@ -148,6 +148,8 @@ struct Walk<'a> {
     /// One-hot steps whose values are not known yet: `COL_…` may be any of their columns.
     open_onehots: Vec<(String, usize)>,
     raw: Vec<(String, Ty)>,
+    /// Raw columns a cast step retyped: a value that is not of the type is a bad record.
+    cast: Vec<String>,
     derived: String,
     filters: Vec<String>,
     needs: Vec<(usize, Need)>,
@@ -182,6 +184,7 @@ pub fn build(
         closed: None,
         open_onehots: Vec::new(),
         raw: Vec::new(),
+        cast: Vec::new(),
         derived: String::new(),
         filters: Vec::new(),
         needs: Vec::new(),
@@ -404,6 +407,7 @@ impl Walk<'_> {
                     // converts text to numbers only where a field is declared numeric.
                     Some(raw) if col.origin.is_none() => {
                         raw.1 = ty;
+                        self.cast.push(col.field.clone());
                         let entry = Col {
                             ty,
                             origin: Some(i),
@@ -650,9 +654,14 @@ impl Walk<'_> {
         );
         doc.push_str("<RegressionModel functionName=\"regression\"><MiningSchema>");
         for (name, _) in &self.raw {
+            let treatment = if self.cast.contains(name) {
+                "returnInvalid"
+            } else {
+                "asIs"
+            };
             let _ = write!(
                 doc,
-                "<MiningField name=\"{}\" invalidValueTreatment=\"asIs\"/>",
+                "<MiningField name=\"{}\" invalidValueTreatment=\"{treatment}\"/>",
                 escape(name)
             );
         }

@@ -125,6 +125,21 @@ impl Core {
             ));
         }
         chrono_tz_check(&spec.tz)?;
+        if spec.cron.is_none()
+            && let Some(start) = spec
+                .start_at
+                .as_deref()
+                .and_then(crate::domain::job::parse_time)
+            && start < Utc::now() - chrono::Duration::minutes(1)
+        {
+            return Err(invalid(
+                "start",
+                format!(
+                    "{} is in the past: a once-job would never fire; leave the start out to run it now",
+                    crate::domain::job::time_text(start)
+                ),
+            ));
+        }
         let first = scheduler::first_fire(spec, Utc::now()).map_err(|e| invalid("schedule", e))?;
         let model = self.job_model(&spec.target)?;
         let steps = spec.steps.clone();

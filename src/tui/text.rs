@@ -262,6 +262,13 @@ pub const HINT_JOB_STEPS: &str = "KIND:PARAMS; KIND:PARAMS … (a adds more late
 pub const HINT_STEP: &str = "fill:age=median  rename:old=new  filter:age >= 18  derive:r=a / b";
 pub const NO_RUN_GOING: &str = "no run of this job is going";
 pub const NO_STEP: &str = "no step selected: a adds one";
+pub const DELETE_ON_CHAIN: &str =
+    "D deletes a step of the chain (h goes to it), or a job from the list (esc)";
+pub const DELETE_STEP_BODY: &str = "Its neighbours join. The server checks the chain that is left against the model; if it refuses, nothing changes.";
+
+pub fn delete_step_title(n: usize, step: &str) -> String {
+    format!("Delete step {n} ({step})?")
+}
 
 pub fn run_started(run: &crate::domain::Run) -> String {
     match run.state {
@@ -293,6 +300,11 @@ pub fn job_paused(name: &str, paused: bool) -> String {
     } else {
         format!("resumed {name}")
     }
+}
+
+/// A chain edit the server refused: the step numbers are those of the chain that was sent.
+pub fn chain_refused(why: &str) -> String {
+    format!("not saved, the chain is unchanged: in the edited chain, {why}")
 }
 
 pub fn chain_saved(name: &str, what: &str) -> String {

@@ -384,12 +384,17 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
                 .await
                 .map(|v| Done::said(v.started.map_or(said, |r| text::run_started(&r)))),
         ),
-        Call::EditChain { name, spec, said } => done(
+        Call::EditChain { name, spec, said } => Some(Msg::Done(
             client
                 .change_job(&name, &JobCall::Edit { spec: *spec })
                 .await
-                .map(|_| Done::said(said)),
-        ),
+                .map(|_| Done::said(said))
+                .map_err(|e| {
+                    let mut f = Failure::from(e);
+                    f.message = text::chain_refused(&f.message);
+                    f
+                }),
+        )),
         Call::CancelRun(id) => done(
             client
                 .cancel_run(id)
@@ -515,7 +520,7 @@ async fn create_job(
         steps: get("steps")
             .map(|s| s.split(';').map(|t| t.trim().to_string()).collect())
             .unwrap_or_default(),
-        cron: get("cron"),
+        cron: get("schedule"),
         start: get("start"),
         tz: get("tz"),
         ..Default::default()

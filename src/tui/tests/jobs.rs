@@ -205,23 +205,44 @@ fn a_job_opens_on_its_chain_which_is_edited_in_place() {
     type_text(&mut s, "explode:x");
     assert!(press(&mut s, &["enter"]).is_empty());
     press(&mut s, &["esc"]);
-    // J moves the selected step down; D deletes it and its neighbours join.
+    // J moves the selected step down; once the server's answer shows it, the cursor is on it.
     assert_eq!(
         edited(&press(&mut s, &["J"])),
         ["rename:pl=petal_length", "fill:sepal_width=mean"]
+    );
+    let mut moved = view("nightly");
+    moved.job.spec.steps.reverse();
+    update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::Job("nightly".into(), Ok(Box::new(moved))),
+        t0(),
     );
     assert_eq!(
         s.cursor(List::Chain).row,
         1,
         "the cursor goes with the step"
     );
-    // The server has not answered, so the chain on screen is the old one: K on row 2.
     assert_eq!(
         edited(&press(&mut s, &["K"])),
-        ["rename:pl=petal_length", "fill:sepal_width=mean"]
+        ["fill:sepal_width=mean", "rename:pl=petal_length"]
     );
-    press(&mut s, &["k"]);
-    assert_eq!(edited(&press(&mut s, &["D"])), ["rename:pl=petal_length"]);
+    let back = Msg::Job("nightly".into(), Ok(Box::new(view("nightly"))));
+    update(&mut s, &Keymap::defaults(), back, t0());
+    assert_eq!(s.cursor(List::Chain).row, 0);
+    // D deletes the step after a yes, and its neighbours join.
+    assert!(press(&mut s, &["D"]).is_empty(), "nothing before the yes");
+    let call = match &s.overlay {
+        Overlay::Confirm(c) => c.call.clone(),
+        other => panic!("no confirmation: {other:?}"),
+    };
+    assert_eq!(edited(&[Effect::Call(call)]), ["rename:pl=petal_length"]);
+    press(&mut s, &["esc"]);
+    // On the runs, D deletes nothing.
+    press(&mut s, &["l"]);
+    assert!(press(&mut s, &["D"]).is_empty());
+    assert!(matches!(s.overlay, Overlay::None));
+    press(&mut s, &["h"]);
     // E (or enter) edits the selected step in the same form.
     press(&mut s, &["E"]);
     match &s.overlay {
@@ -279,6 +300,11 @@ fn runs_open_a_live_view_and_t_x_p_act_on_the_job() {
         tick.contains(&Effect::Call(Call::LoadJob("nightly".into()))),
         "{tick:?}"
     );
+    // With an ended run selected, X offers the run that is going.
+    press(&mut s, &["j"]);
+    press(&mut s, &["X"]);
+    assert!(matches!(&s.overlay, Overlay::Confirm(c) if c.call == Call::CancelRun(9)));
+    press(&mut s, &["esc"]);
     // From the list, X finds the job's run that is going.
     press(&mut s, &["esc"]);
     press(&mut s, &["X"]);

@@ -9,7 +9,7 @@ use crate::domain::{CONCURRENCY, MAX_BATCH_ROWS, Setting, Step, THREADS, TIMEOUT
 use crate::tui::effect::{Call, Effect};
 use crate::tui::input::Input;
 use crate::tui::keymap::Key;
-use crate::tui::state::{Field, Form, FormKind, Overlay, State};
+use crate::tui::state::{Field, Form, FormKind, List, Overlay, State};
 use crate::tui::text;
 
 fn field(key: &'static str, label: &'static str, value: &str, hint: String) -> Field {
@@ -77,7 +77,7 @@ pub fn job_form(model: Option<&str>) -> Form {
             ),
             field("input", "input", "", text::HINT_JOB_INPUT.into()),
             field("output", "output", "", text::HINT_JOB_OUTPUT.into()),
-            field("cron", "cron", "", text::HINT_JOB_CRON.into()),
+            field("schedule", "cron", "", text::HINT_JOB_CRON.into()),
             field("start", "start", "", text::HINT_JOB_START.into()),
             field("tz", "time zone", "", text::HINT_JOB_TZ.into()),
             field("steps", "steps", "", text::HINT_JOB_STEPS.into()),
@@ -265,6 +265,8 @@ pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
             };
             match form.value("step").trim().parse::<Step>() {
                 Ok(step) => {
+                    // The new step is selected once the reload shows it.
+                    state.select_next = Some((List::Chain, step.to_string()));
                     let Some(call) = super::jobs::save_step(state, at, replace, step) else {
                         state.overlay = Overlay::None;
                         return vec![];

@@ -178,11 +178,15 @@ pub fn cancel(state: &mut State, ctx: &Ctx) -> Out {
         return no_job(state, ctx);
     };
     let going = |s: RunState| matches!(s, RunState::Running | RunState::Scheduled);
+    let shown = state.jobs.view().map(|v| &v.runs[..]).unwrap_or_default();
+    let still_going = |id: i64| shown.iter().any(|r| r.id == id && going(r.state));
+    // The run on screen if it is going (an ended one cannot be cancelled), else the job's.
     let chosen = match &state.jobs.open {
         Some(o) if o.run.is_some() => o.run,
         Some(o) if o.focus == Focus::Runs => selected_run(state),
         _ => None,
-    };
+    }
+    .filter(|id| still_going(*id));
     let id = chosen.or_else(|| {
         let runs = match state.jobs.view() {
             Some(v) => v.runs.iter().collect::<Vec<_>>(),
@@ -291,7 +295,7 @@ pub fn move_step(state: &mut State, ctx: &Ctx) -> Out {
         return vec![];
     };
     spec.steps.swap(row, to);
-    state.cursor_mut(List::Chain).row = to;
+    // The cursor stays on the step: the reload finds it at its new place by its text.
     vec![
         Call::EditChain {
             said: text::chain_saved(&name, &format!("step {} moved to {}", row + 1, to + 1)),
@@ -318,6 +322,10 @@ pub fn delete(state: &mut State, ctx: &Ctx) -> Out {
         });
         return vec![];
     }
+    if state.list() != Some(List::Chain) {
+        state.toast(text::DELETE_ON_CHAIN, true, ctx.now);
+        return vec![];
+    }
     let Some((name, mut spec, row)) = chain(state) else {
         return vec![];
     };
@@ -326,14 +334,18 @@ pub fn delete(state: &mut State, ctx: &Ctx) -> Out {
         return vec![];
     }
     let gone = spec.steps.remove(row);
-    vec![
-        Call::EditChain {
+    state.overlay = Overlay::Confirm(Confirm {
+        title: text::delete_step_title(row + 1, &gone.to_string()),
+        body: text::DELETE_STEP_BODY.into(),
+        call: Call::EditChain {
             said: text::chain_saved(&name, &format!("step {} ({gone}) deleted", row + 1)),
             name,
             spec: Box::new(spec),
-        }
-        .into(),
-    ]
+        },
+        on_ok: false,
+        typed: None,
+    });
+    vec![]
 }
 
 impl State {

@@ -197,8 +197,14 @@ pub fn hints(state: &State, keymap: &Keymap) -> Vec<(String, &'static str)> {
                 | Action::StepDown
                 | Action::JobFocus
         );
+        let on_chain = state.list() == Some(crate::tui::state::List::Chain);
         let hidden = (d.writes && state.read_only())
-            || (chain && state.jobs.open.is_none())
+            || (chain && !on_chain && d.action != Action::JobFocus)
+            || (d.action == Action::JobFocus
+                && !matches!(
+                    state.list(),
+                    Some(crate::tui::state::List::Chain | crate::tui::state::List::Runs)
+                ))
             || (d.action == Action::JobFilter && state.jobs.open.is_some())
             || (sliding && state.traffic.open.is_none())
             || (state.events.is_some() && d.action == Action::Open)

@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Gauge, Paragraph, Wrap};
 
 use super::Look;
-use super::panes::{Text, block, loading_or_failed, table, visible};
+use super::panes::{Text, block, loading_or_failed, table, table_with, visible};
 use crate::batch::scheduler::describe;
 use crate::control::contract::JobView;
 use crate::domain::{Run, RunState, Target};
@@ -44,10 +44,10 @@ fn state_style(s: RunState, look: &Look) -> Style {
     }
 }
 
-/// `2026-12-02T03:00:00Z` as `12-02 03:00:00`: the year and zone are the same on every row.
+/// `2026-12-02T03:00:00Z` as `2026-12-02 03:00` (UTC, said in the headers).
 fn when(t: Option<&str>) -> String {
     match t {
-        Some(t) if t.len() >= 19 => t[5..19].replace('T', " "),
+        Some(t) if t.len() >= 16 && t.is_char_boundary(16) => t[..16].replace('T', " "),
         Some(t) => t.to_string(),
         None => "-".into(),
     }
@@ -112,6 +112,7 @@ fn list(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
         )),
     };
     let mut title = match state.jobs.jobs.ready() {
+        Some(j) if shown.len() < j.len() => format!("Jobs ({} of {})", shown.len(), j.len()),
         Some(j) => format!("Jobs ({})", j.len()),
         None => "Jobs".into(),
     };
@@ -162,7 +163,7 @@ fn job(frame: &mut Frame, area: Rect, state: &State, v: &JobView, focus: Focus, 
         head,
     );
     let [left, right] =
-        Layout::horizontal([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(body);
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(body);
     chain(frame, left, state, v, focus == Focus::Chain, look);
     runs(frame, right, state, v, focus == Focus::Runs, look);
 }
@@ -237,7 +238,9 @@ fn chain(frame: &mut Frame, area: Rect, state: &State, v: &JobView, focused: boo
         0
     };
     frame.render_widget(
-        Paragraph::new(lines.split_off(skip)).block(titled("chain", focused, look)),
+        Paragraph::new(lines.split_off(skip))
+            .wrap(Wrap { trim: false })
+            .block(titled("chain", focused, look)),
         area,
     );
 }
@@ -266,19 +269,8 @@ fn runs(frame: &mut Frame, area: Rect, state: &State, v: &JobView, focused: bool
                 .collect(),
         ))
     };
-    let cursor = if focused {
-        cursor
-    } else {
-        crate::tui::state::Cursor::default()
-    };
-    table(
-        frame,
-        area,
-        titled("runs", focused, look),
-        loaded,
-        cursor,
-        look,
-    );
+    let block = titled("runs", focused, look);
+    table_with(frame, area, block, loaded, cursor, look, focused);
 }
 
 /// One run: its counts, then a bar per step (fetch, first passes, scoring, writing).
@@ -321,10 +313,12 @@ fn live(frame: &mut Frame, area: Rect, state: &State, v: &JobView, run: &Run, lo
     let [top, bars] = Layout::vertical([Constraint::Length(n), Constraint::Min(1)]).areas(inner);
     frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: false }), top);
     if run.steps.is_empty() {
-        frame.render_widget(
-            Paragraph::new(Line::styled("waiting for the worker", look.theme.muted)),
-            bars,
-        );
+        let note = if run.state.is_final() {
+            "no stage ran"
+        } else {
+            "waiting for the worker"
+        };
+        frame.render_widget(Paragraph::new(Line::styled(note, look.theme.muted)), bars);
         return;
     }
     let rows = Layout::vertical(run.steps.iter().map(|_| Constraint::Length(2))).split(bars);

@@ -60,6 +60,20 @@ pub fn table(
     cursor: Cursor,
     look: &Look,
 ) {
+    table_with(frame, area, block, loaded, cursor, look, true);
+}
+
+/// [`table`], with the selected row marked only when `focused` (a table beside the one the
+/// keys move in).
+pub fn table_with(
+    frame: &mut Frame,
+    area: Rect,
+    block: Block<'_>,
+    loaded: Result<(Vec<&str>, Vec<Vec<Text>>), Line<'_>>,
+    cursor: Cursor,
+    look: &Look,
+    focused: bool,
+) {
     let (header, rows) = match loaded {
         Ok(t) => t,
         Err(line) => {
@@ -100,7 +114,7 @@ pub fn table(
         .row_highlight_style(look.theme.selection)
         .highlight_symbol(look.sym.selected)
         .highlight_spacing(HighlightSpacing::Always);
-    let mut ts = TableState::default().with_selected(Some(selected));
+    let mut ts = TableState::default().with_selected(focused.then_some(selected));
     frame.render_stateful_widget(table, area, &mut ts);
 }
 
