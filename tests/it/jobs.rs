@@ -634,14 +634,26 @@ async fn paths_are_read_where_typed_and_outputs_are_local() {
         "{}",
         stderr(&out)
     );
-    assert!(
-        dir.json(&["jobs", "list", "--json"])
-            .await
-            .as_array()
-            .unwrap()
-            .len()
-            == 1
-    );
+    // A once-job whose start has passed would never fire: refused, saying so.
+    let input = scratch.join("in.csv");
+    let once = [
+        "--model",
+        "iris",
+        "--input",
+        path(&input),
+        "--output",
+        "/tmp/x.csv",
+    ];
+    let past = [
+        &["jobs", "create", "late"][..],
+        &once,
+        &["--start", "2020-01-01 00:00"],
+    ]
+    .concat();
+    let out = dir.run(&past).await;
+    assert!(stderr(&out).contains("is in the past"), "{}", stderr(&out));
+    let listed = dir.json(&["jobs", "list", "--json"]).await;
+    assert_eq!(listed.as_array().map(Vec::len), Some(1), "{listed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
