@@ -275,8 +275,19 @@ impl Walk<'_> {
         let ty = match self.header {
             Some(h) => match h.iter().find(|(c, _)| c == name) {
                 Some((_, ty)) => *ty,
+                // The first line of a file that is not a CSV is not repeated: it may be
+                // anything the server can read.
+                None if h.len() < 2 => {
+                    return self.fail(format!(
+                        "the input has no column {name:?} (its first line is not a CSV header of several columns: is it the right file?)"
+                    ));
+                }
                 None => {
-                    let shown: Vec<&str> = h.iter().take(12).map(|(c, _)| c.as_str()).collect();
+                    let shown: Vec<String> = h
+                        .iter()
+                        .take(12)
+                        .map(|(c, _)| c.chars().take(40).collect())
+                        .collect();
                     return self.fail(format!(
                         "the input has no column {name:?} (it has {}{})",
                         shown.join(", "),

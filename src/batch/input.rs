@@ -47,11 +47,19 @@ pub fn resolve(
             size,
         }])
     };
-    const LIMIT: u64 = 1 << 40;
+    // Spooled inputs fill the data directory's disk: held to the import limit's default, and
+    // a source that stops sending for a minute is given up on.
+    const LIMIT: u64 = 4 << 30;
+    let client = || {
+        reqwest::Client::builder()
+            .read_timeout(std::time::Duration::from_secs(60))
+            .build()
+            .unwrap_or_default()
+    };
     match &source {
         Source::Local(path) => files(input, path),
         Source::Http(url) => {
-            let client = reqwest::Client::new();
+            let client = client();
             let dest = spool.join("input");
             rt.block_on(crate::registry::http::download(
                 &client,
@@ -65,7 +73,7 @@ pub fn resolve(
             remote(dest)
         }
         Source::S3(obj) => {
-            let client = reqwest::Client::new();
+            let client = client();
             let staging = crate::registry::Staging::new(spool)
                 .map_err(|e| ScoreError::Input(e.to_string()))?;
             let fetched = rt
@@ -110,6 +118,13 @@ fn files(input: &str, path: &Path) -> Result<Vec<InputFile>, ScoreError> {
                 p.display()
             )));
         }
+        // A pipe or a device would hang or never end the read.
+        if !meta.is_file() {
+            return Err(ScoreError::Io(format!(
+                "{} is not a regular file: name a file to read",
+                p.display()
+            )));
+        }
         Ok(InputFile {
             label: p.display().to_string(),
             size: meta.len(),
@@ -149,7 +164,7 @@ fn files(input: &str, path: &Path) -> Result<Vec<InputFile>, ScoreError> {
 }
 
 /// `*` and `?` against a name (no path separators in either).
-fn wildcard(pattern: &str, name: &str) -> bool {
+pub fn wildcard(pattern: &str, name: &str) -> bool {
     let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
     let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
     while j < n.len() {

@@ -5,6 +5,7 @@
 
 pub mod chain;
 pub mod expr;
+pub mod guard;
 pub mod input;
 pub mod records;
 pub mod remote;

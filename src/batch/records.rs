@@ -627,7 +627,11 @@ impl Writer {
             let tmp_path = tmp.unwrap_or_else(|| {
                 final_path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
             });
-            let file = File::create(&tmp_path)
+            // A new file, never one already there: a link planted at the name is not followed.
+            let file = File::options()
+                .write(true)
+                .create_new(true)
+                .open(&tmp_path)
                 .map_err(|e| ScoreError::Io(format!("cannot write {}: {e}", tmp_path.display())))?;
             (Box::new(file), Some((tmp_path, final_path)))
         };

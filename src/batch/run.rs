@@ -153,7 +153,11 @@ impl<'a> Running<'a> {
             .enable_all()
             .build()
             .map_err(|e| ScoreError::Io(format!("cannot start: {e}")))?;
-        std::fs::create_dir_all(&a.spool)
+        // A folder of this run's own (it is removed at the end): one already there is not ours.
+        if let Some(parent) = a.spool.parent() {
+            let _ = std::fs::create_dir_all(parent);
+        }
+        std::fs::create_dir(&a.spool)
             .map_err(|e| ScoreError::Io(format!("cannot make {}: {e}", a.spool.display())))?;
         let fetch = self.stage(format!("fetch {}", a.spec.input));
         report(&Report::Progress(self.counts()));
@@ -237,6 +241,20 @@ impl<'a> Running<'a> {
         } else {
             (a.output.clone(), a.rejects.clone())
         };
+        // However the paths are spelled, no input file is written over.
+        for f in &files {
+            for target in [&local_out, &local_rejects] {
+                if super::guard::same_file(&f.path, Path::new(target)) {
+                    return Err(ScoreError::Input(format!(
+                        "{target} is also an input file: write the scores elsewhere; nothing was written"
+                    )));
+                }
+            }
+        }
+        // A rejects file from an earlier run with the same name would read as this run's.
+        if std::fs::symlink_metadata(&local_rejects).is_ok_and(|m| m.is_file()) {
+            let _ = std::fs::remove_file(&local_rejects);
+        }
         let mut out =
             Writer::create_with(&local_out, outputs.clone(), Some(a.temp.clone()), false)?;
         // Every stage is known now: say so before the first chunk, which may take a while.
@@ -259,6 +277,7 @@ impl<'a> Running<'a> {
         };
         let mut result = Ok(());
         for file in &files {
+            let before = bytes.load(Ordering::Relaxed);
             let source = input::open(file, bytes.clone())?;
             let mut reader = Reader::new(source, format, &raw).map_err(|e| in_file(file, e))?;
             // Straight into the model, numeric inputs are read as numbers at once; through a
@@ -307,6 +326,15 @@ impl<'a> Running<'a> {
             });
             if let Err(e) = outcome {
                 result = Err(in_file(file, e));
+                break;
+            }
+            // A file cut short while it was read would look like a complete, smaller one.
+            let read = bytes.load(Ordering::Relaxed) - before;
+            if read < file.size {
+                result = Err(ScoreError::Input(format!(
+                    "{} got shorter while it was read ({read} of {} bytes): run the job again once the file is complete",
+                    file.label, file.size
+                )));
                 break;
             }
         }
@@ -544,7 +572,10 @@ impl RejectsFile {
         }
         if self.writer.is_none() {
             let tmp = PathBuf::from(format!("{}.tmp-{}", self.path, std::process::id()));
-            let f = std::fs::File::create(&tmp)
+            let f = std::fs::File::options()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
                 .map_err(|e| ScoreError::Io(format!("cannot write {}: {e}", self.path)))?;
             let mut w = csv::Writer::from_writer(f);
             let mut header = vec!["_file".to_string(), "_record".to_string()];

@@ -10,7 +10,7 @@ use chrono::Utc;
 use super::contract::JobView;
 use super::{ControlError, Core};
 use crate::batch::chain::{self, Stats};
-use crate::batch::{input, records::Format, scheduler};
+use crate::batch::{guard, input, records::Format, scheduler};
 use crate::domain::job::time_text as utc;
 use crate::domain::{Job, JobSpec, ModelKind, ModelName, Run, Target};
 use crate::runtime::{self, FieldSpec};
@@ -22,6 +22,28 @@ pub struct ModelFile {
     pub path: PathBuf,
     /// `iris:2`, for messages.
     pub label: String,
+}
+
+/// Whether writing `output` would write over a file `input` names (the same place however
+/// spelled, or a file the input's wildcard matches).
+fn writes_input(input: &str, output: &str) -> bool {
+    if input.contains("://") || output.contains("://") {
+        return input == output;
+    }
+    let (i, o) = (
+        guard::resolved(std::path::Path::new(input)),
+        guard::resolved(std::path::Path::new(output)),
+    );
+    if i == o || guard::same_file(&i, &o) {
+        return true;
+    }
+    let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned());
+    match (name(&i), name(&o)) {
+        (Some(pattern), Some(out)) if pattern.contains(['*', '?']) => {
+            i.parent() == o.parent() && input::wildcard(&pattern, &out.replace(['{', '}'], "x"))
+        }
+        _ => false,
+    }
 }
 
 /// A job definition refused, naming the part at fault.
@@ -90,10 +112,27 @@ impl Core {
             crate::domain::check_text(field, text, 4096)
                 .map_err(|e| invalid(field, e.to_string()))?;
         }
-        if spec.input == spec.output {
+        let root = self.data_dir().root().to_path_buf();
+        let rejects = crate::domain::job::rejects_path(&spec.output);
+        for (field, path, what) in [
+            ("input", &spec.input, "input"),
+            ("output", &spec.output, "output"),
+            ("output", &rejects, "rejects file"),
+        ] {
+            if let Some(why) = guard::refused(path, what, &root) {
+                return Err(invalid(field, why));
+            }
+        }
+        if writes_input(&spec.input, &spec.output) || writes_input(&spec.input, &rejects) {
             return Err(invalid(
                 "output",
-                "the output is the input: write the scores to another file".into(),
+                "the output (or its rejects file) would be one of the input's files: write the scores elsewhere".into(),
+            ));
+        }
+        if spec.cron.as_ref().is_some_and(|c| c.len() > 200) {
+            return Err(invalid(
+                "schedule",
+                "a cron expression is at most 200 characters".into(),
             ));
         }
         if let Some((scheme, _)) = spec.output.split_once("://") {
@@ -270,10 +309,16 @@ fn check_chain(
     let header = if input_text.contains("://") {
         None
     } else {
-        input::local_files(input_text)
-            .ok()
-            .and_then(|f| f.into_iter().next())
-            .and_then(|f| input::sample(&f, Format::of(&f.label)).ok())
+        // A file not there yet may come; one that is there but cannot be a file is refused.
+        match input::local_files(input_text) {
+            Err(e) if e.to_string().contains("not a regular file") => {
+                return Err(invalid("input", e.to_string()));
+            }
+            files => files
+                .ok()
+                .and_then(|f| f.into_iter().next())
+                .and_then(|f| input::sample(&f, Format::of(&f.label)).ok()),
+        }
     };
     chain::build(steps, header.as_deref(), &inputs, &Stats::new(), None)
         .map_err(|e| invalid("steps", e.to_string()))?;

@@ -731,3 +731,85 @@ async fn a_job_writes_its_output_and_rejects_to_a_bucket() {
     assert!(left.is_empty(), "{left:?}");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_job_cannot_write_over_the_store_system_files_or_its_own_input() {
+    let dir = DataDir::new();
+    import_iris(&dir, "iris", None).await;
+    let scratch = dir.scratch.canonicalize().unwrap();
+    let input = scratch.join("in.csv");
+    std::fs::copy(repo_path("assets/iris/iris.csv"), &input).unwrap();
+    std::os::unix::fs::symlink(&input, scratch.join("alias.csv")).unwrap();
+    let fifo = scratch.join("pipe.csv");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let token = dir.path.join("control.token");
+    std::fs::write(scratch.join("secret.csv"), "mdt_this_is_a_secret\n").unwrap();
+    let db = dir.path.join("modeldeck.db");
+    let cases: Vec<(PathBuf, PathBuf, &str)> = vec![
+        (input.clone(), db, "data directory"),
+        (
+            input.clone(),
+            PathBuf::from("/dev/null"),
+            "system pseudo-file",
+        ),
+        (
+            input.clone(),
+            scratch.join("alias.csv"),
+            "would be one of the input's files",
+        ),
+        (
+            input.clone(),
+            scratch.join("./x/../in.csv"),
+            "would be one of the input's files",
+        ),
+        (
+            scratch.join("*.csv"),
+            scratch.join("scored-{run}.csv"),
+            "would be one of",
+        ),
+        (token, scratch.join("o.csv"), "data directory"),
+        (fifo, scratch.join("o.csv"), "not a regular file"),
+        (
+            scratch.join("secret.csv"),
+            scratch.join("o.csv"),
+            "is it the right file",
+        ),
+    ];
+    for (i, (input, output, why)) in cases.iter().enumerate() {
+        let name = format!("bad{i}");
+        let out = dir
+            .run(&[
+                "jobs",
+                "create",
+                &name,
+                "--model",
+                "iris",
+                "--input",
+                path(input),
+                "--output",
+                path(output),
+                "--cron",
+                YEARLY,
+                "--step",
+                "rename:zzz=sepal_width",
+            ])
+            .await;
+        let err = stderr(&out);
+        assert!(
+            !out.status.success(),
+            "{input:?} -> {output:?} was accepted"
+        );
+        assert!(err.contains(why), "{input:?} -> {output:?}: {err}");
+        assert!(!err.contains("mdt_"), "a secret was repeated: {err}");
+    }
+    assert_eq!(
+        std::fs::read(scratch.join("in.csv")).unwrap(),
+        std::fs::read(repo_path("assets/iris/iris.csv")).unwrap()
+    );
+}

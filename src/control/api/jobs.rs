@@ -196,6 +196,17 @@ fn assignment(api: &Api, run: &Run) -> Result<Assignment, String> {
         .format("%Y-%m-%d")
         .to_string();
     let output = fill_output(&job.spec.output, &date, run.id);
+    // Checked again: folders and links may have changed since the job was saved.
+    let root = api.core.data_dir().root().to_path_buf();
+    for (path, what) in [
+        (&job.spec.input, "input"),
+        (&output, "output"),
+        (&rejects_path(&output), "rejects file"),
+    ] {
+        if let Some(why) = crate::batch::guard::refused(path, what, &root) {
+            return Err(why);
+        }
+    }
     let spool = api
         .core
         .data_dir()
