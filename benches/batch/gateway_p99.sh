@@ -20,7 +20,7 @@ md models import assets/iris/iris.pmml --name iris > /dev/null
 md models import $B/forest.pmml --name forest > /dev/null
 KEY=$(md services deploy iris --model iris --json | sed -n 's/.*"key": *"\([^"]*\)".*/\1/p')
 md jobs create big --model forest --input $B/cancer-1m.csv --output "$WORK/out-{run}.csv" \
-    --cron "0 0 1 1 *" > /dev/null
+    --cron "0 0 1 1 *" ${THREADS:+--threads $THREADS} > /dev/null
 md serve --log-file "$WORK/serve.log" > /dev/null 2>&1 &
 for _ in $(seq 100); do md status > /dev/null 2>&1 && break; sleep 0.1; done
 echo '{"instances":[{"sepal_width":3.5,"petal_length":1.4,"petal_width":0.2}]}' > "$WORK/body.json"

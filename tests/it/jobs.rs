@@ -612,18 +612,6 @@ async fn paths_are_read_where_typed_and_outputs_are_local() {
             "iris",
             "--input",
             path(&scratch.join("in.csv")),
-        ])
-        .await;
-    assert!(!out.status.success());
-    let out = dir
-        .run(&[
-            "jobs",
-            "create",
-            "up",
-            "--model",
-            "iris",
-            "--input",
-            path(&scratch.join("in.csv")),
             "--output",
             "https://example.com/scored.csv",
         ])
