@@ -224,6 +224,14 @@ pub fn sample(file: &InputFile, format: Format) -> Result<Vec<(String, Ty)>, Sco
                 .iter()
                 .map(|h| h.trim().to_string())
                 .collect();
+            if header.len() > super::records::MAX_COLUMNS {
+                return Err(ScoreError::Input(format!(
+                    "{}: the header has {} columns, more than the {} a job reads",
+                    file.label,
+                    header.len(),
+                    super::records::MAX_COLUMNS
+                )));
+            }
             let mut seen = vec![Seen::default(); header.len()];
             for row in reader.records().take(SAMPLE_ROWS) {
                 let Ok(row) = row else { break };

@@ -92,6 +92,9 @@ pub fn open_input(path: &str) -> Result<Box<dyn Read + Send>, ScoreError> {
         .map_err(|e| ScoreError::Io(format!("cannot read {path}: {e}")))
 }
 
+/// The widest header read: a table, not a line of a million cells.
+pub const MAX_COLUMNS: usize = 10_000;
+
 /// The longest line a reader passes on. Both formats buffer a record (a line) before they
 /// can use it, so without a cap a file with no newlines would be read into memory whole.
 pub const MAX_LINE_BYTES: usize = 16 << 20;
@@ -167,6 +170,20 @@ impl Reader {
             if !absent.is_empty() {
                 return Err(ScoreError::MissingColumns(absent));
             }
+            if header.len() > MAX_COLUMNS {
+                return Err(ScoreError::Input(format!(
+                    "the header has {} columns, more than the {MAX_COLUMNS} read",
+                    header.len()
+                )));
+            }
+            if let Some(twice) = inputs
+                .iter()
+                .find(|name| header.iter().filter(|h| h.trim() == name.as_str()).count() > 1)
+            {
+                return Err(ScoreError::Input(format!(
+                    "the header names {twice:?} twice: rename one so the column meant is clear"
+                )));
+            }
             reader.layout.width = header.len();
         }
         Ok(reader)
@@ -178,6 +195,13 @@ impl Reader {
             .bytes
             .strip_prefix(b"\xEF\xBB\xBF")
             .unwrap_or(&raw.bytes);
+        let line = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if memchr::memchr(b'\r', line).is_some() && !raw.quoted.first().copied().unwrap_or(false) {
+            return Err(ScoreError::Input(
+                "the lines end with a carriage return alone (an old Mac file): convert them to LF or CRLF line ends".into(),
+            ));
+        }
         let mut reader = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
@@ -798,6 +822,22 @@ mod tests {
                 Value::Number(9.0)
             ])
         );
+    }
+
+    #[test]
+    fn headers_that_would_be_misread_are_refused() {
+        let open = |text: &str| {
+            let source: Box<dyn Read + Send> = Box::new(io::Cursor::new(text.as_bytes().to_vec()));
+            Reader::new(source, Format::Csv, &["a".to_string()]).map(|_| ())
+        };
+        let old_mac = open("a,b\r1,2\r3,4\r").unwrap_err().to_string();
+        assert!(old_mac.contains("carriage return alone"), "{old_mac}");
+        let twice = open("a,b,a\n1,2,3\n").unwrap_err().to_string();
+        assert!(twice.contains("\"a\" twice"), "{twice}");
+        let wide = format!("a{}\n", ",x".repeat(MAX_COLUMNS));
+        assert!(open(&wide).unwrap_err().to_string().contains("columns"));
+        assert!(open("a,b\r\n1,2\r\n").is_ok(), "CRLF is fine");
+        assert!(open("\"a\",\"b\nc\"\n1,2\n").is_ok());
     }
 
     #[test]

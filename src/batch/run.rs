@@ -75,18 +75,29 @@ const REPORT_EVERY: Duration = Duration::from_millis(500);
 /// Runs the assignment, reporting through `report`; the last report is the outcome.
 pub fn execute(a: &Assignment, report: &mut dyn FnMut(&Report)) {
     let mut run = Running::new(a);
-    let outcome = run.go(report);
-    let _ = std::fs::remove_dir_all(&a.spool);
+    // A folder of this run's own, removed at the end; one already there is not ours to use
+    // or remove. (The temporary output is the writer's to remove, and the server's.)
+    if let Some(parent) = a.spool.parent() {
+        let _ = std::fs::create_dir_all(parent);
+    }
+    let outcome = match std::fs::create_dir(&a.spool) {
+        Ok(()) => {
+            let outcome = run.go(report);
+            let _ = std::fs::remove_dir_all(&a.spool);
+            outcome
+        }
+        Err(e) => Err(ScoreError::Io(format!(
+            "cannot make {}: {e}",
+            a.spool.display()
+        ))),
+    };
     let counts = run.counts();
     match outcome {
         Ok(()) => report(&Report::Completed(counts)),
-        Err(e) => {
-            let _ = std::fs::remove_file(&a.temp);
-            report(&Report::Failed {
-                error: e.to_string(),
-                counts,
-            })
-        }
+        Err(e) => report(&Report::Failed {
+            error: e.to_string(),
+            counts,
+        }),
     }
 }
 
@@ -153,12 +164,6 @@ impl<'a> Running<'a> {
             .enable_all()
             .build()
             .map_err(|e| ScoreError::Io(format!("cannot start: {e}")))?;
-        // A folder of this run's own (it is removed at the end): one already there is not ours.
-        if let Some(parent) = a.spool.parent() {
-            let _ = std::fs::create_dir_all(parent);
-        }
-        std::fs::create_dir(&a.spool)
-            .map_err(|e| ScoreError::Io(format!("cannot make {}: {e}", a.spool.display())))?;
         let fetch = self.stage(format!("fetch {}", a.spec.input));
         report(&Report::Progress(self.counts()));
         let files = input::resolve(&a.spec.input, &a.spool, rt.handle())?;

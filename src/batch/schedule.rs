@@ -37,7 +37,7 @@ impl Schedule {
             .parse(&text)
             .map_err(|e| {
                 format!(
-                    "{:?} is not a cron expression: {e}",
+                    "{:?} is not a cron expression ({e}): fields are minute 0-59, hour 0-23, day 1-31, month 1-12, weekday 0-6, with seconds 0-59 first in the 6-field form",
                     crate::domain::clip(expr, 80)
                 )
             })?;

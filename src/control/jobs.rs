@@ -180,6 +180,12 @@ impl Core {
             ));
         }
         let first = scheduler::first_fire(spec, Utc::now()).map_err(|e| invalid("schedule", e))?;
+        if let (Some(cron), None) = (&spec.cron, &first) {
+            return Err(invalid(
+                "schedule",
+                format!("{cron:?} never fires (no such date comes): check the day and month"),
+            ));
+        }
         let model = self.job_model(&spec.target)?;
         let steps = spec.steps.clone();
         let input = spec.input.clone();
@@ -311,7 +317,11 @@ fn check_chain(
     } else {
         // A file not there yet may come; one that is there but cannot be a file is refused.
         match input::local_files(input_text) {
-            Err(e) if e.to_string().contains("not a regular file") => {
+            // Only a file (or match) not there yet is left for the run to find.
+            Err(e)
+                if !(e.to_string().contains("No such file")
+                    || e.to_string().contains("no file matches")) =>
+            {
                 return Err(invalid("input", e.to_string()));
             }
             files => files

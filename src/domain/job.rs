@@ -75,8 +75,11 @@ impl fmt::Display for FailurePolicy {
     }
 }
 
-/// A job's definition: everything `jobs create` and `jobs edit` set.
+/// A job's definition: everything `jobs create` and `jobs edit` set. A field it does not
+/// know is refused, not dropped (`on_bad_record` where `policy` was meant would otherwise
+/// leave the default in force unnoticed).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct JobSpec {
     pub target: Target,
     /// A path or glob, `http(s)://…` or `s3://bucket/key`; CSV or JSON lines by extension.
