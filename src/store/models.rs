@@ -170,6 +170,38 @@ impl Store {
                     services: format!("version {}", in_service.join(", version ")),
                 });
             }
+            // A job that scores through what would go would fail at its next run: refused now.
+            let total = query_versions(tx, Some(&name))?.len();
+            let whole = version.is_none() || doomed.len() == total;
+            let mut users = Vec::new();
+            let mut jobs = tx.prepare(
+                "SELECT name, json_extract(spec_json, '$.target.version') FROM jobs
+                 WHERE deleted_at IS NULL AND json_extract(spec_json, '$.target.kind') = 'model'
+                   AND json_extract(spec_json, '$.target.name') = ?1 ORDER BY name",
+            )?;
+            let rows = jobs.query_map([&name], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, Option<u32>>(1)?))
+            })?;
+            for row in rows {
+                let (job, pinned) = row?;
+                let hit = match pinned {
+                    Some(v) => doomed.iter().any(|d| d.version == v),
+                    None => whole,
+                };
+                if hit {
+                    users.push(job);
+                }
+            }
+            drop(jobs);
+            if !doomed.is_empty() && !users.is_empty() {
+                return Err(StoreError::Refused {
+                    code: "in_use",
+                    message: format!(
+                        "{name} is scored by job {}: point the job elsewhere (`modeldeck jobs edit`) or delete it first",
+                        users.join(", ")
+                    ),
+                });
+            }
             for v in &doomed {
                 tx.execute(
                     "DELETE FROM model_versions WHERE id = (

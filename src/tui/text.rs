@@ -346,6 +346,13 @@ const CLI_TO_CONSOLE: &[(&str, &str)] = &[
     ("--type ", "type "),
     ("`modeldeck models list`", "the Models pane (1)"),
     ("`modeldeck services list`", "the Services pane (2)"),
+    ("`modeldeck jobs edit`", "the Jobs pane (5)"),
+    ("the job needs --input", "the job needs an input"),
+    ("the job needs --output", "the job needs an output"),
+    ("give --input", "fill in the input"),
+    ("give --output", "fill in the output"),
+    ("--step ", "step "),
+    ("--model MODEL[:VERSION] or --service SERVICE", "a model"),
     (
         "check with the Models pane (1) or the Services pane (2) before retrying",
         "check the Models (1) and Services (2) panes before retrying",
@@ -364,6 +371,11 @@ pub fn for_console(message: &str) -> String {
     {
         out.replace_range(start..start + len + 2, "the model's versions (1, enter)");
     }
+    if let Some(start) = out.find("`modeldeck jobs edit ")
+        && let Some(len) = out[start + 1..].find('`')
+    {
+        out.replace_range(start..start + len + 2, "the Jobs pane (5)");
+    }
     out
 }
 
@@ -380,6 +392,16 @@ mod tests {
         assert_eq!(
             for_console("model iris has no version 9: see `modeldeck models show iris`"),
             "model iris has no version 9: see the model's versions (1, enter)"
+        );
+        assert_eq!(
+            for_console(
+                "a job named \"j\" exists: pick another name, or change it with `modeldeck jobs edit j`"
+            ),
+            "a job named \"j\" exists: pick another name, or change it with the Jobs pane (5)"
+        );
+        assert_eq!(
+            for_console("the job needs --input"),
+            "the job needs an input"
         );
     }
 }

@@ -602,6 +602,14 @@ async fn paths_are_read_where_typed_and_outputs_are_local() {
         path(&scratch.join("out/{run}.csv")),
         "{job}"
     );
+    // The model a job scores through is not deleted from under it.
+    let out = dir.run(&["models", "rm", "iris"]).await;
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("scored by job here"),
+        "{}",
+        stderr(&out)
+    );
     // An output that is neither a local file nor a bucket is refused when the job is saved.
     let out = dir
         .run(&[
