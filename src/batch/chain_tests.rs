@@ -139,8 +139,9 @@ fn rename_select_and_drop_move_columns_only() {
     );
     let err = c.build(&["drop:zz"], &Stats::new()).unwrap_err();
     assert!(
-        err.to_string()
-            .starts_with("step 1 (drop:zz): the input has no column \"zz\" (it has a, b, c)"),
+        err.to_string().starts_with(
+            "step 1 (drop:zz): the input has no column \"zz\" (its header has 3 columns"
+        ),
         "{err}"
     );
 }

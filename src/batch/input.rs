@@ -7,6 +7,7 @@
 //! checked against.
 
 use std::io::Read;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -202,8 +203,19 @@ impl<R: Read> Read for Counted<R> {
 
 /// Opens a file of the input, counting into `count`.
 pub fn open(file: &InputFile, count: Arc<AtomicU64>) -> Result<Box<dyn Read + Send>, ScoreError> {
-    let f = std::fs::File::open(&file.path)
+    // Non-blocking, so a pipe swapped in for the file after it was checked cannot hang the
+    // open; what was opened is then checked to be a regular file (where the flag is moot).
+    let f = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&file.path)
         .map_err(|e| ScoreError::Io(format!("cannot read {}: {e}", file.label)))?;
+    if !f.metadata().is_ok_and(|m| m.is_file()) {
+        return Err(ScoreError::Io(format!(
+            "{} is not a regular file: name a file to read",
+            file.label
+        )));
+    }
     Ok(Box::new(super::records::capped(Counted {
         inner: f,
         count,

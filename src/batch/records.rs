@@ -533,7 +533,8 @@ fn json_record(text: &str, inputs: &[String], line: u64) -> Record {
 pub struct Writer {
     out: BufWriter<Box<dyn Write>>,
     formatter: Formatter,
-    tmp: Option<(std::path::PathBuf, std::path::PathBuf)>,
+    /// The temporary, the final path, and the folder both are in, held open.
+    tmp: Option<(std::path::PathBuf, std::path::PathBuf, super::guard::Folder)>,
 }
 
 /// Turns scored records into output bytes. Separate from the [`Writer`] so that scoring
@@ -623,16 +624,18 @@ impl Formatter {
 
 impl Writer {
     pub fn create(path: &str, columns: Vec<String>) -> Result<Writer, ScoreError> {
-        Writer::create_with(path, columns, None, true)
+        Writer::create_with(path, columns, None, true, None)
     }
 
-    /// A file writer whose temporary is `tmp` (default: a hidden sibling of `path`), with or
-    /// without the `_error` column (a batch run sends bad records to a rejects file instead).
+    /// A file writer whose temporary is `tmp` (default: a hidden sibling of `path`, and always
+    /// in its folder), with or without the `_error` column (a batch run sends bad records to a
+    /// rejects file instead). With `data_dir`, the folder is refused if it really is in there.
     pub fn create_with(
         path: &str,
         columns: Vec<String>,
         tmp: Option<std::path::PathBuf>,
         error_column: bool,
+        data_dir: Option<&std::path::Path>,
     ) -> Result<Writer, ScoreError> {
         let (sink, tmp): (Box<dyn Write>, _) = if path == "-" {
             (Box::new(io::stdout().lock()), None)
@@ -651,13 +654,15 @@ impl Writer {
             let tmp_path = tmp.unwrap_or_else(|| {
                 final_path.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
             });
-            // A new file, never one already there: a link planted at the name is not followed.
-            let file = File::options()
-                .write(true)
-                .create_new(true)
-                .open(&tmp_path)
+            // A new file, never one already there, created and later renamed in the folder as
+            // it was opened and checked: a link planted at the name, or swapped in for a
+            // folder on the way, is not followed.
+            let cannot = |e: io::Error| ScoreError::Io(format!("cannot write {path}: {e}"));
+            let folder = super::guard::Folder::of(&final_path, data_dir).map_err(cannot)?;
+            let file = folder
+                .create_new(&tmp_path)
                 .map_err(|e| ScoreError::Io(format!("cannot write {}: {e}", tmp_path.display())))?;
-            (Box::new(file), Some((tmp_path, final_path)))
+            (Box::new(file), Some((tmp_path, final_path, folder)))
         };
         let formatter = Formatter {
             format: Format::of(path),
@@ -692,10 +697,10 @@ impl Writer {
     /// Flushes and, for a file, moves the finished output into place.
     pub fn finish(mut self) -> Result<(), ScoreError> {
         self.out.flush()?;
-        if let Some((tmp, final_path)) = &self.tmp
-            && let Err(e) = std::fs::rename(tmp, final_path)
+        if let Some((tmp, final_path, folder)) = &self.tmp
+            && let Err(e) = folder.rename(tmp, final_path)
         {
-            let _ = std::fs::remove_file(tmp);
+            folder.remove(tmp);
             return Err(ScoreError::Io(format!(
                 "cannot write {}: {e}",
                 final_path.display()
@@ -706,8 +711,8 @@ impl Writer {
 
     /// Removes the temporary file of an abandoned run.
     pub fn abandon(self) {
-        if let Some((tmp, _)) = &self.tmp {
-            let _ = std::fs::remove_file(tmp);
+        if let Some((tmp, _, folder)) = &self.tmp {
+            folder.remove(tmp);
         }
     }
 }

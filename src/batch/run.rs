@@ -42,6 +42,9 @@ pub struct Assignment {
     pub temp: PathBuf,
     /// A folder of the worker's own for spooled inputs, removed at the end.
     pub spool: PathBuf,
+    /// The server's data directory, where no output may land whatever links say.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// How to reach a service through the gateway.
@@ -256,15 +259,25 @@ impl<'a> Running<'a> {
                 }
             }
         }
+        // The spool is the server's own folder; a local output is held out of it.
+        let guard_dir = if remote { None } else { a.data_dir.clone() };
         // A rejects file from an earlier run with the same name would read as this run's.
-        if std::fs::symlink_metadata(&local_rejects).is_ok_and(|m| m.is_file()) {
-            let _ = std::fs::remove_file(&local_rejects);
+        if std::fs::symlink_metadata(&local_rejects).is_ok_and(|m| m.is_file())
+            && let Ok(folder) =
+                super::guard::Folder::of(Path::new(&local_rejects), guard_dir.as_deref())
+        {
+            folder.remove(Path::new(&local_rejects));
         }
-        let mut out =
-            Writer::create_with(&local_out, outputs.clone(), Some(a.temp.clone()), false)?;
+        let mut out = Writer::create_with(
+            &local_out,
+            outputs.clone(),
+            Some(a.temp.clone()),
+            false,
+            guard_dir.as_deref(),
+        )?;
         // Every stage is known now: say so before the first chunk, which may take a while.
         report(&Report::Progress(self.counts()));
-        let mut rejects = RejectsFile::new(&local_rejects, &raw);
+        let mut rejects = RejectsFile::new(&local_rejects, &raw, guard_dir);
         let policy = a.spec.policy;
         let threads = a
             .spec
@@ -551,17 +564,19 @@ fn score_records(
 struct RejectsFile {
     path: String,
     columns: Vec<String>,
-    writer: Option<(PathBuf, csv::Writer<std::fs::File>)>,
+    writer: Option<(PathBuf, csv::Writer<std::fs::File>, super::guard::Folder)>,
     failed: bool,
+    data_dir: Option<PathBuf>,
 }
 
 impl RejectsFile {
-    fn new(path: &str, columns: &[String]) -> RejectsFile {
+    fn new(path: &str, columns: &[String], data_dir: Option<PathBuf>) -> RejectsFile {
         RejectsFile {
             path: path.to_string(),
             columns: columns.to_vec(),
             writer: None,
             failed: false,
+            data_dir,
         }
     }
 
@@ -577,20 +592,21 @@ impl RejectsFile {
         }
         if self.writer.is_none() {
             let tmp = PathBuf::from(format!("{}.tmp-{}", self.path, std::process::id()));
-            let f = std::fs::File::options()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .map_err(|e| ScoreError::Io(format!("cannot write {}: {e}", self.path)))?;
+            let cannot =
+                |e: std::io::Error| ScoreError::Io(format!("cannot write {}: {e}", self.path));
+            // Written and renamed in the folder as it was opened and checked (see the output).
+            let folder = super::guard::Folder::of(Path::new(&self.path), self.data_dir.as_deref())
+                .map_err(cannot)?;
+            let f = folder.create_new(&tmp).map_err(cannot)?;
             let mut w = csv::Writer::from_writer(f);
             let mut header = vec!["_file".to_string(), "_record".to_string()];
             header.extend(self.columns.iter().cloned());
             header.push("_error".into());
             w.write_record(&header)
                 .map_err(|e| ScoreError::Io(format!("cannot write {}: {e}", self.path)))?;
-            self.writer = Some((tmp, w));
+            self.writer = Some((tmp, w, folder));
         }
-        if let Some((_, w)) = &mut self.writer {
+        if let Some((_, w, _)) = &mut self.writer {
             let mut row = vec![file.to_string(), record.to_string()];
             row.extend(values.iter().map(Value::to_string));
             row.resize(self.columns.len() + 2, String::new());
@@ -604,10 +620,13 @@ impl RejectsFile {
 
     /// Moves the file into place; its path, if any record was written.
     fn finish(self) -> Option<PathBuf> {
-        let (tmp, mut w) = self.writer?;
+        let (tmp, mut w, folder) = self.writer?;
         let _ = w.flush();
         drop(w);
-        std::fs::rename(&tmp, &self.path).ok()?;
+        if folder.rename(&tmp, Path::new(&self.path)).is_err() {
+            folder.remove(&tmp);
+            return None;
+        }
         Some(PathBuf::from(self.path))
     }
 }

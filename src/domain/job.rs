@@ -13,7 +13,7 @@ use super::step::Step;
 
 /// What a job scores through.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "lowercase")]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Target {
     /// A model version, scored in the worker with the same runtime as `modeldeck score`;
     /// `version: None` takes the newest version at each run.

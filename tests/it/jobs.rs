@@ -774,7 +774,7 @@ async fn a_job_cannot_write_over_the_store_system_files_or_its_own_input() {
         (
             scratch.join("secret.csv"),
             scratch.join("o.csv"),
-            "is it the right file",
+            "its header has 1 columns",
         ),
     ];
     for (i, (input, output, why)) in cases.iter().enumerate() {

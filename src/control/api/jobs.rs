@@ -257,6 +257,7 @@ fn assignment(api: &Api, run: &Run) -> Result<Assignment, String> {
         temp,
         output,
         spool,
+        data_dir: Some(root),
     })
 }
 
@@ -332,6 +333,8 @@ async fn supervise(api: &Arc<Api>, run: Run, cancel: &Notify) -> Result<(), Stri
                 .map_err(|e| e.to_string())?;
         }
         Some(Report::Failed { error, counts: c }) => {
+            // A run that failed early may not have reached its writer's own clean-up.
+            let _ = std::fs::remove_file(&a.temp);
             store
                 .finish_run(run.id, RunState::Failed, Some(c), Some(error))
                 .await
