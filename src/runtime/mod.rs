@@ -9,6 +9,7 @@
 //! Runtimes are synchronous CPU code and know nothing of HTTP or SQL: the gateway and the
 //! batch runner decide where that CPU time is spent.
 
+pub mod angel;
 pub mod pmml;
 #[cfg(feature = "test-runtimes")]
 mod testing;
