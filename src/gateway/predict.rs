@@ -86,6 +86,11 @@ fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String>
     let mut out = Vec::with_capacity(items.len());
     for (n, item) in items.iter().enumerate() {
         let row = match item {
+            // Angel Serving's sparse form: the features given by index, the rest left out.
+            Json::Obj(_) if item.get("sparseIndices").is_some() => sparse(item, inputs)
+                .map_err(|e| {
+                    format!("Failed to process element: {n} of 'instances' list. Error: INVALID_ARGUMENT: {e}")
+                })?,
             Json::Obj(members) if objects => {
                 let mut row = vec![Value::Missing; inputs.len()];
                 let mut seen = vec![false; inputs.len()];
@@ -162,6 +167,42 @@ fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String>
         out.push(row);
     }
     Ok(out)
+}
+
+/// `{"sparseIndices": [i…], "sparseValues": [v…]}`: a row with input `i` set to `v` and the
+/// others missing (a repeated index keeps its last value, as Angel Serving does). The row is
+/// sized by the signature, never by the request.
+fn sparse(item: &Json, inputs: &[FieldSpec]) -> Result<Vec<Value>, String> {
+    let (Some(Json::Arr(idx)), Some(Json::Arr(vals))) =
+        (item.get("sparseIndices"), item.get("sparseValues"))
+    else {
+        return Err("sparseIndices and sparseValues must both be lists".into());
+    };
+    if idx.len() != vals.len() {
+        return Err(format!(
+            "sparseIndices has {} entries and sparseValues {}: give one value per index",
+            idx.len(),
+            vals.len()
+        ));
+    }
+    let mut row = vec![Value::Missing; inputs.len()];
+    for (i, v) in idx.iter().zip(vals) {
+        let i = match i {
+            Json::Num(n, true) if *n >= 0.0 && (*n as usize) < inputs.len() => *n as usize,
+            other => {
+                return Err(format!(
+                    "sparse index {} is not a feature of this model (0 to {})",
+                    other.debug_string(DEBUG_LIMIT),
+                    inputs.len().saturating_sub(1)
+                ));
+            }
+        };
+        row[i] = value(v, &inputs[i])?;
+        if row[i] == Value::Missing {
+            return Err(format!("sparse value for feature {i} is null"));
+        }
+    }
+    Ok(row)
 }
 
 /// A list is the batch; a plain value is a batch of one.

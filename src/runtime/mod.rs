@@ -28,8 +28,9 @@ pub type SharedPredictor = Arc<dyn Predictor + Send + Sync>;
 pub fn engine(kind: ModelKind) -> Result<String, String> {
     match kind {
         ModelKind::Pmml => Ok(format!("pmml/{}", env!("CARGO_PKG_VERSION"))),
+        ModelKind::Angel => Ok(format!("angel/{}", env!("CARGO_PKG_VERSION"))),
         other => Err(format!(
-            "{other} models cannot be served yet (this modeldeck serves PMML); deploy a PMML version"
+            "{other} models cannot be served yet (this modeldeck serves PMML and Angel); deploy a PMML or Angel version"
         )),
     }
 }
@@ -37,6 +38,12 @@ pub fn engine(kind: ModelKind) -> Result<String, String> {
 /// Loads an artifact of `kind` for serving (CPU work: call it off the async threads).
 pub fn load(kind: ModelKind, path: &Path) -> Result<SharedPredictor, String> {
     engine(kind)?;
+    if kind == ModelKind::Angel {
+        let model = angel::AngelModel::load(path)
+            .and_then(angel::AngelPredictor::new)
+            .map_err(|e| format!("the model does not load: {e}"))?;
+        return Ok(Arc::new(model));
+    }
     let model = pmml::PmmlModel::load(path).map_err(|e| format!("the model does not load: {e}"))?;
     #[cfg(feature = "test-runtimes")]
     {

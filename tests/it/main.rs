@@ -1,6 +1,7 @@
 //! modeldeck's integration tests: one crate, so one binary to link. They drive the real
 //! binary and real parts — SQLite files, HTTP servers and an S3 API server on loopback.
 
+mod angel;
 mod clients;
 mod common;
 mod console;

@@ -8,12 +8,14 @@
 
 pub mod format;
 mod graph;
+mod predictor;
 #[cfg(test)]
 mod tests;
 
 use std::path::{Path, PathBuf};
 
 pub use graph::{Act, Layer, Op};
+pub use predictor::{AngelPredictor, MAX_FEATURES};
 
 /// A request instance, as Angel Serving reads one.
 #[derive(Debug, Clone, PartialEq)]

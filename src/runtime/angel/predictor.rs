@@ -1,0 +1,94 @@
+//! An Angel model behind [`Predictor`]: one input per feature (`"0"` … `"N-1"`, float), and
+//! Angel's answer fields `pred`, `proba` and `predLabel`. A record's missing values are the
+//! features it leaves out, so a sparse request (`sparseIndices`/`sparseValues`, which the
+//! gateway reads into a row with only those features) stays sparse, and a record with every
+//! feature is a dense instance, as Angel Serving distinguishes them.
+
+use super::{AngelModel, Instance};
+use crate::runtime::{
+    DType, FieldSpec, OutputRole, OutputSpec, Predictor, RecordError, Signature, Value,
+};
+
+/// The most features served through one value per feature (larger models need a sparse path
+/// end to end, which this runtime does not have yet).
+pub const MAX_FEATURES: usize = 100_000;
+
+pub struct AngelPredictor {
+    model: AngelModel,
+    signature: Signature,
+}
+
+fn field(name: &str, dtype: DType) -> FieldSpec {
+    FieldSpec {
+        name: name.to_string(),
+        dtype,
+        shape: Vec::new(),
+        categories: None,
+    }
+}
+
+impl AngelPredictor {
+    pub fn new(model: AngelModel) -> Result<AngelPredictor, String> {
+        if model.dim > MAX_FEATURES {
+            return Err(format!(
+                "the model has {} features; this runtime serves Angel models of up to {MAX_FEATURES}",
+                model.dim
+            ));
+        }
+        let inputs: Vec<FieldSpec> = (0..model.dim)
+            .map(|i| field(&i.to_string(), DType::Float))
+            .collect();
+        let output = |name: &str, role| OutputSpec {
+            field: field(name, DType::Double),
+            role,
+        };
+        let signature = Signature {
+            feature_order: Some(inputs.iter().map(|f| f.name.clone()).collect()),
+            inputs,
+            outputs: vec![
+                output("pred", OutputRole::PredictedValue),
+                output("proba", OutputRole::Probability { class: "1".into() }),
+                output("predLabel", OutputRole::PredictedLabel),
+            ],
+        };
+        Ok(AngelPredictor { model, signature })
+    }
+
+    fn one(&self, row: &[Value]) -> Result<Vec<Value>, RecordError> {
+        let mut pairs = Vec::with_capacity(row.len());
+        for (i, v) in row.iter().enumerate() {
+            let x = match v {
+                Value::Missing => continue,
+                Value::Number(n) => *n as f32,
+                Value::Integer(n) => *n as f32,
+                Value::Boolean(b) => f32::from(u8::from(*b)),
+                Value::String(s) => s
+                    .trim()
+                    .parse::<f32>()
+                    .map_err(|_| RecordError(format!("feature {i}: {s:?} is not a number")))?,
+            };
+            pairs.push((i, x));
+        }
+        let x = if pairs.len() == self.model.dim {
+            Instance::Dense(pairs.into_iter().map(|(_, x)| x).collect())
+        } else {
+            Instance::Sparse(pairs)
+        };
+        let p = self.model.predict(&x).map_err(RecordError)?;
+        Ok(vec![
+            Value::Number(p.pred),
+            Value::Number(p.proba),
+            Value::Number(p.label),
+        ])
+    }
+}
+
+impl Predictor for AngelPredictor {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, inputs: &[Vec<Value>]) -> Vec<Result<Vec<Value>, RecordError>> {
+        inputs.iter().map(|row| self.one(row)).collect()
+    }
+}
