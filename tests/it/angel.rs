@@ -83,3 +83,34 @@ async fn lr_answers_dense_and_sparse_requests() {
     check(&server, "lr", &key, "lr").await;
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_graph_with_a_layer_this_runtime_does_not_run_is_refused_at_import() {
+    let dir = DataDir::new();
+    let folder = dir.scratch.join("odd-lr");
+    crate::common::copy_dir(&repo_path("tests/fixtures/angel/mlcore-test-lr"), &folder);
+    let graph = std::fs::read_to_string(folder.join("graph.json")).unwrap();
+    std::fs::write(
+        folder.join("graph.json"),
+        graph.replacen("simpleinputlayer", "DropoutLayer", 1),
+    )
+    .unwrap();
+    let out = dir
+        .run(&[
+            "models",
+            "import",
+            folder.to_str().unwrap(),
+            "--name",
+            "odd",
+        ])
+        .await;
+    assert!(!out.status.success());
+    let err = crate::common::stderr(&out);
+    assert!(err.contains("layer input is a dropoutlayer layer"), "{err}");
+    let list = dir.json(&["models", "list", "--json"]).await;
+    assert_eq!(
+        list.as_array().map(Vec::len),
+        Some(0),
+        "nothing registered: {list}"
+    );
+}

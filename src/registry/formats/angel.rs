@@ -62,6 +62,10 @@ pub fn check(dir: &Path) -> Result<(PathBuf, Option<String>), String> {
         (path, Some(format!("Angel version {n} from {rel}")))
     };
     check_version_dir(&version_dir)?;
+    // Compiled whole, as serving will: a layer type the runtime does not run, or matrices
+    // that do not fit the graph, are refused now rather than at deploy.
+    crate::runtime::angel::AngelModel::load(&version_dir)
+        .and_then(crate::runtime::angel::AngelPredictor::new)?;
     Ok((version_dir, note))
 }
 
