@@ -22,7 +22,10 @@ fn main() {
             let idx = i["sparseIndices"].as_array().expect("sparse");
             let val = i["sparseValues"].as_array().expect("sparse");
             Instance::sparse(idx.iter().zip(val).map(|(i, v)| {
-                (i.as_u64().expect("index") as usize, v.as_f64().expect("value") as f32)
+                (
+                    i.as_u64().expect("index") as usize,
+                    v.as_f64().expect("value") as f32,
+                )
             }))
         })
         .collect();
@@ -47,8 +50,15 @@ fn main() {
     // Throughput: 100,000 instances, one thread.
     let t = Instant::now();
     for k in 0..100_000 {
-        std::hint::black_box(model.predict(&instances[k % instances.len()]).expect("predicts"));
+        std::hint::black_box(
+            model
+                .predict(&instances[k % instances.len()])
+                .expect("predicts"),
+        );
     }
     let secs = t.elapsed().as_secs_f64();
-    println!("deepFM throughput: {:.0} instances/s on one thread", 100_000.0 / secs);
+    println!(
+        "deepFM throughput: {:.0} instances/s on one thread",
+        100_000.0 / secs
+    );
 }
