@@ -4,20 +4,7 @@
 use serde_json::Value;
 
 use crate::common::{DataDir, repo_path};
-use crate::server::{Server, post, wait_ready};
-
-async fn serve(dir: &DataDir, fixture: &str, name: &str) -> (Server, String) {
-    let folder = repo_path(&format!("tests/fixtures/angel/{fixture}"));
-    dir.import(folder.to_str().unwrap(), name).await;
-    let key = dir
-        .json(&["services", "deploy", name, "--model", name, "--json"])
-        .await["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let server = Server::start(dir).await;
-    (server, key)
-}
+use crate::server::{Server, post, serving};
 
 fn expected(fixture: &str) -> Value {
     let text = std::fs::read_to_string(repo_path(&format!(
@@ -59,10 +46,9 @@ async fn check(server: &Server, name: &str, key: &str, fixture: &str) {
 #[tokio::test]
 async fn deepfm_answers_sparse_requests_as_angel_does() {
     let dir = DataDir::new();
-    let (server, key) = serve(&dir, "deepFM/deepFM-model", "fm").await;
+    let (server, key) = serving(&dir, "tests/fixtures/angel/deepFM/deepFM-model", "fm").await;
     let body = r#"{"instances":[{"sparseIndices":[3],"sparseValues":[1]}]}"#;
-    // Ready once it answers; a request with one field is refused as the wrong shape, clearly.
-    wait_ready(&server.gateway, "fm", &key).await;
+    // A request with too few fields is refused as the wrong shape, clearly.
     check(&server, "fm", &key, "deepFM").await;
     let url = format!("{}/v1/models/fm:predict", server.gateway);
     let (status, answer, _) = post(&url, None, Some(&key), body).await;
@@ -78,8 +64,7 @@ async fn deepfm_answers_sparse_requests_as_angel_does() {
 #[tokio::test]
 async fn lr_answers_dense_and_sparse_requests() {
     let dir = DataDir::new();
-    let (server, key) = serve(&dir, "lr/lr-model", "lr").await;
-    wait_ready(&server.gateway, "lr", &key).await;
+    let (server, key) = serving(&dir, "tests/fixtures/angel/lr/lr-model", "lr").await;
     check(&server, "lr", &key, "lr").await;
     server.stop().await;
 }
