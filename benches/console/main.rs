@@ -59,6 +59,7 @@ fn main() {
                 state: "ready".into(),
                 reason: None,
                 signature: None,
+                upstreams: Vec::new(),
             },
             service,
         })

@@ -15,6 +15,7 @@ mod models;
 mod monitor;
 mod output;
 mod score;
+mod secrets;
 mod serve;
 mod services;
 mod tokens;
@@ -74,6 +75,9 @@ pub enum Command {
     /// Control API tokens: create, list, revoke (admin)
     #[command(subcommand)]
     Tokens(tokens::TokensCommand),
+    /// Secrets upstream versions send as their auth header: set (from a variable or a file), list, rm
+    #[command(subcommand)]
+    Secrets(secrets::SecretsCommand),
     /// Run the gateway and the control API for the data directory until stopped
     Serve(serve::ServeArgs),
     /// A service's requests, errors, latency, utilisation and answers over a period
@@ -116,6 +120,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Some(Command::Tokens(command)) => {
             let json = command.json();
             return block_on(json, tokens::dispatch(cli.data_dir, &actor(), command));
+        }
+        Some(Command::Secrets(command)) => {
+            let json = command.json();
+            return block_on(json, secrets::dispatch(cli.data_dir, &actor(), command));
         }
         Some(Command::BatchWorker { run }) => return worker::batch_worker(run),
         Some(Command::Jobs(command)) => {

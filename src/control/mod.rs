@@ -15,6 +15,7 @@ mod models;
 mod monitoring;
 pub mod operations;
 pub mod owner;
+mod secrets;
 mod serve;
 mod services;
 mod session;

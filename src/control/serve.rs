@@ -49,6 +49,7 @@ pub async fn serve_until(
     let core = Arc::new(core);
 
     let routing = Arc::new(Routing::new(core.data_dir().root()));
+    routing.secrets.replace(core.secret_values()?);
     let (revision, services) = core.snapshot()?;
     // At start nothing waits for the loads: each service answers as soon as its own versions
     // are ready, and a broken artifact fails only its version.

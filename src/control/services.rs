@@ -3,7 +3,7 @@
 //! access key, and the rows with their audit events.
 
 use super::{ControlError, Core};
-use crate::domain::{ModelRef, Resources, Service, ServiceName};
+use crate::domain::{ModelKind, ModelRef, Resources, Service, ServiceName};
 use crate::runtime::{self, SharedPredictor};
 use crate::store::NewService;
 
@@ -26,12 +26,12 @@ pub fn new_key() -> Result<String, ControlError> {
 impl Core {
     /// Deploys, and hands back the model the check compiled, so a server can put that very
     /// model behind the new service (and the CLI read its signature) instead of compiling it
-    /// a second time.
+    /// a second time; none for an upstream, which the gateway connects to itself.
     pub async fn deploy_compiled(
         &self,
         actor: &str,
         req: DeployRequest,
-    ) -> Result<(Service, SharedPredictor), ControlError> {
+    ) -> Result<(Service, Option<SharedPredictor>), ControlError> {
         let name = ServiceName::parse(&req.name)?;
         let r = req.resources;
         r.validate()?;
@@ -59,13 +59,24 @@ impl Core {
             runtime::engine(version.kind).map_err(|e| ControlError::invalid("not_servable", e))?;
         let path = self.data_dir.root().join(&version.artifact);
         let kind = version.kind;
-        // Load it now, as the gateway will, so a model that cannot serve is refused here
-        // rather than at 3 a.m.
-        let model = tokio::task::spawn_blocking(move || runtime::load(kind, &path))
-            .await
-            .map_err(|_| ControlError::Io("the model check failed unexpectedly".into()))?
-            .map_err(|e| ControlError::invalid("invalid_model", e))?;
-        let estimate = version.size.saturating_mul(4);
+        let model = if kind == ModelKind::Upstream {
+            self.check_upstream(&path)?;
+            None
+        } else {
+            // Load it now, as the gateway will, so a model that cannot serve is refused here
+            // rather than at 3 a.m.
+            let model = tokio::task::spawn_blocking(move || runtime::load(kind, &path))
+                .await
+                .map_err(|_| ControlError::Io("the model check failed unexpectedly".into()))?
+                .map_err(|e| ControlError::invalid("invalid_model", e))?;
+            Some(model)
+        };
+        // An upstream's memory is the remote server's.
+        let estimate = if model.is_some() {
+            version.size.saturating_mul(4)
+        } else {
+            0
+        };
         if let Some(free) = free_memory()
             && estimate > free
         {
@@ -91,6 +102,29 @@ impl Core {
             version: version.version,
         };
         Ok((self.store.create_service(actor, new).await?, model))
+    }
+
+    /// An upstream file that still reads, and whose secret is in the store: a deploy that
+    /// would answer 503 to every call is refused with what to do.
+    fn check_upstream(&self, path: &std::path::Path) -> Result<(), ControlError> {
+        let spec = crate::registry::formats::upstream::check(path).map_err(|e| {
+            ControlError::invalid(
+                "invalid_model",
+                format!("the upstream file does not load: {e}"),
+            )
+        })?;
+        if let Some(name) = &spec.auth_secret {
+            let names = self.store.secret_names()?;
+            if !names.iter().any(|(n, _)| n == name) {
+                return Err(ControlError::invalid(
+                    "missing_secret",
+                    format!(
+                        "the upstream sends secret {name:?}, which is not in the store: set it first with `modeldeck secrets set {name} --from-env VAR` (or --from-file PATH)"
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 
     pub fn services(&self) -> Result<Vec<Service>, ControlError> {

@@ -8,7 +8,7 @@ use serde_json::Value;
 use super::client::Client;
 use super::contract::{
     CreateJob, DeployCall, ImportCall, JobCall, JobView, MonitorQuery, MonitorView, S3Credentials,
-    Serving, ThresholdsView, TrafficCall, TrafficView,
+    SecretInfo, Serving, ThresholdsView, TrafficCall, TrafficView,
 };
 use super::{ControlError, Core, DeployRequest, ImportRequest, OwnerError, Role};
 use crate::config::DataDir;
@@ -171,7 +171,7 @@ impl Session {
         match self {
             Session::Local(core) => {
                 let (s, model) = core.deploy_compiled(actor, req).await?;
-                Ok((s, unserved(Some(model.signature().describe()))))
+                Ok((s, unserved(model.map(|m| m.signature().describe()))))
             }
             Session::Remote(c) => Ok(c.deploy(&DeployCall::from(&req)).await?.into_parts()),
         }
@@ -240,6 +240,33 @@ impl Session {
         match self {
             Session::Local(core) => core.tokens(),
             Session::Remote(c) => c.tokens().await,
+        }
+    }
+
+    /// Sets a secret; whether it replaced one.
+    pub async fn set_secret(
+        &self,
+        actor: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<bool, ControlError> {
+        match self {
+            Session::Local(core) => core.set_secret(actor, name, value).await,
+            Session::Remote(c) => c.set_secret(name, value).await,
+        }
+    }
+
+    pub async fn secrets(&self) -> Result<Vec<SecretInfo>, ControlError> {
+        match self {
+            Session::Local(core) => core.secrets(),
+            Session::Remote(c) => c.secrets().await,
+        }
+    }
+
+    pub async fn remove_secret(&self, actor: &str, name: &str) -> Result<(), ControlError> {
+        match self {
+            Session::Local(core) => core.remove_secret(actor, name).await,
+            Session::Remote(c) => c.remove_secret(name).await,
         }
     }
 
@@ -404,5 +431,6 @@ fn unserved(signature: Option<crate::domain::ModelSignature>) -> Serving {
         state: "not served: no server runs for this data directory (`modeldeck serve`)".into(),
         reason: None,
         signature,
+        upstreams: Vec::new(),
     }
 }

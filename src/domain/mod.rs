@@ -11,6 +11,7 @@ mod model;
 mod name;
 pub mod period;
 mod redact;
+pub mod secret;
 mod service;
 mod signature;
 pub mod spark;
@@ -30,6 +31,7 @@ pub use model::{
 pub use name::{ModelName, NameError, TextError, check_text};
 pub use period::Period;
 pub use redact::{clip, redact, redact_strict};
+pub use secret::{MAX_SECRET, secret_name, secret_value};
 pub use service::{
     CONCURRENCY, Deployment, MAX_BATCH_ROWS, Resources, Service, ServiceName, ServiceNameError,
     Setting, SettingError, THREADS, TIMEOUT_MS,

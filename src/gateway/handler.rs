@@ -21,7 +21,7 @@ use super::routing::{Route, Routing, State, VersionCell};
 use super::status::{metadata, status, unknown_label, unknown_model};
 use super::{json, v2};
 use crate::domain::Source;
-use crate::runtime::SharedPredictor;
+use crate::runtime::Serving;
 
 /// An answer before it becomes an HTTP response.
 pub struct Answer {
@@ -29,6 +29,15 @@ pub struct Answer {
     pub body: String,
     /// The version that answered (`X-Modeldeck-Version`).
     pub version: Option<u32>,
+    /// An upstream's answer that is not JSON text (binary tensors), sent as it came instead
+    /// of `body`, with its content type and `Inference-Header-Content-Length`.
+    pub raw: Option<Box<Raw>>,
+}
+
+pub struct Raw {
+    pub body: Bytes,
+    pub content_type: Option<http::HeaderValue>,
+    pub header_len: Option<http::HeaderValue>,
 }
 
 impl Answer {
@@ -37,6 +46,7 @@ impl Answer {
             status: StatusCode::OK,
             body,
             version: None,
+            raw: None,
         }
     }
 
@@ -45,6 +55,7 @@ impl Answer {
             status,
             body: error_body(message),
             version: None,
+            raw: None,
         }
     }
 }
@@ -73,7 +84,7 @@ pub struct Admitted {
     pub(super) route: Arc<Route>,
     /// The version, counted in flight for as long as this lives.
     pub(super) cell: InFlight,
-    pub(super) predictor: SharedPredictor,
+    pub(super) serving: Serving,
     pub(super) protocol: Protocol,
     pub(super) permit: OwnedSemaphorePermit,
     pub(super) source: Source,
@@ -194,9 +205,13 @@ impl Gateway {
             }
             Call::V2Metadata { model, version } => {
                 let cell = v2_version(&route, &model, version.as_deref(), None)?;
-                let p = ready(&cell)?;
                 let versions: Vec<u32> = route.versions.iter().map(|(c, _)| c.version).collect();
-                Answer::ok(v2::metadata(&model, &versions, p.signature()))
+                match ready(&cell)? {
+                    Serving::Native(p) => {
+                        Answer::ok(v2::metadata(&model, &versions, p.signature()))
+                    }
+                    Serving::Upstream(u) => super::forward::no_metadata(&u, &cell),
+                }
             }
             Call::V2Ready { model, version } => {
                 let cell = v2_version(&route, &model, version.as_deref(), None)?;
@@ -245,7 +260,7 @@ impl Gateway {
             answer.version = Some(cell.version);
             answer
         };
-        let predictor = ready(&cell).map_err(refuse)?;
+        let serving = ready(&cell).map_err(refuse)?;
         let Ok(permit) = Arc::clone(&route.limit).try_acquire_owned() else {
             return Err(refuse(Answer::error(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -258,7 +273,7 @@ impl Gateway {
         Ok(Admission::Admitted(Admitted {
             route,
             cell: InFlight::enter(cell),
-            predictor,
+            serving,
             protocol,
             permit,
             source,
@@ -282,14 +297,14 @@ impl Gateway {
         let permit = ready
             .as_ref()
             .and_then(|_| Arc::clone(&meter.slots).try_acquire_owned().ok());
-        let (Some(predictor), Some(permit)) = (ready, permit) else {
+        let (Some(serving), Some(permit)) = (ready, permit) else {
             meter.skip();
             return None;
         };
         Some(Admitted {
             route: Arc::clone(&live.route),
             cell: InFlight::enter(Arc::clone(cell)),
-            predictor,
+            serving,
             protocol: live.protocol.clone(),
             permit,
             source: Source::Client,
@@ -355,7 +370,7 @@ fn v2_version(
     Ok(Arc::clone(cell))
 }
 
-pub(super) fn ready(cell: &VersionCell) -> Result<SharedPredictor, Answer> {
+pub(super) fn ready(cell: &VersionCell) -> Result<Serving, Answer> {
     match cell.state() {
         State::Ready(p) => Ok(p),
         State::Loading => Err(Answer::error(

@@ -10,10 +10,12 @@
 //! [`auth`] (which service a request is for, and its access key), [`status`] (the answers that
 //! take no body: model status, metadata, unknown models and labels), [`scoring`] (an admitted
 //! prediction from body to answer), [`server`] (the HTTP side: the body read within its limits
-//! between the two).
+//! between the two), [`forward`] (an upstream version's call: passed on, or
+//! translated between protocols).
 
 pub mod auth;
 pub mod examples;
+pub mod forward;
 pub mod handler;
 pub mod json;
 pub mod meter;

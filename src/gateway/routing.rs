@@ -22,12 +22,13 @@ use arc_swap::ArcSwap;
 use tokio::sync::{Notify, Semaphore};
 
 use crate::domain::{ModelKind, Resources, Service, Thresholds};
-use crate::runtime::{self, SharedPredictor};
+use crate::runtime::upstream::Secrets;
+use crate::runtime::{self, Serving};
 
 #[derive(Clone)]
 pub enum State {
     Loading,
-    Ready(SharedPredictor),
+    Ready(Serving),
     Failed(String),
 }
 
@@ -51,7 +52,7 @@ impl VersionCell {
     }
 
     fn set(&self, state: State) {
-        if let State::Ready(model) = &state {
+        if let State::Ready(Serving::Native(model)) = &state {
             self.meter.prepare(model.signature());
         }
         if let Ok(mut s) = self.state.write() {
@@ -216,6 +217,8 @@ pub struct Routing {
     meters: Mutex<HashMap<String, Arc<ServiceMeter>>>,
     retired: Mutex<Retired>,
     data_root: PathBuf,
+    /// The store's secrets, as upstream versions send them.
+    pub secrets: Arc<Secrets>,
 }
 
 /// Cells and service meters a publish dropped, for the monitor to read to the end: a version
@@ -236,6 +239,7 @@ pub struct Load {
     pub cell: Arc<VersionCell>,
     pub kind: ModelKind,
     pub path: PathBuf,
+    secrets: Arc<Secrets>,
 }
 
 impl Routing {
@@ -248,6 +252,7 @@ impl Routing {
             meters: Mutex::new(HashMap::new()),
             retired: Mutex::new(Retired::default()),
             data_root: data_root.to_path_buf(),
+            secrets: Arc::default(),
         }
     }
 
@@ -293,6 +298,7 @@ impl Routing {
                             cell: Arc::clone(&cell),
                             kind: d.kind,
                             path: self.data_root.join(&d.artifact),
+                            secrets: Arc::clone(&self.secrets),
                         });
                         cell
                     }
@@ -394,17 +400,18 @@ impl Load {
     }
 
     /// Marks the cell ready with a model compiled elsewhere (deploy's own check).
-    pub fn fill(&self, model: SharedPredictor) {
+    pub fn fill(&self, model: Serving) {
         self.cell.set(State::Ready(model));
     }
 }
 
 /// Loads a version's model (blocking: compile time is CPU work) and marks the cell.
 pub fn load(job: &Load) {
-    job.cell.set(match runtime::load(job.kind, &job.path) {
-        Ok(model) => State::Ready(model),
-        Err(why) => State::Failed(why),
-    });
+    job.cell
+        .set(match runtime::serve(job.kind, &job.path, &job.secrets) {
+            Ok(model) => State::Ready(model),
+            Err(why) => State::Failed(why),
+        });
 }
 
 #[cfg(test)]

@@ -22,7 +22,7 @@ use super::path::Verb;
 use super::routing::{Route, VersionCell};
 use super::{examples, predict, v2};
 use crate::domain::Source;
-use crate::runtime::{RecordError, SharedPredictor, Signature, Value};
+use crate::runtime::{RecordError, Serving, SharedPredictor, Signature, Value};
 
 /// Bodies up to this size parse in well under a millisecond, on the worker that read them.
 const INLINE_BODY: usize = 64 << 10;
@@ -48,14 +48,21 @@ impl Parsed {
 impl Admitted {
     /// Answers the admitted call with its body; the version that answered is on the answer.
     pub async fn answer(self, headers: &HeaderMap, body: Bytes) -> Answer {
+        let predictor = match &self.serving {
+            Serving::Native(p) => Arc::clone(p),
+            Serving::Upstream(u) => {
+                let u = Arc::clone(u);
+                return super::forward::answer(self, u, headers, body).await;
+            }
+        };
         let Admitted {
             route,
             cell,
-            predictor,
             protocol,
             permit,
             source,
             metered,
+            ..
         } = self;
         // The server's time: from the whole request in hand to the answer written.
         let started = Stopwatch::start();

@@ -121,7 +121,21 @@ async fn respond(
             );
         });
     }
-    json_response(answer.status, answer.body, answer.version)
+    match answer.raw {
+        Some(raw) => {
+            let mut response = json_response(answer.status, String::new(), answer.version);
+            *response.body_mut() = Full::new(raw.body);
+            let headers = response.headers_mut();
+            if let Some(ct) = raw.content_type {
+                headers.insert(header::CONTENT_TYPE, ct);
+            }
+            if let Some(len) = raw.header_len {
+                headers.insert(crate::runtime::upstream::HEADER_LEN, len);
+            }
+            response
+        }
+        None => json_response(answer.status, answer.body, answer.version),
+    }
 }
 
 fn json_response(status: StatusCode, body: String, version: Option<u32>) -> Response<Full<Bytes>> {

@@ -12,6 +12,8 @@ use super::json;
 use super::path::{Call, Target};
 use super::predict;
 use super::routing::{Route, State, VersionCell};
+use crate::runtime::Serving;
+use crate::runtime::upstream::Seen;
 
 /// What an unknown model is called in the protocol the request spoke.
 pub(super) fn unknown_model(call: &Call) -> String {
@@ -64,6 +66,13 @@ pub(super) fn status(route: &Route, model: &str, target: &Target) -> Answer {
             out.push(',');
         }
         let (state, code, message) = match c.state() {
+            State::Ready(Serving::Upstream(u)) => match u.health.seen() {
+                Seen::Down(why) => ("END", "UNAVAILABLE", format!("{}: {why}", u.name())),
+                _ => {
+                    any_ready = true;
+                    ("AVAILABLE", "OK", String::new())
+                }
+            },
             State::Ready(_) => {
                 any_ready = true;
                 ("AVAILABLE", "OK", String::new())
@@ -86,7 +95,8 @@ pub(super) fn status(route: &Route, model: &str, target: &Target) -> Answer {
 
 pub(super) fn metadata(model: &str, cell: &VersionCell) -> Answer {
     let predictor = match ready(cell) {
-        Ok(p) => p,
+        Ok(Serving::Native(p)) => p,
+        Ok(Serving::Upstream(u)) => return super::forward::no_metadata(&u, cell),
         Err(a) => return a,
     };
     let sig = predictor.signature();

@@ -13,6 +13,7 @@ pub mod angel;
 pub mod pmml;
 #[cfg(feature = "test-runtimes")]
 mod testing;
+pub mod upstream;
 
 use std::fmt;
 use std::path::Path;
@@ -29,15 +30,53 @@ pub fn engine(kind: ModelKind) -> Result<String, String> {
     match kind {
         ModelKind::Pmml => Ok(format!("pmml/{}", env!("CARGO_PKG_VERSION"))),
         ModelKind::Angel => Ok(format!("angel/{}", env!("CARGO_PKG_VERSION"))),
+        ModelKind::Upstream => Ok(format!("upstream/{}", env!("CARGO_PKG_VERSION"))),
         other => Err(format!(
-            "{other} models cannot be served yet (this modeldeck serves PMML and Angel); deploy a PMML or Angel version"
+            "{other} models cannot be served yet (this modeldeck serves PMML, Angel and upstreams); deploy a PMML or Angel version, or import an upstream file for a model another server runs"
         )),
     }
+}
+
+/// What answers for a version: a model compiled here, or a remote server the gateway forwards
+/// to (see [`upstream`]).
+#[derive(Clone)]
+pub enum Serving {
+    Native(SharedPredictor),
+    Upstream(Arc<upstream::Upstream>),
+}
+
+impl Serving {
+    /// What a native model takes and gives; an upstream's is the remote server's to say.
+    pub fn signature(&self) -> Option<&Signature> {
+        match self {
+            Serving::Native(p) => Some(p.signature()),
+            Serving::Upstream(_) => None,
+        }
+    }
+}
+
+/// Makes a version of `kind` ready to answer: compiles a local model (CPU work: call it off
+/// the async threads), or makes an upstream's client, which sends its auth header from
+/// `secrets`, and starts probing it.
+pub fn serve(
+    kind: ModelKind,
+    path: &Path,
+    secrets: &Arc<upstream::Secrets>,
+) -> Result<Serving, String> {
+    if kind == ModelKind::Upstream {
+        let u = upstream::Upstream::load(path, Arc::clone(secrets))?;
+        upstream::watch(&u);
+        return Ok(Serving::Upstream(u));
+    }
+    load(kind, path).map(Serving::Native)
 }
 
 /// Loads an artifact of `kind` for serving (CPU work: call it off the async threads).
 pub fn load(kind: ModelKind, path: &Path) -> Result<SharedPredictor, String> {
     engine(kind)?;
+    if kind == ModelKind::Upstream {
+        return Err("an upstream model runs on its own server, so it cannot score here: deploy it as a service and score through the service (a batch job's `--service`)".into());
+    }
     if kind == ModelKind::Angel {
         let model = angel::AngelModel::load(path)
             .and_then(angel::AngelPredictor::new)

@@ -12,6 +12,7 @@ mod jobs;
 mod metrics;
 mod models;
 pub mod schema;
+mod secrets;
 mod services;
 mod tokens;
 mod traffic;

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_monitoring.sql"),
     include_str!("migrations/0003_traffic.sql"),
     include_str!("migrations/0004_jobs.sql"),
+    include_str!("migrations/0005_secrets.sql"),
 ];
 
 /// The schema version this binary writes.

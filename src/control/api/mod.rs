@@ -224,7 +224,7 @@ impl Api {
     /// them (a concurrent change may have published first).
     pub async fn changed_with(
         &self,
-        compiled: Option<(&str, &str, u32, SharedPredictor)>,
+        compiled: Option<(&str, &str, u32, Option<SharedPredictor>)>,
     ) -> Result<(), ApiError> {
         let (revision, services) = self.core.snapshot()?;
         #[cfg(feature = "test-runtimes")]
@@ -233,9 +233,12 @@ impl Api {
         let service = compiled.as_ref().map(|(s, ..)| s.to_string());
         if let Some((service, model, version, predictor)) = compiled {
             loads.retain(|job| {
+                let Some(predictor) = &predictor else {
+                    return true;
+                };
                 let hit = job.is_for(service, model, version);
                 if hit {
-                    job.fill(Arc::clone(&predictor));
+                    job.fill(crate::runtime::Serving::Native(Arc::clone(predictor)));
                 }
                 !hit
             });

@@ -23,8 +23,9 @@ use super::ControlError;
 use super::contract::{
     CreateJob, Deleted, DeployCall, ErrorAnswer, ErrorBody, EventList, ImportCall, JobCall,
     JobList, JobView, ModelDetail, ModelList, MonitorQuery, MonitorView, OperationView, Removed,
-    Revoked, RunList, ServiceList, ServiceView, Status, Stopping, ThresholdsCall, ThresholdsView,
-    TokenCall, TokenCreated, TokenList, TrafficCall, TrafficView, VersionRef,
+    Revoked, RunList, SecretCall, SecretInfo, SecretList, SecretSet, ServiceList, ServiceView,
+    Status, Stopping, ThresholdsCall, ThresholdsView, TokenCall, TokenCreated, TokenList,
+    TrafficCall, TrafficView, VersionRef,
 };
 use crate::domain::{
     ModelSummary, ModelVersion, Scope, Service, ServiceName, Thresholds, TokenInfo,
@@ -302,6 +303,25 @@ impl Client {
             scope: scope.to_string(),
         };
         self.send(Method::POST, "tokens", Some(&call)).await
+    }
+
+    pub async fn secrets(&self) -> Result<Vec<SecretInfo>, ControlError> {
+        Ok(self.get::<SecretList>("secrets").await?.secrets)
+    }
+
+    pub async fn set_secret(&self, name: &str, value: &str) -> Result<bool, ControlError> {
+        let path = api_path(&[Seg::Word("secrets"), Seg::Secret(name)])?;
+        let call = SecretCall {
+            value: value.to_string(),
+        };
+        let set: SecretSet = self.send(Method::PUT, &path, Some(&call)).await?;
+        Ok(set.replaced)
+    }
+
+    pub async fn remove_secret(&self, name: &str) -> Result<(), ControlError> {
+        let path = api_path(&[Seg::Word("secrets"), Seg::Secret(name)])?;
+        let _: SecretSet = self.send(Method::DELETE, &path, None::<&()>).await?;
+        Ok(())
     }
 
     pub async fn revoke_token(&self, name: &str) -> Result<(), ControlError> {

@@ -11,6 +11,7 @@ pub enum Seg<'a> {
     Model(&'a str),
     Service(&'a str),
     Token(&'a str),
+    Secret(&'a str),
     Number(u64),
 }
 
@@ -28,6 +29,8 @@ pub fn api_path(segments: &[Seg]) -> Result<String, ControlError> {
             Seg::Model(n) => ModelName::parse(n).map(|_| *n)?,
             Seg::Service(n) => ServiceName::parse(n).map(|_| *n)?,
             Seg::Token(n) => token_name(n)?,
+            Seg::Secret(n) => crate::domain::secret_name(n)
+                .map_err(|e| ControlError::invalid("invalid_name", e))?,
             Seg::Number(n) => {
                 out.push_str(&n.to_string());
                 continue;

@@ -165,6 +165,21 @@ pub struct Serving {
     pub reason: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub signature: Option<ModelSignature>,
+    /// The versions that forward to a remote server, with its health.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstreams: Vec<UpstreamState>,
+}
+
+/// An upstream version as the gateway last saw its server.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct UpstreamState {
+    pub version: u32,
+    /// The server and the model there (`upstream http://… (model m)`).
+    pub target: String,
+    /// `up`, `down` or `checking`.
+    pub health: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 impl Serving {
@@ -214,6 +229,33 @@ pub struct TokenCreated {
     #[serde(flatten)]
     pub info: TokenInfo,
     pub token: String,
+}
+
+/// `PUT /secrets/{name}`: the value (the CLI reads it from a variable or a file).
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretCall {
+    pub value: String,
+}
+
+/// A secret as the API shows it: never its value.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SecretInfo {
+    pub name: String,
+    pub updated_at: String,
+}
+
+/// `GET /secrets`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecretList {
+    pub secrets: Vec<SecretInfo>,
+}
+
+/// `PUT` or `DELETE /secrets/{name}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SecretSet {
+    pub name: String,
+    pub replaced: bool,
 }
 
 /// `GET /tokens`.

@@ -1,8 +1,9 @@
 //! Upstream files: a model that lives on a remote TF Serving, KServe or Triton server, which
 //! modeldeck fronts (gateway, keys, traffic split, monitoring) and forwards requests to.
 //!
-//! The file is small TOML (or the same keys as JSON). Secrets never go in it: an auth header's
-//! value is read at run time from the environment variable the file names.
+//! The file is small TOML (or the same keys as JSON). Secrets never go in it: it names a secret
+//! kept in the store (`modeldeck secrets set`), whose value the gateway sends as the auth
+//! header, so the file can be shared and the token rotated without a new import.
 
 use std::path::Path;
 
@@ -16,8 +17,9 @@ pub const SAVED_MODEL_EXAMPLE: &str = r#"    # resnet.upstream.toml: serve the S
     url = "http://tf-serving.internal:8501"
     model = "resnet"
     # version = 3                      # pin a remote version (default: the server's latest)
-    # timeout_ms = 5000
-    # auth_header_env = "RESNET_TOKEN" # send Authorization from this environment variable
+    # timeout_ms = 5000                 # at most this, and never past the service's timeout
+    # pool_size = 32                   # connections kept open to the server
+    # auth_secret = "resnet-token"     # send Authorization from `modeldeck secrets set resnet-token`
 
 then: modeldeck models import resnet.upstream.toml --name resnet"#;
 
@@ -43,9 +45,41 @@ pub struct UpstreamSpec {
     pub version: Option<u64>,
     #[serde(default)]
     pub timeout_ms: Option<u64>,
-    /// Name of an environment variable whose value is sent as `Authorization`.
+    /// Connections kept open to the server, and the most requests sent to it at once.
     #[serde(default)]
-    pub auth_header_env: Option<String>,
+    pub pool_size: Option<u32>,
+    /// Speak HTTP/2 without TLS (h2c, prior knowledge); over https it is negotiated anyway.
+    #[serde(default)]
+    pub http2: bool,
+    /// The name of a secret in the store whose value is sent as [`UpstreamSpec::auth_header`].
+    #[serde(default)]
+    pub auth_secret: Option<String>,
+    /// The header the secret goes in (default `Authorization`).
+    #[serde(default)]
+    pub auth_header: Option<String>,
+    /// The tensor name a TF Serving-style request gets when translated to the Open Inference
+    /// Protocol (default `input-0`, as KServe names it).
+    #[serde(default)]
+    pub input_name: Option<String>,
+    /// Its datatype (default `FP64` for numbers; e.g. `FP32` for a Triton model that wants it).
+    #[serde(default)]
+    pub input_datatype: Option<String>,
+    /// Refused with a pointer to secrets (the field of earlier modeldeck versions).
+    #[serde(default, skip_serializing)]
+    auth_header_env: Option<String>,
+}
+
+/// The most connections a pool may hold.
+pub const MAX_POOL: u32 = 1024;
+
+impl UpstreamSpec {
+    pub fn pool(&self) -> u32 {
+        self.pool_size.unwrap_or(32)
+    }
+
+    pub fn header(&self) -> &str {
+        self.auth_header.as_deref().unwrap_or("authorization")
+    }
 }
 
 pub fn check(path: &Path) -> Result<UpstreamSpec, String> {
@@ -83,7 +117,7 @@ pub fn parse(text: &str) -> Result<UpstreamSpec, String> {
         ));
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("url carries credentials; put the token in an environment variable and name it with auth_header_env".into());
+        return Err("url carries credentials; keep the token in the store (`modeldeck secrets set NAME --from-env VAR`) and name it with auth_secret".into());
     }
     if spec.model.trim().is_empty() || spec.model.contains('/') {
         return Err(
@@ -92,6 +126,46 @@ pub fn parse(text: &str) -> Result<UpstreamSpec, String> {
     }
     if spec.timeout_ms == Some(0) {
         return Err("timeout_ms must be above 0".into());
+    }
+    if let Some(var) = &spec.auth_header_env {
+        return Err(format!(
+            "auth_header_env is no longer read: keep the token in the store with `modeldeck secrets set NAME --from-env {}` and name it with auth_secret = \"NAME\"",
+            crate::domain::redact(var, 64)
+        ));
+    }
+    if let Some(n) = spec.pool_size
+        && !(1..=MAX_POOL).contains(&n)
+    {
+        return Err(format!("pool_size must be 1 to {MAX_POOL}, not {n}"));
+    }
+    if let Some(name) = &spec.auth_secret {
+        crate::domain::secret_name(name)?;
+    }
+    if http::HeaderName::from_bytes(spec.header().as_bytes()).is_err() {
+        return Err(format!(
+            "auth_header {:?} is not an HTTP header name",
+            crate::domain::redact(spec.header(), 64)
+        ));
+    }
+    if let Some(d) = &spec.input_datatype
+        && !matches!(
+            d.as_str(),
+            "FP64"
+                | "FP32"
+                | "FP16"
+                | "INT64"
+                | "INT32"
+                | "INT16"
+                | "INT8"
+                | "UINT8"
+                | "BOOL"
+                | "BYTES"
+        )
+    {
+        return Err(format!(
+            "input_datatype {:?} is not an Open Inference Protocol datatype (FP64, FP32, INT64, INT32, BOOL, BYTES, ...)",
+            crate::domain::redact(d, 32)
+        ));
     }
     Ok(spec)
 }
@@ -139,9 +213,17 @@ mod tests {
         assert!(e.contains("http://"), "{e}");
         let e =
             parse("protocol = \"tfserving\"\nurl = \"http://u:p@x\"\nmodel = \"m\"").unwrap_err();
-        assert!(e.contains("auth_header_env"), "{e}");
+        assert!(e.contains("auth_secret"), "{e}");
         let e = parse("protocol = \"tfserving\"\nurl = \"http://x\"\nmodel = \"m\"\ntoken = \"s\"")
             .unwrap_err();
         assert!(e.contains("token"), "{e}");
+        let e = parse(
+            "protocol = \"tfserving\"\nurl = \"http://x\"\nmodel = \"m\"\nauth_header_env = \"T\"",
+        )
+        .unwrap_err();
+        assert!(e.contains("secrets set"), "{e}");
+        let e = parse("protocol = \"tfserving\"\nurl = \"http://x\"\nmodel = \"m\"\npool_size = 0")
+            .unwrap_err();
+        assert!(e.contains("pool_size"), "{e}");
     }
 }

@@ -84,6 +84,7 @@ fn service(name: &str, model: &str, v: u32) -> ServiceView {
             state: "ready".into(),
             reason: None,
             signature: None,
+            upstreams: Vec::new(),
         },
     }
 }

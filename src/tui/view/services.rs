@@ -173,7 +173,29 @@ pub fn detail(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
             ),
         ),
     ];
+    for u in &v.serving.upstreams {
+        let style = match u.health.as_str() {
+            "up" => t.ok,
+            "down" => t.error,
+            _ => t.warn,
+        };
+        let mut health = u.health.clone();
+        if let Some(why) = &u.reason {
+            health.push_str(&format!(": {why}"));
+        }
+        lines.push(Line::from(vec![
+            Span::styled(format!("{:<10}", format!("v{}", u.version)), t.muted),
+            Span::raw(format!("{} ", u.target)),
+            Span::styled(health, style),
+        ]));
+    }
+    let upstream_only =
+        !v.serving.upstreams.is_empty() && v.serving.upstreams.len() == s.deployments.len();
     let example = match &d.signature {
+        Loadable::Ready(None) if upstream_only => {
+            lines.push(field("inputs", "(the upstream server's own)".into()));
+            String::from("{\"instances\":[[]]}")
+        }
         Loadable::Ready(Some(sig)) => {
             let inputs: Vec<String> = sig
                 .inputs

@@ -12,6 +12,7 @@ mod import;
 mod jobs;
 mod models;
 mod monitor;
+mod secrets;
 mod server;
 mod services;
 mod tokens;
@@ -160,6 +161,12 @@ pub async fn route<B: ApiBodyIn>(api: &Arc<Api>, caller: &Caller, parts: Parts, 
             only(m, &[Method::POST])?;
             services::rotate_key(api, caller, name).await
         }
+        ["secrets"] => only(m, &[Method::GET]).and_then(|()| secrets::list(api, caller)),
+        ["secrets", name] => match *m {
+            Method::PUT => secrets::set(api, caller, name, body).await,
+            Method::DELETE => secrets::remove(api, caller, name).await,
+            _ => Err(wrong_method(m, "PUT, DELETE")),
+        },
         ["tokens"] => match *m {
             Method::GET => tokens::list(api, caller),
             Method::POST => tokens::create(api, caller, body).await,

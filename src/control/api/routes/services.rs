@@ -6,12 +6,16 @@ use serde_json::Value;
 use super::super::{Api, Caller};
 use super::{Answer, ApiBodyIn, read_json};
 use crate::control::api::reply::{ApiError, json_response, ok};
-use crate::control::contract::{Deleted, DeployCall, ServiceList, ServiceView, Serving};
+use crate::control::contract::{
+    Deleted, DeployCall, ServiceList, ServiceView, Serving, UpstreamState,
+};
 use crate::control::{ControlError, DeployRequest};
 use crate::domain::{
     CONCURRENCY, MAX_BATCH_ROWS, ModelRef, Resources, Scope, Service, Setting, THREADS, TIMEOUT_MS,
 };
 use crate::gateway::routing::State;
+use crate::runtime::Serving as Engine;
+use crate::runtime::upstream::Seen;
 
 pub fn list(api: &Api, caller: &Caller) -> Answer {
     caller.require(Scope::Viewer)?;
@@ -102,10 +106,44 @@ pub fn view(api: &Api, s: &Service, show_key: bool, signature: bool) -> ServiceV
         (None, Some(_)) if cells.iter().any(|c| matches!(c, State::Loading)) => ("loading", None),
         (None, Some(_)) => ("ready", None),
     };
+    let upstreams: Vec<UpstreamState> = route
+        .map(|r| {
+            r.versions
+                .iter()
+                .filter_map(|(c, _)| match c.state() {
+                    State::Ready(Engine::Upstream(u)) => {
+                        let (health, reason) = match u.health.seen() {
+                            Seen::Up => ("up", None),
+                            Seen::Checking => ("checking", None),
+                            Seen::Down(why) => ("down", Some(why)),
+                        };
+                        Some(UpstreamState {
+                            version: c.version,
+                            target: u.name(),
+                            health: health.into(),
+                            reason,
+                        })
+                    }
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let (state, reason) = match upstreams.iter().find(|u| u.health == "down") {
+        Some(u) if state == "ready" => (
+            "upstream down",
+            Some(format!(
+                "{}: {}",
+                u.target,
+                u.reason.clone().unwrap_or_default()
+            )),
+        ),
+        _ => (state, reason),
+    };
     let signature = signature
         .then(|| {
             cells.iter().find_map(|c| match c {
-                State::Ready(p) => Some(p.signature().describe()),
+                State::Ready(p) => p.signature().map(|s| s.describe()),
                 _ => None,
             })
         })
@@ -122,6 +160,7 @@ pub fn view(api: &Api, s: &Service, show_key: bool, signature: bool) -> ServiceV
             state: state.into(),
             reason,
             signature,
+            upstreams,
         },
     }
 }

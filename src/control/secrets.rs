@@ -1,0 +1,50 @@
+//! Secrets for upstream versions: set from an environment variable or a file by the CLI (a
+//! flag's value would show in `ps`), stored, listed by name only, and pushed to the gateway's
+//! copy on every change so a rotated token is sent from the next request.
+
+use super::{ControlError, Core};
+use crate::control::contract::SecretInfo;
+use crate::domain::{secret_name, secret_value};
+
+impl Core {
+    /// Sets a secret; says whether it replaced one. The value is checked as a header value
+    /// and never echoed.
+    pub async fn set_secret(
+        &self,
+        actor: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<bool, ControlError> {
+        secret_name(name).map_err(|e| ControlError::invalid("invalid_name", e))?;
+        let value = secret_value(value).map_err(|e| ControlError::field("value", e))?;
+        Ok(self
+            .store
+            .set_secret(actor, name, value.to_string())
+            .await?)
+    }
+
+    pub fn secrets(&self) -> Result<Vec<SecretInfo>, ControlError> {
+        Ok(self
+            .store
+            .secret_names()?
+            .into_iter()
+            .map(|(name, updated_at)| SecretInfo { name, updated_at })
+            .collect())
+    }
+
+    pub async fn remove_secret(&self, actor: &str, name: &str) -> Result<(), ControlError> {
+        secret_name(name).map_err(|e| ControlError::invalid("invalid_name", e))?;
+        if self.store.remove_secret(actor, name).await? {
+            Ok(())
+        } else {
+            Err(ControlError::NotFound(format!(
+                "no secret named {name:?}: see `modeldeck secrets list`"
+            )))
+        }
+    }
+
+    /// Every secret with its value, for the gateway.
+    pub fn secret_values(&self) -> Result<Vec<(String, String)>, ControlError> {
+        Ok(self.store.secret_values()?)
+    }
+}

@@ -1,0 +1,265 @@
+//! An admitted call for an upstream version: forwarded as it came when the caller speaks the
+//! upstream's protocol, translated ([`translate`]) when it does not, and counted like any
+//! version's answer (status and latency; rows are the upstream's to count). A failure names
+//! the upstream and touches nothing else: another service's requests never wait on it.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, header};
+
+use super::handler::{Admitted, Answer, Protocol, Raw};
+use super::meter::{Record, Stopwatch};
+use super::path::Verb;
+use super::routing::VersionCell;
+use crate::runtime::upstream::{Failure, HEADER_LEN, Reply, Upstream, translate};
+
+/// Bodies up to this size are translated on the worker that read them.
+const INLINE_BODY: usize = 64 << 10;
+
+pub(super) async fn answer(
+    call: Admitted,
+    upstream: Arc<Upstream>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let Admitted {
+        route,
+        cell,
+        protocol,
+        permit,
+        source,
+        metered,
+        ..
+    } = call;
+    let started = Stopwatch::start();
+    let bytes_in = body.len();
+    let mut answer = exchange(
+        &upstream,
+        protocol,
+        cell.version,
+        headers,
+        body,
+        route.resources.timeout_ms,
+    )
+    .await;
+    drop(permit);
+    answer.version = Some(cell.version);
+    if metered {
+        cell.meter.record(&Record {
+            source,
+            status: answer.status.as_u16(),
+            latency_us: Some(started.micros()),
+            rows: 0,
+            bytes_in,
+            bytes_out: answer
+                .raw
+                .as_ref()
+                .map_or(answer.body.len(), |r| r.body.len()),
+        });
+    }
+    answer
+}
+
+async fn exchange(
+    u: &Upstream,
+    protocol: Protocol,
+    version: u32,
+    headers: &HeaderMap,
+    body: Bytes,
+    timeout_ms: u64,
+) -> Answer {
+    let content_type = headers.get(header::CONTENT_TYPE);
+    let header_len = headers.get(HEADER_LEN);
+    match protocol {
+        Protocol::Tf(verb) if !u.speaks_v2() => {
+            let url = u.tf_url(verb_name(verb));
+            passed(u, u.post(&url, body, content_type, None, timeout_ms).await)
+        }
+        Protocol::Infer { .. } if u.speaks_v2() => {
+            let url = u.infer_url();
+            return passed(
+                u,
+                u.post(&url, body, content_type, header_len, timeout_ms)
+                    .await,
+            );
+        }
+        Protocol::Tf(Verb::Predict) => {
+            let input = u
+                .spec
+                .input_name
+                .clone()
+                .unwrap_or_else(|| "input-0".into());
+            let forced = u.spec.input_datatype.clone();
+            let request = off_thread(body, move |b| {
+                translate::tf_to_v2(&b, &input, forced.as_deref())
+            })
+            .await;
+            let (request, layout) = match request {
+                Ok(r) => r,
+                Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
+            };
+            let reply = u
+                .post(&u.infer_url(), request.into(), None, None, timeout_ms)
+                .await;
+            translated(u, reply, move |b| translate::v2_to_tf(b, layout))
+        }
+        Protocol::Tf(verb) => Answer::error(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "{} speaks the Open Inference Protocol, which has no :{}; call :predict",
+                u.name(),
+                verb_name(verb)
+            ),
+        ),
+        Protocol::Infer { model } => {
+            if header_len.is_some() {
+                return Answer::error(
+                    StatusCode::BAD_REQUEST,
+                    &format!(
+                        "{} speaks TF Serving's JSON, so binary tensors cannot reach it; send the tensors as JSON",
+                        u.name()
+                    ),
+                );
+            }
+            let request = match off_thread(body, |b| translate::v2_to_tf_request(&b)).await {
+                Ok(r) => r,
+                Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
+            };
+            let (request, call) = request;
+            let reply = u
+                .post(&u.tf_url("predict"), request.into(), None, None, timeout_ms)
+                .await;
+            translated(u, reply, move |b| {
+                translate::tf_to_v2_answer(b, &call, &model, version)
+            })
+        }
+    }
+}
+
+/// Runs `f` on the body, on the blocking pool when the body is large.
+async fn off_thread<T: Send + 'static>(
+    body: Bytes,
+    f: impl FnOnce(Bytes) -> Result<T, String> + Send + 'static,
+) -> Result<T, String> {
+    if body.len() <= INLINE_BODY {
+        return f(body);
+    }
+    tokio::task::spawn_blocking(move || f(body))
+        .await
+        .unwrap_or_else(|_| Err("the request could not be translated".into()))
+}
+
+fn verb_name(verb: Verb) -> &'static str {
+    match verb {
+        Verb::Predict => "predict",
+        Verb::Classify => "classify",
+        Verb::Regress => "regress",
+    }
+}
+
+/// The answer for a forward that got no reply.
+fn failed(u: &Upstream, f: Failure) -> Answer {
+    match f {
+        Failure::Unreachable(why) => Answer::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!("{} is unreachable: {why}", u.name()),
+        ),
+        Failure::Timeout(ms) => Answer::error(
+            StatusCode::GATEWAY_TIMEOUT,
+            &format!(
+                "Deadline exceeded: {} did not answer within {ms} ms",
+                u.name()
+            ),
+        ),
+        Failure::Secret(name) => Answer::error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "{} sends secret {name}, which is not in the store: set it with `modeldeck secrets set {name} --from-env VAR` (or --from-file)",
+                u.name()
+            ),
+        ),
+        Failure::Bad(why) => {
+            Answer::error(StatusCode::BAD_GATEWAY, &format!("{}: {why}", u.name()))
+        }
+    }
+}
+
+/// The upstream's answer as it came: JSON text as the body, anything else (binary tensors)
+/// untouched; an error that is not JSON is wrapped in one, in the upstream's words.
+fn passed(u: &Upstream, reply: Result<Reply, Failure>) -> Answer {
+    let reply = match reply {
+        Ok(r) => r,
+        Err(f) => return failed(u, f),
+    };
+    let status = reply.status;
+    if reply.header_len.is_some() {
+        return Answer {
+            status,
+            body: String::new(),
+            version: None,
+            raw: Some(Box::new(Raw {
+                body: reply.body,
+                content_type: reply.content_type,
+                header_len: reply.header_len,
+            })),
+        };
+    }
+    match String::from_utf8(reply.body.to_vec()) {
+        Ok(text)
+            if status.is_success()
+                || serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok() =>
+        {
+            Answer {
+                status,
+                body: text,
+                version: None,
+                raw: None,
+            }
+        }
+        _ => Answer::error(
+            status,
+            &translate::error_message(&reply.body, status.as_u16()),
+        ),
+    }
+}
+
+/// The upstream's answer rewritten by `rewrite` into the caller's protocol; its errors keep
+/// their status and words.
+fn translated(
+    u: &Upstream,
+    reply: Result<Reply, Failure>,
+    rewrite: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
+) -> Answer {
+    let reply = match reply {
+        Ok(r) => r,
+        Err(f) => return failed(u, f),
+    };
+    if !reply.status.is_success() {
+        return Answer::error(
+            reply.status,
+            &translate::error_message(&reply.body, reply.status.as_u16()),
+        );
+    }
+    match rewrite(&reply.body).map(String::from_utf8) {
+        Ok(Ok(body)) => Answer::ok(body),
+        Ok(Err(_)) => Answer::error(
+            StatusCode::BAD_GATEWAY,
+            &format!("{}: its answer is not UTF-8", u.name()),
+        ),
+        Err(e) => Answer::error(StatusCode::BAD_GATEWAY, &format!("{}: {e}", u.name())),
+    }
+}
+
+/// Metadata of an upstream version: the remote server's to give.
+pub(super) fn no_metadata(u: &Upstream, cell: &VersionCell) -> Answer {
+    Answer::error(
+        StatusCode::NOT_IMPLEMENTED,
+        &format!(
+            "version {} of {} is served by {}; ask that server for its metadata",
+            cell.version,
+            cell.model,
+            u.name()
+        ),
+    )
+}
