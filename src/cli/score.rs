@@ -9,8 +9,9 @@ use super::fail;
 
 #[derive(Debug, Args)]
 pub struct ScoreArgs {
-    /// The model file (PMML)
-    #[arg(long, value_name = "FILE")]
+    /// The model: a PMML file, or an Angel model folder (its features are the columns 0…N-1;
+    /// an empty cell is a feature left out, as in a sparse request)
+    #[arg(long, value_name = "PATH")]
     pub model: PathBuf,
     /// Input records: .csv, or .jsonl/.ndjson/.json for JSON lines; - for stdin (CSV)
     #[arg(long, value_name = "FILE")]
@@ -35,8 +36,13 @@ fn score_threads(text: &str) -> Result<std::num::NonZeroUsize, String> {
 const SOME_RECORDS_FAILED: u8 = 3;
 
 pub fn score(args: ScoreArgs) -> ExitCode {
-    use crate::runtime::pmml::PmmlModel;
-    let model = match PmmlModel::load(&args.model) {
+    // A folder is an Angel model (graph.json and its matrices); a file is PMML.
+    let kind = if args.model.is_dir() {
+        crate::domain::ModelKind::Angel
+    } else {
+        crate::domain::ModelKind::Pmml
+    };
+    let model = match crate::runtime::load(kind, &args.model) {
         Ok(m) => m,
         Err(e) => {
             return fail(
@@ -49,7 +55,7 @@ pub fn score(args: ScoreArgs) -> ExitCode {
     let options = crate::batch::ScoreOptions {
         threads: args.threads,
     };
-    match crate::batch::score_file(&model, &args.input, &args.output, &options) {
+    match crate::batch::score_file(model.as_ref(), &args.input, &args.output, &options) {
         Ok(summary) if summary.failed > 0 => {
             eprintln!(
                 "scored {} records; {} failed (see the _error column)",

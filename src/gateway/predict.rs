@@ -91,6 +91,12 @@ fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String>
                 .map_err(|e| {
                     format!("Failed to process element: {n} of 'instances' list. Error: INVALID_ARGUMENT: {e}")
                 })?,
+            // Angel Serving's named dense form, `{"values": [...], "key": id}`: the values are
+            // the features in order (for a model with no input called `values`).
+            Json::Obj(members) if named_dense(members, inputs).is_some() => {
+                let values = named_dense(members, inputs).unwrap_or_default();
+                positional(n, values, inputs)?
+            }
             Json::Obj(members) if objects => {
                 let mut row = vec![Value::Missing; inputs.len()];
                 let mut seen = vec![false; inputs.len()];
@@ -132,26 +138,7 @@ fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String>
                     [Json::Arr(inner)] if inputs.len() > 1 => inner,
                     _ => values,
                 };
-                if values.len() != inputs.len() {
-                    return Err(format!(
-                        "Failed to process element: {n} of 'instances' list. Error: INVALID_ARGUMENT: expecting {} values in feature order ({}), got {}",
-                        inputs.len(),
-                        inputs
-                            .iter()
-                            .map(|f| f.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(","),
-                        values.len()
-                    ));
-                }
-                values
-                    .iter()
-                    .zip(inputs)
-                    .map(|(v, f)| value(v, f))
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| {
-                        format!("Failed to process element: {n} of 'instances' list. Error: INVALID_ARGUMENT: {e}")
-                    })?
+                positional(n, values, inputs)?
             }
             // One input: the element is its value (or a one-element list of it).
             v => {
@@ -167,6 +154,45 @@ fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String>
         out.push(row);
     }
     Ok(out)
+}
+
+/// The features of record `n` given in feature order.
+fn positional(n: usize, values: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Value>, String> {
+    if values.len() != inputs.len() {
+        let names: Vec<&str> = inputs.iter().map(|f| f.name.as_str()).collect();
+        // A wide model (Angel's features are "0"…"N-1") is named by its range, not listed.
+        let order = match names.as_slice() {
+            [first, .., last] if names.len() > 12 => format!("{first}…{last}"),
+            _ => names.join(","),
+        };
+        return Err(format!(
+            "Failed to process element: {n} of 'instances' list. Error: INVALID_ARGUMENT: expecting {} values in feature order ({order}), got {}",
+            inputs.len(),
+            values.len()
+        ));
+    }
+    values
+        .iter()
+        .zip(inputs)
+        .map(|(v, f)| value(v, f))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| {
+            format!(
+                "Failed to process element: {n} of 'instances' list. Error: INVALID_ARGUMENT: {e}"
+            )
+        })
+}
+
+/// The list of Angel Serving's named dense form: an object of at most two members, one of
+/// them `values` holding a list, for a model with no input of that name.
+fn named_dense<'a>(members: &'a [(String, Json)], inputs: &[FieldSpec]) -> Option<&'a [Json]> {
+    if members.len() > 2 || inputs.iter().any(|f| f.name == "values") {
+        return None;
+    }
+    members.iter().find_map(|(k, v)| match v {
+        Json::Arr(values) if k == "values" => Some(values.as_slice()),
+        _ => None,
+    })
 }
 
 /// `{"sparseIndices": [i…], "sparseValues": [v…]}`: a row with input `i` set to `v` and the

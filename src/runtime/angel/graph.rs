@@ -71,7 +71,9 @@ pub enum Op {
     /// `act(W·input + b)`, W row-major outputs × inputs.
     Fc {
         input: usize,
-        w: Vec<f32>,
+        /// The weights by input: `wt[i * outputs + o]`, so a batch reads each input's row of
+        /// weights once for all its instances.
+        wt: Vec<f32>,
         b: Vec<f32>,
         inputs: usize,
         act: Act,
@@ -281,9 +283,16 @@ pub fn compile(dir: &Path) -> Result<(usize, Vec<Layer>, usize), String> {
                 let from = &order[input(0)];
                 let inputs = from.outputdim.max(1) as usize;
                 let outputs = s.outputdim.max(1) as usize;
+                let w = matrix("weight")?.dense_row(0, outputs * inputs)?;
+                let mut wt = vec![0.0f32; w.len()];
+                for o in 0..outputs {
+                    for i in 0..inputs {
+                        wt[i * outputs + o] = w[o * inputs + i];
+                    }
+                }
                 Op::Fc {
                     input: input(0),
-                    w: matrix("weight")?.dense_row(0, outputs * inputs)?,
+                    wt,
                     b: matrix("bias")?.dense_row(0, outputs)?,
                     inputs,
                     act: Act::parse(s.act.as_ref(), default_act)?,
@@ -311,6 +320,53 @@ pub fn compile(dir: &Path) -> Result<(usize, Vec<Layer>, usize), String> {
         _ => loss,
     };
     Ok((dim, layers, output))
+}
+
+impl Layer {
+    /// The FC layer's input layer, for a caller that evaluates a batch through it.
+    pub fn fc_input(&self) -> Option<usize> {
+        match self.op {
+            Op::Fc { input, .. } => Some(input),
+            _ => None,
+        }
+    }
+
+    /// An FC layer over a batch, as one matrix product: each input's row of weights is read
+    /// once for every instance. Each output is accumulated in float32, input by input, as the
+    /// reference sgemm does, so a batch answers bit for bit what one instance does.
+    pub fn fc(&self, xs: &[&[f32]]) -> Result<Vec<Vec<f32>>, String> {
+        let Op::Fc {
+            wt, b, inputs, act, ..
+        } = &self.op
+        else {
+            return Err(format!("{} is not a fully connected layer", self.name));
+        };
+        if let Some(x) = xs.iter().find(|x| x.len() != *inputs) {
+            return Err(format!(
+                "layer {} takes {inputs} values and was given {} (an embedding gives one vector per feature present: give the number of fields the model was trained with)",
+                self.name,
+                x.len()
+            ));
+        }
+        let outputs = b.len();
+        let mut out = vec![vec![0.0f32; outputs]; xs.len()];
+        for i in 0..*inputs {
+            let row = &wt[i * outputs..(i + 1) * outputs];
+            for (x, acc) in xs.iter().zip(out.iter_mut()) {
+                let xi = x[i];
+                for (a, w) in acc.iter_mut().zip(row) {
+                    *a += w * xi;
+                }
+            }
+        }
+        for acc in &mut out {
+            for (a, b) in acc.iter_mut().zip(b) {
+                *a += b;
+            }
+            act.apply(acc);
+        }
+        Ok(out)
+    }
 }
 
 /// A dot product as Angel's math library forms it: float32 products summed in float64, the
@@ -373,33 +429,10 @@ impl Layer {
                 acc += vdot(sum.iter().copied().zip(sum.iter().copied()));
                 Output::Vector(vec![acc / 2.0])
             }
-            Op::Fc {
-                input,
-                w,
-                b,
-                inputs,
-                act,
-            } => {
+            Op::Fc { input, .. } => {
                 let v = outs[*input].flat();
-                if v.len() != *inputs {
-                    return Err(format!(
-                        "layer {} takes {inputs} values and was given {} (an embedding gives one vector per feature present: give the number of fields the model was trained with)",
-                        self.name,
-                        v.len()
-                    ));
-                }
-                // Accumulated in float32, input by input, as the reference sgemm does.
-                let mut out = vec![0.0f32; b.len()];
-                for (i, &xi) in v.iter().enumerate() {
-                    for (o, acc) in out.iter_mut().enumerate() {
-                        *acc += w[o * inputs + i] * xi;
-                    }
-                }
-                for (acc, b) in out.iter_mut().zip(b) {
-                    *acc += b;
-                }
-                act.apply(&mut out);
-                Output::Vector(out)
+                let mut out = self.fc(&[&v])?;
+                Output::Vector(out.pop().unwrap_or_default())
             }
             Op::SumPooling { inputs } => {
                 let mut sum: Option<Vec<f32>> = None;

@@ -114,8 +114,74 @@ impl AngelModel {
         &self.layers
     }
 
-    /// One instance through the graph.
-    pub fn predict(&self, x: &Instance) -> Result<Prediction, String> {
+    /// A batch through the graph layer by layer, the FC layers as matrix products over every
+    /// instance still standing; each instance's prediction (its `pred`), or why it failed.
+    pub fn predict_batch(&self, xs: &[Instance]) -> Vec<Result<f64, String>> {
+        let mut outs: Vec<Result<Vec<Output>, String>> = xs
+            .iter()
+            .map(|x| {
+                self.check(x)
+                    .map(|()| Vec::with_capacity(self.layers.len()))
+            })
+            .collect();
+        for layer in &self.layers {
+            if let Some(input) = layer.fc_input() {
+                let live: Vec<usize> = (0..xs.len()).filter(|b| outs[*b].is_ok()).collect();
+                let flat: Vec<Vec<f32>> = live
+                    .iter()
+                    .map(|b| match &outs[*b] {
+                        Ok(o) => o[input].flat(),
+                        Err(_) => Vec::new(),
+                    })
+                    .collect();
+                let refs: Vec<&[f32]> = flat.iter().map(Vec::as_slice).collect();
+                match layer.fc(&refs) {
+                    Ok(results) => {
+                        for (b, v) in live.into_iter().zip(results) {
+                            if let Ok(o) = &mut outs[b] {
+                                o.push(Output::Vector(v));
+                            }
+                        }
+                    }
+                    // A width mismatch is an instance's own: evaluate them one by one.
+                    Err(_) => {
+                        for b in live {
+                            let out = outs[b]
+                                .as_ref()
+                                .map_err(Clone::clone)
+                                .and_then(|o| layer.eval(&xs[b], o));
+                            match (out, &mut outs[b]) {
+                                (Ok(v), Ok(o)) => o.push(v),
+                                (Err(e), slot) => *slot = Err(e),
+                                _ => {}
+                            }
+                        }
+                    }
+                }
+                continue;
+            }
+            for (x, slot) in xs.iter().zip(outs.iter_mut()) {
+                let Ok(o) = slot else { continue };
+                match layer.eval(x, o) {
+                    Ok(v) => o.push(v),
+                    Err(e) => *slot = Err(e),
+                }
+            }
+        }
+        outs.into_iter()
+            .map(|o| {
+                let o = o?;
+                o[self.output]
+                    .flat()
+                    .first()
+                    .map(|p| f64::from(*p))
+                    .ok_or_else(|| "the graph's output is empty".to_string())
+            })
+            .collect()
+    }
+
+    /// An instance's shape against the model's features.
+    fn check(&self, x: &Instance) -> Result<(), String> {
         match x {
             Instance::Dense(v) if v.len() != self.dim => {
                 return Err(format!(
@@ -134,6 +200,12 @@ impl AngelModel {
             }
             Instance::Dense(_) => {}
         }
+        Ok(())
+    }
+
+    /// One instance through the graph, with every layer's output.
+    pub fn predict(&self, x: &Instance) -> Result<Prediction, String> {
+        self.check(x)?;
         let mut outs: Vec<Output> = Vec::with_capacity(self.layers.len());
         for layer in &self.layers {
             let out = layer.eval(x, &outs)?;

@@ -54,7 +54,9 @@ impl AngelPredictor {
         Ok(AngelPredictor { model, signature })
     }
 
-    fn one(&self, row: &[Value]) -> Result<Vec<Value>, RecordError> {
+    /// A record as an instance: its missing features left out (sparse), or all of them
+    /// (dense).
+    fn instance(&self, row: &[Value]) -> Result<Instance, RecordError> {
         let mut pairs = Vec::with_capacity(row.len());
         for (i, v) in row.iter().enumerate() {
             let x = match v {
@@ -69,18 +71,21 @@ impl AngelPredictor {
             };
             pairs.push((i, x));
         }
-        let x = if pairs.len() == self.model.dim {
+        Ok(if pairs.len() == self.model.dim {
             Instance::Dense(pairs.into_iter().map(|(_, x)| x).collect())
         } else {
             Instance::Sparse(pairs)
-        };
-        let p = self.model.predict(&x).map_err(RecordError)?;
-        Ok(vec![
-            Value::Number(p.pred),
-            Value::Number(p.proba),
-            Value::Number(p.label),
-        ])
+        })
     }
+}
+
+/// The answer for a prediction: `pred`, its sigmoid and the label Angel gives it.
+fn answer(pred: f64) -> Vec<Value> {
+    vec![
+        Value::Number(pred),
+        Value::Number(1.0 / (1.0 + (-pred).exp())),
+        Value::Number(if pred > 0.0 { 1.0 } else { -1.0 }),
+    ]
 }
 
 impl Predictor for AngelPredictor {
@@ -88,7 +93,28 @@ impl Predictor for AngelPredictor {
         &self.signature
     }
 
+    /// The batch as matrices ([`AngelModel::predict_batch`]); a record that cannot become an
+    /// instance fails alone.
     fn predict(&self, inputs: &[Vec<Value>]) -> Vec<Result<Vec<Value>, RecordError>> {
-        inputs.iter().map(|row| self.one(row)).collect()
+        let instances: Vec<Result<Instance, RecordError>> =
+            inputs.iter().map(|row| self.instance(row)).collect();
+        let good: Vec<Instance> = instances
+            .iter()
+            .filter_map(|i| i.as_ref().ok().cloned())
+            .collect();
+        let mut preds = self.model.predict_batch(&good).into_iter();
+        instances
+            .into_iter()
+            .map(|i| {
+                i?;
+                match preds.next() {
+                    Some(Ok(pred)) => Ok(answer(pred)),
+                    Some(Err(e)) => Err(RecordError(e)),
+                    None => Err(RecordError(
+                        "internal error: a prediction went missing".into(),
+                    )),
+                }
+            })
+            .collect()
     }
 }

@@ -128,3 +128,36 @@ fn bad_instances_and_graphs_say_what_is_wrong() {
     let e = AngelModel::load(dir.path()).unwrap_err();
     assert!(e.contains("dropoutlayer layer"), "{e}");
 }
+
+/// The batch path (FC layers as matrix products) answers bit for bit what one instance at a
+/// time does, for every case of every model in one batch, with a failing instance in the
+/// middle failing alone.
+#[test]
+fn a_batch_answers_what_each_instance_does() {
+    for (model, cases) in [
+        ("lr/lr-model", "lr/expected.json"),
+        ("deepFM/deepFM-model", "deepFM/expected.json"),
+        (
+            "deepFM-spark-serving/deepFM-model",
+            "deepFM-spark-serving/expected.json",
+        ),
+    ] {
+        let model = AngelModel::load(&fixture(model)).unwrap();
+        let text = std::fs::read_to_string(fixture(cases)).unwrap();
+        let expected: Value = serde_json::from_str(&text).unwrap();
+        let mut xs: Vec<Instance> = expected["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| instance(&c["request"]["instances"][0]))
+            .collect();
+        xs.insert(1, Instance::sparse([(3, 1.0), (4, 1.0), (5, 1.0)]));
+        let batch = model.predict_batch(&xs);
+        for (x, got) in xs.iter().zip(&batch) {
+            match model.predict(x) {
+                Ok(one) => assert_eq!(got.as_ref().unwrap().to_bits(), one.pred.to_bits()),
+                Err(e) => assert_eq!(got.as_ref().unwrap_err(), &e),
+            }
+        }
+    }
+}
