@@ -13,7 +13,9 @@ use serde_json::{Map, Value as Json};
 use super::ScoreError;
 use super::records::to_json;
 use super::run::ServiceCall;
-use crate::runtime::{DType, FieldSpec, RecordError, Value};
+use crate::runtime::{
+    DType, FieldSpec, OutputRole, OutputSpec, Predictor, RecordError, Signature, Value,
+};
 
 /// A value as JSON of the input's type: a CSV cell is read as text, and a client sends
 /// numbers as numbers (text that is not a number goes as text, for the service to refuse).
@@ -43,9 +45,63 @@ pub struct ServiceScorer {
     client: reqwest::Client,
     inputs: Vec<(String, DType)>,
     outputs: Vec<String>,
+    positional: bool,
+}
+
+/// What a job sends an upstream service: the file's columns, in order, as each record's
+/// values (what a scikit-learn or TensorFlow model behind TF Serving or KServe takes), and the
+/// answer's prediction as one `prediction` column. It stands in for the model's signature;
+/// the service does the scoring.
+pub struct UpstreamShape {
+    signature: Signature,
+}
+
+impl UpstreamShape {
+    pub fn new(header: &[(String, super::chain::Ty)]) -> UpstreamShape {
+        let field = |name: &str| FieldSpec {
+            name: name.to_string(),
+            dtype: DType::Double,
+            shape: Vec::new(),
+            categories: None,
+        };
+        UpstreamShape {
+            signature: Signature {
+                inputs: header.iter().map(|(name, _)| field(name)).collect(),
+                outputs: vec![OutputSpec {
+                    field: field("prediction"),
+                    role: OutputRole::PredictedValue,
+                }],
+                feature_order: None,
+            },
+        }
+    }
+}
+
+impl Predictor for UpstreamShape {
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn predict(&self, inputs: &[Vec<Value>]) -> Vec<Result<Vec<Value>, RecordError>> {
+        inputs
+            .iter()
+            .map(|_| {
+                Err(RecordError(
+                    "an upstream model is scored by its service".into(),
+                ))
+            })
+            .collect()
+    }
 }
 
 impl ServiceScorer {
+    /// Sends each record as a list of its values in column order (for an upstream service),
+    /// instead of an object of the model's named inputs.
+    pub fn positional(mut self, on: bool) -> ServiceScorer {
+        self.positional = on;
+        self
+    }
+
     pub fn new(
         call: ServiceCall,
         rt: tokio::runtime::Handle,
@@ -62,6 +118,7 @@ impl ServiceScorer {
             client,
             inputs: inputs.iter().map(|f| (f.name.clone(), f.dtype)).collect(),
             outputs: outputs.to_vec(),
+            positional: false,
         })
     }
 
@@ -107,6 +164,15 @@ impl ServiceScorer {
         let instances: Vec<Json> = rows
             .iter()
             .map(|r| {
+                if self.positional {
+                    return Json::Array(
+                        self.inputs
+                            .iter()
+                            .zip(r)
+                            .map(|((_, dtype), v)| typed(v, *dtype))
+                            .collect(),
+                    );
+                }
                 let o: Map<String, Json> = self
                     .inputs
                     .iter()

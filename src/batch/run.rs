@@ -174,8 +174,15 @@ impl<'a> Running<'a> {
         self.stages[fetch].fraction = Some(1.0);
         let format = Format::of(&files[0].label);
 
-        let model: SharedPredictor = crate::runtime::load(a.model_kind, &a.model_path)
-            .map_err(|e| ScoreError::Model(format!("{}: {e}", a.spec.target)))?;
+        let upstream = a.model_kind == crate::domain::ModelKind::Upstream;
+        let model: SharedPredictor = match (upstream, &a.service) {
+            // A remote model takes the file's columns, in order, and answers one prediction.
+            (true, Some(_)) => Arc::new(super::remote::UpstreamShape::new(&input::sample(
+                &files[0], format,
+            )?)),
+            _ => crate::runtime::load(a.model_kind, &a.model_path)
+                .map_err(|e| ScoreError::Model(format!("{}: {e}", a.spec.target)))?,
+        };
         let inputs = model.signature().inputs.clone();
         let outputs: Vec<String> = model
             .signature()
@@ -229,7 +236,10 @@ impl<'a> Running<'a> {
         let service = a
             .service
             .as_ref()
-            .map(|call| ServiceScorer::new(call.clone(), rt.handle().clone(), &inputs, &outputs))
+            .map(|call| {
+                ServiceScorer::new(call.clone(), rt.handle().clone(), &inputs, &outputs)
+                    .map(|s| s.positional(upstream))
+            })
             .transpose()?;
 
         let main = self.stage("read, preprocess and score".into());

@@ -187,6 +187,19 @@ impl Core {
             ));
         }
         let model = self.job_model(&spec.target)?;
+        if model.kind == crate::domain::ModelKind::Upstream {
+            // Its remote server decides what it takes: the file's columns go as they are.
+            return match spec.target {
+                Target::Service { .. } => Ok(first.map(utc)),
+                Target::Model { .. } => Err(invalid(
+                    "target",
+                    format!(
+                        "{} runs on its own server, so a job scores it through a service: deploy it and use --service",
+                        model.label
+                    ),
+                )),
+            };
+        }
         let steps = spec.steps.clone();
         let input = spec.input.clone();
         tokio::task::spawn_blocking(move || check_chain(&model, &steps, &input))

@@ -69,12 +69,14 @@ async fn exchange(
     body: Bytes,
     timeout_ms: u64,
 ) -> Answer {
-    let content_type = headers.get(header::CONTENT_TYPE);
+    // The body is JSON whatever the caller labelled it (curl's -d says form data, which a
+    // Python server then refuses to parse); only binary tensors keep the caller's type.
     let header_len = headers.get(HEADER_LEN);
+    let content_type = header_len.and(headers.get(header::CONTENT_TYPE));
     match protocol {
         Protocol::Tf(verb) if !u.speaks_v2() => {
             let url = u.tf_url(verb_name(verb));
-            passed(u, u.post(&url, body, content_type, None, timeout_ms).await)
+            passed(u, u.post(&url, body, None, None, timeout_ms).await)
         }
         Protocol::Infer { .. } if u.speaks_v2() => {
             let url = u.infer_url();

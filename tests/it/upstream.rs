@@ -252,6 +252,59 @@ async fn mlserver_v2_upstream_passes_through_and_v1_callers_are_translated() {
 
     let view = server.get("services/flowers").await;
     assert_eq!(view["upstreams"][0]["health"], "up", "{view}");
+
+    // A batch job scores through the upstream service: the file's columns, in order, are each
+    // record's values; the prediction is one column.
+    let input = dir.scratch.join("flowers.csv");
+    std::fs::write(
+        &input,
+        "sl,sw,pl,pw\n6.8,2.8,4.8,1.4\n5.1,3.5,1.4,0.2\n7.7,3.0,6.1,2.3\n",
+    )
+    .unwrap();
+    let output = dir.scratch.join("scored.csv");
+    let (input, output) = (input.to_str().unwrap(), output.to_str().unwrap());
+    dir.ok(&[
+        "jobs",
+        "create",
+        "score-flowers",
+        "--service",
+        "flowers",
+        "--input",
+        input,
+        "--output",
+        output,
+    ])
+    .await;
+    // A once-job with no start time runs as it is created.
+    let mut run = Value::Null;
+    for _ in 0..300 {
+        run = dir.json(&["jobs", "runs", "score-flowers", "--json"]).await[0].clone();
+        if matches!(run["state"].as_str(), Some("completed" | "failed")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (run["state"].as_str(), run["rows_scored"].as_u64()),
+        (Some("completed"), Some(3)),
+        "{run}"
+    );
+    let scored = std::fs::read_to_string(output).unwrap();
+    let column: Vec<&str> = scored
+        .lines()
+        .skip(1)
+        .map(|l| l.rsplit(',').next().unwrap())
+        .collect();
+    assert_eq!(scored.lines().next().unwrap(), "prediction", "{scored}");
+    assert_eq!(column, ["[1]", "[0]", "[2]"], "{scored}");
+    // A job cannot score the upstream model itself: it has no runtime here.
+    let out = dir
+        .run(&[
+            "jobs", "create", "direct", "--model", "flowers", "--input", input, "--output", output,
+        ])
+        .await;
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("--service"), "{}", stderr(&out));
 }
 
 /// What our own upstream saw of each request: the path, the HTTP version and the headers.

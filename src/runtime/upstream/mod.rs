@@ -9,6 +9,7 @@
 //! [`secrets`], looked up on each request so a rotated token applies at once; the caller's own
 //! `Authorization` (its modeldeck access key) never leaves this process.
 
+mod h1;
 pub mod health;
 pub mod secrets;
 pub mod translate;
@@ -37,7 +38,11 @@ pub struct Upstream {
     pub spec: UpstreamSpec,
     /// The URL without its trailing slash.
     base: String,
+    /// Its scheme and authority, which `base` starts with.
+    origin: String,
     client: reqwest::Client,
+    /// The in-task HTTP/1.1 pool for a plain `http://` upstream ([`h1`]); reqwest otherwise.
+    h1: Option<h1::Pool>,
     /// At most `pool_size` requests on their way to the server at once.
     slots: Arc<Semaphore>,
     secrets: Arc<Secrets>,
@@ -100,9 +105,21 @@ impl Upstream {
             )),
             None => None,
         };
+        let url = reqwest::Url::parse(&spec.url).map_err(|e| format!("url {:?}: {e}", spec.url))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| format!("url {:?} has no host", spec.url))?;
+        let port = url
+            .port_or_known_default()
+            .ok_or_else(|| format!("url {:?} has no port", spec.url))?;
+        let authority = format!("{host}:{port}");
+        let origin = format!("{}://{authority}", url.scheme());
+        let h1 = (url.scheme() == "http" && !spec.http2).then(|| h1::Pool::new(authority, pool));
         Ok(Arc::new(Upstream {
-            base: spec.url.trim_end_matches('/').to_string(),
+            base: format!("{origin}{}", url.path().trim_end_matches('/')),
+            origin,
             client,
+            h1,
             slots: Arc::new(Semaphore::new(pool)),
             secrets,
             auth,
@@ -186,6 +203,52 @@ impl Upstream {
             .spec
             .timeout_ms
             .map_or(timeout_ms, |t| t.min(timeout_ms));
+        if let Some(pool) = &self.h1 {
+            let path = url.strip_prefix(self.origin.as_str()).unwrap_or(url);
+            let mut request = http::Request::post(path)
+                .header(http::header::HOST, pool.authority.as_str())
+                .header(
+                    http::header::CONTENT_TYPE,
+                    content_type
+                        .cloned()
+                        .unwrap_or(HeaderValue::from_static("application/json")),
+                );
+            if let Some(len) = header_len {
+                request = request.header(HEADER_LEN, len.clone());
+            }
+            if let Some((header, name)) = &self.auth {
+                let value = self
+                    .secrets
+                    .get(name)
+                    .ok_or_else(|| Failure::Secret(name.clone()))?;
+                request = request.header(header.clone(), value);
+            }
+            let request = request
+                .body(http_body_util::Full::new(body))
+                .map_err(|e| Failure::Bad(format!("cannot form the request: {e}")))?;
+            let exchange = async {
+                let _slot = self
+                    .slots
+                    .acquire()
+                    .await
+                    .map_err(|_| Failure::Bad("the connection pool is closed".into()))?;
+                let (parts, body) = pool.send(request).await.inspect_err(|f| {
+                    if let Failure::Unreachable(why) = f {
+                        self.health.down(why);
+                    }
+                })?;
+                self.health.up();
+                Ok(Reply {
+                    status: parts.status,
+                    content_type: parts.headers.get(http::header::CONTENT_TYPE).cloned(),
+                    header_len: parts.headers.get(HEADER_LEN).cloned(),
+                    body,
+                })
+            };
+            return tokio::time::timeout(Duration::from_millis(timeout_ms), exchange)
+                .await
+                .map_err(|_| Failure::Timeout(timeout_ms))?;
+        }
         let mut request = self.client.post(url).body(body).header(
             http::header::CONTENT_TYPE,
             content_type

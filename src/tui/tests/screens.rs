@@ -219,3 +219,38 @@ fn ascii_draws_no_unicode_anywhere() {
     assert!(text.is_ascii(), "non-ASCII on an --ascii screen: {text}");
     assert!(text.contains("********5671"), "the key is masked in ASCII");
 }
+
+/// An upstream version is shown with its server and health: the list says the service's
+/// upstream is down, and the detail names the server, the reason, and whose inputs they are.
+#[test]
+fn an_upstream_service_shows_its_server_and_health() {
+    let mut remote = service("remote", "remote", 1);
+    remote.service.runtime = "upstream/0.1.0".into();
+    remote.service.deployments[0].kind = crate::domain::ModelKind::Upstream;
+    remote.serving.state = "upstream down".into();
+    remote.serving.upstreams = vec![crate::control::contract::UpstreamState {
+        version: 1,
+        target: "upstream http://10.0.0.7:8080 (model iris)".into(),
+        health: "down".into(),
+        reason: Some("cannot connect: Connection refused".into()),
+    }];
+    let mut s = snapshot("attached 127.0.0.1:8502", vec![], vec![remote], "dev");
+    press(&mut s, &["2"]);
+    let list = screen_text(&s, (80, 24), &theme::UTF8);
+    assert!(list.contains("upstream down"), "{list}");
+    press(&mut s, &["enter"]);
+    update(
+        &mut s,
+        &Keymap::defaults(),
+        Msg::Signature("remote".into(), Ok(None)),
+        t0(),
+    );
+    let detail = screen_text(&s, (80, 24), &theme::UTF8);
+    for want in [
+        "upstream/0.1.0",
+        "v1        upstream http://10.0.0.7:8080 (model iris) down: cannot",
+        "(the upstream server's own)",
+    ] {
+        assert!(detail.contains(want), "{want:?} in {detail}");
+    }
+}
