@@ -140,8 +140,12 @@ pub async fn dispatch(
                 crate::say!("host     {}", s.host);
                 crate::say!("key      {}", s.key);
                 crate::say!("gateway  {gateway}");
-                let body = serving.example_body();
-                crate::say!("\n{}", curl(&gateway, &s, &s.key, &body));
+                if serving.signature.is_none() && d.kind == crate::domain::ModelKind::Upstream {
+                    crate::say!("inputs   the upstream server's own: send what it takes");
+                } else {
+                    let body = serving.example_body();
+                    crate::say!("\n{}", curl(&gateway, &s, &s.key, &body));
+                }
             }
         }
         ServicesCommand::List { json } => {
@@ -214,6 +218,12 @@ pub async fn dispatch(
                     let outputs: Vec<&str> = sig.outputs.iter().map(|o| o.name.as_str()).collect();
                     crate::say!("inputs   {}", inputs.join(", "));
                     crate::say!("outputs  {}", outputs.join(", "));
+                }
+                for u in &serving.upstreams {
+                    match &u.reason {
+                        Some(why) => crate::say!("v{:<7} {} {}: {why}", u.version, u.target, u.health),
+                        None => crate::say!("v{:<7} {} {}", u.version, u.target, u.health),
+                    }
                 }
                 crate::say!("\n{}", curl(&gateway, &s, &key, &serving.example_body()));
                 if !show_key {
