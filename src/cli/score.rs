@@ -36,13 +36,23 @@ fn score_threads(text: &str) -> Result<std::num::NonZeroUsize, String> {
 const SOME_RECORDS_FAILED: u8 = 3;
 
 pub fn score(args: ScoreArgs) -> ExitCode {
-    // A folder is an Angel model (graph.json and its matrices); a file is PMML.
-    let kind = if args.model.is_dir() {
-        crate::domain::ModelKind::Angel
+    // A folder is an Angel model (graph.json and its matrices, or a base path holding its
+    // numbered versions, found as `models import` finds them); a file is PMML, unless it is an
+    // upstream file, which has no model here to score with.
+    let (kind, path) = if args.model.is_dir() {
+        match crate::registry::formats::angel::check(&args.model) {
+            Ok((version, _)) => (crate::domain::ModelKind::Angel, version),
+            Err(e) => {
+                let what = format!("{}: not an Angel model folder: {e}", args.model.display());
+                return fail(false, "invalid_model", &what);
+            }
+        }
+    } else if crate::registry::formats::upstream::check(&args.model).is_ok() {
+        (crate::domain::ModelKind::Upstream, args.model.clone())
     } else {
-        crate::domain::ModelKind::Pmml
+        (crate::domain::ModelKind::Pmml, args.model.clone())
     };
-    let model = match crate::runtime::load(kind, &args.model) {
+    let model = match crate::runtime::load(kind, &path) {
         Ok(m) => m,
         Err(e) => {
             return fail(

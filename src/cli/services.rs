@@ -221,7 +221,9 @@ pub async fn dispatch(
                 }
                 for u in &serving.upstreams {
                     match &u.reason {
-                        Some(why) => crate::say!("v{:<7} {} {}: {why}", u.version, u.target, u.health),
+                        Some(why) => {
+                            crate::say!("v{:<7} {} {}: {why}", u.version, u.target, u.health)
+                        }
                         None => crate::say!("v{:<7} {} {}", u.version, u.target, u.health),
                     }
                 }

@@ -4,7 +4,7 @@
 
 use super::{ControlError, Core};
 use crate::control::contract::SecretInfo;
-use crate::domain::{secret_name, secret_value};
+use crate::domain::{ModelKind, secret_name, secret_value};
 
 impl Core {
     /// Sets a secret; says whether it replaced one. The value is checked as a header value
@@ -32,8 +32,30 @@ impl Core {
             .collect())
     }
 
+    /// Removes a secret no live service sends: removing one that is in use would turn its
+    /// service's answers into 503s, so that is refused, naming the service.
     pub async fn remove_secret(&self, actor: &str, name: &str) -> Result<(), ControlError> {
         secret_name(name).map_err(|e| ControlError::invalid("invalid_name", e))?;
+        let root = self.data_dir().root();
+        for s in self.store.services()? {
+            for d in s
+                .deployments
+                .iter()
+                .filter(|d| d.kind == ModelKind::Upstream)
+            {
+                let sends = crate::registry::formats::upstream::check(&root.join(&d.artifact))
+                    .is_ok_and(|spec| spec.auth_secret.as_deref() == Some(name));
+                if sends {
+                    return Err(ControlError::invalid(
+                        "secret_in_use",
+                        format!(
+                            "service {} sends secret {name:?} to its upstream (version {} of {}): take that version out of the service first; to change the value, set the secret again",
+                            s.name, d.version, d.model
+                        ),
+                    ));
+                }
+            }
+        }
         if self.store.remove_secret(actor, name).await? {
             Ok(())
         } else {

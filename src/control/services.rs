@@ -171,7 +171,7 @@ impl Core {
         tokio::task::spawn_blocking(move || {
             runtime::load(kind, &path)
                 .ok()
-                .map(|p| p.signature().describe())
+                .map(|p| runtime::describe(p.as_ref()))
         })
         .await
         .ok()

@@ -171,7 +171,10 @@ impl Session {
         match self {
             Session::Local(core) => {
                 let (s, model) = core.deploy_compiled(actor, req).await?;
-                Ok((s, unserved(model.map(|m| m.signature().describe()))))
+                Ok((
+                    s,
+                    unserved(model.map(|m| crate::runtime::describe(m.as_ref()))),
+                ))
             }
             Session::Remote(c) => Ok(c.deploy(&DeployCall::from(&req)).await?.into_parts()),
         }

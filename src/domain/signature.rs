@@ -28,12 +28,19 @@ pub struct OutputField {
 pub struct ModelSignature {
     pub inputs: Vec<InputField>,
     pub outputs: Vec<OutputField>,
+    /// An instance the model answers, when one value per input would not be one (an Angel
+    /// DeepFM takes exactly its fields' features).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub example: Option<serde_json::Value>,
 }
 
 impl ModelSignature {
     /// A TF Serving `:predict` body with one instance the model accepts: a categorical input
     /// gets its first declared value, a number 1, text "a", a flag true.
     pub fn example_body(&self) -> String {
+        if let Some(instance) = &self.example {
+            return serde_json::json!({ "instances": [instance] }).to_string();
+        }
         let mut instance = serde_json::Map::new();
         for input in &self.inputs {
             let value = match (&input.categories, input.dtype.as_str()) {
@@ -104,6 +111,7 @@ mod tests {
                 },
             ],
             outputs: vec![],
+            example: None,
         };
         assert_eq!(
             sig.example_body(),

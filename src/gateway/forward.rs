@@ -12,6 +12,7 @@ use super::handler::{Admitted, Answer, Protocol, Raw};
 use super::meter::{Record, Stopwatch};
 use super::path::Verb;
 use super::routing::VersionCell;
+use crate::registry::formats::upstream::Protocol as Protocol_;
 use crate::runtime::upstream::{Failure, HEADER_LEN, Reply, Upstream, translate};
 
 /// Bodies up to this size are translated on the worker that read them.
@@ -74,6 +75,23 @@ async fn exchange(
     let header_len = headers.get(HEADER_LEN);
     let content_type = header_len.and(headers.get(header::CONTENT_TYPE));
     match protocol {
+        Protocol::Tf(verb @ (Verb::Classify | Verb::Regress))
+            if u.spec.protocol != Protocol_::Tfserving =>
+        {
+            Answer::error(
+                StatusCode::BAD_REQUEST,
+                &format!(
+                    "{} speaks {}, which has no :{}; call :predict",
+                    u.name(),
+                    if u.speaks_v2() {
+                        "the Open Inference Protocol"
+                    } else {
+                        "KServe V1"
+                    },
+                    verb_name(verb)
+                ),
+            )
+        }
         Protocol::Tf(verb) if !u.speaks_v2() => {
             let url = u.tf_url(verb_name(verb));
             passed(u, u.post(&url, body, None, None, timeout_ms).await)

@@ -208,7 +208,7 @@ impl Gateway {
                 let versions: Vec<u32> = route.versions.iter().map(|(c, _)| c.version).collect();
                 match ready(&cell)? {
                     Serving::Native(p) => {
-                        Answer::ok(v2::metadata(&model, &versions, p.signature()))
+                        Answer::ok(v2::metadata(&model, &versions, p.signature(), p.platform()))
                     }
                     Serving::Upstream(u) => super::forward::no_metadata(&u, &cell),
                 }

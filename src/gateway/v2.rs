@@ -36,7 +36,7 @@ fn datatype(d: DType) -> &'static str {
     }
 }
 
-pub fn metadata(model: &str, versions: &[u32], sig: &Signature) -> String {
+pub fn metadata(model: &str, versions: &[u32], sig: &Signature, platform: &str) -> String {
     let tensors = |out: &mut String, fields: &mut dyn Iterator<Item = &FieldSpec>| {
         out.push('[');
         for (i, f) in fields.enumerate() {
@@ -57,7 +57,9 @@ pub fn metadata(model: &str, versions: &[u32], sig: &Signature) -> String {
     out.push_str(",\"versions\":[");
     let list: Vec<String> = versions.iter().map(|v| format!("\"{v}\"")).collect();
     out.push_str(&list.join(","));
-    out.push_str("],\"platform\":\"pmml\",\"inputs\":");
+    out.push_str("],\"platform\":");
+    write_str(&mut out, platform);
+    out.push_str(",\"inputs\":");
     tensors(&mut out, &mut sig.inputs.iter());
     out.push_str(",\"outputs\":");
     tensors(&mut out, &mut sig.outputs.iter().map(|o| &o.field));

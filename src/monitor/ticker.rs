@@ -180,6 +180,9 @@ pub struct Ticker {
     /// Likewise for services' refusal counters.
     retiring_meters: Vec<(String, Arc<ServiceMeter>, u64)>,
     judges: HashMap<String, Judge>,
+    /// Each upstream version's health as last seen: a change is an audit event, which also
+    /// wakes the console.
+    upstreams: HashMap<(String, String, u32), bool>,
     cpu: CpuMeter,
     last: i64,
     compacted: i64,
@@ -196,6 +199,7 @@ impl Ticker {
             retiring: Vec::new(),
             retiring_meters: Vec::new(),
             judges: HashMap::new(),
+            upstreams: HashMap::new(),
             cpu: CpuMeter::default(),
             last: 0,
             compacted: 0,
@@ -246,6 +250,7 @@ impl Ticker {
         let mut seen = HashSet::new();
         let mut series: Vec<(String, ServiceUpdate)> = Vec::new();
         let mut changes = Vec::new();
+        let mut health = Vec::new();
         for route in table.routes() {
             let mut traffic: Option<(Counts, Counts)> = None;
             let mut in_flight = 0;
@@ -262,6 +267,24 @@ impl Ticker {
                     // last requests still count.
                     let old = std::mem::replace(watched, Watched::new(cell));
                     self.retiring.push(old);
+                }
+                if let crate::gateway::routing::State::Ready(crate::runtime::Serving::Upstream(u)) =
+                    cell.state()
+                {
+                    let up = match u.health.seen() {
+                        crate::runtime::upstream::Seen::Up => Some((true, String::new())),
+                        crate::runtime::upstream::Seen::Down(why) => Some((false, why)),
+                        crate::runtime::upstream::Seen::Checking => None,
+                    };
+                    if let Some((up, why)) = up {
+                        let before = self
+                            .upstreams
+                            .insert((route.name.clone(), cell.model.clone(), cell.version), up);
+                        // A first sighting is news only when it is down.
+                        if before.map_or(!up, |b| b != up) {
+                            health.push((route.name.clone(), cell.version, u.name(), up, why));
+                        }
+                    }
                 }
                 let flying = cell.meter.in_flight();
                 in_flight += flying;
@@ -323,6 +346,15 @@ impl Ticker {
         let finished = self.apply(t, deltas, series, cpu, rss).map(rollups);
         for change in changes {
             self.announce_change(change);
+        }
+        self.upstreams.retain(|k, _| seen.contains(k));
+        for (service, version, upstream, up, why) in health {
+            let kind = if up { "upstream.up" } else { "upstream.down" };
+            let mut detail = serde_json::json!({ "version": version, "upstream": upstream });
+            if !up {
+                detail["reason"] = serde_json::Value::String(why);
+            }
+            self.note(kind, service, detail);
         }
         if t - self.compacted >= COMPACT_EVERY {
             self.compacted = t;
@@ -523,6 +555,11 @@ impl Ticker {
             "threshold.crossed"
         };
         let detail = serde_json::json!({ "from": from, "to": to, "reasons": reasons });
+        self.note(kind, service, detail);
+    }
+
+    /// Records a monitor event and announces it.
+    fn note(&self, kind: &'static str, service: String, detail: serde_json::Value) {
         let store = self.monitor.store.clone();
         let (tx, rx) = std::sync::mpsc::channel();
         self.runtime.spawn(async move {

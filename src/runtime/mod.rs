@@ -196,6 +196,24 @@ pub trait Predictor: Send + Sync {
     fn inline_rows(&self) -> usize {
         0
     }
+
+    /// The engine's name in Open Inference Protocol metadata.
+    fn platform(&self) -> &'static str {
+        "pmml"
+    }
+
+    /// One instance of a `:predict` body this model answers, when the generic one (every
+    /// input set to one value) would not (the console's and CLI's example request).
+    fn example(&self) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// What a model takes and gives, as the API shows it, with its example instance.
+pub fn describe(p: &dyn Predictor) -> crate::domain::ModelSignature {
+    let mut sig = p.signature().describe();
+    sig.example = p.example();
+    sig
 }
 
 impl DType {
@@ -238,6 +256,7 @@ impl Signature {
                     },
                 })
                 .collect(),
+            example: None,
         }
     }
 }

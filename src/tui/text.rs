@@ -379,6 +379,16 @@ pub fn for_console(message: &str) -> String {
     out
 }
 
+/// The Services detail of a service served only by upstreams.
+pub const UPSTREAM_REQUESTS: &str = "Requests reach the upstream server as sent (or translated between V1 and V2): write what its model takes.";
+
+/// `y` on a service served only by upstreams.
+pub fn no_upstream_example(service: &str) -> String {
+    format!(
+        "{service} is served by an upstream server, which decides what it takes: there is no example request to copy"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

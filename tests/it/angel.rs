@@ -82,7 +82,10 @@ async fn deepfm_answers_sparse_requests_as_angel_does() {
     let url = format!("{}/v1/models/fm:predict", server.gateway);
     let (status, answer, _) = post(&url, None, Some(&key), body).await;
     assert_eq!(status, 400, "{answer}");
-    assert!(answer.to_string().contains("takes 104 values"), "{answer}");
+    assert!(
+        answer.to_string().contains("takes exactly 13 features"),
+        "{answer}"
+    );
     let out_of_range = r#"{"instances":[{"sparseIndices":[148],"sparseValues":[1]}]}"#;
     let (status, answer, _) = post(&url, None, Some(&key), out_of_range).await;
     assert_eq!(status, 400, "{answer}");

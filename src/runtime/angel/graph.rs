@@ -322,6 +322,23 @@ pub fn compile(dir: &Path) -> Result<(usize, Vec<Layer>, usize), String> {
     Ok((dim, layers, output))
 }
 
+/// How many features an instance must have present, and the first features that have an
+/// embedding, when the graph feeds an embedding into an FC layer (a DeepFM): its width is
+/// fields × factors, so it takes exactly that many features per instance.
+pub fn fields(layers: &[Layer]) -> Option<(usize, Vec<usize>)> {
+    layers.iter().find_map(|l| {
+        let Op::Fc { input, inputs, .. } = &l.op else {
+            return None;
+        };
+        let Op::Embedding { v } = &layers.get(*input)?.op else {
+            return None;
+        };
+        let factors = v.values().next()?.len().max(1);
+        let fields = inputs / factors;
+        Some((fields, v.keys().take(fields).copied().collect()))
+    })
+}
+
 impl Layer {
     /// The FC layer's input layer, for a caller that evaluates a batch through it.
     pub fn fc_input(&self) -> Option<usize> {

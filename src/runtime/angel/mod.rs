@@ -70,6 +70,9 @@ pub struct AngelModel {
     layers: Vec<Layer>,
     /// The loss layer's input.
     output: usize,
+    /// For a graph that feeds an embedding into an FC layer (a DeepFM), the features an
+    /// instance must have present: one per field.
+    fields: Option<usize>,
 }
 
 /// The version folder under `dir`: `dir` itself when it holds `graph.json`, else its child
@@ -103,10 +106,12 @@ impl AngelModel {
     pub fn load(dir: &Path) -> Result<AngelModel, String> {
         let vdir = version_dir(dir)?;
         let (dim, layers, output) = graph::compile(&vdir)?;
+        let fields = graph::fields(&layers).map(|(f, _)| f);
         Ok(AngelModel {
             dim,
             layers,
             output,
+            fields,
         })
     }
 
@@ -200,7 +205,21 @@ impl AngelModel {
             }
             Instance::Dense(_) => {}
         }
-        Ok(())
+        let present = match x {
+            Instance::Dense(v) => v.len(),
+            Instance::Sparse(p) => p.len(),
+        };
+        match self.fields {
+            Some(fields) if present != fields => Err(format!(
+                "this model takes exactly {fields} features per instance, one per field, and this one has {present}{}: send the {fields} present features as sparseIndices and sparseValues",
+                if matches!(x, Instance::Dense(_)) {
+                    " (a dense instance gives every feature, zeros included, as Angel Serving reads it)"
+                } else {
+                    ""
+                }
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// One instance through the graph, with every layer's output.

@@ -93,6 +93,18 @@ impl Predictor for AngelPredictor {
         &self.signature
     }
 
+    fn platform(&self) -> &'static str {
+        "angel"
+    }
+
+    /// For a DeepFM, a sparse instance with exactly its fields' worth of features (one value per
+    /// feature would be every feature, which it refuses, as Angel Serving does).
+    fn example(&self) -> Option<serde_json::Value> {
+        let (_, indices) = super::graph::fields(self.model.layers())?;
+        let values = vec![1.0; indices.len()];
+        Some(serde_json::json!({"sparseIndices": indices, "sparseValues": values}))
+    }
+
     /// The batch as matrices ([`AngelModel::predict_batch`]); a record that cannot become an
     /// instance fails alone.
     fn predict(&self, inputs: &[Vec<Value>]) -> Vec<Result<Vec<Value>, RecordError>> {

@@ -60,7 +60,14 @@ pub fn watch(upstream: &Arc<Upstream>, rt: &tokio::runtime::Handle) {
         loop {
             let Some(u) = weak.upgrade() else { return };
             let url = u.ready_url();
-            let outcome = tokio::time::timeout(PROBE_TIMEOUT, u.client.get(&url).send()).await;
+            let mut probe = u.client.get(&url);
+            // A server that wants a token for predictions wants it for its status too.
+            if let Some((header, name)) = &u.auth
+                && let Some(value) = u.secrets.get(name)
+            {
+                probe = probe.header(header.clone(), value);
+            }
+            let outcome = tokio::time::timeout(PROBE_TIMEOUT, probe.send()).await;
             match outcome {
                 Err(_) => u.health.down(&format!(
                     "no answer to {url} within {} s",

@@ -103,6 +103,7 @@ fn iris_signature() -> ModelSignature {
             dtype: "string".into(),
             role: "predicted_label".into(),
         }],
+        example: None,
     }
 }
 

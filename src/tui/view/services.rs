@@ -191,11 +191,22 @@ pub fn detail(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
     }
     let upstream_only =
         !v.serving.upstreams.is_empty() && v.serving.upstreams.len() == s.deployments.len();
+    if upstream_only && matches!(d.signature, Loadable::Ready(None)) {
+        lines.push(field("inputs", "(the upstream server's own)".into()));
+        lines.push(Line::from(""));
+        lines.push(Line::styled(crate::tui::text::UPSTREAM_REQUESTS, t.muted));
+        let b = block(
+            format!("Services{}{} (esc back)", look.sym.sep, d.name),
+            state,
+            look,
+        );
+        frame.render_widget(
+            Paragraph::new(lines).wrap(Wrap { trim: false }).block(b),
+            area,
+        );
+        return;
+    }
     let example = match &d.signature {
-        Loadable::Ready(None) if upstream_only => {
-            lines.push(field("inputs", "(the upstream server's own)".into()));
-            String::from("{\"instances\":[[]]}")
-        }
         Loadable::Ready(Some(sig)) => {
             let inputs: Vec<String> = sig
                 .inputs

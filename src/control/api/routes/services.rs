@@ -143,7 +143,8 @@ pub fn view(api: &Api, s: &Service, show_key: bool, signature: bool) -> ServiceV
     let signature = signature
         .then(|| {
             cells.iter().find_map(|c| match c {
-                State::Ready(p) => p.signature().map(|s| s.describe()),
+                State::Ready(Engine::Native(p)) => Some(crate::runtime::describe(p.as_ref())),
+                State::Ready(_) => None,
                 _ => None,
             })
         })
