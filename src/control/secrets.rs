@@ -65,6 +65,28 @@ impl Core {
         }
     }
 
+    /// The secret version `version` of `model` (its newest when none) sends, if it is an
+    /// upstream that names one. Putting such a version in a service makes the gateway send the
+    /// secret to the URL the version names, so only an admin (who may read secrets anyway) may.
+    pub fn secret_sent_by(
+        &self,
+        model: &str,
+        version: Option<u32>,
+    ) -> Result<Option<String>, ControlError> {
+        let Some(versions) = self.store.model_versions(model)? else {
+            return Ok(None);
+        };
+        let v = match version {
+            Some(n) => versions.iter().find(|v| v.version == n),
+            None => versions.last(),
+        };
+        Ok(v.filter(|v| v.kind == ModelKind::Upstream).and_then(|v| {
+            crate::registry::formats::upstream::check(&self.data_dir().root().join(&v.artifact))
+                .ok()
+                .and_then(|spec| spec.auth_secret)
+        }))
+    }
+
     /// Every secret with its value, for the gateway.
     pub fn secret_values(&self) -> Result<Vec<(String, String)>, ControlError> {
         Ok(self.store.secret_values()?)

@@ -31,8 +31,8 @@ pub fn secret_value(value: &str) -> Result<&str, String> {
         .strip_suffix("\r\n")
         .or_else(|| value.strip_suffix('\n'))
         .unwrap_or(value);
-    if value.is_empty() {
-        return Err("the secret is empty: give the token's value".into());
+    if value.trim().is_empty() {
+        return Err("the secret is empty (or only spaces): give the token's value".into());
     }
     if value.len() > MAX_SECRET {
         return Err(format!(

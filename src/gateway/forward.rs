@@ -2,21 +2,39 @@
 //! upstream's protocol, translated ([`translate`]) when it does not, and counted like any
 //! version's answer (status and latency; rows are the upstream's to count). A failure names
 //! the upstream and touches nothing else: another service's requests never wait on it.
+//!
+//! Translating builds JSON trees many times the size of the text, so a translation is held to
+//! the service's row limit, large ones run on the blocking pool (never on the threads every
+//! service shares), and at most [`TRANSLATING`] large ones run at once, whichever services
+//! they are for.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode, header};
+use tokio::sync::Semaphore;
 
 use super::handler::{Admitted, Answer, Protocol, Raw};
 use super::meter::{Record, Stopwatch};
 use super::path::Verb;
 use super::routing::VersionCell;
-use crate::registry::formats::upstream::Protocol as Protocol_;
+use crate::registry::formats::upstream::Protocol as Wire;
 use crate::runtime::upstream::{Failure, HEADER_LEN, Reply, Upstream, translate};
 
 /// Bodies up to this size are translated on the worker that read them.
 const INLINE_BODY: usize = 64 << 10;
+/// Large translations at once, for the whole gateway.
+const TRANSLATING: usize = 2;
+static LARGE: Semaphore = Semaphore::const_new(TRANSLATING);
+/// The largest upstream answer translated (one passed through as it came may be larger).
+const MAX_TRANSLATED: usize = 16 << 20;
+
+/// What a forward needs of its service.
+#[derive(Clone, Copy)]
+struct Limits {
+    timeout_ms: u64,
+    max_rows: usize,
+}
 
 pub(super) async fn answer(
     call: Admitted,
@@ -35,15 +53,11 @@ pub(super) async fn answer(
     } = call;
     let started = Stopwatch::start();
     let bytes_in = body.len();
-    let mut answer = exchange(
-        &upstream,
-        protocol,
-        cell.version,
-        headers,
-        body,
-        route.resources.timeout_ms,
-    )
-    .await;
+    let limits = Limits {
+        timeout_ms: route.resources.timeout_ms,
+        max_rows: route.resources.max_batch_rows as usize,
+    };
+    let mut answer = exchange(&upstream, protocol, cell.version, headers, body, limits).await;
     drop(permit);
     answer.version = Some(cell.version);
     if metered {
@@ -68,26 +82,27 @@ async fn exchange(
     version: u32,
     headers: &HeaderMap,
     body: Bytes,
-    timeout_ms: u64,
+    limits: Limits,
 ) -> Answer {
     // The body is JSON whatever the caller labelled it (curl's -d says form data, which a
     // Python server then refuses to parse); only binary tensors keep the caller's type.
     let header_len = headers.get(HEADER_LEN);
     let content_type = header_len.and(headers.get(header::CONTENT_TYPE));
+    let timeout_ms = limits.timeout_ms;
     match protocol {
         Protocol::Tf(verb @ (Verb::Classify | Verb::Regress))
-            if u.spec.protocol != Protocol_::Tfserving =>
+            if u.spec.protocol != Wire::Tfserving =>
         {
+            let wire = if u.speaks_v2() {
+                "the Open Inference Protocol"
+            } else {
+                "KServe V1"
+            };
             Answer::error(
                 StatusCode::BAD_REQUEST,
                 &format!(
-                    "{} speaks {}, which has no :{}; call :predict",
+                    "{} speaks {wire}, which has no :{}; call :predict",
                     u.name(),
-                    if u.speaks_v2() {
-                        "the Open Inference Protocol"
-                    } else {
-                        "KServe V1"
-                    },
                     verb_name(verb)
                 ),
             )
@@ -98,11 +113,11 @@ async fn exchange(
         }
         Protocol::Infer { .. } if u.speaks_v2() => {
             let url = u.infer_url();
-            return passed(
+            passed(
                 u,
                 u.post(&url, body, content_type, header_len, timeout_ms)
                     .await,
-            );
+            )
         }
         Protocol::Tf(Verb::Predict) => {
             let input = u
@@ -111,8 +126,9 @@ async fn exchange(
                 .clone()
                 .unwrap_or_else(|| "input-0".into());
             let forced = u.spec.input_datatype.clone();
+            let max_rows = limits.max_rows;
             let request = off_thread(body, move |b| {
-                translate::tf_to_v2(&b, &input, forced.as_deref())
+                translate::tf_to_v2(&b, &input, forced.as_deref(), max_rows)
             })
             .await;
             let (request, layout) = match request {
@@ -122,7 +138,7 @@ async fn exchange(
             let reply = u
                 .post(&u.infer_url(), request.into(), None, None, timeout_ms)
                 .await;
-            translated(u, reply, move |b| translate::v2_to_tf(b, layout))
+            translated(u, reply, move |b| translate::v2_to_tf(&b, layout, max_rows)).await
         }
         Protocol::Tf(verb) => Answer::error(
             StatusCode::BAD_REQUEST,
@@ -142,22 +158,26 @@ async fn exchange(
                     ),
                 );
             }
-            let request = match off_thread(body, |b| translate::v2_to_tf_request(&b)).await {
-                Ok(r) => r,
-                Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
-            };
+            let max_rows = limits.max_rows;
+            let request =
+                match off_thread(body, move |b| translate::v2_to_tf_request(&b, max_rows)).await {
+                    Ok(r) => r,
+                    Err(e) => return Answer::error(StatusCode::BAD_REQUEST, &e),
+                };
             let (request, call) = request;
             let reply = u
                 .post(&u.tf_url("predict"), request.into(), None, None, timeout_ms)
                 .await;
             translated(u, reply, move |b| {
-                translate::tf_to_v2_answer(b, &call, &model, version)
+                translate::tf_to_v2_answer(&b, &call, &model, version)
             })
+            .await
         }
     }
 }
 
-/// Runs `f` on the body, on the blocking pool when the body is large.
+/// Runs `f` on `body`: here when it is small, else on the blocking pool holding one of the
+/// gateway's [`TRANSLATING`] slots.
 async fn off_thread<T: Send + 'static>(
     body: Bytes,
     f: impl FnOnce(Bytes) -> Result<T, String> + Send + 'static,
@@ -165,6 +185,9 @@ async fn off_thread<T: Send + 'static>(
     if body.len() <= INLINE_BODY {
         return f(body);
     }
+    let Ok(_slot) = LARGE.acquire().await else {
+        return Err("the gateway is stopping".into());
+    };
     tokio::task::spawn_blocking(move || f(body))
         .await
         .unwrap_or_else(|_| Err("the request could not be translated".into()))
@@ -205,14 +228,56 @@ fn failed(u: &Upstream, f: Failure) -> Answer {
     }
 }
 
-/// The upstream's answer as it came: JSON text as the body, anything else (binary tensors)
-/// untouched; an error that is not JSON is wrapped in one, in the upstream's words.
+/// The upstream's status as the caller gets it: a final status, or a 502 that says what came.
+fn status_of(u: &Upstream, reply: &Reply) -> Result<StatusCode, Answer> {
+    let status = reply.status;
+    if status.is_informational() || status.as_u16() > 599 {
+        return Err(Answer::error(
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "{} answered {}, which is not an answer",
+                u.name(),
+                status.as_u16()
+            ),
+        ));
+    }
+    Ok(status)
+}
+
+/// An upstream's error in its own words, with the secret it was sent taken out (a server that
+/// echoes request headers must not hand the token to the caller).
+fn their_error(u: &Upstream, reply: &Reply, status: StatusCode) -> Answer {
+    let message = translate::error_message(&reply.body, status.as_u16());
+    Answer::error(status, &u.scrub(&message))
+}
+
+/// The upstream's answer as it came: JSON text as the body, binary tensors untouched; an
+/// error that is not JSON is wrapped in one, in the upstream's words.
 fn passed(u: &Upstream, reply: Result<Reply, Failure>) -> Answer {
     let reply = match reply {
         Ok(r) => r,
         Err(f) => return failed(u, f),
     };
-    let status = reply.status;
+    let status = match status_of(u, &reply) {
+        Ok(s) => s,
+        Err(a) => return a,
+    };
+    if !status.is_success() {
+        return match std::str::from_utf8(&reply.body) {
+            Ok(text)
+                if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+                    && !u.leaks(text) =>
+            {
+                Answer {
+                    status,
+                    body: text.to_string(),
+                    version: None,
+                    raw: None,
+                }
+            }
+            _ => their_error(u, &reply, status),
+        };
+    }
     if reply.header_len.is_some() {
         return Answer {
             status,
@@ -226,42 +291,49 @@ fn passed(u: &Upstream, reply: Result<Reply, Failure>) -> Answer {
         };
     }
     match String::from_utf8(reply.body.to_vec()) {
-        Ok(text)
-            if status.is_success()
-                || serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok() =>
-        {
-            Answer {
-                status,
-                body: text,
-                version: None,
-                raw: None,
-            }
-        }
-        _ => Answer::error(
+        Ok(text) => Answer {
             status,
-            &translate::error_message(&reply.body, status.as_u16()),
+            body: text,
+            version: None,
+            raw: None,
+        },
+        Err(_) => Answer::error(
+            StatusCode::BAD_GATEWAY,
+            &format!("{} answered a body that is not UTF-8 JSON", u.name()),
         ),
     }
 }
 
-/// The upstream's answer rewritten by `rewrite` into the caller's protocol; its errors keep
-/// their status and words.
-fn translated(
+/// The upstream's answer rewritten by `rewrite` into the caller's protocol (off the shared
+/// threads when large); its errors keep their status and words.
+async fn translated(
     u: &Upstream,
     reply: Result<Reply, Failure>,
-    rewrite: impl FnOnce(&[u8]) -> Result<Vec<u8>, String>,
+    rewrite: impl FnOnce(Bytes) -> Result<Vec<u8>, String> + Send + 'static,
 ) -> Answer {
     let reply = match reply {
         Ok(r) => r,
         Err(f) => return failed(u, f),
     };
-    if !reply.status.is_success() {
+    let status = match status_of(u, &reply) {
+        Ok(s) => s,
+        Err(a) => return a,
+    };
+    if !status.is_success() {
+        return their_error(u, &reply, status);
+    }
+    if reply.body.len() > MAX_TRANSLATED {
         return Answer::error(
-            reply.status,
-            &translate::error_message(&reply.body, reply.status.as_u16()),
+            StatusCode::BAD_GATEWAY,
+            &format!(
+                "{} answered {} MiB, more than the {} MiB translated between protocols; ask for fewer records per request",
+                u.name(),
+                reply.body.len() >> 20,
+                MAX_TRANSLATED >> 20
+            ),
         );
     }
-    match rewrite(&reply.body).map(String::from_utf8) {
+    match off_thread(reply.body, rewrite).await.map(String::from_utf8) {
         Ok(Ok(body)) => Answer::ok(body),
         Ok(Err(_)) => Answer::error(
             StatusCode::BAD_GATEWAY,

@@ -81,8 +81,19 @@ fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String>
     if !objects && inputs.len() > 1 && !matches!(items[0], Json::Arr(_)) {
         return Err("instances is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map".into());
     }
-    let mut names: Vec<&str> = inputs.iter().map(|f| f.name.as_str()).collect();
-    names.sort_unstable();
+    // A sparse instance is a row of every feature: a few bytes of request can ask for a lot of
+    // memory on a wide model, so the rows it would make are counted first.
+    let sparse_rows = items
+        .iter()
+        .filter(|i| i.get("sparseIndices").is_some())
+        .count();
+    if sparse_rows.saturating_mul(inputs.len()) > MAX_SPARSE_CELLS {
+        return Err(format!(
+            "{sparse_rows} sparse instances of this model's {} features are more than one request may expand to; send at most {} per request",
+            inputs.len(),
+            (MAX_SPARSE_CELLS / inputs.len().max(1)).max(1)
+        ));
+    }
     let mut out = Vec::with_capacity(items.len());
     for (n, item) in items.iter().enumerate() {
         let row = match item {
@@ -115,7 +126,7 @@ fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String>
                     return Err(format!(
                         "Failed to process element: {n} of 'instances' list. JSON object: {} keys must be equal to: {}",
                         item.debug_string(DEBUG_LIMIT),
-                        names.join(",")
+                        key_list(inputs)
                     ));
                 }
                 row
@@ -154,6 +165,19 @@ fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String>
         out.push(row);
     }
     Ok(out)
+}
+
+/// The most values the sparse instances of one request may expand to (24 bytes each).
+const MAX_SPARSE_CELLS: usize = 4 << 20;
+
+/// The input names a record must have, sorted; a wide model's (Angel's "0"…"N-1") by count.
+fn key_list(inputs: &[FieldSpec]) -> String {
+    if inputs.len() > 64 {
+        return format!("its {} inputs (see the model's metadata)", inputs.len());
+    }
+    let mut names: Vec<&str> = inputs.iter().map(|f| f.name.as_str()).collect();
+    names.sort_unstable();
+    names.join(",")
 }
 
 /// The features of record `n` given in feature order.

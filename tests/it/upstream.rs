@@ -423,6 +423,25 @@ async fn auth_comes_from_a_stored_secret_over_http2_is_never_logged_and_timeouts
         "the caller's key went upstream: {headers:?}"
     );
 
+    // An operator may deploy, but not a version that sends a secret to where it says: that
+    // would hand them the secret.
+    let op = dir
+        .json(&["tokens", "create", "eve", "--scope", "operator", "--json"])
+        .await["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (status, v) = server
+        .api(
+            reqwest::Method::POST,
+            "services",
+            Some(&op),
+            Some(json!({"name": "echo2", "model": "echo"})),
+        )
+        .await;
+    assert_eq!(status, 403, "{v}");
+    assert!(v.to_string().contains("needs an admin token"), "{v}");
+
     // A rotated secret is sent from the next request on, with no redeploy.
     let file = dir.scratch.join("token");
     std::fs::write(&file, "Bearer s3cr3t-second\n").unwrap();

@@ -312,7 +312,7 @@ impl Client {
     pub async fn set_secret(&self, name: &str, value: &str) -> Result<bool, ControlError> {
         let path = api_path(&[Seg::Word("secrets"), Seg::Secret(name)])?;
         let call = SecretCall {
-            value: value.to_string(),
+            value: serde_json::Value::String(value.to_string()),
         };
         let set: SecretSet = self.send(Method::PUT, &path, Some(&call)).await?;
         Ok(set.replaced)

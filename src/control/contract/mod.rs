@@ -235,7 +235,8 @@ pub struct TokenCreated {
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretCall {
-    pub value: String,
+    /// Text; anything else is refused without being quoted back.
+    pub value: serde_json::Value,
 }
 
 /// A secret as the API shows it: never its value.

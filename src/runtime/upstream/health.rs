@@ -10,8 +10,10 @@ use super::Upstream;
 
 /// Time between probes.
 pub const PERIOD: Duration = Duration::from_secs(5);
-/// How long a probe waits for its answer.
+/// How long a probe waits for its whole answer, body included.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most of a probe's answer read: a status is a few hundred bytes.
+const PROBE_BODY: usize = 64 << 10;
 
 /// 0: not probed yet (checking).
 const UP: u8 = 1;
@@ -58,6 +60,8 @@ pub fn watch(upstream: &Arc<Upstream>, rt: &tokio::runtime::Handle) {
     let weak: Weak<Upstream> = Arc::downgrade(upstream);
     rt.spawn(async move {
         loop {
+            // The upstream is held only to read and record: an undeployed version's probe
+            // never keeps it alive across a request.
             let Some(u) = weak.upgrade() else { return };
             let url = u.ready_url();
             let mut probe = u.client.get(&url);
@@ -67,24 +71,46 @@ pub fn watch(upstream: &Arc<Upstream>, rt: &tokio::runtime::Handle) {
             {
                 probe = probe.header(header.clone(), value);
             }
-            let outcome = tokio::time::timeout(PROBE_TIMEOUT, probe.send()).await;
+            let v2 = u.speaks_v2();
+            drop(u);
+            let outcome = tokio::time::timeout(PROBE_TIMEOUT, read(probe, &url)).await;
+            let Some(u) = weak.upgrade() else { return };
             match outcome {
                 Err(_) => u.health.down(&format!(
                     "no answer to {url} within {} s",
                     PROBE_TIMEOUT.as_secs()
                 )),
-                Ok(Err(e)) => u.health.down(&super::reason(&e)),
-                Ok(Ok(r)) if r.status().is_success() => match r.bytes().await {
-                    Ok(body) if u.ready_in(&body) => u.health.up(),
-                    Ok(_) => u.health.down(&format!("{url} says the model is not ready")),
-                    Err(e) => u.health.down(&super::reason(&e)),
-                },
-                Ok(Ok(r)) => u
+                Ok(Err(why)) => u.health.down(&why),
+                Ok(Ok((status, body))) if status.is_success() => {
+                    if v2 || super::ready_in(&body) {
+                        u.health.up();
+                    } else {
+                        u.health.down(&format!("{url} says the model is not ready"));
+                    }
+                }
+                Ok(Ok((status, _))) => u
                     .health
-                    .down(&format!("{url} answered {}", r.status().as_u16())),
+                    .down(&format!("{url} answered {}", status.as_u16())),
             }
             drop(u);
             tokio::time::sleep(PERIOD).await;
         }
     });
+}
+
+/// A probe's status and body, the body read within [`PROBE_BODY`].
+async fn read(
+    probe: reqwest::RequestBuilder,
+    url: &str,
+) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
+    let mut r = probe.send().await.map_err(|e| super::reason(&e))?;
+    let status = r.status();
+    let mut body = Vec::new();
+    while let Some(chunk) = r.chunk().await.map_err(|e| super::reason(&e))? {
+        if body.len() + chunk.len() > PROBE_BODY {
+            return Err(format!("{url} answered more than {} KiB", PROBE_BODY >> 10));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, body))
 }

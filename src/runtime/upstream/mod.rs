@@ -137,6 +137,26 @@ impl Upstream {
         self.spec.protocol == Protocol::KserveV2
     }
 
+    /// Whether `text` holds the value of the secret this upstream is sent.
+    pub fn leaks(&self, text: &str) -> bool {
+        self.secret_value()
+            .is_some_and(|v| !v.is_empty() && text.contains(v.as_str()))
+    }
+
+    /// `text` with the value of the secret this upstream is sent taken out.
+    pub fn scrub(&self, text: &str) -> String {
+        match self.secret_value() {
+            Some(v) if !v.is_empty() => text.replace(v.as_str(), "<secret>"),
+            _ => text.to_string(),
+        }
+    }
+
+    fn secret_value(&self) -> Option<String> {
+        let (_, name) = self.auth.as_ref()?;
+        let v = self.secrets.get(name)?;
+        v.to_str().ok().map(str::to_string)
+    }
+
     /// The secret this upstream sends, when it is not in the store.
     pub fn missing_secret(&self) -> Option<&str> {
         let (_, name) = self.auth.as_ref()?;
@@ -169,24 +189,6 @@ impl Upstream {
             Protocol::KserveV2 => format!("{}/ready", self.model_path(true)),
             _ => self.model_path(false),
         }
-    }
-
-    /// Whether a probe's 200 answer says ready: V2 says so with its status; TF Serving lists
-    /// its versions' states; KServe V1 answers `"ready": true`.
-    fn ready_in(&self, body: &[u8]) -> bool {
-        if self.speaks_v2() {
-            return true;
-        }
-        let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
-            return false;
-        };
-        v.get("ready").and_then(|r| r.as_bool()).unwrap_or(false)
-            || v.get("model_version_status")
-                .and_then(|s| s.as_array())
-                .is_some_and(|s| {
-                    s.iter()
-                        .any(|e| e.get("state").and_then(|s| s.as_str()) == Some("AVAILABLE"))
-                })
     }
 
     /// Sends `body` to `url` and reads the whole answer, within `timeout` (the service's,
@@ -306,6 +308,21 @@ impl Upstream {
             .await
             .map_err(|_| Failure::Timeout(timeout_ms))?
     }
+}
+
+/// Whether a TF Serving or KServe V1 probe's 200 answer says ready: TF Serving lists its
+/// versions' states; KServe V1 answers `"ready": true`. (V2 says so with its status alone.)
+fn ready_in(body: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    v.get("ready").and_then(|r| r.as_bool()).unwrap_or(false)
+        || v.get("model_version_status")
+            .and_then(|s| s.as_array())
+            .is_some_and(|s| {
+                s.iter()
+                    .any(|e| e.get("state").and_then(|s| s.as_str()) == Some("AVAILABLE"))
+            })
 }
 
 /// Why a request failed, in the words of the innermost error (e.g. "Connection refused"),

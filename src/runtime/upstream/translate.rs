@@ -20,6 +20,21 @@ fn bad(m: impl Into<String>) -> String {
     m.into()
 }
 
+/// A request's rows against the service's limit, in the words the native path uses.
+fn within(rows: usize, max_rows: usize) -> Result<(), String> {
+    if rows > max_rows {
+        return Err(format!(
+            "the request has {rows} records; this service takes at most {max_rows} per request (split the batch)"
+        ));
+    }
+    Ok(())
+}
+
+/// The rows of a column: its first dimension.
+fn rows_in(v: &Value) -> usize {
+    v.as_array().map_or(1, Vec::len)
+}
+
 /// The shape of nested arrays, following the first element at each depth.
 fn shape_of(v: &Value) -> Vec<usize> {
     let mut shape = Vec::new();
@@ -96,6 +111,7 @@ pub fn tf_to_v2(
     body: &[u8],
     input_name: &str,
     forced: Option<&str>,
+    max_rows: usize,
 ) -> Result<(Vec<u8>, Layout), String> {
     let doc: Value =
         serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
@@ -109,6 +125,7 @@ pub fn tf_to_v2(
             if rows.is_empty() {
                 return Err(bad("\"instances\" is empty: send at least one record"));
             }
+            within(rows.len(), max_rows)?;
             if rows.iter().all(Value::is_object) {
                 (named_rows(&rows, forced)?, Layout::Rows)
             } else {
@@ -118,14 +135,18 @@ pub fn tf_to_v2(
                 )
             }
         }
-        (None, Some(Value::Object(columns))) => (
-            columns
-                .iter()
-                .map(|(name, v)| tensor(name, v, forced))
-                .collect::<Result<_, _>>()?,
-            Layout::Columns,
-        ),
-        (None, Some(v @ Value::Array(_))) => {
+        (None, Some(Value::Object(columns)))
+            if columns.values().all(|v| rows_in(v) <= max_rows) =>
+        {
+            (
+                columns
+                    .iter()
+                    .map(|(name, v)| tensor(name, v, forced))
+                    .collect::<Result<_, _>>()?,
+                Layout::Columns,
+            )
+        }
+        (None, Some(v @ Value::Array(_))) if rows_in(&v) <= max_rows => {
             (vec![tensor(input_name, &v, forced)?], Layout::Columns)
         }
         (Some(_), Some(_)) => {
@@ -133,13 +154,21 @@ pub fn tf_to_v2(
                 "the body has both \"instances\" and \"inputs\"; send one",
             ));
         }
+        (None, Some(Value::Object(columns))) => {
+            let most = columns.values().map(rows_in).max().unwrap_or(0);
+            return Err(within(most, max_rows).unwrap_err());
+        }
+        (None, Some(v @ Value::Array(_))) => return Err(within(rows_in(&v), max_rows).unwrap_err()),
         _ => {
             return Err(bad(
                 "the body needs \"instances\" (a list of records) or \"inputs\" (columns)",
             ));
         }
     };
-    let out = json!({"inputs": inputs});
+    // KServe's V2 answer repeats the request's id and fails without one.
+    static IDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    let id = IDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let out = json!({"id": format!("modeldeck-{id}"), "inputs": inputs});
     Ok((serde_json::to_vec(&out).map_err(|e| e.to_string())?, layout))
 }
 
@@ -225,10 +254,12 @@ fn nest(data: &[Value], dims: &[usize]) -> Value {
 fn rows_of(shape: &[usize], data: &[Value]) -> Vec<Value> {
     match shape.split_first() {
         None => data.to_vec(),
-        Some((_, rest)) => {
+        Some((n, rest)) => {
             let size: usize = rest.iter().product::<usize>();
             if size == 0 {
-                return Vec::new();
+                // `n` rows with nothing in them; `n` is bounded by the caller (a request's
+                // row limit, checked before this).
+                return vec![nest(&[], rest); *n];
             }
             data.chunks(size).map(|c| nest(c, rest)).collect()
         }
@@ -236,7 +267,7 @@ fn rows_of(shape: &[usize], data: &[Value]) -> Vec<Value> {
 }
 
 /// An Open Inference Protocol answer as TF Serving's, laid out as the caller's request was.
-pub fn v2_to_tf(body: &[u8], layout: Layout) -> Result<Vec<u8>, String> {
+pub fn v2_to_tf(body: &[u8], layout: Layout, max_rows: usize) -> Result<Vec<u8>, String> {
     let doc: Value =
         serde_json::from_slice(body).map_err(|e| format!("its answer is not JSON: {e}"))?;
     let outputs = doc
@@ -248,7 +279,14 @@ pub fn v2_to_tf(body: &[u8], layout: Layout) -> Result<Vec<u8>, String> {
         let o = o
             .as_object()
             .ok_or_else(|| bad("an output is not an object"))?;
-        tensors.push(elements(o)?);
+        let tensor = elements(o)?;
+        if tensor.1.first().is_some_and(|n| *n > max_rows) {
+            return Err(format!(
+                "its answer has {} rows, more than this service's {max_rows} per request",
+                tensor.1[0]
+            ));
+        }
+        tensors.push(tensor);
     }
     let out = match (layout, tensors.as_slice()) {
         (Layout::Rows, [(_, shape, data)]) => json!({"predictions": rows_of(shape, data)}),
@@ -292,7 +330,7 @@ pub struct V2Call {
 
 /// An Open Inference Protocol request as a TF Serving `:predict` body (`instances`: one
 /// tensor's rows, or records of several named tensors).
-pub fn v2_to_tf_request(body: &[u8]) -> Result<(Vec<u8>, V2Call), String> {
+pub fn v2_to_tf_request(body: &[u8], max_rows: usize) -> Result<(Vec<u8>, V2Call), String> {
     let doc: Value =
         serde_json::from_slice(body).map_err(|e| format!("the body is not JSON: {e}"))?;
     let inputs = doc
@@ -321,6 +359,7 @@ pub fn v2_to_tf_request(body: &[u8]) -> Result<(Vec<u8>, V2Call), String> {
                 "input {name} has no batch dimension: its shape needs [rows, ...]"
             )));
         }
+        within(shape[0], max_rows)?;
         tensors.push((name, rows_of(&shape, &data), shape[0]));
     }
     let n = tensors[0].2;
@@ -429,20 +468,20 @@ mod tests {
     #[test]
     fn rows_become_one_tensor_and_its_rows_come_back() {
         let (body, layout) =
-            tf_to_v2(br#"{"instances":[[1.5,2],[3,4]]}"#, "input-0", None).unwrap();
+            tf_to_v2(br#"{"instances":[[1.5,2],[3,4]]}"#, "input-0", None, 100).unwrap();
         assert_eq!(layout, Layout::Rows);
         assert_eq!(
-            j(&body),
-            json!({"inputs":[{"name":"input-0","shape":[2,2],"datatype":"FP64","data":[1.5,2,3,4]}]})
+            j(&body)["inputs"],
+            json!([{"name":"input-0","shape":[2,2],"datatype":"FP64","data":[1.5,2,3,4]}])
         );
         let answer = br#"{"model_name":"m","outputs":[{"name":"output-0","shape":[2],"datatype":"INT64","data":[1,2]}]}"#;
         assert_eq!(
-            j(&v2_to_tf(answer, layout).unwrap()),
+            j(&v2_to_tf(answer, layout, 100).unwrap()),
             json!({"predictions":[1,2]})
         );
         let answer = br#"{"outputs":[{"name":"p","shape":[2,2],"datatype":"FP64","data":[[0.1,0.9],[0.8,0.2]]}]}"#;
         assert_eq!(
-            j(&v2_to_tf(answer, layout).unwrap()),
+            j(&v2_to_tf(answer, layout, 100).unwrap()),
             json!({"predictions":[[0.1,0.9],[0.8,0.2]]})
         );
     }
@@ -453,6 +492,7 @@ mod tests {
             br#"{"instances":[{"a":1,"b":"x"},{"a":2,"b":"y"}]}"#,
             "i",
             None,
+            100,
         )
         .unwrap();
         let v = j(&body);
@@ -461,16 +501,17 @@ mod tests {
             json!({"name":"a","shape":[2],"datatype":"FP64","data":[1,2]})
         );
         assert_eq!(v["inputs"][1]["datatype"], "BYTES");
-        let (body, layout) = tf_to_v2(br#"{"inputs":{"a":[1,2]}}"#, "i", Some("FP32")).unwrap();
+        let (body, layout) =
+            tf_to_v2(br#"{"inputs":{"a":[1,2]}}"#, "i", Some("FP32"), 100).unwrap();
         assert_eq!(layout, Layout::Columns);
         assert_eq!(j(&body)["inputs"][0]["datatype"], "FP32");
         let two = br#"{"outputs":[{"name":"l","shape":[2],"data":[1,0]},{"name":"p","shape":[2],"data":[0.9,0.1]}]}"#;
         assert_eq!(
-            j(&v2_to_tf(two, Layout::Rows).unwrap()),
+            j(&v2_to_tf(two, Layout::Rows, 100).unwrap()),
             json!({"predictions":[{"l":1,"p":0.9},{"l":0,"p":0.1}]})
         );
         assert_eq!(
-            j(&v2_to_tf(two, Layout::Columns).unwrap()),
+            j(&v2_to_tf(two, Layout::Columns, 100).unwrap()),
             json!({"outputs":{"l":[1,0],"p":[0.9,0.1]}})
         );
     }
@@ -479,6 +520,7 @@ mod tests {
     fn v2_requests_become_instances_and_answers_tensors() {
         let (body, call) = v2_to_tf_request(
             br#"{"id":"r1","inputs":[{"name":"x","shape":[2,2],"datatype":"FP64","data":[1,2,3,4]}]}"#,
+            100,
         )
         .unwrap();
         assert_eq!(j(&body), json!({"instances":[[1,2],[3,4]]}));
@@ -493,17 +535,48 @@ mod tests {
     }
 
     #[test]
+    fn rows_past_the_service_limit_are_refused_before_anything_is_built() {
+        let e = tf_to_v2(br#"{"instances":[[1],[2],[3]]}"#, "i", None, 2).unwrap_err();
+        assert!(e.contains("at most 2"), "{e}");
+        let e = tf_to_v2(br#"{"inputs":{"a":[1,2,3]}}"#, "i", None, 2).unwrap_err();
+        assert!(e.contains("at most 2"), "{e}");
+        // Zero-width rows claim any count with no data: the count is what is bounded.
+        let e = v2_to_tf_request(
+            br#"{"inputs":[{"name":"a","shape":[1000000000000,0],"data":[]},{"name":"b","shape":[1000000000000,0],"data":[]}]}"#,
+            100,
+        )
+        .unwrap_err();
+        assert!(e.contains("at most 100"), "{e}");
+        let (body, _) = v2_to_tf_request(
+            br#"{"inputs":[{"name":"a","shape":[3,0],"data":[]},{"name":"b","shape":[3,0],"data":[]}]}"#,
+            100,
+        )
+        .unwrap();
+        assert_eq!(
+            j(&body),
+            json!({"instances":[{"a":[],"b":[]},{"a":[],"b":[]},{"a":[],"b":[]}]})
+        );
+        let e = v2_to_tf(
+            br#"{"outputs":[{"name":"o","shape":[5000000000,0],"data":[]}]}"#,
+            Layout::Rows,
+            100,
+        )
+        .unwrap_err();
+        assert!(e.contains("rows"), "{e}");
+    }
+
+    #[test]
     fn shapes_are_checked_before_use() {
         // A shape that claims more than the data holds, or overflows.
-        let e = v2_to_tf_request(br#"{"inputs":[{"name":"x","shape":[1000000000,1000000000],"datatype":"FP64","data":[1]}]}"#).unwrap_err();
+        let e = v2_to_tf_request(br#"{"inputs":[{"name":"x","shape":[1000000000,1000000000],"datatype":"FP64","data":[1]}]}"#, 100).unwrap_err();
         assert!(e.contains("shape"), "{e}");
-        let e = v2_to_tf_request(br#"{"inputs":[{"name":"x","shape":[18446744073709551615,2],"datatype":"FP64","data":[1]}]}"#).unwrap_err();
+        let e = v2_to_tf_request(br#"{"inputs":[{"name":"x","shape":[18446744073709551615,2],"datatype":"FP64","data":[1]}]}"#, 100).unwrap_err();
         assert!(e.contains("shape"), "{e}");
-        let e = tf_to_v2(br#"{"instances":[[1,2],[3]]}"#, "i", None).unwrap_err();
+        let e = tf_to_v2(br#"{"instances":[[1,2],[3]]}"#, "i", None, 100).unwrap_err();
         assert!(e.contains("ragged"), "{e}");
-        let e = tf_to_v2(br#"{"instances":[]}"#, "i", None).unwrap_err();
+        let e = tf_to_v2(br#"{"instances":[]}"#, "i", None, 100).unwrap_err();
         assert!(e.contains("empty"), "{e}");
-        let e = v2_to_tf_request(br#"{"inputs":[{"name":"a","shape":[2],"data":[1,2]},{"name":"b","shape":[1],"data":[1]}]}"#).unwrap_err();
+        let e = v2_to_tf_request(br#"{"inputs":[{"name":"a","shape":[2],"data":[1,2]},{"name":"b","shape":[1],"data":[1]}]}"#, 100).unwrap_err();
         assert!(e.contains("rows"), "{e}");
     }
 }

@@ -19,10 +19,14 @@ pub fn list(api: &Api, caller: &Caller) -> Answer {
 pub async fn set<B: ApiBodyIn>(api: &Api, caller: &Caller, name: &str, body: B) -> Answer {
     caller.require(Scope::Admin)?;
     let req: SecretCall = read_json(api, body).await?;
-    let replaced = api
-        .core
-        .set_secret(caller.actor(), name, &req.value)
-        .await?;
+    let serde_json::Value::String(value) = req.value else {
+        return Err(crate::control::ControlError::field(
+            "value",
+            "the secret's value must be a JSON string",
+        )
+        .into());
+    };
+    let replaced = api.core.set_secret(caller.actor(), name, &value).await?;
     refresh(api)?;
     let status = if replaced {
         StatusCode::OK

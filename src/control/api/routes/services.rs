@@ -73,6 +73,11 @@ pub async fn deploy<B: ApiBodyIn>(api: &Api, caller: &Caller, body: B) -> Answer
         setting(&MAX_BATCH_ROWS, req.max_batch_rows)?,
     )
     .map_err(ControlError::from)?;
+    admin_for_secrets(
+        caller,
+        api.core
+            .secret_sent_by(model.name.as_str(), model.version)?,
+    )?;
     let request = DeployRequest {
         name: req.name,
         model,
@@ -86,6 +91,20 @@ pub async fn deploy<B: ApiBodyIn>(api: &Api, caller: &Caller, body: B) -> Answer
         StatusCode::CREATED,
         &view(api, &s, true, true),
     ))
+}
+
+/// Refuses a non-admin caller a version that sends secret `sent` (before anything says
+/// whether that secret exists).
+fn admin_for_secrets(caller: &Caller, sent: Option<String>) -> Result<(), ApiError> {
+    match sent {
+        Some(secret) if caller.require(Scope::Admin).is_err() => Err(ControlError::Forbidden(
+            format!(
+                "this version is an upstream that sends secret {secret:?}: deploying it (or adding it to a service) needs an admin token, since it sends the secret where the version says"
+            ),
+        )
+        .into()),
+        _ => Ok(()),
+    }
 }
 
 /// A service as the API shows it: the key masked unless asked for, its state as the gateway
@@ -207,6 +226,22 @@ pub async fn change_traffic<B: ApiBodyIn>(
 ) -> Answer {
     caller.require(Scope::Operator)?;
     let call: crate::control::contract::TrafficCall = read_json(api, body).await?;
+    // A version joining the service: one that sends a secret needs an admin.
+    let joining = match &call {
+        crate::control::contract::TrafficCall::AddVersion { version } => Some(*version),
+        crate::control::contract::TrafficCall::Upgrade { to, .. } => Some(Some(*to)),
+        _ => None,
+    };
+    if let Some(version) = joining
+        && let Some(model) = api
+            .core
+            .service(name)?
+            .deployments
+            .first()
+            .map(|d| d.model.clone())
+    {
+        admin_for_secrets(caller, api.core.secret_sent_by(&model, version)?)?;
+    }
     let view = api.core.change_traffic(caller.actor(), name, call).await?;
     api.changed().await?;
     ok(&view)
