@@ -35,24 +35,39 @@ fn score_threads(text: &str) -> Result<std::num::NonZeroUsize, String> {
 /// Exit code when the file was scored but some records failed (their `_error` says why).
 const SOME_RECORDS_FAILED: u8 = 3;
 
+/// The largest upstream file looked at (they are a few lines).
+const UPSTREAM_FILE: u64 = 64 << 10;
+
+/// The model at `path`: an Angel model folder (graph.json and its matrices, or a base path
+/// holding numbered versions, found as `models import` finds them), else a PMML file; an
+/// upstream file has no model here to score with, and says so.
+fn load(path: &std::path::Path) -> Result<crate::runtime::SharedPredictor, String> {
+    use crate::domain::ModelKind;
+    if path.is_dir()
+        && let Ok((version, _)) = crate::registry::formats::angel::check(path)
+    {
+        return crate::runtime::load(ModelKind::Angel, &version);
+    }
+    let small_file = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= UPSTREAM_FILE);
+    if small_file && crate::registry::formats::upstream::check(path).is_ok() {
+        return crate::runtime::load(ModelKind::Upstream, path);
+    }
+    // The PMML loader's own words, which also say what a folder or a device is not.
+    let model = crate::runtime::pmml::PmmlModel::load(path).map_err(|e| {
+        let mut e = e.to_string();
+        if path.is_dir() {
+            e.push_str(", or an Angel model folder (graph.json and its matrices)");
+        }
+        e
+    })?;
+    Ok(std::sync::Arc::new(model))
+}
+
 pub fn score(args: ScoreArgs) -> ExitCode {
     // A folder is an Angel model (graph.json and its matrices, or a base path holding its
     // numbered versions, found as `models import` finds them); a file is PMML, unless it is an
     // upstream file, which has no model here to score with.
-    let (kind, path) = if args.model.is_dir() {
-        match crate::registry::formats::angel::check(&args.model) {
-            Ok((version, _)) => (crate::domain::ModelKind::Angel, version),
-            Err(e) => {
-                let what = format!("{}: not an Angel model folder: {e}", args.model.display());
-                return fail(false, "invalid_model", &what);
-            }
-        }
-    } else if crate::registry::formats::upstream::check(&args.model).is_ok() {
-        (crate::domain::ModelKind::Upstream, args.model.clone())
-    } else {
-        (crate::domain::ModelKind::Pmml, args.model.clone())
-    };
-    let model = match crate::runtime::load(kind, &path) {
+    let model = match load(&args.model) {
         Ok(m) => m,
         Err(e) => {
             return fail(

@@ -5,22 +5,14 @@
 /// The largest secret value: a header value, which servers cap at a few KiB anyway.
 pub const MAX_SECRET: usize = 8 << 10;
 
-/// Checks a secret's name: a path segment of the control API, with a model name's alphabet.
+/// Checks a secret's name: a path segment of the control API, with a token name's rules.
 pub fn secret_name(name: &str) -> Result<&str, String> {
-    let b = name.as_bytes();
-    let ok = !b.is_empty()
-        && b.len() <= 63
-        && b[0].is_ascii_alphanumeric()
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(c));
-    if ok {
-        Ok(name)
-    } else {
-        Err(format!(
+    super::token_name(name).map_err(|_| {
+        format!(
             "illegal secret name {:?}: use 1 to 63 characters from a-z, 0-9, '.', '_' and '-', starting with a letter or digit (e.g. \"resnet-token\")",
             super::redact(name, 64)
-        ))
-    }
+        )
+    })
 }
 
 /// Checks a secret's value as an HTTP header value: visible ASCII and spaces, within

@@ -151,6 +151,33 @@ impl Upstream {
         }
     }
 
+    /// What every forwarded request carries: its content type, the binary tensors' header
+    /// length, and the auth header from the store (never anything of the caller's).
+    fn headers(
+        &self,
+        content_type: Option<&HeaderValue>,
+        header_len: Option<&HeaderValue>,
+    ) -> Result<http::HeaderMap, Failure> {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            content_type
+                .cloned()
+                .unwrap_or(HeaderValue::from_static("application/json")),
+        );
+        if let Some(len) = header_len {
+            headers.insert(HEADER_LEN, len.clone());
+        }
+        if let Some((header, name)) = &self.auth {
+            let value = self
+                .secrets
+                .get(name)
+                .ok_or_else(|| Failure::Secret(name.clone()))?;
+            headers.insert(header.clone(), value);
+        }
+        Ok(headers)
+    }
+
     fn secret_value(&self) -> Option<String> {
         let (_, name) = self.auth.as_ref()?;
         let v = self.secrets.get(name)?;
@@ -205,29 +232,14 @@ impl Upstream {
             .spec
             .timeout_ms
             .map_or(timeout_ms, |t| t.min(timeout_ms));
+        let headers = self.headers(content_type, header_len)?;
         if let Some(pool) = &self.h1 {
             let path = url.strip_prefix(self.origin.as_str()).unwrap_or(url);
             let mut request = http::Request::post(path)
                 .header(http::header::HOST, pool.authority.as_str())
-                .header(
-                    http::header::CONTENT_TYPE,
-                    content_type
-                        .cloned()
-                        .unwrap_or(HeaderValue::from_static("application/json")),
-                );
-            if let Some(len) = header_len {
-                request = request.header(HEADER_LEN, len.clone());
-            }
-            if let Some((header, name)) = &self.auth {
-                let value = self
-                    .secrets
-                    .get(name)
-                    .ok_or_else(|| Failure::Secret(name.clone()))?;
-                request = request.header(header.clone(), value);
-            }
-            let request = request
                 .body(http_body_util::Full::new(body))
                 .map_err(|e| Failure::Bad(format!("cannot form the request: {e}")))?;
+            request.headers_mut().extend(headers);
             let exchange = async {
                 let _slot = self
                     .slots
@@ -251,22 +263,7 @@ impl Upstream {
                 .await
                 .map_err(|_| Failure::Timeout(timeout_ms))?;
         }
-        let mut request = self.client.post(url).body(body).header(
-            http::header::CONTENT_TYPE,
-            content_type
-                .cloned()
-                .unwrap_or(HeaderValue::from_static("application/json")),
-        );
-        if let Some(len) = header_len {
-            request = request.header(HEADER_LEN, len.clone());
-        }
-        if let Some((header, name)) = &self.auth {
-            let value = self
-                .secrets
-                .get(name)
-                .ok_or_else(|| Failure::Secret(name.clone()))?;
-            request = request.header(header.clone(), value);
-        }
+        let request = self.client.post(url).body(body).headers(headers);
         let exchange = async {
             let _slot = self
                 .slots
