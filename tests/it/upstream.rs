@@ -185,6 +185,26 @@ async fn kserve_v1_upstream_passes_through_translates_v2_callers_and_splits_with
     let view = server.get("services/iris").await;
     assert_eq!(view["upstreams"][0]["health"], "down", "{view}");
     assert_eq!(view["state"], "upstream down", "{view}");
+    // The change is an audit event with the reason (which also wakes the console).
+    let mut events = Value::Null;
+    for _ in 0..100 {
+        events = server.get("events?since=0&limit=1000").await;
+        if events.to_string().contains("upstream.down") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let down = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "upstream.down")
+        .unwrap_or_else(|| panic!("no upstream.down event: {events}"));
+    assert_eq!(
+        (down["subject"].as_str(), down["detail"]["version"].as_u64()),
+        (Some("iris"), Some(2)),
+        "{down}"
+    );
 }
 
 #[tokio::test]
