@@ -503,15 +503,27 @@ fn json_record(text: &str, inputs: &[String], line: u64) -> Record {
         Ok(_) => return Err(RecordError(format!("line {line}: not a JSON object"))),
         Err(e) => return Err(RecordError(format!("line {line}: not JSON ({e})"))),
     };
-    let absent: Vec<String> = inputs
+    let absent = inputs
         .iter()
         .filter(|name| !object.contains_key(*name))
-        .map(|name| format!("{name:?}"))
-        .collect();
-    if !absent.is_empty() {
+        .count();
+    if absent > 0 {
+        // The first few by name: a wide model (100,000 features) would otherwise write a
+        // megabyte of names for every line.
+        let named: Vec<String> = inputs
+            .iter()
+            .filter(|name| !object.contains_key(*name))
+            .take(8)
+            .map(|name| format!("{name:?}"))
+            .collect();
+        let more = if absent > named.len() {
+            format!(" and {} more", absent - named.len())
+        } else {
+            String::new()
+        };
         return Err(RecordError(format!(
-            "line {line}: no field {}",
-            absent.join(", ")
+            "line {line}: no field {}{more}",
+            named.join(", ")
         )));
     }
     inputs

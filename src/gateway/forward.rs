@@ -247,7 +247,10 @@ fn status_of(u: &Upstream, reply: &Reply) -> Result<StatusCode, Answer> {
 /// An upstream's error in its own words, with the secret it was sent taken out (a server that
 /// echoes request headers must not hand the token to the caller).
 fn their_error(u: &Upstream, reply: &Reply, status: StatusCode) -> Answer {
-    let message = translate::error_message(&reply.body, status.as_u16());
+    // Scrubbed whole before it is cut (a cut could leave half a token), and again once its
+    // JSON escapes are read (`\u0053…` spells the token too).
+    let body = u.scrub(&String::from_utf8_lossy(&reply.body));
+    let message = translate::error_message(body.as_bytes(), status.as_u16());
     Answer::error(status, &u.scrub(&message))
 }
 
@@ -264,9 +267,10 @@ fn passed(u: &Upstream, reply: Result<Reply, Failure>) -> Answer {
     };
     if !status.is_success() {
         return match std::str::from_utf8(&reply.body) {
+            // An upstream that is sent a secret has its errors read and scrubbed, never passed.
             Ok(text)
-                if serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
-                    && !u.leaks(text) =>
+                if !u.sends_secret()
+                    && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() =>
             {
                 Answer {
                     status,
@@ -291,6 +295,14 @@ fn passed(u: &Upstream, reply: Result<Reply, Failure>) -> Answer {
         };
     }
     match String::from_utf8(reply.body.to_vec()) {
+        // A server that echoes its request headers into an answer does not give the caller
+        // the secret.
+        Ok(text) if u.leaks(&text) => Answer {
+            status,
+            body: u.scrub(&text),
+            version: None,
+            raw: None,
+        },
         Ok(text) => Answer {
             status,
             body: text,
@@ -334,6 +346,7 @@ async fn translated(
         );
     }
     match off_thread(reply.body, rewrite).await.map(String::from_utf8) {
+        Ok(Ok(body)) if u.leaks(&body) => Answer::ok(u.scrub(&body)),
         Ok(Ok(body)) => Answer::ok(body),
         Ok(Err(_)) => Answer::error(
             StatusCode::BAD_GATEWAY,

@@ -461,6 +461,30 @@ async fn auth_comes_from_a_stored_secret_over_http2_is_never_logged_and_timeouts
         .await;
     assert_eq!(status, 403, "{v}");
     assert!(v.to_string().contains("needs an admin token"), "{v}");
+    // Nor by way of a version joining a service it may change: a canary adds its candidate.
+    import_upstream(
+        &dir,
+        "slow",
+        &format!("protocol = \"tfserving\"\nurl = \"{url}\"\nmodel = \"m\"\nauth_secret = \"echo-token\"\n"),
+    )
+    .await;
+    let canary = json!({"op": "canary_start", "to": 2, "steps": "5,25,50,100", "interval_secs": 60,
+        "min_requests": 200, "max_error_pct": 1, "max_p99_ms": 500});
+    for call in [
+        canary,
+        json!({"op": "add_version", "version": 2}),
+        json!({"op": "upgrade", "to": 2}),
+    ] {
+        let (status, v) = server
+            .api(
+                reqwest::Method::POST,
+                "services/slow/traffic",
+                Some(&op),
+                Some(call.clone()),
+            )
+            .await;
+        assert_eq!(status, 403, "{call}: {v}");
+    }
 
     // A rotated secret is sent from the next request on, with no redeploy.
     let file = dir.scratch.join("token");

@@ -137,6 +137,11 @@ impl Upstream {
         self.spec.protocol == Protocol::KserveV2
     }
 
+    /// Whether this upstream is sent a secret.
+    pub fn sends_secret(&self) -> bool {
+        self.auth.is_some()
+    }
+
     /// Whether `text` holds the value of the secret this upstream is sent.
     pub fn leaks(&self, text: &str) -> bool {
         self.secret_value()

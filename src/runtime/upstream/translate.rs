@@ -20,6 +20,9 @@ fn bad(m: impl Into<String>) -> String {
     m.into()
 }
 
+/// The most row × tensor cells a V2 request may become as records.
+const MAX_CELLS: usize = 1 << 20;
+
 /// A request's rows against the service's limit, in the words the native path uses.
 fn within(rows: usize, max_rows: usize) -> Result<(), String> {
     if rows > max_rows {
@@ -363,6 +366,14 @@ pub fn v2_to_tf_request(body: &[u8], max_rows: usize) -> Result<(Vec<u8>, V2Call
         tensors.push((name, rows_of(&shape, &data), shape[0]));
     }
     let n = tensors[0].2;
+    // Records of named tensors are rows × tensors objects, whatever the tensors hold: zero-wide
+    // tensors cost nothing in the body and everything here.
+    if n.saturating_mul(tensors.len()) > MAX_CELLS {
+        return Err(format!(
+            "{} tensors of {n} rows make more values than one request may; send fewer rows or tensors",
+            tensors.len()
+        ));
+    }
     if tensors.iter().any(|(_, _, rows)| *rows != n) {
         return Err(bad(
             "the inputs have different numbers of rows (their first dimensions differ)",
@@ -563,6 +574,16 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("rows"), "{e}");
+    }
+
+    #[test]
+    fn many_zero_wide_tensors_do_not_become_millions_of_records() {
+        let inputs: Vec<String> = (0..1000)
+            .map(|i| format!(r#"{{"name":"a{i}","shape":[10000,0],"data":[]}}"#))
+            .collect();
+        let body = format!(r#"{{"inputs":[{}]}}"#, inputs.join(","));
+        let e = v2_to_tf_request(body.as_bytes(), 10_000).unwrap_err();
+        assert!(e.contains("fewer rows or tensors"), "{e}");
     }
 
     #[test]

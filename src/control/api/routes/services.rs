@@ -229,7 +229,8 @@ pub async fn change_traffic<B: ApiBodyIn>(
     // A version joining the service: one that sends a secret needs an admin.
     let joining = match &call {
         crate::control::contract::TrafficCall::AddVersion { version } => Some(*version),
-        crate::control::contract::TrafficCall::Upgrade { to, .. } => Some(Some(*to)),
+        crate::control::contract::TrafficCall::Upgrade { to, .. }
+        | crate::control::contract::TrafficCall::CanaryStart { to, .. } => Some(Some(*to)),
         _ => None,
     };
     if let Some(version) = joining
