@@ -219,9 +219,6 @@ pub async fn dispatch(
                     crate::say!("inputs   {}", inputs.join(", "));
                     crate::say!("outputs  {}", outputs.join(", "));
                 }
-                let upstream_only = serving.signature.is_none()
-                    && !serving.upstreams.is_empty()
-                    && serving.upstreams.len() == s.deployments.len();
                 for u in &serving.upstreams {
                     match &u.reason {
                         Some(why) => {
@@ -230,7 +227,7 @@ pub async fn dispatch(
                         None => crate::say!("v{:<7} {} {}", u.version, u.target, u.health),
                     }
                 }
-                if upstream_only {
+                if serving.upstream_only(s.deployments.len()) {
                     crate::say!("inputs   the upstream server's own: send what it takes");
                     return Ok(());
                 }

@@ -36,16 +36,13 @@ impl Core {
     /// service's answers into 503s, so that is refused, naming the service.
     pub async fn remove_secret(&self, actor: &str, name: &str) -> Result<(), ControlError> {
         secret_name(name).map_err(|e| ControlError::invalid("invalid_name", e))?;
-        let root = self.data_dir().root();
         for s in self.store.services()? {
             for d in s
                 .deployments
                 .iter()
                 .filter(|d| d.kind == ModelKind::Upstream)
             {
-                let sends = crate::registry::formats::upstream::check(&root.join(&d.artifact))
-                    .is_ok_and(|spec| spec.auth_secret.as_deref() == Some(name));
-                if sends {
+                if self.upstream_secret(&d.artifact).as_deref() == Some(name) {
                     return Err(ControlError::invalid(
                         "secret_in_use",
                         format!(
@@ -80,11 +77,15 @@ impl Core {
             Some(n) => versions.iter().find(|v| v.version == n),
             None => versions.last(),
         };
-        Ok(v.filter(|v| v.kind == ModelKind::Upstream).and_then(|v| {
-            crate::registry::formats::upstream::check(&self.data_dir().root().join(&v.artifact))
-                .ok()
-                .and_then(|spec| spec.auth_secret)
-        }))
+        Ok(v.filter(|v| v.kind == ModelKind::Upstream)
+            .and_then(|v| self.upstream_secret(&v.artifact)))
+    }
+
+    /// The secret the upstream file `artifact` (relative to the data directory) names.
+    fn upstream_secret(&self, artifact: &str) -> Option<String> {
+        crate::registry::formats::upstream::check(&self.data_dir().root().join(artifact))
+            .ok()?
+            .auth_secret
     }
 
     /// Every secret with its value, for the gateway.

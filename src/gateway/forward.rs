@@ -228,8 +228,10 @@ fn failed(u: &Upstream, f: Failure) -> Answer {
     }
 }
 
-/// The upstream's status as the caller gets it: a final status, or a 502 that says what came.
-fn status_of(u: &Upstream, reply: &Reply) -> Result<StatusCode, Answer> {
+/// The upstream's reply with a status the caller may get, or the answer that replaces it:
+/// the failure when there was no reply, a 502 for an interim (1xx) or impossible status.
+fn settle(u: &Upstream, reply: Result<Reply, Failure>) -> Result<(Reply, StatusCode), Answer> {
+    let reply = reply.map_err(|f| failed(u, f))?;
     let status = reply.status;
     if status.is_informational() || status.as_u16() > 599 {
         return Err(Answer::error(
@@ -241,7 +243,7 @@ fn status_of(u: &Upstream, reply: &Reply) -> Result<StatusCode, Answer> {
             ),
         ));
     }
-    Ok(status)
+    Ok((reply, status))
 }
 
 /// An upstream's error in its own words, with the secret it was sent taken out (a server that
@@ -249,20 +251,17 @@ fn status_of(u: &Upstream, reply: &Reply) -> Result<StatusCode, Answer> {
 fn their_error(u: &Upstream, reply: &Reply, status: StatusCode) -> Answer {
     // Scrubbed whole before it is cut (a cut could leave half a token), and again once its
     // JSON escapes are read (`\u0053…` spells the token too).
-    let body = u.scrub(&String::from_utf8_lossy(&reply.body));
+    let body = String::from_utf8_lossy(&reply.body);
+    let body = u.scrubbed(&body).unwrap_or_else(|| body.into_owned());
     let message = translate::error_message(body.as_bytes(), status.as_u16());
-    Answer::error(status, &u.scrub(&message))
+    Answer::error(status, &u.scrubbed(&message).unwrap_or(message))
 }
 
 /// The upstream's answer as it came: JSON text as the body, binary tensors untouched; an
 /// error that is not JSON is wrapped in one, in the upstream's words.
 fn passed(u: &Upstream, reply: Result<Reply, Failure>) -> Answer {
-    let reply = match reply {
+    let (reply, status) = match settle(u, reply) {
         Ok(r) => r,
-        Err(f) => return failed(u, f),
-    };
-    let status = match status_of(u, &reply) {
-        Ok(s) => s,
         Err(a) => return a,
     };
     if !status.is_success() {
@@ -272,43 +271,24 @@ fn passed(u: &Upstream, reply: Result<Reply, Failure>) -> Answer {
                 if !u.sends_secret()
                     && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok() =>
             {
-                Answer {
-                    status,
-                    body: text.to_string(),
-                    version: None,
-                    raw: None,
-                }
+                Answer::with(status, text.to_string())
             }
             _ => their_error(u, &reply, status),
         };
     }
     if reply.header_len.is_some() {
-        return Answer {
-            status,
-            body: String::new(),
-            version: None,
-            raw: Some(Box::new(Raw {
-                body: reply.body,
-                content_type: reply.content_type,
-                header_len: reply.header_len,
-            })),
-        };
+        let mut answer = Answer::with(status, String::new());
+        answer.raw = Some(Box::new(Raw {
+            body: reply.body,
+            content_type: reply.content_type,
+            header_len: reply.header_len,
+        }));
+        return answer;
     }
     match String::from_utf8(reply.body.to_vec()) {
         // A server that echoes its request headers into an answer does not give the caller
         // the secret.
-        Ok(text) if u.leaks(&text) => Answer {
-            status,
-            body: u.scrub(&text),
-            version: None,
-            raw: None,
-        },
-        Ok(text) => Answer {
-            status,
-            body: text,
-            version: None,
-            raw: None,
-        },
+        Ok(text) => Answer::with(status, u.scrubbed(&text).unwrap_or(text)),
         Err(_) => Answer::error(
             StatusCode::BAD_GATEWAY,
             &format!("{} answered a body that is not UTF-8 JSON", u.name()),
@@ -323,12 +303,8 @@ async fn translated(
     reply: Result<Reply, Failure>,
     rewrite: impl FnOnce(Bytes) -> Result<Vec<u8>, String> + Send + 'static,
 ) -> Answer {
-    let reply = match reply {
+    let (reply, status) = match settle(u, reply) {
         Ok(r) => r,
-        Err(f) => return failed(u, f),
-    };
-    let status = match status_of(u, &reply) {
-        Ok(s) => s,
         Err(a) => return a,
     };
     if !status.is_success() {
@@ -346,8 +322,7 @@ async fn translated(
         );
     }
     match off_thread(reply.body, rewrite).await.map(String::from_utf8) {
-        Ok(Ok(body)) if u.leaks(&body) => Answer::ok(u.scrub(&body)),
-        Ok(Ok(body)) => Answer::ok(body),
+        Ok(Ok(body)) => Answer::ok(u.scrubbed(&body).unwrap_or(body)),
         Ok(Err(_)) => Answer::error(
             StatusCode::BAD_GATEWAY,
             &format!("{}: its answer is not UTF-8", u.name()),

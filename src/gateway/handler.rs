@@ -42,8 +42,13 @@ pub struct Raw {
 
 impl Answer {
     pub(super) fn ok(body: String) -> Answer {
+        Answer::with(StatusCode::OK, body)
+    }
+
+    /// A JSON answer with this status.
+    pub(super) fn with(status: StatusCode, body: String) -> Answer {
         Answer {
-            status: StatusCode::OK,
+            status,
             body,
             version: None,
             raw: None,

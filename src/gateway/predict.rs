@@ -82,31 +82,30 @@ fn rows(items: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Vec<Value>>, String>
         return Err("instances is a plain list, but expecting list of objects as multiple input tensors required as per tensorinfo_map".into());
     }
     // A sparse instance is a row of every feature: a few bytes of request can ask for a lot of
-    // memory on a wide model, so the rows it would make are counted first.
-    let sparse_rows = items
-        .iter()
-        .filter(|i| i.get("sparseIndices").is_some())
-        .count();
-    if sparse_rows.saturating_mul(inputs.len()) > MAX_SPARSE_CELLS {
-        return Err(format!(
-            "{sparse_rows} sparse instances of this model's {} features are more than one request may expand to; send at most {} per request",
-            inputs.len(),
-            (MAX_SPARSE_CELLS / inputs.len().max(1)).max(1)
-        ));
-    }
+    // memory on a wide model, so each one is counted before it expands.
+    let most_sparse = (MAX_SPARSE_CELLS / inputs.len().max(1)).max(1);
+    let mut sparse_rows = 0;
+    let values_input = inputs.iter().any(|f| f.name == "values");
     let mut out = Vec::with_capacity(items.len());
     for (n, item) in items.iter().enumerate() {
         let row = match item {
             // Angel Serving's sparse form: the features given by index, the rest left out.
-            Json::Obj(_) if item.get("sparseIndices").is_some() => sparse(item, inputs)
-                .map_err(|e| {
+            Json::Obj(_) if item.get("sparseIndices").is_some() => {
+                sparse_rows += 1;
+                if sparse_rows > most_sparse {
+                    return Err(format!(
+                        "sparse instances of this model's {} features are more than one request may expand to; send at most {most_sparse} per request",
+                        inputs.len()
+                    ));
+                }
+                sparse(item, inputs).map_err(|e| {
                     format!("Failed to process element: {n} of 'instances' list. Error: INVALID_ARGUMENT: {e}")
-                })?,
+                })?
+            }
             // Angel Serving's named dense form, `{"values": [...], "key": id}`: the values are
             // the features in order (for a model with no input called `values`).
-            Json::Obj(members) if named_dense(members, inputs).is_some() => {
-                let values = named_dense(members, inputs).unwrap_or_default();
-                positional(n, values, inputs)?
+            Json::Obj(members) if !values_input && named_dense(members).is_some() => {
+                positional(n, named_dense(members).unwrap_or_default(), inputs)?
             }
             Json::Obj(members) if objects => {
                 let mut row = vec![Value::Missing; inputs.len()];
@@ -208,9 +207,9 @@ fn positional(n: usize, values: &[Json], inputs: &[FieldSpec]) -> Result<Vec<Val
 }
 
 /// The list of Angel Serving's named dense form: an object of at most two members, one of
-/// them `values` holding a list, for a model with no input of that name.
-fn named_dense<'a>(members: &'a [(String, Json)], inputs: &[FieldSpec]) -> Option<&'a [Json]> {
-    if members.len() > 2 || inputs.iter().any(|f| f.name == "values") {
+/// them `values` holding a list (read so only for a model with no input of that name).
+fn named_dense(members: &[(String, Json)]) -> Option<&[Json]> {
+    if members.len() > 2 {
         return None;
     }
     members.iter().find_map(|(k, v)| match v {

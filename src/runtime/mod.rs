@@ -45,16 +45,6 @@ pub enum Serving {
     Upstream(Arc<upstream::Upstream>),
 }
 
-impl Serving {
-    /// What a native model takes and gives; an upstream's is the remote server's to say.
-    pub fn signature(&self) -> Option<&Signature> {
-        match self {
-            Serving::Native(p) => Some(p.signature()),
-            Serving::Upstream(_) => None,
-        }
-    }
-}
-
 /// Makes a version of `kind` ready to answer: compiles a local model (CPU work: call it off
 /// the async threads), or makes an upstream's client, which sends its auth header from
 /// `secrets`, and starts probing it.

@@ -361,7 +361,7 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             let for_line = name.clone();
             let line = async move {
                 let v = client.service(&for_line, true).await?;
-                if v.serving.signature.is_none() && !v.serving.upstreams.is_empty() {
+                if v.upstream_only() {
                     // Nothing here knows what the remote model takes: no line that would fail.
                     return Err(ControlError::invalid(
                         "no_example",

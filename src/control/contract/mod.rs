@@ -183,6 +183,12 @@ pub struct UpstreamState {
 }
 
 impl Serving {
+    /// Whether all `versions` of the service are upstreams.
+    pub fn upstream_only(&self, versions: usize) -> bool {
+        let upstreams = self.upstreams.len();
+        upstreams > 0 && upstreams == versions
+    }
+
     /// The example `:predict` body (an empty instance when the model did not load).
     pub fn example_body(&self) -> String {
         self.signature.clone().unwrap_or_default().example_body()
@@ -190,6 +196,12 @@ impl Serving {
 }
 
 impl ServiceView {
+    /// Whether every version is an upstream: nothing here knows what the service takes, so
+    /// no example request is offered.
+    pub fn upstream_only(&self) -> bool {
+        self.serving.upstream_only(self.service.deployments.len())
+    }
+
     /// The service with the key as the answer carried it.
     pub fn into_service(self) -> Service {
         self.into_parts().0

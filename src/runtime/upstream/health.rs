@@ -102,15 +102,11 @@ pub fn watch(upstream: &Arc<Upstream>, rt: &tokio::runtime::Handle) {
 async fn read(
     probe: reqwest::RequestBuilder,
     url: &str,
-) -> Result<(reqwest::StatusCode, Vec<u8>), String> {
+) -> Result<(reqwest::StatusCode, bytes::Bytes), String> {
     let mut r = probe.send().await.map_err(|e| super::reason(&e))?;
-    let status = r.status();
-    let mut body = Vec::new();
-    while let Some(chunk) = r.chunk().await.map_err(|e| super::reason(&e))? {
-        if body.len() + chunk.len() > PROBE_BODY {
-            return Err(format!("{url} answered more than {} KiB", PROBE_BODY >> 10));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok((status, body))
+    let body = super::read_within(&mut r, PROBE_BODY)
+        .await
+        .map_err(|e| super::reason(&e))?
+        .ok_or_else(|| format!("{url} answered more than {} KiB", PROBE_BODY >> 10))?;
+    Ok((r.status(), body))
 }

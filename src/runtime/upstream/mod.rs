@@ -142,18 +142,10 @@ impl Upstream {
         self.auth.is_some()
     }
 
-    /// Whether `text` holds the value of the secret this upstream is sent.
-    pub fn leaks(&self, text: &str) -> bool {
-        self.secret_value()
-            .is_some_and(|v| !v.is_empty() && text.contains(v.as_str()))
-    }
-
-    /// `text` with the value of the secret this upstream is sent taken out.
-    pub fn scrub(&self, text: &str) -> String {
-        match self.secret_value() {
-            Some(v) if !v.is_empty() => text.replace(v.as_str(), "<secret>"),
-            _ => text.to_string(),
-        }
+    /// `text` with the value of the secret this upstream is sent taken out, when it holds it.
+    pub fn scrubbed(&self, text: &str) -> Option<String> {
+        let v = self.secret_value()?;
+        (!v.is_empty() && text.contains(v.as_str())).then(|| text.replace(v.as_str(), "<secret>"))
     }
 
     /// What every forwarded request carries: its content type, the binary tensors' header
@@ -187,12 +179,6 @@ impl Upstream {
         let (_, name) = self.auth.as_ref()?;
         let v = self.secrets.get(name)?;
         v.to_str().ok().map(str::to_string)
-    }
-
-    /// The secret this upstream sends, when it is not in the store.
-    pub fn missing_secret(&self) -> Option<&str> {
-        let (_, name) = self.auth.as_ref()?;
-        (!self.secrets.has(name)).then_some(name.as_str())
     }
 
     fn model_path(&self, v2: bool) -> String {
@@ -238,78 +224,100 @@ impl Upstream {
             .timeout_ms
             .map_or(timeout_ms, |t| t.min(timeout_ms));
         let headers = self.headers(content_type, header_len)?;
-        if let Some(pool) = &self.h1 {
-            let path = url.strip_prefix(self.origin.as_str()).unwrap_or(url);
-            let mut request = http::Request::post(path)
-                .header(http::header::HOST, pool.authority.as_str())
-                .body(http_body_util::Full::new(body))
-                .map_err(|e| Failure::Bad(format!("cannot form the request: {e}")))?;
-            request.headers_mut().extend(headers);
-            let exchange = async {
-                let _slot = self
-                    .slots
-                    .acquire()
-                    .await
-                    .map_err(|_| Failure::Bad("the connection pool is closed".into()))?;
-                let (parts, body) = pool.send(request).await.inspect_err(|f| {
-                    if let Failure::Unreachable(why) = f {
-                        self.health.down(why);
-                    }
-                })?;
-                self.health.up();
-                Ok(Reply {
-                    status: parts.status,
-                    content_type: parts.headers.get(http::header::CONTENT_TYPE).cloned(),
-                    header_len: parts.headers.get(HEADER_LEN).cloned(),
-                    body,
-                })
-            };
-            return tokio::time::timeout(Duration::from_millis(timeout_ms), exchange)
-                .await
-                .map_err(|_| Failure::Timeout(timeout_ms))?;
-        }
-        let request = self.client.post(url).body(body).headers(headers);
         let exchange = async {
             let _slot = self
                 .slots
                 .acquire()
                 .await
                 .map_err(|_| Failure::Bad("the connection pool is closed".into()))?;
-            let mut response = request.send().await.map_err(|e| {
-                let why = reason(&e);
-                self.health.down(&why);
-                Failure::Unreachable(why)
-            })?;
-            let status = response.status();
-            let headers = response.headers();
-            let content_type = headers.get(http::header::CONTENT_TYPE).cloned();
-            let header_len = headers.get(HEADER_LEN).cloned();
-            let mut body = BytesMut::new();
-            while let Some(chunk) = response
-                .chunk()
-                .await
-                .map_err(|e| Failure::Unreachable(reason(&e)))?
-            {
-                if body.len() + chunk.len() > MAX_REPLY {
-                    return Err(Failure::Bad(format!(
-                        "its answer is larger than {} MiB",
-                        MAX_REPLY >> 20
-                    )));
-                }
-                body.extend_from_slice(&chunk);
+            let reply = match &self.h1 {
+                Some(pool) => send_h1(pool, self.path_of(url), body, headers).await,
+                None => self.send(url, body, headers).await,
+            };
+            match &reply {
+                Ok(_) => self.health.up(),
+                Err(Failure::Unreachable(why)) => self.health.down(why),
+                Err(_) => {}
             }
-            self.health.up();
-            Ok(Reply {
-                status,
-                body: body.freeze(),
-                content_type,
-                header_len,
-            })
+            reply
         };
         tokio::time::timeout(Duration::from_millis(timeout_ms), exchange)
             .await
             .map_err(|_| Failure::Timeout(timeout_ms))?
     }
+
+    /// The path of one of this upstream's URLs (which all start with its origin).
+    fn path_of<'a>(&self, url: &'a str) -> &'a str {
+        url.strip_prefix(self.origin.as_str()).unwrap_or(url)
+    }
+
+    /// One request through reqwest (HTTPS, HTTP/2), its answer read within [`MAX_REPLY`].
+    async fn send(
+        &self,
+        url: &str,
+        body: Bytes,
+        headers: http::HeaderMap,
+    ) -> Result<Reply, Failure> {
+        let mut response = self
+            .client
+            .post(url)
+            .body(body)
+            .headers(headers)
+            .send()
+            .await
+            .map_err(|e| Failure::Unreachable(reason(&e)))?;
+        let status = response.status();
+        let content_type = response.headers().get(http::header::CONTENT_TYPE).cloned();
+        let header_len = response.headers().get(HEADER_LEN).cloned();
+        let body = read_within(&mut response, MAX_REPLY)
+            .await
+            .map_err(|e| Failure::Unreachable(reason(&e)))?
+            .ok_or_else(|| {
+                Failure::Bad(format!("its answer is larger than {} MiB", MAX_REPLY >> 20))
+            })?;
+        Ok(Reply {
+            status,
+            body,
+            content_type,
+            header_len,
+        })
+    }
+}
+
+/// One request through the in-task HTTP/1.1 pool.
+async fn send_h1(
+    pool: &h1::Pool,
+    path: &str,
+    body: Bytes,
+    headers: http::HeaderMap,
+) -> Result<Reply, Failure> {
+    let mut request = http::Request::post(path)
+        .header(http::header::HOST, pool.authority.as_str())
+        .body(http_body_util::Full::new(body))
+        .map_err(|e| Failure::Bad(format!("cannot form the request: {e}")))?;
+    request.headers_mut().extend(headers);
+    let (parts, body) = pool.send(request).await?;
+    Ok(Reply {
+        status: parts.status,
+        content_type: parts.headers.get(http::header::CONTENT_TYPE).cloned(),
+        header_len: parts.headers.get(HEADER_LEN).cloned(),
+        body,
+    })
+}
+
+/// A reqwest answer's body, or `None` once it passes `cap` bytes (nothing more is read).
+pub(crate) async fn read_within(
+    response: &mut reqwest::Response,
+    cap: usize,
+) -> Result<Option<Bytes>, reqwest::Error> {
+    let mut body = BytesMut::new();
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > cap {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(Some(body.freeze()))
 }
 
 /// Whether a TF Serving or KServe V1 probe's 200 answer says ready: TF Serving lists its

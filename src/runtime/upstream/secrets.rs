@@ -30,8 +30,4 @@ impl Secrets {
     pub fn get(&self, name: &str) -> Option<HeaderValue> {
         self.0.load().get(name).cloned()
     }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.0.load().contains_key(name)
-    }
 }

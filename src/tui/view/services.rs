@@ -189,24 +189,11 @@ pub fn detail(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
             Span::styled(health, style),
         ]));
     }
-    let upstream_only =
-        !v.serving.upstreams.is_empty() && v.serving.upstreams.len() == s.deployments.len();
-    if upstream_only && matches!(d.signature, Loadable::Ready(None)) {
-        lines.push(field("inputs", "(the upstream server's own)".into()));
-        lines.push(Line::from(""));
-        lines.push(Line::styled(crate::tui::text::UPSTREAM_REQUESTS, t.muted));
-        let b = block(
-            format!("Services{}{} (esc back)", look.sym.sep, d.name),
-            state,
-            look,
-        );
-        frame.render_widget(
-            Paragraph::new(lines).wrap(Wrap { trim: false }).block(b),
-            area,
-        );
-        return;
-    }
     let example = match &d.signature {
+        Loadable::Ready(None) if v.upstream_only() => {
+            lines.push(field("inputs", "(the upstream server's own)".into()));
+            None
+        }
         Loadable::Ready(Some(sig)) => {
             let inputs: Vec<String> = sig
                 .inputs
@@ -216,33 +203,38 @@ pub fn detail(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
             let outputs: Vec<String> = sig.outputs.iter().map(|o| o.name.clone()).collect();
             lines.push(field("inputs", inputs.join(", ")));
             lines.push(field("outputs", outputs.join(", ")));
-            sig.example_body()
+            Some(sig.example_body())
         }
         Loadable::Ready(None) => {
             lines.push(field("inputs", "(the model is not loaded yet)".into()));
-            String::from("{\"instances\":[{}]}")
+            Some(String::from("{\"instances\":[{}]}"))
         }
         Loadable::Loading => {
             lines.push(field("inputs", "loading".into()));
-            String::from("{\"instances\":[{}]}")
+            Some(String::from("{\"instances\":[{}]}"))
         }
         Loadable::Failed(e) => {
             lines.push(Line::styled(format!("ERR {e}"), t.error));
-            String::from("{\"instances\":[{}]}")
+            Some(String::from("{\"instances\":[{}]}"))
         }
     };
     lines.push(Line::from(""));
-    lines.push(Line::styled(
-        format!("{copy} copies this request, with the key, ready to paste:"),
-        t.muted,
-    ));
-    lines.push(Line::from(curl_line(
-        &state.gateway,
-        s.name.as_str(),
-        &s.host,
-        &key,
-        &example,
-    )));
+    match example {
+        Some(example) => {
+            lines.push(Line::styled(
+                format!("{copy} copies this request, with the key, ready to paste:"),
+                t.muted,
+            ));
+            lines.push(Line::from(curl_line(
+                &state.gateway,
+                s.name.as_str(),
+                &s.host,
+                &key,
+                &example,
+            )));
+        }
+        None => lines.push(Line::styled(crate::tui::text::UPSTREAM_REQUESTS, t.muted)),
+    }
     let b = block(
         format!("Services{}{} (esc back)", look.sym.sep, d.name),
         state,
