@@ -82,6 +82,8 @@ pub enum Msg {
     CopyReady(String, Result<String, Failure>),
     /// The server accepted `:stop` (its pid): it drains and exits.
     StopAsked(u32),
+    /// The server refused `:stop` or could not be asked.
+    StopFailed(Failure),
     /// A call finished: a message, or the error (which a busy form shows in place).
     Done(Result<Done, Failure>),
     /// The once-a-second poll of the live figures (and the open service's history).

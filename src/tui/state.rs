@@ -106,8 +106,21 @@ pub struct Connection {
     pub problem: Option<String>,
     /// When the data on screen was last loaded.
     pub updated: Option<Instant>,
-    /// This console asked the server to stop: its going away is news, not an error.
-    pub stop_asked: bool,
+    /// Where a `:stop` from this console stands: the server going away after it is news, not
+    /// an error.
+    pub stop: StopAsk,
+}
+
+/// A `:stop` in flight. Its reply and the loss of the server come from different workers in
+/// either order, so the loss is said once both are known.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StopAsk {
+    #[default]
+    None,
+    /// Confirmed and sent; the server has not answered yet.
+    Sent,
+    /// The server said it is stopping.
+    Accepted,
 }
 
 impl Connection {
@@ -324,7 +337,7 @@ impl State {
                 healthy: false,
                 problem: None,
                 updated: None,
-                stop_asked: false,
+                stop: StopAsk::None,
             },
             environment: String::new(),
             gateway: String::new(),

@@ -417,7 +417,7 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
         Call::CreateJob(fields) => done(create_job(client, fields).await),
         Call::StopServer => Some(match client.stop().await {
             Ok(s) => Msg::StopAsked(s.pid),
-            Err(e) => Msg::Done(Err(Failure::from(e))),
+            Err(e) => Msg::StopFailed(Failure::from(e)),
         }),
     }
 }

@@ -420,6 +420,59 @@ fn stop_needs_an_admin_and_a_confirmation() {
     );
 }
 
+/// The stop's reply and the server's loss come from different workers: read in the other
+/// order, the history still says the stop, then that it happened, and no error.
+#[test]
+fn a_stop_whose_server_is_gone_before_its_reply_is_read_is_still_news() {
+    let mut s = loaded("dev");
+    s.scope = Scope::Admin;
+    press(&mut s, &[":"]);
+    type_text(&mut s, "stop");
+    press(&mut s, &["enter"]);
+    assert_eq!(press(&mut s, &["y"]), call(Call::StopServer));
+    let km = Keymap::defaults();
+    update(
+        &mut s,
+        &km,
+        Msg::Connection(Err("no server runs".into())),
+        t0(),
+    );
+    update(&mut s, &km, Msg::StopAsked(4242), t0());
+    update(&mut s, &km, Msg::Connection(Err("refused".into())), t0());
+    let news: Vec<(&str, bool)> = s
+        .messages
+        .iter()
+        .map(|m| (m.text.as_str(), m.error))
+        .collect();
+    assert!(
+        news.ends_with(&[
+            (
+                "server pid 4242 is stopping (it drains requests in progress first)",
+                false
+            ),
+            ("the server has stopped, as asked", false),
+        ]),
+        "{news:?}"
+    );
+    assert!(s.connection.stale());
+
+    // A stop the server refuses is an error, and a later loss is one too.
+    let mut s = loaded("dev");
+    s.scope = Scope::Admin;
+    press(&mut s, &[":"]);
+    type_text(&mut s, "stop");
+    press(&mut s, &["enter"]);
+    press(&mut s, &["y"]);
+    let refused = Failure::new("forbidden", "no");
+    update(&mut s, &km, Msg::StopFailed(refused), t0());
+    update(&mut s, &km, Msg::Connection(Err("gone".into())), t0());
+    assert!(
+        s.messages.iter().rev().take(2).all(|m| m.error),
+        "{:?}",
+        s.messages
+    );
+}
+
 #[test]
 fn ctrl_c_quits_at_once_and_esc_never_does() {
     let mut s = loaded("dev");

@@ -8,7 +8,7 @@ use crossterm::event::KeyCode;
 
 use super::{commands, forms};
 use crate::tui::action::{ACTIONS, Action, Ctx, Scope, def_of};
-use crate::tui::effect::{Effect, Ui};
+use crate::tui::effect::{Call, Effect, Ui};
 use crate::tui::keymap::{Key, Keymap};
 use crate::tui::state::{Overlay, Pane, State};
 use crate::tui::text;
@@ -116,8 +116,7 @@ fn confirm_key(state: &mut State, key: Key) -> Vec<Effect> {
             KeyCode::Esc => state.overlay = Overlay::None,
             KeyCode::Enter if typed == expected => {
                 let call = c.call.clone();
-                state.overlay = Overlay::None;
-                return vec![call.into()];
+                return confirmed(state, Some(call));
             }
             _ => {}
         }
@@ -127,18 +126,27 @@ fn confirm_key(state: &mut State, key: Key) -> Vec<Effect> {
         KeyCode::Tab | KeyCode::BackTab | KeyCode::Left | KeyCode::Right => c.on_ok = !c.on_ok,
         KeyCode::Char('y') => {
             let call = c.call.clone();
-            state.overlay = Overlay::None;
-            return vec![call.into()];
+            return confirmed(state, Some(call));
         }
         KeyCode::Enter => {
             let call = c.on_ok.then(|| c.call.clone());
-            state.overlay = Overlay::None;
-            return call.into_iter().map(Effect::from).collect();
+            return confirmed(state, call);
         }
         KeyCode::Char('n') | KeyCode::Esc | KeyCode::Char('q') => state.overlay = Overlay::None,
         _ => {}
     }
     vec![]
+}
+
+/// Closes the confirmation and sends what it confirmed. A stop is marked asked here, not when
+/// the server's reply comes back: the server may be gone (and the console told so) before its
+/// reply to the stop is read.
+fn confirmed(state: &mut State, call: Option<Call>) -> Vec<Effect> {
+    state.overlay = Overlay::None;
+    if call == Some(Call::StopServer) {
+        state.connection.stop = crate::tui::state::StopAsk::Sent;
+    }
+    call.into_iter().map(Effect::from).collect()
 }
 
 fn filter_key(state: &mut State, key: Key) -> Vec<Effect> {

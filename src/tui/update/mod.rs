@@ -20,7 +20,7 @@ use std::time::Instant;
 
 use super::effect::{Call, Effect, Failure, Msg, Ui};
 use super::keymap::Keymap;
-use super::state::{Detail, Loadable, Overlay, State};
+use super::state::{Detail, Loadable, Overlay, State, StopAsk};
 use super::text;
 
 pub use commands::completions;
@@ -136,26 +136,36 @@ fn apply(state: &mut State, keymap: &Keymap, msg: Msg, now: Instant) -> Vec<Effe
             out
         }
         Msg::StopAsked(pid) => {
-            state.connection.stop_asked = true;
             state.toast(text::stopping(pid), false, now);
+            // The server may already be gone, its loss held back until now.
+            if state.connection.problem.is_some() {
+                state.toast(text::STOPPED_AS_ASKED, false, now);
+            }
+            state.connection.stop = StopAsk::Accepted;
+            vec![]
+        }
+        Msg::StopFailed(failure) => {
+            state.connection.stop = StopAsk::None;
+            done(state, Err(failure), now);
             vec![]
         }
         Msg::Connection(Ok(())) => {
-            state.connection.stop_asked = false;
             if state.connection.problem.take().is_some() {
+                // A server that answers again is a new one: any stop was for the old.
+                state.connection.stop = StopAsk::None;
                 state.toast(text::RECONNECTED, false, now);
             }
             vec![Call::Reload.into()]
         }
         Msg::Connection(Err(why)) => {
             // Once per outage (and again when the reason changes) into :messages; a stop
-            // this console asked for is said once, as news.
-            if state.connection.stop_asked {
-                if state.connection.problem.is_none() {
-                    state.toast(text::STOPPED_AS_ASKED, false, now);
-                }
-            } else if state.connection.problem.as_deref() != Some(&why) {
-                state.toast(text::lost(&why), true, now);
+            // this console asked for is said once, as news, after the server's reply to it.
+            match state.connection.stop {
+                StopAsk::Sent => {}
+                StopAsk::Accepted if state.connection.problem.is_some() => {}
+                StopAsk::Accepted => state.toast(text::STOPPED_AS_ASKED, false, now),
+                StopAsk::None if state.connection.problem.as_deref() == Some(&why) => {}
+                StopAsk::None => state.toast(text::lost(&why), true, now),
             }
             state.connection.healthy = false;
             state.connection.problem = Some(why);
