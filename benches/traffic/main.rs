@@ -50,6 +50,7 @@ fn main() {
             name: "iris".into(),
             model: "iris:1".parse::<ModelRef>().unwrap(),
             resources: Resources::default(),
+            upstream: None,
         };
         core.deploy_compiled("bench", deploy).await.unwrap();
         core.change_traffic(

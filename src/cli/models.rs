@@ -29,6 +29,17 @@ pub enum ModelsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Name the TF Serving (or other upstream) that serves a SavedModel version
+    Upstream {
+        /// NAME or NAME:VERSION (default: the latest version)
+        target: String,
+        /// The server's URL (http://tf-serving:8501, or .../v1/models/NAME[/versions/N]),
+        /// or an upstream file (for another protocol, a secret, a pool size)
+        upstream: String,
+        /// Print JSON for scripts
+        #[arg(long)]
+        json: bool,
+    },
     /// Remove a version (NAME:VERSION) or a whole model (NAME)
     Rm {
         /// NAME or NAME:VERSION
@@ -46,7 +57,7 @@ pub struct ImportArgs {
     /// Model name: a-z, 0-9, '.', '_', '-' (a second import under the same name adds a version)
     #[arg(long)]
     pub name: String,
-    /// pmml, onnx, angel or upstream (detected from the content when left out)
+    /// pmml, onnx, angel, upstream or savedmodel (detected from the content when left out)
     #[arg(long = "type", value_name = "TYPE")]
     pub kind: Option<ModelKind>,
     /// What the model is, for people reading the listing
@@ -78,6 +89,7 @@ impl ModelsCommand {
             ModelsCommand::Import(a) => a.json,
             ModelsCommand::List { json }
             | ModelsCommand::Show { json, .. }
+            | ModelsCommand::Upstream { json, .. }
             | ModelsCommand::Rm { json, .. } => *json,
         }
     }
@@ -177,6 +189,29 @@ pub async fn dispatch(
                     ]);
                 }
                 print_table(&rows);
+                for v in &versions {
+                    if let Some(by) = &v.served_by {
+                        crate::say!("{name}:{} is served by {}", v.version, by.url);
+                    }
+                }
+            }
+        }
+        ModelsCommand::Upstream {
+            target,
+            upstream,
+            json,
+        } => {
+            let target: ModelRef = target.parse().map_err(ControlError::from)?;
+            let upstream = upstream_arg(upstream)?;
+            let v = Session::open(dir)
+                .await?
+                .serve_saved_model(&actor, &target, &upstream)
+                .await?;
+            let url = v.served_by.map(|s| s.url).unwrap_or_default();
+            if json {
+                print_json(&json!({"name": v.name, "version": v.version, "served_by": url}));
+            } else {
+                crate::say!("{}:{} is served by {url}", v.name, v.version);
             }
         }
         ModelsCommand::Rm { target, json } => {
@@ -201,4 +236,25 @@ pub async fn dispatch(
         }
     }
     Ok(())
+}
+
+/// What `--upstream` says: a file's text when it names a file, else the URL (or text) itself.
+pub(super) fn upstream_arg(arg: String) -> Result<String, ControlError> {
+    let path = std::path::Path::new(&arg);
+    if !(arg.starts_with("http://") || arg.starts_with("https://")) && path.is_file() {
+        use std::io::Read;
+        let limit = crate::control::MAX_UPSTREAM_TEXT;
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit as u64 + 1).read_to_string(&mut text))
+            .map_err(|e| ControlError::field("upstream", format!("cannot read {arg}: {e}")))?;
+        if text.len() > limit {
+            return Err(ControlError::field(
+                "upstream",
+                format!("{arg} is larger than an upstream file can be ({limit} bytes)"),
+            ));
+        }
+        return Ok(text);
+    }
+    Ok(arg)
 }

@@ -48,6 +48,12 @@ fn load(path: &std::path::Path) -> Result<crate::runtime::SharedPredictor, Strin
     {
         return crate::runtime::load(ModelKind::Angel, &version);
     }
+    if path.is_dir() && crate::registry::formats::savedmodel::is_saved_model(path) {
+        return Err(
+            "it is a TensorFlow SavedModel, which TF Serving runs, not modeldeck: import it, deploy it with --upstream naming its TF Serving, and score through the service (a batch job's --service)"
+                .into(),
+        );
+    }
     let small_file = std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.len() <= UPSTREAM_FILE);
     if small_file && crate::registry::formats::upstream::check(path).is_ok() {
         return crate::runtime::load(ModelKind::Upstream, path);

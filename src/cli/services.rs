@@ -40,6 +40,10 @@ pub enum ServicesCommand {
         /// Records per request (1 to 1000000; default 10000)
         #[arg(long, value_name = "N")]
         max_batch_rows: Option<String>,
+        /// For a TensorFlow SavedModel: the TF Serving that serves it (http://tf-serving:8501),
+        /// or an upstream file
+        #[arg(long, value_name = "URL|FILE")]
+        upstream: Option<String>,
         /// Print JSON for scripts
         #[arg(long)]
         json: bool,
@@ -117,10 +121,12 @@ pub async fn dispatch(
             concurrency,
             timeout_ms,
             max_batch_rows,
+            upstream,
             json,
         } => {
             let model: ModelRef = model.parse().map_err(ControlError::from)?;
             let request = DeployRequest {
+                upstream: upstream.map(super::models::upstream_arg).transpose()?,
                 name,
                 model,
                 resources: Resources::from_values(

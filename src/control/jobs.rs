@@ -73,9 +73,11 @@ impl Core {
                         ControlError::NotFound(format!("model {name} has no versions"))
                     })?,
                 };
+                // A SavedModel is scored by the upstream that serves it, as a service would.
+                let (kind, artifact) = v.serving();
                 Ok(ModelFile {
-                    kind: v.kind,
-                    path: root.join(&v.artifact),
+                    kind,
+                    path: root.join(artifact),
                     label: format!("{name}:{}", v.version),
                 })
             }

@@ -77,8 +77,9 @@ impl Core {
             Some(n) => versions.iter().find(|v| v.version == n),
             None => versions.last(),
         };
-        Ok(v.filter(|v| v.kind == ModelKind::Upstream)
-            .and_then(|v| self.upstream_secret(&v.artifact)))
+        Ok(v.map(|v| v.serving())
+            .filter(|(kind, _)| *kind == ModelKind::Upstream)
+            .and_then(|(_, artifact)| self.upstream_secret(artifact)))
     }
 
     /// The secret the upstream file `artifact` (relative to the data directory) names.

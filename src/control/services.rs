@@ -13,6 +13,8 @@ pub struct DeployRequest {
     pub name: String,
     pub model: ModelRef,
     pub resources: Resources,
+    /// For a SavedModel: the upstream that serves it (a URL, or an upstream file's text).
+    pub upstream: Option<String>,
 }
 
 /// A fresh access key: 128 bits from the OS RNG, as hex.
@@ -55,16 +57,46 @@ impl Core {
                 ControlError::NotFound(format!("model {} has no versions", req.model.name))
             })?,
         };
-        let engine =
-            runtime::engine(version.kind).map_err(|e| ControlError::invalid("not_servable", e))?;
-        let path = self.data_dir.root().join(&version.artifact);
-        let kind = version.kind;
+        let model_ref = format!("{}:{}", version.name, version.version);
+        // A SavedModel runs on the upstream the deploy names (or named before).
+        let named = match (&req.upstream, version.kind) {
+            (Some(_), kind) if kind != ModelKind::SavedModel => {
+                return Err(ControlError::field(
+                    "upstream",
+                    format!(
+                        "{model_ref} is a {kind} model, which modeldeck serves itself: leave --upstream out (it names the server of a TensorFlow SavedModel)"
+                    ),
+                ));
+            }
+            (Some(text), _) => Some(self.named_upstream(text, &version.name)?),
+            (None, ModelKind::SavedModel) if version.served_by.is_none() => {
+                // The field, so the console's deploy form points at its upstream line.
+                return Err(ControlError::Invalid {
+                    code: "not_servable",
+                    field: Some("upstream"),
+                    message: runtime::saved_model_needs_upstream(&model_ref),
+                });
+            }
+            (None, _) => None,
+        };
+        let (kind, artifact) = match &named {
+            Some(_) => (ModelKind::Upstream, None),
+            None => {
+                let (kind, artifact) = version.serving();
+                (kind, Some(self.data_dir.root().join(artifact)))
+            }
+        };
+        let engine = runtime::engine(kind).map_err(|e| ControlError::invalid("not_servable", e))?;
         let model = if kind == ModelKind::Upstream {
-            self.check_upstream(&path)?;
+            // A newly named upstream was checked as it was read.
+            if let Some(path) = &artifact {
+                self.check_upstream(path)?;
+            }
             None
         } else {
             // Load it now, as the gateway will, so a model that cannot serve is refused here
             // rather than at 3 a.m.
+            let path = artifact.unwrap_or_default();
             let model = tokio::task::spawn_blocking(move || runtime::load(kind, &path))
                 .await
                 .map_err(|_| ControlError::Io("the model check failed unexpectedly".into()))?
@@ -89,10 +121,15 @@ impl Core {
                 ),
             ));
         }
+        let key = new_key()?;
+        // The upstream's file is written last, under the artifact lock until the row that
+        // references it is, and removed again if that row is refused.
+        let _guard = self.artifact_lock.lock().await;
+        let served_by = named.map(|spec| self.publish_upstream(&spec)).transpose()?;
         let new = NewService {
             host: name.host(&self.settings.domain),
             name,
-            key: new_key()?,
+            key,
             runtime: engine,
             resources: Resources {
                 memory_bytes: estimate,
@@ -100,8 +137,17 @@ impl Core {
             },
             model: version.name.clone(),
             version: version.version,
+            served_by: served_by.clone().map(|(by, _)| by),
         };
-        Ok((self.store.create_service(actor, new).await?, model))
+        match self.store.create_service(actor, new).await {
+            Ok(created) => Ok((created, model)),
+            Err(e) => {
+                if let Some((by, true)) = served_by {
+                    self.unpublish(&by);
+                }
+                Err(e.into())
+            }
+        }
     }
 
     /// An upstream file that still reads, and whose secret is in the store: a deploy that
@@ -113,6 +159,14 @@ impl Core {
                 format!("the upstream file does not load: {e}"),
             )
         })?;
+        self.check_secret(&spec)
+    }
+
+    /// A secret the upstream sends is in the store.
+    pub(super) fn check_secret(
+        &self,
+        spec: &crate::registry::formats::upstream::UpstreamSpec,
+    ) -> Result<(), ControlError> {
         if let Some(name) = &spec.auth_secret {
             let names = self.store.secret_names()?;
             if !names.iter().any(|(n, _)| n == name) {

@@ -139,6 +139,31 @@ impl Session {
         }
     }
 
+    /// Names the upstream that serves a SavedModel version (its newest when none is given).
+    pub async fn serve_saved_model(
+        &self,
+        actor: &str,
+        target: &ModelRef,
+        upstream: &str,
+    ) -> Result<crate::domain::ModelVersion, ControlError> {
+        match self {
+            Session::Local(core) => core.serve_saved_model(actor, target, upstream).await,
+            Session::Remote(c) => {
+                let name = target.name.as_str();
+                let version = match target.version {
+                    Some(v) => v,
+                    None => c
+                        .model(name)
+                        .await?
+                        .versions
+                        .last()
+                        .map_or(1, |v| v.version),
+                };
+                c.serve_saved_model(name, version, upstream).await
+            }
+        }
+    }
+
     /// Removes a version or a whole model; returns `name:version` of what went.
     pub async fn remove_model(
         &self,

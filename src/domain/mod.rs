@@ -26,7 +26,8 @@ pub use job::{
 };
 pub use metrics::{Counts, Figures, Metric, Outcome, Outputs, Sample, Source};
 pub use model::{
-    ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServiceUse, human_size,
+    ModelKind, ModelRef, ModelRefError, ModelSummary, ModelVersion, ServedBy, ServiceUse,
+    human_size,
 };
 pub use name::{ModelName, NameError, TextError, check_text};
 pub use period::Period;

@@ -19,14 +19,18 @@ pub enum ModelKind {
     Angel,
     /// A reference to a remote TF Serving / KServe / Triton endpoint; requests are forwarded.
     Upstream,
+    /// A TensorFlow SavedModel folder. TF Serving runs it, so a version is served through the
+    /// upstream named when it is deployed (see [`ModelVersion::served_by`]).
+    SavedModel,
 }
 
 impl ModelKind {
-    pub const ALL: [ModelKind; 4] = [
+    pub const ALL: [ModelKind; 5] = [
         ModelKind::Pmml,
         ModelKind::Onnx,
         ModelKind::Angel,
         ModelKind::Upstream,
+        ModelKind::SavedModel,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -35,6 +39,7 @@ impl ModelKind {
             ModelKind::Onnx => "onnx",
             ModelKind::Angel => "angel",
             ModelKind::Upstream => "upstream",
+            ModelKind::SavedModel => "savedmodel",
         }
     }
 }
@@ -52,7 +57,9 @@ impl FromStr for ModelKind {
         ModelKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown model type {s:?}: use pmml, onnx, angel or upstream"))
+            .ok_or_else(|| {
+                format!("unknown model type {s:?}: use pmml, onnx, angel, upstream or savedmodel")
+            })
     }
 }
 
@@ -126,6 +133,29 @@ pub struct ModelVersion {
     /// RFC 3339, UTC.
     pub created_at: String,
     pub used_by: Vec<ServiceUse>,
+    /// For a SavedModel: the upstream that serves it, once a deploy has named one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub served_by: Option<ServedBy>,
+}
+
+/// The upstream a SavedModel version is served through.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServedBy {
+    /// The upstream file's artifact path (`artifacts/<sha256>/upstream.toml`).
+    pub artifact: String,
+    /// Its URL, for people to read.
+    pub url: String,
+}
+
+impl ModelVersion {
+    /// What the gateway runs for this version: its own artifact, or for a SavedModel the
+    /// upstream that serves it (none yet: the SavedModel itself, which no engine here runs).
+    pub fn serving(&self) -> (ModelKind, &str) {
+        match &self.served_by {
+            Some(s) => (ModelKind::Upstream, &s.artifact),
+            None => (self.kind, &self.artifact),
+        }
+    }
 }
 
 /// A model with its versions folded into the figures a listing shows.

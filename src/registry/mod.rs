@@ -84,14 +84,9 @@ pub enum ImportError {
         detail: String,
     },
     #[error(
-        "{0} is not a model modeldeck knows: expected a PMML file (XML), an ONNX file (protobuf), an Angel model folder (graph.json) or an upstream file (TOML/JSON naming a remote endpoint)"
+        "{0} is not a model modeldeck knows: expected a PMML file (XML), an ONNX file (protobuf), an Angel model folder (graph.json), a TensorFlow SavedModel folder (saved_model.pb) or an upstream file (TOML/JSON naming a remote endpoint)"
     )]
     Unknown(String),
-    #[error(
-        "{0} is a TensorFlow SavedModel, which modeldeck does not run itself: serve it with TF Serving and import an upstream file that points at it, for example:\n\n{example}",
-        example = formats::upstream::SAVED_MODEL_EXAMPLE
-    )]
-    SavedModel(String),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -120,7 +115,6 @@ impl ImportError {
             ImportError::UnsafePath(_) => "unsafe_path",
             ImportError::Invalid { .. } => "invalid_model",
             ImportError::Unknown(_) => "unknown_format",
-            ImportError::SavedModel(_) => "saved_model",
             ImportError::Store(_) => "store",
         }
     }

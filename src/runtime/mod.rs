@@ -31,10 +31,23 @@ pub fn engine(kind: ModelKind) -> Result<String, String> {
         ModelKind::Pmml => Ok(format!("pmml/{}", env!("CARGO_PKG_VERSION"))),
         ModelKind::Angel => Ok(format!("angel/{}", env!("CARGO_PKG_VERSION"))),
         ModelKind::Upstream => Ok(format!("upstream/{}", env!("CARGO_PKG_VERSION"))),
+        ModelKind::SavedModel => Err(saved_model_needs_upstream("a SavedModel version")),
         other => Err(format!(
             "{other} models cannot be served yet (this modeldeck serves PMML, Angel and upstreams); deploy a PMML or Angel version, or import an upstream file for a model another server runs"
         )),
     }
+}
+
+/// Why a SavedModel version (`resnet:2`) with no upstream cannot serve, and what to type.
+pub fn saved_model_needs_upstream(version: &str) -> String {
+    let example = if version.contains(' ') {
+        "NAME:VERSION"
+    } else {
+        version
+    };
+    format!(
+        "{version} is a TensorFlow SavedModel, which modeldeck does not run itself: name the TF Serving (or KServe, Triton) that serves it, with --upstream URL when deploying, or for a service that exists: `modeldeck models upstream {example} http://tf-serving:8501`"
+    )
 }
 
 /// What answers for a version: a model compiled here, or a remote server the gateway forwards

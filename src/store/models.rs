@@ -6,7 +6,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde_json::json;
 
 use super::{Store, StoreError, now, record_event};
-use crate::domain::{ModelKind, ModelSummary, ModelVersion, ServiceUse};
+use crate::domain::{ModelKind, ModelSummary, ModelVersion, ServedBy, ServiceUse};
 
 /// A version about to be registered; the store assigns its number.
 #[derive(Debug, Clone)]
@@ -21,7 +21,7 @@ pub struct NewVersion {
 }
 
 const VERSION_COLUMNS: &str = "m.name, v.version, v.kind, v.sha256, v.size, v.artifact, v.source, \
-     v.description, v.created_at, v.id";
+     v.description, v.created_at, v.id, v.served_by, v.served_by_url";
 
 impl Store {
     /// Registers a new version of `new.name` (creating the model on its first version) and
@@ -82,6 +82,7 @@ impl Store {
                 description: new.description,
                 created_at: created,
                 used_by: Vec::new(),
+                served_by: None,
             })
         })
         .await
@@ -227,11 +228,27 @@ impl Store {
         .await
     }
 
+    /// Names the upstream that serves SavedModel version `name:version`. A version a live
+    /// service holds keeps its upstream (the gateway would move its traffic unannounced);
+    /// naming the same one again is no change.
+    pub async fn serve_saved_model(
+        &self,
+        actor: &str,
+        name: &str,
+        version: u32,
+        by: ServedBy,
+    ) -> Result<ModelVersion, StoreError> {
+        let (actor, name) = (actor.to_string(), name.to_string());
+        self.write(move |tx| serve_in(tx, &actor, &name, version, by))
+            .await
+    }
+
     /// Whether any version still references the artifact with this digest.
     pub fn artifact_referenced(&self, sha256: &str) -> Result<bool, StoreError> {
         self.read(|c| {
             Ok(c.query_row(
-                "SELECT 1 FROM model_versions WHERE sha256 = ?1 LIMIT 1",
+                "SELECT 1 FROM model_versions
+                 WHERE sha256 = ?1 OR served_by = 'artifacts/' || ?1 || '/upstream.toml' LIMIT 1",
                 [sha256],
                 |_| Ok(()),
             )
@@ -243,11 +260,71 @@ impl Store {
     /// Digests of every artifact some version references.
     pub fn referenced_artifacts(&self) -> Result<HashSet<String>, StoreError> {
         self.read(|c| {
-            Ok(c.prepare("SELECT DISTINCT sha256 FROM model_versions")?
+            Ok(c.prepare(
+                "SELECT sha256 FROM model_versions
+                 UNION SELECT substr(served_by, 11, 64) FROM model_versions WHERE served_by IS NOT NULL",
+            )?
                 .query_map([], |r| r.get(0))?
                 .collect::<Result<_, _>>()?)
         })
     }
+}
+
+/// [`Store::serve_saved_model`] inside a transaction (a deploy names the upstream in the same
+/// transaction that creates the service).
+pub(super) fn serve_in(
+    tx: &rusqlite::Transaction,
+    actor: &str,
+    name: &str,
+    version: u32,
+    by: ServedBy,
+) -> Result<ModelVersion, StoreError> {
+    let find = |tx: &rusqlite::Transaction| -> Result<ModelVersion, StoreError> {
+        query_versions(tx, Some(name))?
+            .into_iter()
+            .find(|v| v.version == version)
+            .ok_or_else(|| {
+                StoreError::Missing(format!(
+                    "model {name} has no version {version}: see `modeldeck models show {name}`"
+                ))
+            })
+    };
+    let v = find(tx)?;
+    if v.kind != ModelKind::SavedModel {
+        return Err(StoreError::Refused {
+            code: "not_saved_model",
+            message: format!(
+                "{name}:{version} is a {} model, which modeldeck serves itself: deploy it without --upstream",
+                v.kind
+            ),
+        });
+    }
+    if v.served_by.as_ref() == Some(&by) {
+        return Ok(v);
+    }
+    if let (Some(old), Some(user)) = (&v.served_by, v.used_by.first()) {
+        return Err(StoreError::Refused {
+            code: "in_service",
+            message: format!(
+                "{name}:{version} is served by {} for service {}: it keeps that upstream while in service; to serve it from {} too, import the SavedModel again (a new version) and deploy that",
+                old.url, user.service, by.url
+            ),
+        });
+    }
+    tx.execute(
+        "UPDATE model_versions SET served_by = ?1, served_by_url = ?2
+         WHERE id = (SELECT v.id FROM model_versions v JOIN models m ON m.id = v.model_id
+                     WHERE m.name = ?3 AND v.version = ?4)",
+        (&by.artifact, &by.url, name, version),
+    )?;
+    record_event(
+        tx,
+        actor,
+        "model.served_by",
+        &format!("{name}:{version}"),
+        &json!({"url": by.url}),
+    )?;
+    find(tx)
 }
 
 /// Versions (of one model, or all), ordered by model then version, with their live services.
@@ -274,6 +351,13 @@ fn query_versions(c: &Connection, name: Option<&str>) -> Result<Vec<ModelVersion
                 description: r.get(7)?,
                 created_at: r.get(8)?,
                 used_by: Vec::new(),
+                served_by: match (r.get(10)?, r.get::<_, Option<String>>(11)?) {
+                    (Some(artifact), url) => Some(ServedBy {
+                        artifact,
+                        url: url.unwrap_or_default(),
+                    }),
+                    (None, _) => None,
+                },
             },
         ))
     })?;

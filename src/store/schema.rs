@@ -11,7 +11,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 use super::StoreError;
 
@@ -25,6 +25,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0003_traffic.sql"),
     include_str!("migrations/0004_jobs.sql"),
     include_str!("migrations/0005_secrets.sql"),
+    include_str!("migrations/0006_savedmodel.sql"),
 ];
 
 /// The schema version this binary writes.
@@ -98,9 +99,26 @@ pub(super) fn migrate(conn: &mut Connection, path: &Path) -> Result<(), StoreErr
             supported: SCHEMA_VERSION,
         });
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+    apply(conn, version as usize, MIGRATIONS.len())
+}
+
+/// Applies migrations `from..to`, each in its own transaction. Foreign keys are off meanwhile
+/// (a table rebuild drops the old table, which would otherwise null or cascade the rows that
+/// point at it) and the deployments that point at versions checked before each commit; [`super::Store::open`] turns them on after.
+fn apply(conn: &mut Connection, from: usize, to: usize) -> Result<(), StoreError> {
+    conn.pragma_update(None, "foreign_keys", "OFF")?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().take(to).skip(from) {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
+        let broken: Option<String> = tx
+            .query_row("PRAGMA foreign_key_check(deployments)", [], |r| r.get(0))
+            .optional()?;
+        if let Some(table) = broken {
+            return Err(StoreError::Constraint(format!(
+                "migration {} left a row of {table} pointing at nothing; the database is unchanged",
+                i + 1
+            )));
+        }
         tx.pragma_update(None, "application_id", APPLICATION_ID)?;
         tx.pragma_update(None, "user_version", i as i64 + 1)?;
         tx.commit()?;
@@ -115,5 +133,66 @@ pub(super) fn tighten_permissions(path: &Path) {
         let mut p = path.as_os_str().to_owned();
         p.push(suffix);
         let _ = fs::set_permissions(&p, fs::Permissions::from_mode(0o600));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A version-5 database with a model in service comes through the table rebuild whole:
+    /// its deployment still points at its version, that version still cannot be removed
+    /// while in service, and SavedModels become storable.
+    #[test]
+    fn the_savedmodel_rebuild_keeps_versions_and_what_points_at_them() {
+        let mut c = Connection::open_in_memory().unwrap();
+        apply(&mut c, 0, 5).unwrap();
+        c.execute_batch(
+            "INSERT INTO models (id, name, created_at) VALUES (1, 'iris', 't');
+             INSERT INTO model_versions (id, model_id, version, kind, sha256, size, artifact, source, created_at)
+               VALUES (7, 1, 1, 'pmml', printf('%064d', 0), 10, 'artifacts/x/model.pmml', 's', 't');
+             INSERT INTO services (id, name, host, model_id, model_name, access_key, runtime, threads,
+                                   concurrency, timeout_ms, max_batch_rows, created_at)
+               VALUES (1, 'iris', 'iris.local', 1, 'iris', 'k', 'pmml/0', 1, 1, 1, 1, 't');
+             INSERT INTO deployments (service_id, version_id, model_name, version, weight, created_at)
+               VALUES (1, 7, 'iris', 1, 100, 't');",
+        )
+        .unwrap();
+        apply(&mut c, 5, MIGRATIONS.len()).unwrap();
+        c.pragma_update(None, "foreign_keys", "ON").unwrap();
+        let pointed: Option<i64> = c
+            .query_row("SELECT version_id FROM deployments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(pointed, Some(7));
+        let kept: (String, u32) = c
+            .query_row(
+                "SELECT kind, version FROM model_versions WHERE id = 7",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(kept, ("pmml".to_string(), 1));
+        let err = c
+            .execute("DELETE FROM model_versions WHERE id = 7", [])
+            .unwrap_err();
+        assert!(err.to_string().contains("in service"), "{err}");
+        let insert = |kind: &str, served_by: Option<&str>| {
+            c.execute(
+                "INSERT INTO model_versions (model_id, version, kind, sha256, size, artifact, source, created_at, served_by)
+                 VALUES (1, (SELECT max(version) + 1 FROM model_versions), ?1, printf('%064d', 1), 1, 'a', 's', 't', ?2)",
+                (kind, served_by),
+            )
+        };
+        insert("savedmodel", None).unwrap();
+        insert("savedmodel", Some("artifacts/ab/upstream.toml")).unwrap();
+        assert!(insert("pmml", Some("artifacts/ab/upstream.toml")).is_err());
+        assert!(insert("savedmodel", Some("/etc/passwd")).is_err());
+        // Removing the model still takes its versions with it.
+        c.execute("DELETE FROM deployments", []).unwrap();
+        c.execute("DELETE FROM models", []).unwrap();
+        let left: i64 = c
+            .query_row("SELECT count(*) FROM model_versions", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 0);
     }
 }

@@ -17,6 +17,8 @@ pub struct NewService {
     pub resources: Resources,
     pub model: String,
     pub version: u32,
+    /// For a SavedModel version: the upstream that serves it, named in the same transaction.
+    pub served_by: Option<crate::domain::ServedBy>,
 }
 
 impl Store {
@@ -40,17 +42,30 @@ impl Store {
                     "service {existing:?} already exists; pick another name or delete it first (`modeldeck services rm {existing}`)"
                 )));
             }
-            let (model_id, version_id): (i64, i64) = tx
+            if let Some(by) = new.served_by.clone() {
+                super::models::serve_in(tx, &actor, &new.model, new.version, by)?;
+            }
+            let (model_id, version_id, unserved): (i64, i64, bool) = tx
                 .query_row(
-                    "SELECT m.id, v.id FROM model_versions v JOIN models m ON m.id = v.model_id
+                    "SELECT m.id, v.id, v.kind = 'savedmodel' AND v.served_by IS NULL
+                     FROM model_versions v JOIN models m ON m.id = v.model_id
                      WHERE m.name = ?1 AND v.version = ?2",
                     (&new.model, new.version),
-                    |r| Ok((r.get(0)?, r.get(1)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
                 .optional()?
                 .ok_or_else(|| {
                     StoreError::Missing(format!("model version {}:{} does not exist", new.model, new.version))
                 })?;
+            if unserved {
+                return Err(StoreError::Refused {
+                    code: "not_servable",
+                    message: crate::runtime::saved_model_needs_upstream(&format!(
+                        "{}:{}",
+                        new.model, new.version
+                    )),
+                });
+            }
             let created = now();
             let r = new.resources;
             tx.execute(
@@ -221,7 +236,9 @@ pub(super) fn load_service(c: &Connection, name: &str) -> Result<Option<Service>
         return Ok(None);
     };
     let mut stmt = c.prepare(
-        "SELECT d.model_name, d.version, d.weight, coalesce(v.artifact, ''), coalesce(v.kind, 'pmml')
+        // A SavedModel is served through its upstream: the gateway loads that, as any upstream.
+        "SELECT d.model_name, d.version, d.weight, coalesce(v.served_by, v.artifact, ''),
+                CASE WHEN v.served_by IS NOT NULL THEN 'upstream' ELSE coalesce(v.kind, 'pmml') END
          FROM deployments d LEFT JOIN model_versions v ON v.id = d.version_id
          WHERE d.service_id = ?1 AND d.removed_at IS NULL ORDER BY d.version",
     )?;

@@ -285,12 +285,13 @@ pub(super) fn add_in(
             "service {service} already holds version {version} of {model}"
         )));
     }
-    let version_id: i64 = tx
+    let (version_id, unserved): (i64, bool) = tx
         .query_row(
-            "SELECT v.id FROM model_versions v JOIN models m ON m.id = v.model_id
+            "SELECT v.id, v.kind = 'savedmodel' AND v.served_by IS NULL
+             FROM model_versions v JOIN models m ON m.id = v.model_id
              WHERE m.name = ?1 AND v.version = ?2",
             (&model, version),
-            |r| r.get(0),
+            |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?
         .ok_or_else(|| {
@@ -298,6 +299,12 @@ pub(super) fn add_in(
                 "model {model} has no version {version}: a service holds versions of its own model (`modeldeck models show {model}` lists them)"
             ))
         })?;
+    if unserved {
+        return Err(StoreError::Refused {
+            code: "not_servable",
+            message: crate::runtime::saved_model_needs_upstream(&format!("{model}:{version}")),
+        });
+    }
     tx.execute(
         "INSERT INTO deployments (service_id, version_id, model_name, version, weight, created_at)
          VALUES (?1, ?2, ?3, ?4, 0, ?5)",

@@ -147,6 +147,8 @@ pub enum Call {
         concurrency: String,
         timeout_ms: String,
         max_batch_rows: String,
+        /// For a SavedModel: the TF Serving URL that serves it (empty: none).
+        upstream: String,
     },
     DeleteVersion(String, u32),
     DeleteModel(String),

@@ -178,9 +178,10 @@ pub const STOP_BODY: &str = "Every service stops answering once requests in prog
 pub const HINT_SOURCE: &str =
     "a file here (uploaded), a path on the server, or an http(s):// or s3:// URL";
 pub const HINT_MODEL_NAME: &str = "a-z 0-9 . _ -  (an existing name adds a version)";
-pub const HINT_TYPE: &str = "pmml, onnx, angel, upstream; empty: detect";
+pub const HINT_TYPE: &str = "pmml, onnx, angel, upstream, savedmodel; empty: detect";
 pub const HINT_SERVICE_NAME: &str = "service name: a DNS label (a-z 0-9 -)";
 pub const HINT_MODEL_REF: &str = "MODEL or MODEL:VERSION";
+pub const HINT_UPSTREAM: &str = "a SavedModel's TF Serving URL; else empty";
 
 // What the panes and overlays say.
 

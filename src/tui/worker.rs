@@ -303,6 +303,7 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             concurrency,
             timeout_ms,
             max_batch_rows,
+            upstream,
         } => {
             let result = async {
                 let resources = Resources::from_values(
@@ -320,6 +321,7 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
                     name: name.clone(),
                     model,
                     resources,
+                    upstream: (!upstream.is_empty()).then_some(upstream),
                 };
                 let s = client.deploy(&DeployCall::from(&request)).await?;
                 Ok(Done {
@@ -555,6 +557,7 @@ async fn demo(client: &Client) -> Result<Done, ControlError> {
         name: "iris".into(),
         model: "iris".parse().map_err(ControlError::from)?,
         resources: Resources::default(),
+        upstream: None,
     };
     client.deploy(&DeployCall::from(&request)).await?;
     Ok(Done {

@@ -286,7 +286,7 @@ async fn bad_local_inputs_are_refused_and_register_nothing() {
     )
     .await;
 
-    // Folders: a link that could escape, a SavedModel, something that is not a model at all,
+    // Folders: a link that could escape, a broken SavedModel, something that is not a model at all,
     // and an Angel model with a missing partition file.
     let linked = dd.scratch.join("linked");
     copy_dir(&repo_path("tests/fixtures/angel/mlcore-test-lr"), &linked);
@@ -301,9 +301,9 @@ async fn bad_local_inputs_are_refused_and_register_nothing() {
 
     let saved = dd.scratch.join("resnet/1");
     std::fs::create_dir_all(saved.join("variables")).unwrap();
-    // Empty on purpose: the folder is recognised before any emptiness check.
-    std::fs::write(saved.join("saved_model.pb"), b"").unwrap();
-    let err = assert_refused(
+    // Not a SavedModel protobuf: refused by what is wrong, not as an unknown folder.
+    std::fs::write(saved.join("saved_model.pb"), b"\xff\xff").unwrap();
+    assert_refused(
         &dd,
         &[
             "models",
@@ -313,13 +313,28 @@ async fn bad_local_inputs_are_refused_and_register_nothing() {
             "resnet",
         ],
         none,
-        &["TensorFlow SavedModel"],
+        &[
+            "not a valid savedmodel model",
+            "saved_model.pb: the protobuf is",
+        ],
     )
     .await;
-    assert!(
-        err.contains("protocol = \"tfserving\""),
-        "no ready-made upstream example: {err}"
-    );
+    // The same folder as a PMML is refused as a folder.
+    assert_refused(
+        &dd,
+        &[
+            "models",
+            "import",
+            &s(&dd.scratch.join("resnet")),
+            "--name",
+            "resnet",
+            "--type",
+            "pmml",
+        ],
+        none,
+        &["only Angel models and TensorFlow SavedModels are folders"],
+    )
+    .await;
 
     let plain = dd.scratch.join("plain");
     std::fs::create_dir_all(&plain).unwrap();

@@ -155,6 +155,8 @@ async fn kserve_v1_upstream_passes_through_translates_v2_callers_and_splits_with
     });
     assert!(counted, "{metrics}");
 
+    saved_model_is_served_by_the_upstream_its_deploy_names(&dir, &server, &peer.url, &direct).await;
+
     // The upstream goes down: its version answers 503 naming it; the native one still serves.
     let upstream_url = peer.url.clone();
     drop(peer);
@@ -205,6 +207,90 @@ async fn kserve_v1_upstream_passes_through_translates_v2_callers_and_splits_with
         (Some("iris"), Some(2)),
         "{down}"
     );
+}
+
+/// A SavedModel in the repository runs on the TF Serving-compatible server its deploy names
+/// (here KServe, which answers TF Serving's REST API); without one, the deploy says what to
+/// add, and so does a version joining the service until `models upstream` names its server.
+async fn saved_model_is_served_by_the_upstream_its_deploy_names(
+    dir: &DataDir,
+    server: &Server,
+    upstream: &str,
+    direct: &Value,
+) {
+    let saved = dir.scratch.join("flowers-export");
+    modeldeck::registry::formats::savedmodel::testing::write(&saved, 3).unwrap();
+    let imported = dir.import(saved.to_str().unwrap(), "flowers").await;
+    assert_eq!(imported["type"], "savedmodel", "{imported}");
+
+    let out = dir
+        .run(&["services", "deploy", "flowers", "--model", "flowers"])
+        .await;
+    let err = stderr(&out);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("flowers:1 is a TensorFlow SavedModel") && err.contains("--upstream URL"),
+        "{err}"
+    );
+    let served_by = format!("{upstream}/v1/models/iris");
+    let key = deploy(dir, "flowers", &["--upstream", &served_by]).await;
+    wait_ready(&server.gateway, "flowers", &key).await;
+    let body = format!(r#"{{"instances":[{ROW},[5.1,3.5,1.4,0.2]]}}"#);
+    let (status, v, version) = post(
+        &format!("{}/v1/models/flowers:predict", server.gateway),
+        None,
+        Some(&key),
+        &body,
+    )
+    .await;
+    assert_eq!((status, version.as_deref()), (200, Some("1")), "{v}");
+    assert_eq!(&v, direct);
+    let view = server.get("services/flowers").await;
+    assert_eq!(view["upstreams"][0]["health"], "up", "{view}");
+
+    // A second version joins only once its server is named.
+    let saved2 = dir.scratch.join("flowers-export-2");
+    modeldeck::registry::formats::savedmodel::testing::write(&saved2, 4).unwrap();
+    dir.import(saved2.to_str().unwrap(), "flowers").await;
+    let out = dir.run(&["services", "add-version", "flowers"]).await;
+    let err = stderr(&out);
+    assert!(
+        !out.status.success() && err.contains("modeldeck models upstream flowers:2"),
+        "{err}"
+    );
+    let said = dir
+        .ok(&["models", "upstream", "flowers:2", &served_by])
+        .await;
+    assert_eq!(said.trim(), format!("flowers:2 is served by {served_by}"));
+    dir.ok(&["services", "add-version", "flowers"]).await;
+    dir.ok(&["services", "traffic", "flowers", "1=0", "2=100"])
+        .await;
+    let (status, v, version) = post(
+        &format!("{}/v1/models/flowers:predict", server.gateway),
+        None,
+        Some(&key),
+        &body,
+    )
+    .await;
+    assert_eq!((status, version.as_deref()), (200, Some("2")), "{v}");
+    assert_eq!(&v, direct);
+
+    // A version in service keeps its server; the repository lists who serves what.
+    let out = dir
+        .run(&["models", "upstream", "flowers:1", "http://127.0.0.1:9/"])
+        .await;
+    assert!(
+        !out.status.success() && stderr(&out).contains("keeps that upstream while in service"),
+        "{}",
+        stderr(&out)
+    );
+    let shown = dir.ok(&["models", "show", "flowers"]).await;
+    assert!(
+        shown.contains(&format!("flowers:1 is served by {served_by}")),
+        "{shown}"
+    );
+    let shown = dir.json(&["models", "show", "flowers", "--json"]).await;
+    assert_eq!(shown["versions"][0]["type"], "savedmodel", "{shown}");
 }
 
 #[tokio::test]
@@ -551,4 +637,100 @@ async fn auth_comes_from_a_stored_secret_over_http2_is_never_logged_and_timeouts
         assert!(!text.contains("s3cr3t"), "a secret leaked: {text}");
     }
     assert!(events.to_string().contains("secret.replaced"), "{events}");
+}
+
+/// Without a server running: a SavedModel imports (the highest numbered export), and a deploy
+/// that names no upstream, names one for a model modeldeck runs itself, or names one that is
+/// malformed or sends a missing secret is refused with nothing written.
+#[tokio::test]
+async fn saved_model_deploys_that_name_no_usable_upstream_are_refused_whole() {
+    let dir = DataDir::new();
+    let saved = dir.scratch.join("resnet");
+    modeldeck::registry::formats::savedmodel::testing::write(&saved, 1).unwrap();
+    modeldeck::registry::formats::savedmodel::testing::write(&saved, 7).unwrap();
+    let imported = dir.import(saved.to_str().unwrap(), "resnet").await;
+    assert_eq!(imported["type"], "savedmodel", "{imported}");
+    let shown = dir.json(&["models", "show", "resnet", "--json"]).await;
+    assert_eq!(
+        shown["versions"][0]["source"]
+            .as_str()
+            .map(|s| s.ends_with("(SavedModel version 7; signatures serving_default)")),
+        Some(true),
+        "{shown}"
+    );
+    dir.import(repo_path("assets/iris/iris.pmml").to_str().unwrap(), "iris")
+        .await;
+    let secretive = dir.scratch.join("tfs.upstream.toml");
+    std::fs::write(
+        &secretive,
+        "protocol = \"tfserving\"\nurl = \"http://127.0.0.1:9\"\nmodel = \"resnet\"\nauth_secret = \"tfs-token\"\n",
+    )
+    .unwrap();
+    let secretive = secretive.to_str().unwrap();
+    for (args, expect) in [
+        (
+            vec!["services", "deploy", "rn", "--model", "resnet"],
+            "resnet:1 is a TensorFlow SavedModel, which modeldeck does not run itself",
+        ),
+        (
+            vec![
+                "services",
+                "deploy",
+                "rn",
+                "--model",
+                "iris",
+                "--upstream",
+                "http://127.0.0.1:9",
+            ],
+            "iris:1 is a pmml model, which modeldeck serves itself: leave --upstream out",
+        ),
+        (
+            vec![
+                "services",
+                "deploy",
+                "rn",
+                "--model",
+                "resnet",
+                "--upstream",
+                "http://h/v1/models/a/b",
+            ],
+            "after /v1/models/ comes the model's name",
+        ),
+        (
+            vec![
+                "services",
+                "deploy",
+                "rn",
+                "--model",
+                "resnet",
+                "--upstream",
+                secretive,
+            ],
+            "secret \"tfs-token\", which is not in the store",
+        ),
+        (
+            vec!["models", "upstream", "iris:1", "http://127.0.0.1:9"],
+            "iris:1 is a pmml model",
+        ),
+    ] {
+        crate::common::assert_refused(&dir, &args, &[], &[expect]).await;
+    }
+    let listed = dir.json(&["services", "list", "--json"]).await;
+    assert_eq!(listed, json!([]), "a refused deploy left a service");
+
+    // Named, it deploys; the version records who serves it, across a restart of the store.
+    let key = deploy(
+        &dir,
+        "resnet",
+        &["--upstream", "http://127.0.0.1:9/v1/models/rn50"],
+    )
+    .await;
+    assert_eq!(key.len(), 32);
+    let shown = dir.json(&["models", "show", "resnet", "--json"]).await;
+    assert_eq!(
+        shown["versions"][0]["served_by"]["url"], "http://127.0.0.1:9/v1/models/rn50",
+        "{shown}"
+    );
+    let show = dir.ok(&["services", "show", "resnet"]).await;
+    assert!(show.contains("runtime  upstream/"), "{show}");
 }

@@ -147,6 +147,26 @@ impl Client {
     }
 
     /// Removes one version of `name`, or every version; what went.
+    /// Names the upstream that serves SavedModel version `name:version`.
+    pub async fn serve_saved_model(
+        &self,
+        name: &str,
+        version: u32,
+        upstream: &str,
+    ) -> Result<crate::domain::ModelVersion, ControlError> {
+        let path = api_path(&[
+            Seg::Word("models"),
+            Seg::Model(name),
+            Seg::Word("versions"),
+            Seg::Number(version.into()),
+            Seg::Word("upstream"),
+        ])?;
+        let call = super::contract::ServeByCall {
+            upstream: upstream.to_string(),
+        };
+        self.send(Method::PUT, &path, Some(&call)).await
+    }
+
     pub async fn remove_model(
         &self,
         name: &str,

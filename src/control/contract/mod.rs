@@ -126,6 +126,17 @@ pub struct DeployCall {
     pub timeout_ms: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_batch_rows: Option<Value>,
+    /// For a SavedModel: the upstream that serves it (a URL, or an upstream file's text).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<String>,
+}
+
+/// `PUT /models/{name}/versions/{v}/upstream`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeByCall {
+    /// A TF Serving URL, or an upstream file's text.
+    pub upstream: String,
 }
 
 impl From<&super::DeployRequest> for DeployCall {
@@ -138,6 +149,7 @@ impl From<&super::DeployRequest> for DeployCall {
             concurrency: n(r.resources.concurrency.into()),
             timeout_ms: n(r.resources.timeout_ms),
             max_batch_rows: n(r.resources.max_batch_rows.into()),
+            upstream: r.upstream.clone(),
         }
     }
 }

@@ -8,14 +8,6 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// A TensorFlow SavedModel folder, at the top or in a numbered version folder.
-pub fn is_saved_model(dir: &Path) -> bool {
-    dir.join("saved_model.pb").exists()
-        || numbered_children(dir)
-            .iter()
-            .any(|(_, p)| p.join("saved_model.pb").exists())
-}
-
 pub fn has_version_dirs(dir: &Path) -> bool {
     !numbered_children(dir).is_empty()
 }

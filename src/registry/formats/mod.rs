@@ -9,6 +9,7 @@
 pub mod angel;
 pub mod onnx;
 pub mod pmml;
+pub mod savedmodel;
 pub mod upstream;
 
 use std::fs::File;
@@ -43,15 +44,30 @@ pub fn inspect(
         detail,
     };
     if is_dir {
-        if angel::is_saved_model(path) {
-            return Err(ImportError::SavedModel(label.to_string()));
+        if savedmodel::is_saved_model(path) && requested.is_none_or(|k| k == ModelKind::SavedModel)
+        {
+            let (keep, note) =
+                savedmodel::check(path).map_err(|d| invalid(ModelKind::SavedModel, d))?;
+            return Ok(Inspected {
+                kind: ModelKind::SavedModel,
+                keep,
+                entry: "model",
+                note,
+            });
         }
         return match requested {
-            Some(kind) if kind != ModelKind::Angel => Err(invalid(
-                kind,
-                format!(
-                    "it is a folder; only Angel models are folders (--type angel), a {kind} model is a single file"
-                ),
+            Some(kind) if !matches!(kind, ModelKind::Angel | ModelKind::SavedModel) => {
+                Err(invalid(
+                    kind,
+                    format!(
+                        "it is a folder; only Angel models and TensorFlow SavedModels are folders, a {kind} model is a single file"
+                    ),
+                ))
+            }
+            Some(ModelKind::SavedModel) => Err(invalid(
+                ModelKind::SavedModel,
+                "there is no saved_model.pb, neither at the top nor in a numbered version folder"
+                    .into(),
             )),
             _ => {
                 let (keep, note) = angel::check(path).map_err(|d| match requested {
@@ -95,6 +111,10 @@ pub fn inspect(
             "an Angel model is a folder (graph.json plus one folder per matrix), not a single file"
                 .to_string(),
         ),
+        ModelKind::SavedModel => Err(
+            "a TensorFlow SavedModel is a folder (saved_model.pb and variables/), not a single file"
+                .to_string(),
+        ),
     };
     if let Err(detail) = result {
         let hint = match guessed {
@@ -110,7 +130,7 @@ pub fn inspect(
         ModelKind::Onnx => "model.onnx",
         ModelKind::Upstream if head.trim_ascii_start().starts_with(b"{") => "upstream.json",
         ModelKind::Upstream => "upstream.toml",
-        ModelKind::Angel => "model",
+        ModelKind::Angel | ModelKind::SavedModel => "model",
     };
     Ok(Inspected {
         kind,

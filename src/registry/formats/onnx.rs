@@ -57,14 +57,14 @@ pub fn check_bytes(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-enum Field<'a> {
+pub(super) enum Field<'a> {
     Varint(u64, u64),
     Bytes(u64, &'a [u8]),
     Fixed,
 }
 
 /// Decodes one message level; every byte must belong to a well-formed field.
-fn fields<'a>(mut buf: &'a [u8], message: &str) -> Result<Vec<Field<'a>>, String> {
+pub(super) fn fields<'a>(mut buf: &'a [u8], message: &str) -> Result<Vec<Field<'a>>, String> {
     let total = buf.len();
     let mut out = Vec::new();
     while !buf.is_empty() {

@@ -10,19 +10,6 @@ use std::path::Path;
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 
-/// What the refusal of a SavedModel offers to paste.
-pub const SAVED_MODEL_EXAMPLE: &str = r#"    # resnet.upstream.toml: serve the SavedModel with TF Serving, e.g.
-    #   tensorflow_model_server --rest_api_port=8501 --model_name=resnet --model_base_path=/models/resnet
-    protocol = "tfserving"
-    url = "http://tf-serving.internal:8501"
-    model = "resnet"
-    # version = 3                      # pin a remote version (default: the server's latest)
-    # timeout_ms = 5000                 # at most this, and never past the service's timeout
-    # pool_size = 32                   # connections kept open to the server
-    # auth_secret = "resnet-token"     # send Authorization from `modeldeck secrets set resnet-token`
-
-then: modeldeck models import resnet.upstream.toml --name resnet"#;
-
 /// The wire protocol the remote server speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -109,6 +96,67 @@ pub fn parse(text: &str) -> Result<UpstreamSpec, String> {
             )
         })?
     };
+    validate(spec)
+}
+
+/// What `--upstream` names for a SavedModel version of `model`: the URL of the TF Serving
+/// that serves it (`http://tfs:8501`, the model then being `model`; or the model's own path,
+/// `http://tfs:8501/v1/models/resnet/versions/3`, as TF Serving's docs print it), or the text
+/// of an upstream file for anything more (another protocol, a secret, a pool size).
+pub fn named(text: &str, model: &str) -> Result<UpstreamSpec, String> {
+    let t = text.trim();
+    if !(t.starts_with("http://") || t.starts_with("https://")) || t.contains(char::is_whitespace) {
+        return parse(text);
+    }
+    let shown = crate::domain::redact(t, 200);
+    let mut url = Url::parse(t).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
+    if url.query().is_some() {
+        return Err(format!(
+            "{shown:?} has a query string, which TF Serving does not take: give the server's address, e.g. http://tf-serving:8501"
+        ));
+    }
+    let path = url.path().to_string();
+    let (base, name, version) = match path.split_once("/v1/models/") {
+        None => (path.trim_end_matches('/'), model, None),
+        Some((base, rest)) => {
+            let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+            match parts.as_slice() {
+                [name] => (base, *name, None),
+                [name, "versions", v] => {
+                    let v = v.parse::<u64>().map_err(|_| {
+                        format!("{shown:?}: the version after /versions/ is a whole number")
+                    })?;
+                    (base, *name, Some(v))
+                }
+                _ => {
+                    return Err(format!(
+                        "{shown:?}: after /v1/models/ comes the model's name, optionally /versions/N"
+                    ));
+                }
+            }
+        }
+    };
+    let (base, name) = (base.to_string(), name.to_string());
+    url.set_path(&base);
+    url.set_fragment(None);
+    validate(UpstreamSpec {
+        protocol: Protocol::Tfserving,
+        url: url.as_str().trim_end_matches('/').to_string(),
+        model: name,
+        version,
+        timeout_ms: None,
+        pool_size: None,
+        http2: false,
+        auth_secret: None,
+        auth_header: None,
+        input_name: None,
+        input_datatype: None,
+        auth_header_env: None,
+    })
+}
+
+/// The rules every upstream meets, however it was written.
+fn validate(spec: UpstreamSpec) -> Result<UpstreamSpec, String> {
     let url = Url::parse(&spec.url).map_err(|e| format!("url {:?} is not a URL: {e}", spec.url))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!(
@@ -175,15 +223,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_offered_example_is_itself_valid() {
-        let body: String = SAVED_MODEL_EXAMPLE
-            .lines()
-            .take_while(|l| !l.starts_with("then:"))
-            .map(|l| format!("{}\n", l.trim_start()))
-            .collect();
-        let spec = parse(&body).unwrap();
-        assert_eq!(spec.protocol, Protocol::Tfserving);
-        assert_eq!(spec.model, "resnet");
+    fn a_tf_serving_url_names_the_server_the_model_and_its_version() {
+        let s = named("http://tfs.internal:8501", "resnet").unwrap();
+        assert_eq!(
+            (s.protocol, s.url.as_str(), s.model.as_str(), s.version),
+            (
+                Protocol::Tfserving,
+                "http://tfs.internal:8501",
+                "resnet",
+                None
+            )
+        );
+        let s = named("https://gw/tf/v1/models/rn50/versions/3/", "resnet").unwrap();
+        assert_eq!(
+            (s.url.as_str(), s.model.as_str(), s.version),
+            ("https://gw/tf", "rn50", Some(3))
+        );
+        for bad in [
+            "http://tfs:8501/v1/models/rn/labels/x",
+            "http://tfs:8501/v1/models/rn/versions/x",
+            "http://tfs:8501?x=1",
+            "http://user:pw@tfs:8501",
+        ] {
+            assert!(named(bad, "resnet").is_err(), "{bad}");
+        }
+        // Anything else is an upstream file's text.
+        let s = named(
+            "protocol = \"kserve-v2\"\nurl = \"http://triton:8000\"\nmodel = \"rn\"\n",
+            "resnet",
+        )
+        .unwrap();
+        assert_eq!(s.protocol, Protocol::KserveV2);
     }
 
     #[test]

@@ -55,6 +55,7 @@ fn version(name: &str, v: u32, used_by: Option<&str>) -> ModelVersion {
             })
             .into_iter()
             .collect(),
+        served_by: None,
     }
 }
 

@@ -59,6 +59,7 @@ pub fn deploy_form(model: Option<&str>) -> Form {
             setting("concurrency", CONCURRENCY),
             setting("timeout ms", TIMEOUT_MS),
             setting("max batch rows", MAX_BATCH_ROWS),
+            field("upstream", "upstream", "", text::HINT_UPSTREAM.into()),
         ],
     )
 }
@@ -304,6 +305,7 @@ pub fn form_key(state: &mut State, key: Key) -> Vec<Effect> {
                     concurrency: v(CONCURRENCY.key),
                     timeout_ms: v(TIMEOUT_MS.key),
                     max_batch_rows: v(MAX_BATCH_ROWS.key),
+                    upstream: v("upstream"),
                 },
             };
             return vec![call.into()];

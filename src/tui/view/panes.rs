@@ -225,7 +225,11 @@ fn versions(frame: &mut Frame, area: Rect, state: &State, look: &Look) {
                             },
                             Some(style),
                         ),
-                        v.source.clone().into(),
+                        match &v.served_by {
+                            Some(by) => format!("served by {}{}{}", by.url, look.sym.sep, v.source),
+                            None => v.source.clone(),
+                        }
+                        .into(),
                     ]
                 })
                 .collect(),

@@ -107,6 +107,13 @@ pub async fn route<B: ApiBodyIn>(api: &Arc<Api>, caller: &Caller, parts: Parts, 
                 .map_err(|_| ApiError::bad_request(format!("{v:?} is not a version number")))?;
             models::remove(api, caller, name, Some(v)).await
         }
+        ["models", name, "versions", v, "upstream"] => {
+            only(m, &[Method::PUT])?;
+            let v = v
+                .parse::<u32>()
+                .map_err(|_| ApiError::bad_request(format!("{v:?} is not a version number")))?;
+            models::serve_by(api, caller, name, v, body).await
+        }
         ["jobs"] => match *m {
             Method::GET => jobs::list(api, caller),
             Method::POST => jobs::create(api, caller, body).await,

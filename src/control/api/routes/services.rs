@@ -73,15 +73,20 @@ pub async fn deploy<B: ApiBodyIn>(api: &Api, caller: &Caller, body: B) -> Answer
         setting(&MAX_BATCH_ROWS, req.max_batch_rows)?,
     )
     .map_err(ControlError::from)?;
-    admin_for_secrets(
-        caller,
-        api.core
+    let sent = match &req.upstream {
+        Some(text) => crate::registry::formats::upstream::named(text, model.name.as_str())
+            .ok()
+            .and_then(|s| s.auth_secret),
+        None => api
+            .core
             .secret_sent_by(model.name.as_str(), model.version)?,
-    )?;
+    };
+    admin_for_secrets(caller, sent)?;
     let request = DeployRequest {
         name: req.name,
         model,
         resources,
+        upstream: req.upstream,
     };
     let (s, model) = api.core.deploy_compiled(caller.actor(), request).await?;
     let d = &s.deployments[0];
