@@ -12,7 +12,8 @@ pub fn has_version_dirs(dir: &Path) -> bool {
     !numbered_children(dir).is_empty()
 }
 
-fn numbered_children(dir: &Path) -> Vec<(u64, PathBuf)> {
+/// The numbered child folders (`1/`, `12/`), lowest first: a serving base path's versions.
+pub(super) fn numbered_children(dir: &Path) -> Vec<(u64, PathBuf)> {
     let mut out: Vec<(u64, PathBuf)> = fs::read_dir(dir)
         .into_iter()
         .flatten()

@@ -10,6 +10,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use super::angel::numbered_children as numbered;
 use super::onnx::{Field, fields};
 
 const FILE: &str = "saved_model.pb";
@@ -17,18 +18,6 @@ const FILE: &str = "saved_model.pb";
 /// A SavedModel folder, at the top or in a numbered version folder.
 pub fn is_saved_model(dir: &Path) -> bool {
     dir.join(FILE).exists() || numbered(dir).iter().any(|(_, p)| p.join(FILE).exists())
-}
-
-fn numbered(dir: &Path) -> Vec<(u64, PathBuf)> {
-    let mut out: Vec<(u64, PathBuf)> = fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .filter_map(|e| Some((e.file_name().to_str()?.parse::<u64>().ok()?, e.path())))
-        .collect();
-    out.sort();
-    out
 }
 
 /// Returns the version folder to keep and a note naming it and its signatures, or what is
