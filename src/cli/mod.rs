@@ -173,7 +173,8 @@ pub fn parse() -> Result<Cli, ExitCode> {
 /// Whether the command line asks for JSON, read from the words themselves: for errors found
 /// before (or instead of) a parsed command's own `--json`.
 fn json_asked() -> bool {
-    std::env::args().any(|a| a == "--json")
+    // args_os: an argument that is not UTF-8 is for clap to refuse, not a panic here.
+    std::env::args_os().any(|a| a == "--json")
 }
 
 fn fail(json: bool, code: &str, message: &str) -> ExitCode {

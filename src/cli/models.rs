@@ -241,7 +241,26 @@ pub async fn dispatch(
 /// What `--upstream` says: a file's text when it names a file, else the URL (or text) itself.
 pub(super) fn upstream_arg(arg: String) -> Result<String, ControlError> {
     let path = std::path::Path::new(&arg);
-    if !(arg.starts_with("http://") || arg.starts_with("https://")) && path.is_file() {
+    let lower = arg.to_ascii_lowercase();
+    if lower.starts_with("http://") || lower.starts_with("https://") {
+        return Ok(arg);
+    }
+    let named_a_file = arg.ends_with(".toml") || arg.ends_with(".json") || arg.contains('/');
+    if path.exists() && !path.is_file() {
+        return Err(ControlError::field(
+            "upstream",
+            format!(
+                "{arg} is not a regular file: give an upstream file or the server's http:// address"
+            ),
+        ));
+    }
+    if named_a_file && !path.exists() {
+        return Err(ControlError::field(
+            "upstream",
+            format!("no such file: {arg} (or give the server's http:// address)"),
+        ));
+    }
+    if path.is_file() {
         use std::io::Read;
         let limit = crate::control::MAX_UPSTREAM_TEXT;
         let mut text = String::new();

@@ -34,7 +34,7 @@ pub use models::{ImportRequest, MAX_DESCRIPTION};
 pub use owner::{OwnerError, OwnerLock, Role};
 pub use savedmodel::MAX_UPSTREAM_TEXT;
 pub use serve::{ServeOptions, serve, serve_until};
-pub use services::{DeployRequest, new_key};
+pub use services::{DeployRequest, new_key, not_saved_model};
 pub use session::{ImportSpec, Session};
 
 /// The running core of one data directory.

@@ -157,7 +157,17 @@ impl Core {
             .store
             .remove_versions(actor, name, target.version)
             .await?;
-        let digests: BTreeSet<&str> = removed.iter().map(|v| v.sha256.as_str()).collect();
+        // A SavedModel's upstream file goes with it when no other version names it.
+        let digests: BTreeSet<&str> = removed
+            .iter()
+            .flat_map(|v| {
+                [
+                    Some(v.sha256.as_str()),
+                    v.served_by.as_ref().and_then(|s| s.sha256()),
+                ]
+            })
+            .flatten()
+            .collect();
         for sha in digests {
             if !self.store.artifact_referenced(sha)? {
                 self.artifacts.remove(sha).map_err(|source| {

@@ -60,10 +60,12 @@ impl Core {
         Ok((by, published.created))
     }
 
-    /// Removes an upstream file this call wrote when no row references it after all.
+    /// Removes an upstream file when no row references it (any more, or after all). The
+    /// caller holds the artifact lock.
     pub(super) fn unpublish(&self, by: &ServedBy) {
-        let sha256 = by.artifact.split('/').nth(1).unwrap_or_default();
-        if let Ok(false) = self.store.artifact_referenced(sha256) {
+        if let Some(sha256) = by.sha256()
+            && let Ok(false) = self.store.artifact_referenced(sha256)
+        {
             let _ = self.artifacts.remove(sha256);
         }
     }
@@ -81,6 +83,10 @@ impl Core {
             Some(v) => v,
             None => versions.last().map(|v| v.version).unwrap_or(1),
         };
+        let before = versions
+            .iter()
+            .find(|v| v.version == version)
+            .and_then(|v| v.served_by.clone());
         let spec = self.named_upstream(text, name)?;
         let _guard = self.artifact_lock.lock().await;
         let (by, created) = self.publish_upstream(&spec)?;
@@ -89,7 +95,13 @@ impl Core {
             .serve_saved_model(actor, name, version, by.clone())
             .await
         {
-            Ok(v) => Ok(v),
+            Ok(v) => {
+                // The upstream it replaced is no one's any more.
+                if let Some(old) = before.filter(|old| *old != by) {
+                    self.unpublish(&old);
+                }
+                Ok(v)
+            }
             Err(e) => {
                 if created {
                     self.unpublish(&by);

@@ -63,9 +63,7 @@ impl Core {
             (Some(_), kind) if kind != ModelKind::SavedModel => {
                 return Err(ControlError::field(
                     "upstream",
-                    format!(
-                        "{model_ref} is a {kind} model, which modeldeck serves itself: leave --upstream out (it names the server of a TensorFlow SavedModel)"
-                    ),
+                    not_saved_model(&model_ref, kind),
                 ));
             }
             (Some(text), _) => Some(self.named_upstream(text, &version.name)?),
@@ -140,7 +138,15 @@ impl Core {
             served_by: served_by.clone().map(|(by, _)| by),
         };
         match self.store.create_service(actor, new).await {
-            Ok(created) => Ok((created, model)),
+            Ok(created) => {
+                // An upstream this deploy replaced is no one's any more.
+                if let (Some(old), Some((by, _))) = (&version.served_by, &served_by)
+                    && old != by
+                {
+                    self.unpublish(old);
+                }
+                Ok((created, model))
+            }
             Err(e) => {
                 if let Some((by, true)) = served_by {
                     self.unpublish(&by);
@@ -245,4 +251,16 @@ fn free_memory() -> Option<u64> {
     let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
     let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kib * 1024)
+}
+
+/// Why `--upstream` does not apply to a version of `kind`.
+pub fn not_saved_model(model_ref: &str, kind: ModelKind) -> String {
+    match kind {
+        ModelKind::Upstream => format!(
+            "{model_ref} is an upstream model, which names its server in its own file: leave --upstream out"
+        ),
+        kind => format!(
+            "{model_ref} is a {kind} model, which modeldeck serves itself: leave --upstream out (it names the server of a TensorFlow SavedModel)"
+        ),
+    }
 }

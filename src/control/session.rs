@@ -66,6 +66,10 @@ impl Session {
         let source = Source::parse(&spec.source, &spec.options, &env)?;
         match self {
             Session::Local(core) => {
+                if let Source::Local(p) = &source {
+                    crate::registry::local::off_limits(p, core.data_dir().root())
+                        .map_err(|e| ControlError::field("source", e))?;
+                }
                 let request = ImportRequest {
                     source,
                     name: spec.name,

@@ -147,6 +147,17 @@ pub struct ServedBy {
     pub url: String,
 }
 
+impl ServedBy {
+    /// The digest of the upstream file's artifact.
+    pub fn sha256(&self) -> Option<&str> {
+        self.artifact
+            .strip_prefix("artifacts/")?
+            .split('/')
+            .next()
+            .filter(|s| s.len() == 64)
+    }
+}
+
 impl ModelVersion {
     /// What the gateway runs for this version: its own artifact, or for a SavedModel the
     /// upstream that serves it (none yet: the SavedModel itself, which no engine here runs).

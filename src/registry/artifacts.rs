@@ -210,7 +210,8 @@ pub fn digest(path: &Path) -> Result<(String, u64), ImportError> {
     let mut total = 0;
     for rel in files {
         let (sha, size) = file_digest(&path.join(&rel)).map_err(io_err)?;
-        manifest.update(rel.to_string_lossy().as_bytes());
+        // The name's bytes, not a lossy rendering: two names must never hash alike.
+        manifest.update(std::os::unix::ffi::OsStrExt::as_bytes(rel.as_os_str()));
         manifest.update(b"\0");
         manifest.update(sha.as_bytes());
         manifest.update(b"\n");

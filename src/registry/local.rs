@@ -125,3 +125,29 @@ fn copy_file(from: &Path, to: &Path, limit: u64) -> Result<u64, ImportError> {
     }
     dest.finish()
 }
+
+/// A path no one imports from: the data directory (it holds the tokens and secrets, and a
+/// folder import of a folder above it would copy it into itself, level after level) and the
+/// kernel's pseudo-filesystems. Symbolic links are followed first, so a link cannot lead there
+/// either. A path that does not resolve passes: the import says what is wrong with it.
+pub fn off_limits(path: &Path, data_dir: &Path) -> Result<(), String> {
+    let Ok(real) = fs::canonicalize(path) else {
+        return Ok(());
+    };
+    let data = fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
+    let system = ["/proc", "/sys", "/dev"]
+        .iter()
+        .any(|root| real.starts_with(root));
+    if real.starts_with(&data) || data.starts_with(&real) || system {
+        return Err(format!(
+            "{} is {}, which is never imported: import model files from elsewhere",
+            path.display(),
+            if system {
+                "a system pseudo-file"
+            } else {
+                "in or above the data directory"
+            }
+        ));
+    }
+    Ok(())
+}

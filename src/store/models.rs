@@ -293,10 +293,7 @@ pub(super) fn serve_in(
     if v.kind != ModelKind::SavedModel {
         return Err(StoreError::Refused {
             code: "not_saved_model",
-            message: format!(
-                "{name}:{version} is a {} model, which modeldeck serves itself: deploy it without --upstream",
-                v.kind
-            ),
+            message: crate::control::not_saved_model(&format!("{name}:{version}"), v.kind),
         });
     }
     if v.served_by.as_ref() == Some(&by) {
@@ -306,8 +303,8 @@ pub(super) fn serve_in(
         return Err(StoreError::Refused {
             code: "in_service",
             message: format!(
-                "{name}:{version} is served by {} for service {}: it keeps that upstream while in service; to serve it from {} too, import the SavedModel again (a new version) and deploy that",
-                old.url, user.service, by.url
+                "{name}:{version} is served by {} for service {}, and keeps that upstream while a service holds it; for another, import the SavedModel again and name the new version's upstream (`modeldeck models upstream {name}:NEW URL`, then `modeldeck services add-version {}`)",
+                old.url, user.service, user.service
             ),
         });
     }

@@ -280,7 +280,8 @@ async fn saved_model_is_served_by_the_upstream_its_deploy_names(
         .run(&["models", "upstream", "flowers:1", "http://127.0.0.1:9/"])
         .await;
     assert!(
-        !out.status.success() && stderr(&out).contains("keeps that upstream while in service"),
+        !out.status.success()
+            && stderr(&out).contains("keeps that upstream while a service holds it"),
         "{}",
         stderr(&out)
     );
@@ -291,6 +292,33 @@ async fn saved_model_is_served_by_the_upstream_its_deploy_names(
     );
     let shown = dir.json(&["models", "show", "flowers", "--json"]).await;
     assert_eq!(shown["versions"][0]["type"], "savedmodel", "{shown}");
+
+    // A server that answers "no such model" is not thereby up: the probe's down stands.
+    let ghost = dir.scratch.join("ghost-export");
+    modeldeck::registry::formats::savedmodel::testing::write(&ghost, 1).unwrap();
+    dir.import(ghost.to_str().unwrap(), "ghost").await;
+    let key = deploy(dir, "ghost", &["--upstream", upstream]).await;
+    let health = || async {
+        server.get("services/ghost").await["upstreams"][0]["health"]
+            .as_str()
+            .map(str::to_string)
+    };
+    for _ in 0..100 {
+        if health().await.as_deref() == Some("down") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(health().await.as_deref(), Some("down"));
+    let (status, v, _) = post(
+        &format!("{}/v1/models/ghost:predict", server.gateway),
+        None,
+        Some(&key),
+        &body,
+    )
+    .await;
+    assert_eq!(status, 404, "{v}");
+    assert_eq!(health().await.as_deref(), Some("down"));
 }
 
 #[tokio::test]
@@ -733,4 +761,48 @@ async fn saved_model_deploys_that_name_no_usable_upstream_are_refused_whole() {
     );
     let show = dir.ok(&["services", "show", "resnet"]).await;
     assert!(show.contains("runtime  upstream/"), "{show}");
+
+    // Naming another version's server twice keeps one file for it, and removing the version
+    // takes that file too; the first deploy's file stays while its service holds it.
+    let upstream_files = || {
+        std::fs::read_dir(dir.path.join("artifacts"))
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().join("upstream.toml").exists())
+            .count()
+    };
+    assert_eq!(upstream_files(), 1);
+    dir.import(saved.to_str().unwrap(), "resnet").await;
+    dir.ok(&[
+        "models",
+        "upstream",
+        "resnet:2",
+        "http://127.0.0.1:9/v1/models/a",
+    ])
+    .await;
+    assert_eq!(upstream_files(), 2);
+    dir.ok(&[
+        "models",
+        "upstream",
+        "resnet:2",
+        "http://127.0.0.1:9/v1/models/b",
+    ])
+    .await;
+    assert_eq!(upstream_files(), 2, "the replaced upstream file stayed");
+    dir.ok(&["models", "rm", "resnet:2"]).await;
+    assert_eq!(
+        upstream_files(),
+        1,
+        "the removed version's upstream file stayed"
+    );
+
+    // A folder holding the data directory is never imported (it would copy itself).
+    let above = dir.path.parent().unwrap().to_str().unwrap().to_string();
+    crate::common::assert_refused(
+        &dir,
+        &["models", "import", &above, "--name", "x"],
+        &[],
+        &["in or above the data directory"],
+    )
+    .await;
 }

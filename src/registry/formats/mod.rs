@@ -55,12 +55,17 @@ pub fn inspect(
                 note,
             });
         }
+        let hint = if savedmodel::is_saved_model(path) {
+            " (it looks like savedmodel: use --type savedmodel, or leave --type out)"
+        } else {
+            ""
+        };
         return match requested {
             Some(kind) if !matches!(kind, ModelKind::Angel | ModelKind::SavedModel) => {
                 Err(invalid(
                     kind,
                     format!(
-                        "it is a folder; only Angel models and TensorFlow SavedModels are folders, a {kind} model is a single file"
+                        "it is a folder; only Angel models and TensorFlow SavedModels are folders, a {kind} model is a single file{hint}"
                     ),
                 ))
             }

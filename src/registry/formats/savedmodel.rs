@@ -8,6 +8,7 @@
 //! the highest one that is a SavedModel.
 
 use std::fs;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 
 use super::angel::numbered_children as numbered;
@@ -39,8 +40,9 @@ pub fn check(dir: &Path) -> Result<(PathBuf, Option<String>), String> {
     if !meta.is_file() {
         return Err(format!("{FILE} is not a regular file"));
     }
-    let bytes = fs::read(&pb).map_err(|e| format!("cannot read {FILE}: {e}"))?;
-    let signatures = check_bytes(&bytes).map_err(|e| format!("{FILE}: {e}"))?;
+    let file = fs::File::open(&pb).map_err(|e| format!("cannot read {FILE}: {e}"))?;
+    let signatures = check_stream(std::io::BufReader::new(file), meta.len())
+        .map_err(|e| format!("{FILE}: {e}"))?;
     let mut note = match taken {
         Some(n) => format!("SavedModel version {n}"),
         None => "SavedModel".to_string(),
@@ -51,42 +53,147 @@ pub fn check(dir: &Path) -> Result<(PathBuf, Option<String>), String> {
     Ok((version_dir, Some(note)))
 }
 
+/// A signature map entry larger than this is skipped rather than read for its name.
+const ENTRY_READ: u64 = 64 * 1024;
+
 /// SavedModel: 1 saved_model_schema_version, 2 meta_graphs. MetaGraphDef: 2 graph_def,
 /// 5 signature_def (map entries: 1 key). Returns the signature names (at most a few).
-pub fn check_bytes(bytes: &[u8]) -> Result<Vec<String>, String> {
-    let model = fields(bytes, "SavedModel")?;
+///
+/// Streamed: a frozen graph can be gigabytes, so only the field headers and the small
+/// signature entries are read; the graph itself is skipped over.
+pub fn check_stream<R: Read + Seek>(r: R, len: u64) -> Result<Vec<String>, String> {
+    let mut r = Walk { r, pos: 0 };
     let mut graphs = 0;
     let mut signatures = Vec::new();
-    for f in &model {
-        if let Field::Bytes(2, meta_graph) = f {
-            let meta = fields(meta_graph, "MetaGraphDef")?;
-            if !meta.iter().any(|f| matches!(f, Field::Bytes(2, _))) {
-                return Err("a meta graph has no graph".into());
-            }
-            graphs += 1;
-            for f in &meta {
-                if let Field::Bytes(5, entry) = f {
-                    let key =
-                        fields(entry, "SignatureDef entry")?
-                            .into_iter()
-                            .find_map(|f| match f {
-                                Field::Bytes(1, k) => Some(String::from_utf8_lossy(k).into_owned()),
-                                _ => None,
-                            });
-                    if let Some(key) = key
-                        && signatures.len() < 4
-                        && !signatures.contains(&key)
-                    {
-                        signatures.push(crate::domain::clip(&key, 40).into_owned());
-                    }
-                }
-            }
+    r.fields(len, "SavedModel", &mut |r, number, size| {
+        if number != 2 {
+            return r.skip(size);
         }
-    }
+        graphs += 1;
+        let mut has_graph = false;
+        let end = r.pos + size;
+        r.fields(end, "MetaGraphDef", &mut |r, number, size| match number {
+            2 => {
+                has_graph = true;
+                r.skip(size)
+            }
+            5 if size <= ENTRY_READ => {
+                let entry = r.read(size)?;
+                let key = fields(&entry, "SignatureDef entry")?
+                    .into_iter()
+                    .find_map(|f| match f {
+                        Field::Bytes(1, k) => Some(shown(k)),
+                        _ => None,
+                    });
+                if let Some(key) = key
+                    && signatures.len() < 4
+                    && !signatures.contains(&key)
+                {
+                    signatures.push(key);
+                }
+                Ok(())
+            }
+            _ => r.skip(size),
+        })?;
+        if has_graph {
+            Ok(())
+        } else {
+            Err("a meta graph has no graph".into())
+        }
+    })?;
     if graphs == 0 {
         return Err("it holds no meta graph, so it is not a TensorFlow SavedModel".into());
     }
     Ok(signatures)
+}
+
+/// The same check over bytes in memory.
+pub fn check_bytes(bytes: &[u8]) -> Result<Vec<String>, String> {
+    check_stream(std::io::Cursor::new(bytes), bytes.len() as u64)
+}
+
+/// A signature name as a listing shows it: short, and no terminal control characters.
+fn shown(key: &[u8]) -> String {
+    let text: String = String::from_utf8_lossy(key)
+        .chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect();
+    crate::domain::clip(&text, 40).into_owned()
+}
+
+/// A protobuf reader over a stream that knows where it is.
+struct Walk<R> {
+    r: R,
+    pos: u64,
+}
+
+type OnField<'a, R> = dyn FnMut(&mut Walk<R>, u64, u64) -> Result<(), String> + 'a;
+
+impl<R: Read + Seek> Walk<R> {
+    /// Reads the fields up to `end`, handing each length-delimited one (its number and size)
+    /// to `each`, which must consume exactly its bytes; every byte must belong to a field.
+    fn fields(&mut self, end: u64, message: &str, each: &mut OnField<'_, R>) -> Result<(), String> {
+        while self.pos < end {
+            let at = self.pos;
+            let bad = |what: &str| format!("the protobuf is {what} in a {message} at byte {at}");
+            let key = self.varint().ok_or_else(|| bad("truncated"))?;
+            let (number, wire) = (key >> 3, key & 7);
+            if number == 0 {
+                return Err(bad("corrupt (field number 0)"));
+            }
+            match wire {
+                0 => {
+                    self.varint().ok_or_else(|| bad("truncated"))?;
+                }
+                1 => self.skip(8)?,
+                5 => self.skip(4)?,
+                2 => {
+                    let size = self.varint().ok_or_else(|| bad("truncated"))?;
+                    if size > end.saturating_sub(self.pos) {
+                        return Err(bad("truncated"));
+                    }
+                    each(self, number, size)?;
+                }
+                _ => return Err(bad(&format!("corrupt (wire type {wire})"))),
+            }
+            if self.pos > end {
+                return Err(bad("truncated"));
+            }
+        }
+        Ok(())
+    }
+
+    fn varint(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for i in 0..10 {
+            let mut b = [0u8];
+            self.r.read_exact(&mut b).ok()?;
+            self.pos += 1;
+            value |= u64::from(b[0] & 0x7f) << (7 * i);
+            if b[0] & 0x80 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
+    fn skip(&mut self, n: u64) -> Result<(), String> {
+        let n_signed = i64::try_from(n).map_err(|_| "the protobuf is corrupt".to_string())?;
+        self.r
+            .seek_relative(n_signed)
+            .map_err(|e| format!("cannot read: {e}"))?;
+        self.pos += n;
+        Ok(())
+    }
+
+    fn read(&mut self, n: u64) -> Result<Vec<u8>, String> {
+        let mut buf = vec![0u8; n as usize];
+        self.r
+            .read_exact(&mut buf)
+            .map_err(|_| format!("the protobuf is truncated at byte {}", self.pos))?;
+        self.pos += n;
+        Ok(buf)
+    }
 }
 
 /// Builds small SavedModel folders for tests, so tests need no TensorFlow.
@@ -154,6 +261,14 @@ mod tests {
         assert_eq!(failed, model.len() - 1);
         assert!(check_bytes(b"").is_err());
         assert!(check_bytes(b"hello, world\n").is_err());
+        // A signature name cannot write to the terminal that lists it.
+        let mut escaped = testing::saved_model();
+        let at = escaped
+            .windows(15)
+            .position(|w| w == b"serving_default")
+            .unwrap();
+        escaped[at..at + 5].copy_from_slice(b"\x1b[31m");
+        assert_eq!(check_bytes(&escaped).unwrap(), vec!["?[31mng_default"]);
     }
 
     #[test]

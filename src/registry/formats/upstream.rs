@@ -105,42 +105,77 @@ pub fn parse(text: &str) -> Result<UpstreamSpec, String> {
 /// of an upstream file for anything more (another protocol, a secret, a pool size).
 pub fn named(text: &str, model: &str) -> Result<UpstreamSpec, String> {
     let t = text.trim();
-    if !(t.starts_with("http://") || t.starts_with("https://")) || t.contains(char::is_whitespace) {
-        return parse(text);
-    }
     let shown = crate::domain::redact(t, 200);
-    let mut url = Url::parse(t).map_err(|e| format!("{shown:?} is not a URL: {e}"))?;
-    if url.query().is_some() {
+    let lower = t.to_ascii_lowercase();
+    let is_url = lower.starts_with("http://") || lower.starts_with("https://");
+    if !is_url || t.contains(char::is_whitespace) {
+        // An upstream file's text has lines of `key = value` (or is JSON); anything else was
+        // meant as an address or a file name.
+        if t.starts_with('{') || t.contains('=') {
+            return parse(text);
+        }
         return Err(format!(
-            "{shown:?} has a query string, which TF Serving does not take: give the server's address, e.g. http://tf-serving:8501"
+            "{shown:?} is neither an http:// or https:// address nor an upstream file: give the server's address (http://tf-serving:8501, or .../v1/models/NAME), or the path of an upstream file"
+        ));
+    }
+    let address = |why: &str| format!("{shown:?}: {why}");
+    let after_scheme = &t[t.find("://").map_or(0, |i| i + 3)..];
+    if after_scheme.starts_with('/') {
+        return Err(address("there is no host after the scheme"));
+    }
+    let dotted = lower.contains("%2e")
+        || after_scheme
+            .split(['/', '?', '#'])
+            .any(|seg| seg == "." || seg == "..");
+    if dotted {
+        return Err(address("give the address without . or .. in its path"));
+    }
+    let mut url = Url::parse(t).map_err(|e| address(&format!("not a URL ({e})")))?;
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(address(
+            "TF Serving takes no query string or fragment: give the server's address, e.g. http://tf-serving:8501",
         ));
     }
     let path = url.path().to_string();
-    let (base, name, version) = match path.split_once("/v1/models/") {
-        None => (path.trim_end_matches('/'), model, None),
-        Some((base, rest)) => {
-            let parts: Vec<&str> = rest.trim_end_matches('/').split('/').collect();
+    // TF Serving's own address of a model (`/v1/models/M`), or the Open Inference
+    // Protocol's (`/v2/models/M`), each optionally with a version and its call.
+    let found = ["/v1/models/", "/v2/models/"]
+        .iter()
+        .find_map(|api| path.split_once(api).map(|(base, rest)| (*api, base, rest)));
+    let (protocol, base, name, version) = match found {
+        None => (Protocol::Tfserving, path.trim_end_matches('/'), model, None),
+        Some((api, base, rest)) => {
+            let protocol = if api == "/v2/models/" {
+                Protocol::KserveV2
+            } else {
+                Protocol::Tfserving
+            };
+            let rest = rest.trim_end_matches('/');
+            let rest = rest
+                .strip_suffix(":predict")
+                .or_else(|| rest.strip_suffix("/infer"))
+                .unwrap_or(rest);
+            let parts: Vec<&str> = rest.split('/').collect();
             match parts.as_slice() {
-                [name] => (base, *name, None),
+                [name] => (protocol, base, *name, None),
                 [name, "versions", v] => {
-                    let v = v.parse::<u64>().map_err(|_| {
-                        format!("{shown:?}: the version after /versions/ is a whole number")
-                    })?;
-                    (base, *name, Some(v))
+                    let v = v
+                        .parse::<u64>()
+                        .map_err(|_| address("the version after /versions/ is a whole number"))?;
+                    (protocol, base, *name, Some(v))
                 }
                 _ => {
-                    return Err(format!(
-                        "{shown:?}: after /v1/models/ comes the model's name, optionally /versions/N"
-                    ));
+                    return Err(address(&format!(
+                        "after {api} comes the model's name, optionally /versions/N"
+                    )));
                 }
             }
         }
     };
     let (base, name) = (base.to_string(), name.to_string());
     url.set_path(&base);
-    url.set_fragment(None);
     validate(UpstreamSpec {
-        protocol: Protocol::Tfserving,
+        protocol,
         url: url.as_str().trim_end_matches('/').to_string(),
         model: name,
         version,
@@ -167,10 +202,25 @@ fn validate(spec: UpstreamSpec) -> Result<UpstreamSpec, String> {
     if !url.username().is_empty() || url.password().is_some() {
         return Err("url carries credentials; keep the token in the store (`modeldeck secrets set NAME --from-env VAR`) and name it with auth_secret".into());
     }
-    if spec.model.trim().is_empty() || spec.model.contains('/') {
-        return Err(
-            "model must name the model on the remote server, e.g. model = \"resnet\"".into(),
-        );
+    // The name goes into the request's path as it is.
+    let odd = |c: char| c.is_control() || c.is_whitespace() || "/?#:%\\".contains(c);
+    if spec.model.is_empty() || spec.model.len() > 200 || spec.model.contains(odd) {
+        return Err(format!(
+            "model {:?} must name the model on the remote server, e.g. model = \"resnet\" (no spaces, /, ?, #, :, % or control characters)",
+            crate::domain::redact(&spec.model, 64)
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!(
+            "url {:?} has a query string or fragment: give the server's address, e.g. http://tf-serving:8501",
+            crate::domain::redact(&spec.url, 200)
+        ));
+    }
+    if url.port() == Some(0) {
+        return Err(format!(
+            "url {:?} has port 0",
+            crate::domain::redact(&spec.url, 200)
+        ));
     }
     if spec.timeout_ms == Some(0) {
         return Err("timeout_ms must be above 0".into());
@@ -239,14 +289,39 @@ mod tests {
             (s.url.as_str(), s.model.as_str(), s.version),
             ("https://gw/tf", "rn50", Some(3))
         );
+        // Its call, and the Open Inference Protocol's address, say what they are.
+        let s = named("http://tfs/v1/models/rn:predict", "resnet").unwrap();
+        assert_eq!((s.model.as_str(), s.protocol), ("rn", Protocol::Tfserving));
+        let s = named("HTTP://triton:8000/v2/models/rn/versions/2/infer", "resnet").unwrap();
+        assert_eq!(
+            (s.url.as_str(), s.model.as_str(), s.version, s.protocol),
+            ("http://triton:8000", "rn", Some(2), Protocol::KserveV2)
+        );
         for bad in [
             "http://tfs:8501/v1/models/rn/labels/x",
             "http://tfs:8501/v1/models/rn/versions/x",
             "http://tfs:8501?x=1",
+            "http://tfs:8501#x",
             "http://user:pw@tfs:8501",
+            "http:///v1/models/x",
+            "http://tfs:0",
+            "http://tfs/v1/models/../x",
+            "http://tfs/v1/%2e%2e/x",
+            "http://tfs/v1/models/a%20b",
+            "tf-serving:8501",
+            "missing.toml",
+            "ftp://x/v1/models/iris",
         ] {
-            assert!(named(bad, "resnet").is_err(), "{bad}");
+            let err = named(bad, "resnet").unwrap_err();
+            assert!(!err.contains("TOML"), "{bad}: {err}");
         }
+        for bad_name in ["m?q=1#", "a b", "a\r\nX-Evil: 1", "a:predict", ""] {
+            let text =
+                format!("protocol = \"tfserving\"\nurl = \"http://h\"\nmodel = {bad_name:?}\n");
+            assert!(parse(&text).is_err(), "{bad_name:?}");
+        }
+        let text = "protocol = \"tfserving\"\nurl = \"http://h?x=1\"\nmodel = \"m\"\n";
+        assert!(parse(text).is_err());
         // Anything else is an upstream file's text.
         let s = named(
             "protocol = \"kserve-v2\"\nurl = \"http://triton:8000\"\nmodel = \"rn\"\n",

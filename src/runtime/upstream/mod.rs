@@ -234,8 +234,13 @@ impl Upstream {
                 Some(pool) => send_h1(pool, self.path_of(url), body, headers).await,
                 None => self.send(url, body, headers).await,
             };
+            // An answer proves the server up, but not a 404 (no such model there) or a 5xx:
+            // for those the probe, which asks for the model's status, decides.
             match &reply {
-                Ok(_) => self.health.up(),
+                Ok(r) if r.status != http::StatusCode::NOT_FOUND && !r.status.is_server_error() => {
+                    self.health.up()
+                }
+                Ok(_) => {}
                 Err(Failure::Unreachable(why)) => self.health.down(why),
                 Err(_) => {}
             }

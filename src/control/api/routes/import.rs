@@ -208,33 +208,9 @@ fn import_request(
     })
 }
 
-/// A path a caller of the API may not import from: the data directory (it holds the tokens,
-/// and a folder import of it would copy it into itself) and the kernel's pseudo-filesystems.
-/// Symbolic links are followed first, so a link cannot lead there either.
 fn off_limits(path: &std::path::Path, data_dir: &std::path::Path) -> Result<(), ApiError> {
-    let Ok(real) = std::fs::canonicalize(path) else {
-        return Ok(()); // the import says what is wrong with a path that does not resolve
-    };
-    let data = std::fs::canonicalize(data_dir).unwrap_or_else(|_| data_dir.to_path_buf());
-    let system = ["/proc", "/sys", "/dev"]
-        .iter()
-        .any(|root| real.starts_with(root));
-    if real.starts_with(&data) || data.starts_with(&real) || system {
-        return Err(ControlError::field(
-            "source",
-            format!(
-                "{} is {}, which is never imported: import model files from elsewhere",
-                path.display(),
-                if system {
-                    "a system pseudo-file"
-                } else {
-                    "in or above the data directory"
-                }
-            ),
-        )
-        .into());
-    }
-    Ok(())
+    crate::registry::local::off_limits(path, data_dir)
+        .map_err(|e| ControlError::field("source", e).into())
 }
 
 /// Streams an upload to `file` under the import size limit, at the body deadline and rate.
