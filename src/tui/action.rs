@@ -60,6 +60,7 @@ pub enum Action {
     Demo,
     Delete,
     Deploy,
+    ServeBy,
     DeleteService,
     RotateKey,
     RevealKey,
@@ -427,6 +428,19 @@ pub const ACTIONS: &[ActionDef] = &[
             "deploy a model version",
             "deploy",
             h::deploy,
+        )),
+    ),
+    cmd(
+        &["upstream"],
+        "[MODEL:VERSION] URL",
+        writes(def(
+            A::ServeBy,
+            "upstream",
+            &[],
+            M,
+            "name the server of a SavedModel version",
+            "",
+            h::serve_by,
         )),
     ),
     writes(def(

@@ -150,6 +150,12 @@ pub enum Call {
         /// For a SavedModel: the TF Serving URL that serves it (empty: none).
         upstream: String,
     },
+    /// `:upstream`: the server of SavedModel version `model:version`.
+    ServeBy {
+        model: String,
+        version: u32,
+        upstream: String,
+    },
     DeleteVersion(String, u32),
     DeleteModel(String),
     DeleteService(String),

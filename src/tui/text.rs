@@ -182,6 +182,11 @@ pub const HINT_TYPE: &str = "pmml, onnx, angel, upstream, savedmodel; empty: det
 pub const HINT_SERVICE_NAME: &str = "service name: a DNS label (a-z 0-9 -)";
 pub const HINT_MODEL_REF: &str = "MODEL or MODEL:VERSION";
 pub const HINT_UPSTREAM: &str = "a SavedModel's TF Serving URL; else empty";
+pub const SERVE_BY_USAGE: &str = "give :upstream MODEL:VERSION URL, or :upstream URL on a version in a model's versions (enter on the model)";
+
+pub fn served_by(model: &str, version: u32, url: &str) -> String {
+    format!("{model}:{version} is served by {url}")
+}
 
 // What the panes and overlays say.
 
@@ -358,6 +363,11 @@ const CLI_TO_CONSOLE: &[(&str, &str)] = &[
         "check with the Models pane (1) or the Services pane (2) before retrying",
         "check the Models (1) and Services (2) panes before retrying",
     ),
+    (
+        "with --upstream URL when deploying",
+        "on the deploy form's upstream line",
+    ),
+    ("leave --upstream out", "leave the upstream line empty"),
 ];
 
 /// An error message as the console shows it: CLI commands replaced by the keys that do the
@@ -377,6 +387,16 @@ pub fn for_console(message: &str) -> String {
     {
         out.replace_range(start..start + len + 2, "the Jobs pane (5)");
     }
+    const SERVE_BY: &str = "`modeldeck models upstream ";
+    if let Some(start) = out.find(SERVE_BY)
+        && let Some(len) = out[start + SERVE_BY.len()..].find('`')
+    {
+        let args = out[start + SERVE_BY.len()..start + SERVE_BY.len() + len].to_string();
+        out.replace_range(
+            start..start + SERVE_BY.len() + len + 1,
+            &format!(":upstream {args}"),
+        );
+    }
     out
 }
 
@@ -393,6 +413,20 @@ pub fn no_upstream_example(service: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_model_with_no_server_points_at_the_form_and_the_command() {
+        let said = for_console(&crate::runtime::saved_model_needs_upstream("resnet:3"));
+        assert!(
+            said.contains("on the deploy form's upstream line"),
+            "{said}"
+        );
+        assert!(
+            said.ends_with("for a service that exists: :upstream resnet:3 http://tf-serving:8501"),
+            "{said}"
+        );
+        assert!(!said.contains("--") && !said.contains('`'), "{said}");
+    }
 
     #[test]
     fn cli_advice_becomes_console_keys() {

@@ -331,6 +331,19 @@ async fn perform(client: &Client, call: Call, local: bool) -> Option<Msg> {
             };
             done(result.await)
         }
+        Call::ServeBy {
+            model,
+            version,
+            upstream,
+        } => done(
+            client
+                .serve_saved_model(&model, version, &upstream)
+                .await
+                .map(|v| {
+                    let url = v.served_by.map(|s| s.url).unwrap_or_default();
+                    Done::said(text::served_by(&model, version, &url))
+                }),
+        ),
         Call::DeleteVersion(model, version) => done(
             client
                 .remove_model(&model, Some(version))

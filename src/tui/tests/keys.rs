@@ -124,6 +124,38 @@ fn delete_service_dialog_starts_on_cancel() {
 }
 
 #[test]
+fn upstream_names_the_server_of_the_selected_or_named_version() {
+    let mut s = loaded("dev");
+    let serve_by = |model: &str, version, url: &str| {
+        call(Call::ServeBy {
+            model: model.into(),
+            version,
+            upstream: url.into(),
+        })
+    };
+    press(&mut s, &[":"]);
+    type_text(&mut s, "upstream resnet:3 http://tfs:8501");
+    assert_eq!(
+        press(&mut s, &["enter"]),
+        serve_by("resnet", 3, "http://tfs:8501")
+    );
+    // Without a version named or selected, it says how.
+    press(&mut s, &[":"]);
+    type_text(&mut s, "upstream http://tfs:8501");
+    assert!(press(&mut s, &["enter"]).is_empty());
+    assert!(last_message(&s).contains(":upstream MODEL:VERSION URL"));
+    // In a model's versions, the selected one.
+    press(&mut s, &["j", "enter"]);
+    iris_versions(&mut s);
+    press(&mut s, &["j", ":"]);
+    type_text(&mut s, "upstream http://tfs:8501/v1/models/iris");
+    assert_eq!(
+        press(&mut s, &["enter"]),
+        serve_by("iris", 2, "http://tfs:8501/v1/models/iris")
+    );
+}
+
+#[test]
 fn d_deletes_the_model_on_the_list_and_the_version_in_its_versions() {
     let mut s = loaded("dev");
     press(&mut s, &["D"]);

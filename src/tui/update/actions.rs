@@ -213,6 +213,35 @@ pub fn stop_server(state: &mut State, ctx: &Ctx) -> Out {
     vec![]
 }
 
+/// `:upstream [MODEL:VERSION] URL`: names the server of a SavedModel version, the one
+/// selected in a model's versions when none is named.
+pub fn serve_by(state: &mut State, ctx: &Ctx) -> Out {
+    let words: Vec<&str> = ctx.arg.split_whitespace().collect();
+    let target = match words.as_slice() {
+        [model, url] => model
+            .parse::<crate::domain::ModelRef>()
+            .ok()
+            .and_then(|r| Some((r.name.to_string(), r.version?, *url))),
+        [url] => match (&state.versions, state.selected_version()) {
+            (Some((model, _)), Some(v)) => Some((model.clone(), v.version, *url)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let Some((model, version, url)) = target else {
+        state.toast(text::SERVE_BY_USAGE, true, ctx.now);
+        return vec![];
+    };
+    vec![
+        Call::ServeBy {
+            model,
+            version,
+            upstream: url.to_string(),
+        }
+        .into(),
+    ]
+}
+
 pub fn import(state: &mut State, _: &Ctx) -> Out {
     state.overlay = Overlay::Form(import_form());
     vec![]
