@@ -67,7 +67,8 @@ impl Session {
         match self {
             Session::Local(core) => {
                 if let Source::Local(p) = &source {
-                    crate::registry::local::off_limits(p, core.data_dir().root())
+                    let dir = core.data_dir();
+                    crate::registry::local::off_limits(p, dir.root(), &dir.staging())
                         .map_err(|e| ControlError::field("source", e))?;
                 }
                 let request = ImportRequest {

@@ -220,7 +220,19 @@ impl Gateway {
             }
             Call::V2Ready { model, version } => {
                 let cell = v2_version(&route, &model, version.as_deref(), None)?;
-                ready(&cell)?;
+                // An upstream its probe finds down is not ready, as the V1 status says too.
+                if let Serving::Upstream(u) = ready(&cell)?
+                    && let crate::runtime::upstream::Seen::Down(why) = u.health.seen()
+                {
+                    return Ok(Admission::Answered(Answer::error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &format!(
+                            "version {} of {model} is not ready: {}: {why}",
+                            cell.version,
+                            u.name()
+                        ),
+                    )));
+                }
                 let mut out = String::from("{\"name\":");
                 json::write_str(&mut out, &model);
                 out.push_str(",\"ready\":true}");

@@ -130,7 +130,15 @@ fn copy_file(from: &Path, to: &Path, limit: u64) -> Result<u64, ImportError> {
 /// folder import of a folder above it would copy it into itself, level after level) and the
 /// kernel's pseudo-filesystems. Symbolic links are followed first, so a link cannot lead there
 /// either. A path that does not resolve passes: the import says what is wrong with it.
-pub fn off_limits(path: &Path, data_dir: &Path) -> Result<(), String> {
+///
+/// The staging folder is made first, as the import will make it before reading the path: a
+/// path through it (`DATA/tmp/..`) must resolve now as it will then.
+pub fn off_limits(path: &Path, data_dir: &Path, staging: &Path) -> Result<(), String> {
+    use std::os::unix::fs::DirBuilderExt;
+    let _ = fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(staging);
     let Ok(real) = fs::canonicalize(path) else {
         return Ok(());
     };

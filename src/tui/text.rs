@@ -387,6 +387,14 @@ pub fn for_console(message: &str) -> String {
     {
         out.replace_range(start..start + len + 2, "the Jobs pane (5)");
     }
+    if let Some(start) = out.find("`modeldeck services add-version ")
+        && let Some(len) = out[start + 1..].find('`')
+    {
+        out.replace_range(
+            start..start + len + 2,
+            "a canary in the Traffic pane (3, c)",
+        );
+    }
     const SERVE_BY: &str = "`modeldeck models upstream ";
     if let Some(start) = out.find(SERVE_BY)
         && let Some(len) = out[start + SERVE_BY.len()..].find('`')

@@ -115,20 +115,12 @@ pub fn named(text: &str, model: &str) -> Result<UpstreamSpec, String> {
             return parse(text);
         }
         return Err(format!(
-            "{shown:?} is neither an http:// or https:// address nor an upstream file: give the server's address (http://tf-serving:8501, or .../v1/models/NAME), or the path of an upstream file"
+            "{shown:?} is not an http:// or https:// address, nor an upstream file's text (a file is read by the CLI, not by the server): give the server's address, e.g. http://tf-serving:8501 or .../v1/models/NAME"
         ));
     }
     let address = |why: &str| format!("{shown:?}: {why}");
-    let after_scheme = &t[t.find("://").map_or(0, |i| i + 3)..];
-    if after_scheme.starts_with('/') {
-        return Err(address("there is no host after the scheme"));
-    }
-    let dotted = lower.contains("%2e")
-        || after_scheme
-            .split(['/', '?', '#'])
-            .any(|seg| seg == "." || seg == "..");
-    if dotted {
-        return Err(address("give the address without . or .. in its path"));
+    if let Some(why) = address_problem(t) {
+        return Err(address(why));
     }
     let mut url = Url::parse(t).map_err(|e| address(&format!("not a URL ({e})")))?;
     if url.query().is_some() || url.fragment().is_some() {
@@ -138,10 +130,18 @@ pub fn named(text: &str, model: &str) -> Result<UpstreamSpec, String> {
     }
     let path = url.path().to_string();
     // TF Serving's own address of a model (`/v1/models/M`), or the Open Inference
-    // Protocol's (`/v2/models/M`), each optionally with a version and its call.
-    let found = ["/v1/models/", "/v2/models/"]
-        .iter()
-        .find_map(|api| path.split_once(api).map(|(base, rest)| (*api, base, rest)));
+    // Protocol's (`/v2/models/M`), each optionally with a version and its call; found in
+    // any case (ASCII lower-casing keeps the offsets).
+    let lower_path = format!("{}/", path.trim_end_matches('/')).to_ascii_lowercase();
+    let found = ["/v1/models/", "/v2/models/"].iter().find_map(|api| {
+        let at = lower_path.find(api)?;
+        Some((*api, &path[..at], path.get(at + api.len()..).unwrap_or("")))
+    });
+    if let Some((api, _, rest)) = found
+        && rest.trim_matches('/').is_empty()
+    {
+        return Err(address(&format!("name the model after {api}")));
+    }
     let (protocol, base, name, version) = match found {
         None => (Protocol::Tfserving, path.trim_end_matches('/'), model, None),
         Some((api, base, rest)) => {
@@ -190,8 +190,28 @@ pub fn named(text: &str, model: &str) -> Result<UpstreamSpec, String> {
     })
 }
 
+/// What is wrong with an address as written (before a URL parser normalises it away): no
+/// host after the scheme, or `.`/`..` segments that would send requests elsewhere than shown.
+fn address_problem(raw: &str) -> Option<&'static str> {
+    let after_scheme = &raw[raw.find("://").map_or(0, |i| i + 3)..];
+    if after_scheme.starts_with('/') {
+        return Some("there is no host after the scheme");
+    }
+    let dotted = raw.to_ascii_lowercase().contains("%2e")
+        || after_scheme
+            .split(['/', '?', '#'])
+            .any(|seg| seg == "." || seg == "..");
+    dotted.then_some("give the address without . or .. in its path")
+}
+
 /// The rules every upstream meets, however it was written.
 fn validate(spec: UpstreamSpec) -> Result<UpstreamSpec, String> {
+    if let Some(why) = address_problem(&spec.url) {
+        return Err(format!(
+            "url {:?}: {why}",
+            crate::domain::redact(&spec.url, 200)
+        ));
+    }
     let url = Url::parse(&spec.url).map_err(|e| format!("url {:?} is not a URL: {e}", spec.url))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!(
@@ -203,12 +223,21 @@ fn validate(spec: UpstreamSpec) -> Result<UpstreamSpec, String> {
         return Err("url carries credentials; keep the token in the store (`modeldeck secrets set NAME --from-env VAR`) and name it with auth_secret".into());
     }
     // The name goes into the request's path as it is.
-    let odd = |c: char| c.is_control() || c.is_whitespace() || "/?#:%\\".contains(c);
-    if spec.model.is_empty() || spec.model.len() > 200 || spec.model.contains(odd) {
+    let odd = |c: char| !c.is_ascii_graphic() || "/?#:%\\".contains(c);
+    let dots = spec.model == "." || spec.model == "..";
+    if spec.model.is_empty() || spec.model.len() > 200 || spec.model.contains(odd) || dots {
         return Err(format!(
-            "model {:?} must name the model on the remote server, e.g. model = \"resnet\" (no spaces, /, ?, #, :, % or control characters)",
-            crate::domain::redact(&spec.model, 64)
+            "model {:?} must name the model on the remote server, e.g. model = \"resnet\" (printable ASCII, no spaces, /, ?, #, :, %, and not . or ..)",
+            spec.model
+                .escape_debug()
+                .to_string()
+                .chars()
+                .take(64)
+                .collect::<String>()
         ));
+    }
+    if spec.version.is_some_and(|v| v > i64::MAX as u64) {
+        return Err("version must be at most 9223372036854775807, as TF Serving's are".into());
     }
     if url.query().is_some() || url.fragment().is_some() {
         return Err(format!(
@@ -311,17 +340,41 @@ mod tests {
             "tf-serving:8501",
             "missing.toml",
             "ftp://x/v1/models/iris",
+            "http://tfs:8501/v1/models",
+            "http://tfs:8501/V1/MODELS/",
+            "http://tfs:8501/v1/models/rn/versions/18446744073709551615",
         ] {
             let err = named(bad, "resnet").unwrap_err();
             assert!(!err.contains("TOML"), "{bad}: {err}");
         }
-        for bad_name in ["m?q=1#", "a b", "a\r\nX-Evil: 1", "a:predict", ""] {
+        let s = named("http://tfs:8501/V1/Models/rn", "resnet").unwrap();
+        assert_eq!(
+            (s.url.as_str(), s.model.as_str()),
+            ("http://tfs:8501", "rn")
+        );
+        for bad_name in [
+            "m?q=1#",
+            "a b",
+            "a\r\nX-Evil: 1",
+            "a:predict",
+            "",
+            ".",
+            "..",
+            "a\u{202e}b",
+        ] {
             let text =
                 format!("protocol = \"tfserving\"\nurl = \"http://h\"\nmodel = {bad_name:?}\n");
             assert!(parse(&text).is_err(), "{bad_name:?}");
         }
-        let text = "protocol = \"tfserving\"\nurl = \"http://h?x=1\"\nmodel = \"m\"\n";
-        assert!(parse(text).is_err());
+        for bad_url in [
+            "http://h?x=1",
+            "http://h/a/../b",
+            "http://h/%2E%2e/b",
+            "http:///h",
+        ] {
+            let text = format!("protocol = \"tfserving\"\nurl = {bad_url:?}\nmodel = \"m\"\n");
+            assert!(parse(&text).is_err(), "{bad_url}");
+        }
         // Anything else is an upstream file's text.
         let s = named(
             "protocol = \"kserve-v2\"\nurl = \"http://triton:8000\"\nmodel = \"rn\"\n",

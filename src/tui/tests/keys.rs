@@ -153,6 +153,14 @@ fn upstream_names_the_server_of_the_selected_or_named_version() {
         press(&mut s, &["enter"]),
         serve_by("iris", 2, "http://tfs:8501/v1/models/iris")
     );
+    // A version named without its URL, or a selection not on screen, is not guessed at.
+    press(&mut s, &[":"]);
+    type_text(&mut s, "upstream iris:2");
+    assert!(press(&mut s, &["enter"]).is_empty());
+    press(&mut s, &["4", ":"]);
+    type_text(&mut s, "upstream http://tfs:8501");
+    assert!(press(&mut s, &["enter"]).is_empty());
+    assert!(last_message(&s).contains(":upstream MODEL:VERSION URL"));
 }
 
 #[test]

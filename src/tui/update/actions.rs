@@ -222,10 +222,14 @@ pub fn serve_by(state: &mut State, ctx: &Ctx) -> Out {
             .parse::<crate::domain::ModelRef>()
             .ok()
             .and_then(|r| Some((r.name.to_string(), r.version?, *url))),
-        [url] => match (&state.versions, state.selected_version()) {
-            (Some((model, _)), Some(v)) => Some((model.clone(), v.version, *url)),
-            _ => None,
-        },
+        // The selected version only where it is on screen, and only for what reads as an
+        // address (`:upstream iris:2` is a version without its URL).
+        [url] if state.pane == crate::tui::state::Pane::Models && url.contains("://") => {
+            match (&state.versions, state.selected_version()) {
+                (Some((model, _)), Some(v)) => Some((model.clone(), v.version, *url)),
+                _ => None,
+            }
+        }
         _ => None,
     };
     let Some((model, version, url)) = target else {

@@ -42,7 +42,7 @@ pub async fn import<B: ApiBodyIn>(
                 return Err(e);
             }
         };
-        match import_request(name, b, api.core.data_dir().root()) {
+        match import_request(name, b, api.core.data_dir()) {
             Ok(r) => (r, None),
             Err(e) => {
                 op.fail(&e.code, &e.message);
@@ -155,7 +155,7 @@ pub async fn import<B: ApiBodyIn>(
 fn import_request(
     name: &str,
     b: ImportCall,
-    data_dir: &std::path::Path,
+    data_dir: &crate::config::DataDir,
 ) -> Result<ImportRequest, ApiError> {
     let addressing = b
         .addressing
@@ -208,8 +208,8 @@ fn import_request(
     })
 }
 
-fn off_limits(path: &std::path::Path, data_dir: &std::path::Path) -> Result<(), ApiError> {
-    crate::registry::local::off_limits(path, data_dir)
+fn off_limits(path: &std::path::Path, data_dir: &crate::config::DataDir) -> Result<(), ApiError> {
+    crate::registry::local::off_limits(path, data_dir.root(), &data_dir.staging())
         .map_err(|e| ControlError::field("source", e).into())
 }
 
