@@ -38,13 +38,9 @@ impl Core {
         Ok(spec)
     }
 
-    /// Writes `spec` into the artifact store as an upstream file; and whether this wrote it
-    /// (else the same file was there). The caller holds the artifact lock until the row that
-    /// references it is written, and [`Core::unpublish`]es it if that row is refused.
-    pub(super) fn publish_upstream(
-        &self,
-        spec: &UpstreamSpec,
-    ) -> Result<(ServedBy, bool), ControlError> {
+    /// Writes `spec` into the artifact store as an upstream file. The caller holds the
+    /// artifact lock until the row that references it is written, then [`Core::settle`]s.
+    pub(super) fn publish_upstream(&self, spec: &UpstreamSpec) -> Result<ServedBy, ControlError> {
         let text = toml::to_string(spec)
             .map_err(|e| ControlError::Io(format!("cannot write the upstream file: {e}")))?;
         let staging = Staging::new(&self.data_dir.staging())?;
@@ -53,17 +49,24 @@ impl Core {
             .map_err(|e| ControlError::Io(format!("{}: {e}", file.display())))?;
         let (sha256, _) = staging.finalize(&file, ENTRY)?;
         let published = self.artifacts.publish(staging, &sha256, ENTRY)?;
-        let by = ServedBy {
+        Ok(ServedBy {
             artifact: published.relative_path,
             url: endpoint(spec),
-        };
-        Ok((by, published.created))
+        })
     }
 
-    /// Removes an upstream file when no row references it (any more, or after all). The
-    /// caller holds the artifact lock.
-    pub(super) fn unpublish(&self, by: &ServedBy) {
-        if let Some(sha256) = by.sha256()
+    /// After the write that named `new` in place of `old`: the upstream file no row names any
+    /// more goes — the replaced one, or on a refusal the one written for it. (A file some
+    /// other version names, or the same one named again, is still referenced and stays.) The
+    /// caller still holds the artifact lock.
+    pub(super) fn settle<T, E>(
+        &self,
+        written: &Result<T, E>,
+        old: Option<&ServedBy>,
+        new: &ServedBy,
+    ) {
+        let gone = if written.is_ok() { old } else { Some(new) };
+        if let Some(sha256) = gone.and_then(ServedBy::sha256)
             && let Ok(false) = self.store.artifact_referenced(sha256)
         {
             let _ = self.artifacts.remove(sha256);
@@ -89,26 +92,13 @@ impl Core {
             .and_then(|v| v.served_by.clone());
         let spec = self.named_upstream(text, name)?;
         let _guard = self.artifact_lock.lock().await;
-        let (by, created) = self.publish_upstream(&spec)?;
-        match self
+        let by = self.publish_upstream(&spec)?;
+        let written = self
             .store
             .serve_saved_model(actor, name, version, by.clone())
-            .await
-        {
-            Ok(v) => {
-                // The upstream it replaced is no one's any more.
-                if let Some(old) = before.filter(|old| *old != by) {
-                    self.unpublish(&old);
-                }
-                Ok(v)
-            }
-            Err(e) => {
-                if created {
-                    self.unpublish(&by);
-                }
-                Err(e.into())
-            }
-        }
+            .await;
+        self.settle(&written, before.as_ref(), &by);
+        Ok(written?)
     }
 }
 

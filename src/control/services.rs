@@ -135,25 +135,13 @@ impl Core {
             },
             model: version.name.clone(),
             version: version.version,
-            served_by: served_by.clone().map(|(by, _)| by),
+            served_by: served_by.clone(),
         };
-        match self.store.create_service(actor, new).await {
-            Ok(created) => {
-                // An upstream this deploy replaced is no one's any more.
-                if let (Some(old), Some((by, _))) = (&version.served_by, &served_by)
-                    && old != by
-                {
-                    self.unpublish(old);
-                }
-                Ok((created, model))
-            }
-            Err(e) => {
-                if let Some((by, true)) = served_by {
-                    self.unpublish(&by);
-                }
-                Err(e.into())
-            }
+        let written = self.store.create_service(actor, new).await;
+        if let Some(by) = &served_by {
+            self.settle(&written, version.served_by.as_ref(), by);
         }
+        Ok((written?, model))
     }
 
     /// An upstream file that still reads, and whose secret is in the store: a deploy that

@@ -162,9 +162,22 @@ impl ModelVersion {
     /// What the gateway runs for this version: its own artifact, or for a SavedModel the
     /// upstream that serves it (none yet: the SavedModel itself, which no engine here runs).
     pub fn serving(&self) -> (ModelKind, &str) {
-        match &self.served_by {
-            Some(s) => (ModelKind::Upstream, &s.artifact),
-            None => (self.kind, &self.artifact),
+        Self::serving_of(
+            self.kind,
+            &self.artifact,
+            self.served_by.as_ref().map(|s| s.artifact.as_str()),
+        )
+    }
+
+    /// [`ModelVersion::serving`] from a version's columns, for readers that have only those.
+    pub fn serving_of<'a>(
+        kind: ModelKind,
+        artifact: &'a str,
+        served_by: Option<&'a str>,
+    ) -> (ModelKind, &'a str) {
+        match served_by {
+            Some(upstream) => (ModelKind::Upstream, upstream),
+            None => (kind, artifact),
         }
     }
 }

@@ -270,6 +270,18 @@ impl Store {
     }
 }
 
+/// SQL over `v` (a `model_versions` row): a SavedModel no upstream serves yet, which no
+/// service may hold.
+pub(super) const UNSERVED: &str = "v.kind = 'savedmodel' AND v.served_by IS NULL";
+
+/// The refusal for a version that is [`UNSERVED`].
+pub(super) fn refuse_unserved(model: &str, version: u32) -> StoreError {
+    StoreError::Refused {
+        code: "not_servable",
+        message: crate::runtime::saved_model_needs_upstream(&format!("{model}:{version}")),
+    }
+}
+
 /// [`Store::serve_saved_model`] inside a transaction (a deploy names the upstream in the same
 /// transaction that creates the service).
 pub(super) fn serve_in(

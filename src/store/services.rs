@@ -4,6 +4,7 @@
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::json;
 
+use super::models::{UNSERVED, refuse_unserved};
 use super::{Store, StoreError, now, record_event};
 use crate::domain::{Deployment, ModelKind, Resources, Service, ServiceName, TrafficRules};
 
@@ -47,9 +48,11 @@ impl Store {
             }
             let (model_id, version_id, unserved): (i64, i64, bool) = tx
                 .query_row(
-                    "SELECT m.id, v.id, v.kind = 'savedmodel' AND v.served_by IS NULL
-                     FROM model_versions v JOIN models m ON m.id = v.model_id
-                     WHERE m.name = ?1 AND v.version = ?2",
+                    &format!(
+                        "SELECT m.id, v.id, {UNSERVED}
+                         FROM model_versions v JOIN models m ON m.id = v.model_id
+                         WHERE m.name = ?1 AND v.version = ?2"
+                    ),
                     (&new.model, new.version),
                     |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
                 )
@@ -58,13 +61,7 @@ impl Store {
                     StoreError::Missing(format!("model version {}:{} does not exist", new.model, new.version))
                 })?;
             if unserved {
-                return Err(StoreError::Refused {
-                    code: "not_servable",
-                    message: crate::runtime::saved_model_needs_upstream(&format!(
-                        "{}:{}",
-                        new.model, new.version
-                    )),
-                });
+                return Err(refuse_unserved(&new.model, new.version));
             }
             let created = now();
             let r = new.resources;
@@ -236,21 +233,27 @@ pub(super) fn load_service(c: &Connection, name: &str) -> Result<Option<Service>
         return Ok(None);
     };
     let mut stmt = c.prepare(
-        // A SavedModel is served through its upstream: the gateway loads that, as any upstream.
-        "SELECT d.model_name, d.version, d.weight, coalesce(v.served_by, v.artifact, ''),
-                CASE WHEN v.served_by IS NOT NULL THEN 'upstream' ELSE coalesce(v.kind, 'pmml') END
+        "SELECT d.model_name, d.version, d.weight, coalesce(v.artifact, ''), coalesce(v.kind, 'pmml'),
+                v.served_by
          FROM deployments d LEFT JOIN model_versions v ON v.id = d.version_id
          WHERE d.service_id = ?1 AND d.removed_at IS NULL ORDER BY d.version",
     )?;
     let deployments = stmt
         .query_map([id], |r| {
-            let kind: String = r.get(4)?;
+            let (artifact, kind): (String, String) = (r.get(3)?, r.get(4)?);
+            let served_by: Option<String> = r.get(5)?;
+            // A SavedModel is served through its upstream: the gateway loads that.
+            let (kind, artifact) = crate::domain::ModelVersion::serving_of(
+                kind.parse().unwrap_or(ModelKind::Pmml),
+                &artifact,
+                served_by.as_deref(),
+            );
             Ok(Deployment {
                 model: r.get(0)?,
                 version: r.get(1)?,
                 weight: r.get(2)?,
-                artifact: r.get(3)?,
-                kind: kind.parse().unwrap_or(ModelKind::Pmml),
+                artifact: artifact.to_string(),
+                kind,
             })
         })?
         .collect::<Result<Vec<_>, _>>()?;

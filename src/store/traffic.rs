@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, OptionalExtension, Transaction};
 use serde_json::json;
 
+use super::models::{UNSERVED, refuse_unserved};
 use super::services::load_service;
 use super::{Store, StoreError, now, record_event};
 use crate::domain::{ChangeKind, Service, Split, TrafficChange, rollback_target};
@@ -287,9 +288,11 @@ pub(super) fn add_in(
     }
     let (version_id, unserved): (i64, bool) = tx
         .query_row(
-            "SELECT v.id, v.kind = 'savedmodel' AND v.served_by IS NULL
-             FROM model_versions v JOIN models m ON m.id = v.model_id
-             WHERE m.name = ?1 AND v.version = ?2",
+            &format!(
+                "SELECT v.id, {UNSERVED}
+                 FROM model_versions v JOIN models m ON m.id = v.model_id
+                 WHERE m.name = ?1 AND v.version = ?2"
+            ),
             (&model, version),
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
@@ -300,10 +303,7 @@ pub(super) fn add_in(
             ))
         })?;
     if unserved {
-        return Err(StoreError::Refused {
-            code: "not_servable",
-            message: crate::runtime::saved_model_needs_upstream(&format!("{model}:{version}")),
-        });
+        return Err(refuse_unserved(&model, version));
     }
     tx.execute(
         "INSERT INTO deployments (service_id, version_id, model_name, version, weight, created_at)

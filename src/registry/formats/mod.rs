@@ -44,8 +44,8 @@ pub fn inspect(
         detail,
     };
     if is_dir {
-        if savedmodel::is_saved_model(path) && requested.is_none_or(|k| k == ModelKind::SavedModel)
-        {
+        let saved = savedmodel::is_saved_model(path);
+        if saved && requested.is_none_or(|k| k == ModelKind::SavedModel) {
             let (keep, note) =
                 savedmodel::check(path).map_err(|d| invalid(ModelKind::SavedModel, d))?;
             return Ok(Inspected {
@@ -55,7 +55,7 @@ pub fn inspect(
                 note,
             });
         }
-        let hint = if savedmodel::is_saved_model(path) {
+        let hint = if saved {
             " (it looks like savedmodel: use --type savedmodel, or leave --type out)"
         } else {
             ""

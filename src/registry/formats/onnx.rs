@@ -117,7 +117,8 @@ fn varint(buf: &mut &[u8]) -> Option<u64> {
 
 /// Builds small valid ONNX files for tests (an Identity graph), so tests need no Python.
 pub mod testing {
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
+    /// Protobuf's varint encoding, appended to `out`.
+    pub(in crate::registry::formats) fn varint(mut v: u64, out: &mut Vec<u8>) {
         while v >= 0x80 {
             out.push((v as u8) | 0x80);
             v >>= 7;
@@ -125,7 +126,12 @@ pub mod testing {
         out.push(v as u8);
     }
 
-    fn bytes_field(number: u64, payload: &[u8], out: &mut Vec<u8>) {
+    /// A length-delimited field, appended to `out`.
+    pub(in crate::registry::formats) fn bytes_field(
+        number: u64,
+        payload: &[u8],
+        out: &mut Vec<u8>,
+    ) {
         varint(number << 3 | 2, out);
         varint(payload.len() as u64, out);
         out.extend_from_slice(payload);

@@ -200,19 +200,7 @@ impl<R: Read + Seek> Walk<R> {
 pub mod testing {
     use std::path::Path;
 
-    fn varint(mut v: u64, out: &mut Vec<u8>) {
-        while v >= 0x80 {
-            out.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        out.push(v as u8);
-    }
-
-    fn bytes_field(number: u64, payload: &[u8], out: &mut Vec<u8>) {
-        varint(number << 3 | 2, out);
-        varint(payload.len() as u64, out);
-        out.extend_from_slice(payload);
-    }
+    use super::super::onnx::testing::{bytes_field, varint};
 
     /// A SavedModel with one meta graph (a graph with one node) and signature
     /// `serving_default`.
